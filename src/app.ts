@@ -1,0 +1,62 @@
+import { randomUUID } from 'node:crypto'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { Config } from './config.ts'
+import { installErrorHandling } from './error-handler.ts'
+import { loggerOptions } from './logger.ts'
+import { healthRoutes } from './routes/health.ts'
+import { jobsRoutes } from './routes/jobs.ts'
+import { signupRoutes } from './routes/signup.ts'
+import { usersRoutes } from './routes/users.ts'
+import { ErrorResponse } from './schemas/common.ts'
+import { createServices, type Services } from './services.ts'
+import { validatorCompiler } from './validation.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    services: Services
+  }
+}
+
+/**
+ * Builds the whole service without listening: tests drive it with `inject()`, `server.ts` calls `listen()`.
+ * The dispatcher starts when the instance is ready and drains when it closes.
+ */
+export async function buildApp(config: Config): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: loggerOptions(config),
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    // Idle keep-alive sockets are closed on shutdown so close() does not wait on them.
+    forceCloseConnections: 'idle',
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.setValidatorCompiler(validatorCompiler([ErrorResponse]))
+  app.addSchema(ErrorResponse)
+  installErrorHandling(app)
+
+  const services = createServices(config, app.log)
+  app.decorate('services', services)
+  app.addHook('onReady', async () => {
+    services.dispatcher.start()
+    app.log.info({ dataDir: config.dataDir, mail: services.mail.describe }, 'dispatcher started')
+  })
+  app.addHook('onClose', async () => services.close())
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'deckhand', version: '0.1.0', description: 'Answers at once; mail and images in the background.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
+
+  await app.register(healthRoutes, { services })
+  await app.register(signupRoutes, { services })
+  await app.register(usersRoutes, { services })
+  await app.register(jobsRoutes, { services })
+  return app
+}

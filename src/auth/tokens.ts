@@ -1,0 +1,35 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { UnauthorizedError } from '../errors.ts'
+import type { User, UsersRepository } from '../users/repository.ts'
+
+/*
+ * A token is "<user id>.<secret>" (a split token): the id finds the row, the secret is checked against its
+ * stored hash in constant time, so no database lookup ever depends on the secret itself.
+ */
+const TOKEN = /^Bearer ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.([A-Za-z0-9_-]{43})$/
+
+/** A new token for a user: 256 random bits after the id. Handed to the client once, never stored. */
+export function newToken(userId: string): { token: string; hash: Buffer } {
+  const secret = randomBytes(32).toString('base64url')
+  return { token: `${userId}.${secret}`, hash: hashSecret(secret) }
+}
+
+/**
+ * What the database keeps instead of the secret. Plain SHA-256 suffices: the secret is random and long,
+ * so there is nothing to brute-force that a slow hash would protect.
+ */
+function hashSecret(secret: string): Buffer {
+  return createHash('sha256').update(secret).digest()
+}
+
+/** The user whose token is in `Authorization: Bearer <token>`, or an UNAUTHORIZED error. */
+export function authenticate(users: UsersRepository, header: string | undefined): User {
+  const match = header?.match(TOKEN)
+  const user = match && users.findById(match[1] as string)
+  const candidate = hashSecret(match?.[2] ?? '')
+  // Compare even when there is no such user, so timing does not tell ids that exist from those that do not.
+  const stored = user ? user.tokenHash : Buffer.alloc(candidate.length)
+  const equal = stored.length === candidate.length && timingSafeEqual(candidate, stored)
+  if (!user || !equal) throw new UnauthorizedError()
+  return user
+}

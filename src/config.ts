@@ -1,0 +1,75 @@
+import path from 'node:path'
+import { type Static, Type } from 'typebox'
+import { Value } from 'typebox/value'
+
+const Int = (def: number, min: number, max: number, description: string) =>
+  Type.Integer({ default: def, minimum: min, maximum: max, description })
+
+/**
+ * Every setting deckhand reads, with its default and bounds. This schema is the one source for
+ * start-up validation and for the README's configuration table.
+ */
+export const ConfigSchema = Type.Object({
+  PORT: Int(3000, 0, 65535, 'TCP port to listen on (0 picks a free one)'),
+  HOST: Type.String({ default: '127.0.0.1', minLength: 1, description: 'Address to bind; 0.0.0.0 in containers' }),
+  DATA_DIR: Type.String({ default: './data', minLength: 1, description: 'SQLite journal, mail outbox, images' }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info', description: 'pino log level' },
+  ),
+  SMTP_URL: Type.Optional(
+    Type.String({ pattern: '^smtps?://', description: 'smtp(s)://user:pass@host:port; unset writes .eml files' }),
+  ),
+  MAIL_FROM: Type.String({ default: 'deckhand <no-reply@deckhand.local>', minLength: 3, description: 'From header' }),
+  ADMIN_EMAIL: Type.String({
+    default: 'admin@deckhand.local',
+    format: 'email',
+    description: 'Receives a notice of each signup',
+  }),
+  MAIL_CONCURRENCY: Int(8, 1, 256, 'Mail jobs sent at once (and SMTP pool connections)'),
+  MAIL_TIMEOUT_MS: Int(30_000, 100, 600_000, 'SMTP connection, greeting and socket timeout'),
+  MAX_ATTEMPTS: Int(5, 1, 100, 'Tries per job before it is marked failed'),
+  RETRY_BASE_MS: Int(1000, 1, 3_600_000, 'First retry delay; doubles per attempt, with full jitter'),
+  RETRY_MAX_MS: Int(300_000, 1, 86_400_000, 'Cap on one retry delay'),
+  POLL_INTERVAL_MS: Int(1000, 10, 60_000, 'Longest the dispatcher sleeps between looks at the journal'),
+  SHUTDOWN_GRACE_MS: Int(10_000, 0, 600_000, 'On SIGTERM, how long running jobs may finish'),
+  BODY_LIMIT_BYTES: Int(16_384, 256, 1_048_576, 'Largest JSON request body'),
+  SQLITE_SYNCHRONOUS: Type.Union([Type.Literal('FULL'), Type.Literal('NORMAL')], {
+    default: 'FULL',
+    description: 'FULL survives power loss; NORMAL only process crashes, with fewer fsyncs',
+  }),
+})
+
+export type Env = Static<typeof ConfigSchema>
+export type Config = Env & { dataDir: string }
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+/** Reads the environment once, fills defaults and throws a ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const known: Record<string, string> = {}
+  for (const key of Object.keys(ConfigSchema.properties)) {
+    const value = env[key]
+    // An empty variable means "not set", as in most shells' `VAR= cmd`.
+    if (value !== undefined && value !== '') known[key] = value
+  }
+  const parsed = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, known))
+  if (!Value.Check(ConfigSchema, parsed)) {
+    const seen = new Set<string>()
+    const problems: string[] = []
+    for (const e of Value.Errors(ConfigSchema, parsed)) {
+      const name = e.instancePath.replace(/^\//, '')
+      if (seen.has(name)) continue
+      seen.add(name)
+      const schema = ConfigSchema.properties[name as keyof Env] as { description?: string } | undefined
+      problems.push(`${name}=${JSON.stringify(known[name])}: ${e.message} (${schema?.description ?? 'setting'})`)
+    }
+    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`)
+  }
+  if (parsed.RETRY_MAX_MS < parsed.RETRY_BASE_MS) {
+    throw new ConfigError('invalid configuration:\n  RETRY_MAX_MS: must be at least RETRY_BASE_MS')
+  }
+  return { ...parsed, dataDir: path.resolve(parsed.DATA_DIR) }
+}

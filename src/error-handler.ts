@@ -1,0 +1,42 @@
+import { STATUS_CODES } from 'node:http'
+import type { FastifyError, FastifyInstance } from 'fastify'
+import { RouteNotFoundError } from './errors.ts'
+
+/** Fastify's own client errors, renamed to deckhand's codes so clients see one vocabulary. */
+const fastifyCodes: Record<string, string> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_VALIDATION: 'VALIDATION',
+}
+
+/** Every error, 404s and malformed bodies included, leaves as `{statusCode, code, error, message}`. */
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setNotFoundHandler((request) => {
+    throw new RouteNotFoundError(request.method, request.url.split('?')[0] as string)
+  })
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    let statusCode = err.statusCode ?? 500
+    let code: string
+    let message = err.message
+    if (err.validation) {
+      statusCode = 400
+      code = 'VALIDATION'
+    } else if (err instanceof SyntaxError && statusCode === 400) {
+      code = 'INVALID_JSON'
+    } else if (statusCode >= 400 && statusCode < 500) {
+      code = fastifyCodes[err.code] ?? (err.code?.startsWith('FST_') ? 'BAD_REQUEST' : err.code) ?? 'BAD_REQUEST'
+    } else {
+      // A bug or an outside failure: log everything, tell the client nothing it could misuse.
+      request.log.error({ err }, 'request failed')
+      statusCode = statusCode >= 500 && statusCode < 600 ? statusCode : 500
+      code = statusCode === 503 && err.code ? err.code : 'INTERNAL'
+      message = statusCode === 503 ? err.message : 'Internal server error'
+    }
+    if (statusCode === 401) reply.header('www-authenticate', 'Bearer')
+    return reply.code(statusCode).send({ statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message })
+  })
+}

@@ -1,0 +1,47 @@
+import createError from '@fastify/error'
+
+/*
+ * Every error deckhand answers with, declared once: a stable code clients can branch on, the HTTP status,
+ * and a message template. Code throws these, never ad-hoc strings.
+ */
+export const ValidationError = createError<[string]>('VALIDATION', '%s', 400)
+export const InvalidJsonError = createError<[string]>('INVALID_JSON', 'Body is not valid JSON: %s', 400)
+export const BadRequestError = createError<[string]>('BAD_REQUEST', '%s', 400)
+export const UnauthorizedError = createError('UNAUTHORIZED', 'Expected "Authorization: Bearer <token>" with a valid token', 401)
+export const ForbiddenError = createError<[string]>('FORBIDDEN', '%s', 403)
+export const RouteNotFoundError = createError<[string, string]>('ROUTE_NOT_FOUND', 'No route %s %s', 404)
+export const UserNotFoundError = createError('USER_NOT_FOUND', 'No such user', 404)
+export const JobNotFoundError = createError('JOB_NOT_FOUND', 'No such job', 404)
+export const EmailTakenError = createError('EMAIL_TAKEN', 'That e-mail address is already signed up', 409)
+export const PayloadTooLargeError = createError<[number]>('PAYLOAD_TOO_LARGE', 'Body exceeds the limit of %d bytes', 413)
+export const UnsupportedMediaTypeError = createError<[string]>('UNSUPPORTED_MEDIA_TYPE', '%s', 415)
+export const NotReadyError = createError<[string]>('NOT_READY', 'Not ready: %s', 503)
+export const InternalError = createError('INTERNAL', 'Internal server error', 500)
+
+/** Codes a job can end with (`GET /jobs/:id` → `error.code`). */
+export const JobErrorCode = {
+  /** The SMTP server refused or could not be reached; `message` carries its answer. */
+  SMTP_ERROR: 'SMTP_ERROR',
+  /** The job ran past its time limit. */
+  TIMEOUT: 'TIMEOUT',
+  /** The job's kind has no handler in this build (a journal written by a newer version). */
+  UNKNOWN_KIND: 'UNKNOWN_KIND',
+  /** Anything unforeseen; the log holds the stack. */
+  INTERNAL: 'INTERNAL',
+} as const
+export type JobErrorCode = (typeof JobErrorCode)[keyof typeof JobErrorCode]
+
+/**
+ * What a job handler throws to end an attempt with a known code. `retryable: false` fails the job at once
+ * instead of spending the remaining attempts.
+ */
+export class JobFailure extends Error {
+  override name = 'JobFailure'
+  constructor(
+    readonly code: JobErrorCode | string,
+    message: string,
+    readonly retryable = true,
+  ) {
+    super(message)
+  }
+}

@@ -1,0 +1,178 @@
+import type { FastifyBaseLogger } from 'fastify'
+import { JobErrorCode, JobFailure } from '../errors.ts'
+import { retryDelay } from './backoff.ts'
+import type { Job, JobErrorInfo, JobQueue } from './types.ts'
+
+export interface JobContext {
+  signal: AbortSignal
+  log: FastifyBaseLogger
+  /** Records what the job is doing now, shown by `GET /jobs/:id` while it runs. */
+  setStage(stage: string): void
+}
+
+export type JobHandler = (job: Job, ctx: JobContext) => Promise<unknown>
+
+/** A set of job kinds that share a concurrency budget (mail on the event loop, images in the pool). */
+export interface Lane {
+  name: string
+  concurrency: number
+  handlers: Record<string, JobHandler>
+}
+
+export interface DispatcherOptions {
+  queue: JobQueue
+  lanes: Lane[]
+  maxAttempts: number
+  retryBaseMs: number
+  retryMaxMs: number
+  pollIntervalMs: number
+  log: FastifyBaseLogger
+  clock?: () => number
+}
+
+interface Running {
+  promise: Promise<void>
+  abort: AbortController
+}
+
+/**
+ * Claims due jobs from the journal and runs them, each lane up to its concurrency; the rest wait on disk.
+ * Failures retry with backoff up to maxAttempts. Delivery is at-least-once: a job cut off by a crash runs again.
+ */
+export class Dispatcher {
+  readonly #opts: Required<DispatcherOptions>
+  readonly #running = new Map<string, Map<string, Running>>()
+  #timer: NodeJS.Timeout | undefined
+  #scheduled = false
+  #started = false
+  #stopping = false
+
+  constructor(options: DispatcherOptions) {
+    this.#opts = { clock: Date.now, ...options }
+    for (const lane of options.lanes) this.#running.set(lane.name, new Map())
+  }
+
+  get running(): boolean {
+    return this.#started && !this.#stopping
+  }
+
+  /** Requeues what a crash left running, then starts claiming. */
+  start(): void {
+    if (this.#started) return
+    this.#started = true
+    const requeued = this.#opts.queue.requeueRunning()
+    if (requeued > 0) this.#opts.log.warn({ requeued }, 'requeued jobs left running by an earlier process')
+    this.wake()
+  }
+
+  /** Asks for a look at the journal soon; cheap to call after every enqueue. */
+  wake(): void {
+    if (!this.running || this.#scheduled) return
+    this.#scheduled = true
+    setImmediate(() => {
+      this.#scheduled = false
+      this.#tick()
+    })
+  }
+
+  #tick(): void {
+    if (!this.running) return
+    clearTimeout(this.#timer)
+    const now = this.#opts.clock()
+    let nextAt = now + this.#opts.pollIntervalMs
+    for (const lane of this.#opts.lanes) {
+      const running = this.#running.get(lane.name) as Map<string, Running>
+      const kinds = Object.keys(lane.handlers)
+      const free = lane.concurrency - running.size
+      if (free > 0) {
+        for (const job of this.#opts.queue.claim(kinds, free, now)) this.#run(lane, job)
+      }
+      if (running.size < lane.concurrency) {
+        const due = this.#opts.queue.nextDueAt(kinds)
+        if (due !== undefined) nextAt = Math.min(nextAt, due)
+      }
+    }
+    this.#timer = setTimeout(() => this.#tick(), Math.max(1, nextAt - this.#opts.clock()))
+    this.#timer.unref()
+  }
+
+  #run(lane: Lane, job: Job): void {
+    const { queue, log: rootLog } = this.#opts
+    const log = rootLog.child({ jobId: job.id, kind: job.kind, attempt: job.attempts })
+    const abort = new AbortController()
+    const handler = lane.handlers[job.kind]
+    const running = this.#running.get(lane.name) as Map<string, Running>
+    const ctx: JobContext = { signal: abort.signal, log, setStage: (stage) => queue.setStage(job.id, stage) }
+    log.debug('job started')
+    const started = this.#opts.clock()
+    const promise = (async () => {
+      if (!handler) throw new JobFailure(JobErrorCode.UNKNOWN_KIND, `no handler for job kind "${job.kind}"`, false)
+      return handler(job, ctx)
+    })()
+      .then(
+        (result) => {
+          queue.succeed(job.id, result, this.#opts.clock())
+          log.info({ ms: this.#opts.clock() - started }, 'job succeeded')
+        },
+        (err) => this.#settleFailure(job, err, abort.signal, log),
+      )
+      .catch((err) => log.error({ err }, 'could not record job outcome; it stays running until restart'))
+      .finally(() => {
+        running.delete(job.id)
+        this.wake()
+      })
+    running.set(job.id, { promise, abort })
+  }
+
+  #settleFailure(job: Job, err: unknown, signal: AbortSignal, log: FastifyBaseLogger): void {
+    const { queue, maxAttempts, retryBaseMs, retryMaxMs } = this.#opts
+    if (signal.aborted && this.#stopping) {
+      // Cut off by shutdown, not by its own fault: it runs again after restart, the attempt not counted.
+      queue.release(job.id)
+      log.warn('job interrupted by shutdown; left queued')
+      return
+    }
+    const error = describe(err)
+    const retryable = !(err instanceof JobFailure) || err.retryable
+    if (retryable && job.attempts < maxAttempts) {
+      const delay = retryDelay(job.attempts, retryBaseMs, retryMaxMs)
+      queue.retry(job.id, error, this.#opts.clock() + delay)
+      log.warn({ error, retryInMs: delay }, 'job attempt failed; will retry')
+    } else {
+      queue.fail(job.id, error, this.#opts.clock())
+      log.error({ error, err: error.code === JobErrorCode.INTERNAL ? err : undefined }, 'job failed')
+    }
+  }
+
+  /**
+   * Stops claiming, lets running jobs finish within `graceMs`, then aborts the rest and leaves them queued
+   * for the next start.
+   */
+  async stop(graceMs: number): Promise<void> {
+    if (!this.#started || this.#stopping) return
+    this.#stopping = true
+    clearTimeout(this.#timer)
+    const all = () => [...this.#running.values()].flatMap((m) => [...m.values()])
+    const settled = Promise.all(all().map((r) => r.promise))
+    let timer: NodeJS.Timeout | undefined
+    const timedOut = await Promise.race([
+      settled.then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), graceMs)
+      }),
+    ])
+    clearTimeout(timer)
+    if (!timedOut) return
+    const left = all()
+    this.#opts.log.warn({ jobs: left.length }, 'grace period over; interrupting running jobs')
+    for (const r of left) r.abort.abort(new Error('shutting down'))
+    // A handler that ignores its signal must not hold the process: release its job ourselves.
+    await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, 1000).unref())])
+    for (const lane of this.#running.values()) for (const id of lane.keys()) this.#opts.queue.release(id)
+  }
+}
+
+function describe(err: unknown): JobErrorInfo {
+  if (err instanceof JobFailure) return { code: err.code, message: err.message }
+  return { code: JobErrorCode.INTERNAL, message: err instanceof Error ? err.message : String(err) }
+}

@@ -1,0 +1,74 @@
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import type { FastifyBaseLogger } from 'fastify'
+import nodemailer from 'nodemailer'
+
+export interface OutgoingMail {
+  /** Stable per job, so a resend after a crash can be recognised downstream. */
+  messageId: string
+  to: string
+  subject: string
+  text: string
+  html: string
+}
+
+export interface MailTransport {
+  /** Where messages go, for the start-up log: an SMTP host or the outbox folder. */
+  readonly describe: string
+  send(mail: OutgoingMail): Promise<void>
+  close(): void
+}
+
+export interface MailTransportOptions {
+  smtpUrl: string | undefined
+  from: string
+  outboxDir: string
+  concurrency: number
+  timeoutMs: number
+  log: FastifyBaseLogger
+}
+
+/** SMTP (pooled) when SMTP_URL is set, otherwise one .eml file per message in the outbox folder. */
+export function createMailTransport(options: MailTransportOptions): MailTransport {
+  return options.smtpUrl ? smtpTransport(options, options.smtpUrl) : outboxTransport(options)
+}
+
+function smtpTransport(options: MailTransportOptions, url: string): MailTransport {
+  const transporter = nodemailer.createTransport({
+    url,
+    pool: true,
+    maxConnections: options.concurrency,
+    connectionTimeout: options.timeoutMs,
+    greetingTimeout: options.timeoutMs,
+    socketTimeout: options.timeoutMs,
+  })
+  const target = new URL(url)
+  return {
+    describe: `smtp://${target.hostname}:${target.port || (target.protocol === 'smtps:' ? 465 : 587)}`,
+    async send(mail) {
+      await transporter.sendMail({ ...mail, from: options.from })
+    },
+    close() {
+      transporter.close()
+    },
+  }
+}
+
+function outboxTransport(options: MailTransportOptions): MailTransport {
+  // streamTransport renders the full RFC 5322 message (headers, MIME parts) without sending it anywhere.
+  const transporter = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' })
+  return {
+    describe: `outbox folder ${options.outboxDir}`,
+    async send(mail) {
+      const info = await transporter.sendMail({ ...mail, from: options.from })
+      await fs.mkdir(options.outboxDir, { recursive: true })
+      // Named after the Message-ID so a resend after a crash overwrites instead of duplicating; written to a
+      // temporary name and renamed so a reader never sees half a message.
+      const name = `${mail.messageId.replace(/[^A-Za-z0-9@._-]/g, '')}.eml`
+      const tmp = path.join(options.outboxDir, `.${name}.tmp`)
+      await fs.writeFile(tmp, info.message as Buffer)
+      await fs.rename(tmp, path.join(options.outboxDir, name))
+    },
+    close() {},
+  }
+}

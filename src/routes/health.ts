@@ -1,0 +1,15 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { NotReadyError } from '../errors.ts'
+import { healthzRouteSchema, readyzRouteSchema } from '../schemas/health.ts'
+import type { Services } from '../services.ts'
+
+export const healthRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+  app.get('/healthz', { schema: healthzRouteSchema, logLevel: 'warn' }, async () => ({ status: 'ok' as const }))
+
+  app.get('/readyz', { schema: readyzRouteSchema, logLevel: 'warn' }, async () => {
+    if (!services.db.open) throw new NotReadyError('database closed')
+    services.db.prepare('SELECT 1').get()
+    if (!services.dispatcher.running) throw new NotReadyError('dispatcher not running')
+    return { status: 'ok' as const }
+  })
+}

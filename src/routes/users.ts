@@ -1,0 +1,12 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { UserNotFoundError } from '../errors.ts'
+import { getUserRouteSchema } from '../schemas/users.ts'
+import type { Services } from '../services.ts'
+
+export const usersRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+  app.get('/users/:id', { schema: getUserRouteSchema }, async (request) => {
+    const user = services.users.findById(request.params.id)
+    if (!user) throw new UserNotFoundError()
+    return { id: user.id, name: user.name, avatar: null }
+  })
+}
