@@ -37,6 +37,8 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler([ErrorResponse]))
   app.addSchema(ErrorResponse)
   installErrorHandling(app)
+  // JSON only: a text/plain body would otherwise reach validation as a string instead of a clear 415.
+  app.removeContentTypeParser('text/plain')
 
   const services = createServices(config, app.log)
   app.decorate('services', services)

@@ -29,7 +29,12 @@ export const ConfigSchema = Type.Object({
   MAIL_CONCURRENCY: Int(8, 1, 256, 'Mail jobs sent at once (and SMTP pool connections)'),
   MAIL_TIMEOUT_MS: Int(30_000, 100, 600_000, 'SMTP connection, greeting and socket timeout'),
   MAX_ATTEMPTS: Int(5, 1, 100, 'Tries per job before it is marked failed'),
-  RETRY_BASE_MS: Int(1000, 1, 3_600_000, 'First retry delay; doubles per attempt, with full jitter'),
+  RETRY_BASE_MS: Int(
+    1000,
+    1,
+    3_600_000,
+    'First retry delay; doubles per attempt, each drawn between half and all of it',
+  ),
   RETRY_MAX_MS: Int(300_000, 1, 86_400_000, 'Cap on one retry delay'),
   POLL_INTERVAL_MS: Int(1000, 10, 60_000, 'Longest the dispatcher sleeps between looks at the journal'),
   SHUTDOWN_GRACE_MS: Int(10_000, 0, 600_000, 'On SIGTERM, how long running jobs may finish'),

@@ -30,9 +30,11 @@ export function installErrorHandling(app: FastifyInstance): void {
     } else if (statusCode >= 400 && statusCode < 500) {
       code = fastifyCodes[err.code] ?? (err.code?.startsWith('FST_') ? 'BAD_REQUEST' : err.code) ?? 'BAD_REQUEST'
     } else {
-      // A bug or an outside failure: log everything, tell the client nothing it could misuse.
-      request.log.error({ err }, 'request failed')
       statusCode = statusCode >= 500 && statusCode < 600 ? statusCode : 500
+      // A bug or an outside failure: log everything, tell the client nothing it could misuse. A 503 is a
+      // declared, temporary state (not ready, busy), not a bug.
+      if (statusCode === 503) request.log.warn({ code: err.code }, err.message)
+      else request.log.error({ err }, 'request failed')
       code = statusCode === 503 && err.code ? err.code : 'INTERNAL'
       message = statusCode === 503 ? err.message : 'Internal server error'
     }

@@ -7,13 +7,21 @@ import createError from '@fastify/error'
 export const ValidationError = createError<[string]>('VALIDATION', '%s', 400)
 export const InvalidJsonError = createError<[string]>('INVALID_JSON', 'Body is not valid JSON: %s', 400)
 export const BadRequestError = createError<[string]>('BAD_REQUEST', '%s', 400)
-export const UnauthorizedError = createError('UNAUTHORIZED', 'Expected "Authorization: Bearer <token>" with a valid token', 401)
+export const UnauthorizedError = createError(
+  'UNAUTHORIZED',
+  'Expected "Authorization: Bearer <token>" with a valid token',
+  401,
+)
 export const ForbiddenError = createError<[string]>('FORBIDDEN', '%s', 403)
 export const RouteNotFoundError = createError<[string, string]>('ROUTE_NOT_FOUND', 'No route %s %s', 404)
 export const UserNotFoundError = createError('USER_NOT_FOUND', 'No such user', 404)
 export const JobNotFoundError = createError('JOB_NOT_FOUND', 'No such job', 404)
 export const EmailTakenError = createError('EMAIL_TAKEN', 'That e-mail address is already signed up', 409)
-export const PayloadTooLargeError = createError<[number]>('PAYLOAD_TOO_LARGE', 'Body exceeds the limit of %d bytes', 413)
+export const PayloadTooLargeError = createError<[number]>(
+  'PAYLOAD_TOO_LARGE',
+  'Body exceeds the limit of %d bytes',
+  413,
+)
 export const UnsupportedMediaTypeError = createError<[string]>('UNSUPPORTED_MEDIA_TYPE', '%s', 415)
 export const NotReadyError = createError<[string]>('NOT_READY', 'Not ready: %s', 503)
 export const InternalError = createError('INTERNAL', 'Internal server error', 500)

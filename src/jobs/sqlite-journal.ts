@@ -71,7 +71,13 @@ export function createSqliteJournal(db: Db, clock: () => number = Date.now): Job
       const now = clock()
       return jobs.map((job) =>
         toJob(
-          insert.get({ id: randomUUID(), kind: job.kind, ownerId: job.ownerId, payload: JSON.stringify(job.payload), now }) as JobRow,
+          insert.get({
+            id: randomUUID(),
+            kind: job.kind,
+            ownerId: job.ownerId,
+            payload: JSON.stringify(job.payload),
+            now,
+          }) as JobRow,
         ),
       )
     },

@@ -4,9 +4,9 @@ import { healthzRouteSchema, readyzRouteSchema } from '../schemas/health.ts'
 import type { Services } from '../services.ts'
 
 export const healthRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
-  app.get('/healthz', { schema: healthzRouteSchema, logLevel: 'warn' }, async () => ({ status: 'ok' as const }))
+  app.get('/healthz', { schema: healthzRouteSchema }, async () => ({ status: 'ok' as const }))
 
-  app.get('/readyz', { schema: readyzRouteSchema, logLevel: 'warn' }, async () => {
+  app.get('/readyz', { schema: readyzRouteSchema }, async () => {
     if (!services.db.open) throw new NotReadyError('database closed')
     services.db.prepare('SELECT 1').get()
     if (!services.dispatcher.running) throw new NotReadyError('dispatcher not running')

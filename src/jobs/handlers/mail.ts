@@ -14,7 +14,8 @@ export interface MailHandlerOptions {
 
 /** Job handlers that render a signup mail and hand it to the transport. */
 export function mailHandlers(options: MailHandlerOptions): Record<string, JobHandler> {
-  const send = (render: (u: SignupFacts) => RenderedMail, to: (u: SignupFacts) => string): JobHandler =>
+  const send =
+    (render: (u: SignupFacts) => RenderedMail, to: (u: SignupFacts) => string): JobHandler =>
     async (job) => {
       const facts = job.payload as SignupFacts
       const messageId = `<${job.id}@${options.messageIdDomain}>`
@@ -23,7 +24,10 @@ export function mailHandlers(options: MailHandlerOptions): Record<string, JobHan
       } catch (err) {
         const e = err as Error & { responseCode?: number; response?: string; code?: string }
         const detail = e.response ?? e.message
-        throw new JobFailure(JobErrorCode.SMTP_ERROR, e.responseCode ? `${e.responseCode}: ${detail}` : `${e.code ?? 'error'}: ${detail}`)
+        throw new JobFailure(
+          JobErrorCode.SMTP_ERROR,
+          e.responseCode ? `${e.responseCode}: ${detail}` : `${e.code ?? 'error'}: ${detail}`,
+        )
       }
       return { messageId, to: to(facts) }
     }

@@ -1,0 +1,53 @@
+import path from 'node:path'
+import t from 'tap'
+import { ConfigError, loadConfig } from '../src/config.ts'
+import { runServerExpectingFailure } from './helpers/server-process.ts'
+
+t.test('defaults run the whole service on embedded parts', async (t) => {
+  const config = loadConfig({})
+  t.equal(config.PORT, 3000)
+  t.equal(config.dataDir, path.resolve('./data'))
+  t.equal(config.SMTP_URL, undefined, 'no SMTP: mail goes to the outbox folder')
+  t.equal(config.MAX_ATTEMPTS, 5)
+  t.equal(config.SQLITE_SYNCHRONOUS, 'FULL')
+})
+
+t.test('values are read from the environment and converted to their types', async (t) => {
+  const config = loadConfig({
+    PORT: '8080',
+    MAX_ATTEMPTS: '2',
+    SMTP_URL: 'smtp://mail:25',
+    LOG_LEVEL: 'debug',
+    HOST: '',
+  })
+  t.equal(config.PORT, 8080)
+  t.equal(config.MAX_ATTEMPTS, 2)
+  t.equal(config.SMTP_URL, 'smtp://mail:25')
+  t.equal(config.LOG_LEVEL, 'debug')
+  t.equal(config.HOST, '127.0.0.1', 'an empty variable counts as unset')
+})
+
+t.test('a bad value stops start-up with a message naming every bad variable', async (t) => {
+  const bad: [Record<string, string>, RegExp][] = [
+    [{ PORT: 'eighty' }, /PORT="eighty"/],
+    [{ PORT: '70000' }, /PORT/],
+    [{ MAX_ATTEMPTS: '0' }, /MAX_ATTEMPTS/],
+    [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
+    [{ SMTP_URL: 'http://mail' }, /SMTP_URL/],
+    [{ ADMIN_EMAIL: 'nobody' }, /ADMIN_EMAIL/],
+    [{ SQLITE_SYNCHRONOUS: 'OFF' }, /SQLITE_SYNCHRONOUS/],
+    [{ RETRY_BASE_MS: '5000', RETRY_MAX_MS: '10' }, /RETRY_MAX_MS/],
+  ]
+  for (const [env, message] of bad) {
+    t.throws(() => loadConfig(env), ConfigError, JSON.stringify(env))
+    t.throws(() => loadConfig(env), { message }, JSON.stringify(env))
+  }
+  t.throws(() => loadConfig({ PORT: 'x', MAX_ATTEMPTS: 'y' }), { message: /PORT[\s\S]*MAX_ATTEMPTS/ }, 'all at once')
+})
+
+t.test('the server process refuses to start on a bad value and says which', async (t) => {
+  const { code, stderr } = await runServerExpectingFailure({ MAIL_CONCURRENCY: 'many' })
+  t.equal(code, 1)
+  t.match(stderr, /deckhand: invalid configuration/)
+  t.match(stderr, /MAIL_CONCURRENCY="many"/)
+})

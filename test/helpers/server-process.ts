@@ -1,0 +1,93 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+
+export interface ServerProcess {
+  url: string
+  child: ChildProcess
+  /** Every log line (parsed JSON) the process printed so far. */
+  logs: Record<string, unknown>[]
+  /** Resolves with the exit code (or signal name) once the process has exited. */
+  exited: Promise<number | string>
+  /** Exits within `timeoutMs` or the test fails. */
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | string>
+}
+
+/** Runs `src/server.ts` as its own process, the way `npm start` does, and resolves once it listens. */
+export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/server.ts')], {
+    cwd: root,
+    env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const logs: Record<string, unknown>[] = []
+  let stderr = ''
+  child.stderr?.on('data', (c) => {
+    stderr += c
+  })
+  const exited = new Promise<number | string>((resolve) => {
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1))
+  })
+  const url = await new Promise<string>((resolve, reject) => {
+    let buffer = ''
+    child.stdout?.on('data', (chunk) => {
+      buffer += chunk
+      const lines = buffer.split('\n')
+      buffer = lines.pop() ?? ''
+      for (const line of lines) {
+        try {
+          const entry = JSON.parse(line)
+          logs.push(entry)
+          const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(String(entry.msg))
+          if (m) resolve(m[1] as string)
+        } catch {}
+      }
+    })
+    exited.then((code) => reject(new Error(`server exited (${code}) before listening: ${stderr}`)))
+  })
+  return {
+    url,
+    child,
+    logs,
+    exited,
+    async stop(signal = 'SIGTERM', timeoutMs = 15_000) {
+      child.kill(signal)
+      let timer: NodeJS.Timeout | undefined
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          child.kill('SIGKILL')
+          reject(new Error(`server did not exit within ${timeoutMs} ms of ${signal}`))
+        }, timeoutMs)
+      })
+      try {
+        return await Promise.race([exited, timeout])
+      } finally {
+        clearTimeout(timer)
+      }
+    },
+  }
+}
+
+/** Runs `src/server.ts` expecting it to refuse to start; resolves with its exit code and stderr. */
+export function runServerExpectingFailure(
+  env: Record<string, string>,
+): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/server.ts')], {
+    cwd: root,
+    env: { ...process.env, PORT: '0', LOG_LEVEL: 'silent', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
+  let stderr = ''
+  child.stderr?.on('data', (c) => {
+    stderr += c
+  })
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+  return new Promise((resolve) =>
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      resolve({ code, stderr })
+    }),
+  )
+}

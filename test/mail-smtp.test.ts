@@ -1,0 +1,96 @@
+import t from 'tap'
+import { getJob, signup, startApp } from './helpers/app.ts'
+import { startSmtp } from './helpers/smtp.ts'
+import { waitFor } from './helpers/wait.ts'
+
+t.test('a signup sends the welcome mail to the user and a notice to the admin over real SMTP', async (t) => {
+  const smtp = await startSmtp()
+  t.teardown(() => smtp.close())
+  const app = await startApp(t, {
+    SMTP_URL: smtp.url,
+    MAIL_FROM: 'deckhand <hello@deckhand.test>',
+    ADMIN_EMAIL: 'ops@deckhand.test',
+  })
+  const ann = await signup(app, 'Ann@Example.com', 'Ann <script>')
+  await waitFor('two mails', () => smtp.received.length >= 2)
+  // Domains are case-insensitive and may arrive lower-cased; the local part is kept as given.
+  const welcome = smtp.received.find((m) => m.to.some((a) => a.toLowerCase() === 'ann@example.com'))
+  const notice = smtp.received.find((m) => m.to.includes('ops@deckhand.test'))
+  t.ok(welcome, 'the user got a mail')
+  t.ok(notice, 'the admin got a mail')
+  t.equal(welcome?.subject, 'Welcome to deckhand')
+  t.equal(notice?.subject, 'New signup: Ann@Example.com')
+  t.equal(welcome?.from, 'hello@deckhand.test')
+  const welcomeJob = ann.jobs.find((j) => j.kind === 'mail.welcome')
+  t.equal(welcome?.messageId, `<${welcomeJob?.id}@deckhand.test>`, 'the Message-ID is derived from the job')
+  t.match(welcome?.raw, /Content-Type: text\/plain/, 'a text part')
+  t.match(welcome?.raw, /Content-Type: text\/html/, 'an HTML part')
+  t.match(welcome?.raw, /Ann &lt;script&gt;/, 'the name is escaped in HTML')
+  t.equal(smtp.received.length, 2, 'exactly two mails')
+})
+
+t.test('SMTP answering 4xx for the first attempts: delivered after retries, attempts visible', async (t) => {
+  // The first three messages get "451 try again later", whichever job they belong to.
+  const smtp = await startSmtp({
+    verdict: (n) => (n <= 3 ? { accept: false, code: 451, message: 'try again later' } : { accept: true }),
+  })
+  t.teardown(() => smtp.close())
+  const app = await startApp(t, { SMTP_URL: smtp.url, MAX_ATTEMPTS: '5' })
+  const ann = await signup(app, 'ann@example.com')
+  const jobs = await waitFor('both mail jobs succeeded', async () => {
+    const all = await Promise.all(ann.jobs.map((j) => getJob(app, ann, j.id)))
+    return all.every((j) => j.status === 'succeeded') && all
+  })
+  t.equal(smtp.received.length, 2, 'each mail delivered once')
+  t.equal(
+    jobs.reduce((sum: number, j: { attempts: number }) => sum + j.attempts, 0),
+    5,
+    'three refused attempts plus two delivered ones',
+  )
+  t.equal(smtp.attempts(), 5)
+})
+
+t.test('SMTP answering 5xx every time: the job ends failed after MAX_ATTEMPTS with the error kept', async (t) => {
+  const smtp = await startSmtp({ verdict: () => ({ accept: false, code: 550, message: 'mailbox unavailable' }) })
+  t.teardown(() => smtp.close())
+  const app = await startApp(t, { SMTP_URL: smtp.url, MAX_ATTEMPTS: '3' })
+  const ann = await signup(app, 'ann@example.com')
+  const welcome = ann.jobs.find((j) => j.kind === 'mail.welcome')?.id as string
+  const failed = await waitFor('the welcome job to fail', async () => {
+    const job = await getJob(app, ann, welcome)
+    return job.status === 'failed' && job
+  })
+  t.equal(failed.attempts, 3)
+  t.equal(failed.error.code, 'SMTP_ERROR')
+  t.match(failed.error.message, /550/)
+  t.match(failed.error.message, /mailbox unavailable/)
+  t.ok(failed.finishedAt)
+  t.equal(smtp.received.length, 0)
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  t.equal(smtp.attempts(), 6, 'no attempt beyond MAX_ATTEMPTS for either job')
+})
+
+t.test(
+  'a signup never waits on mail: with SMTP stalling 2 s per message, signups answer in well under 100 ms',
+  async (t) => {
+    const smtp = await startSmtp({ delayMs: 2000 })
+    t.teardown(() => smtp.close())
+    const app = await startApp(t, { SMTP_URL: smtp.url, MAIL_CONCURRENCY: '2' })
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const address = app.server.address() as { port: number }
+    const times: number[] = []
+    for (let i = 0; i < 10; i++) {
+      const started = performance.now()
+      const res = await fetch(`http://127.0.0.1:${address.port}/signup`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: `user${i}@example.com` }),
+      })
+      times.push(performance.now() - started)
+      t.equal(res.status, 201)
+    }
+    t.ok(Math.max(...times) < 100, `slowest signup took ${Math.max(...times).toFixed(1)} ms`)
+    t.equal(smtp.received.length, 0, 'no mail had got through the stalled server when the signups were answered')
+    await waitFor('the first stalled mail to arrive', () => smtp.received.length >= 1, 10_000)
+  },
+)
