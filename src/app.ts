@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { Config } from './config.ts'
 import { installErrorHandling } from './error-handler.ts'
 import { loggerOptions } from './logger.ts'
+import { avatarsRoutes } from './routes/avatars.ts'
 import { healthRoutes } from './routes/health.ts'
 import { jobsRoutes } from './routes/jobs.ts'
 import { signupRoutes } from './routes/signup.ts'
@@ -24,7 +25,7 @@ declare module 'fastify' {
  * Builds the whole service without listening: tests drive it with `inject()`, `server.ts` calls `listen()`.
  * The dispatcher starts when the instance is ready and drains when it closes.
  */
-export async function buildApp(config: Config): Promise<FastifyInstance> {
+export async function buildApp(config: Config, options: { workerFile?: string } = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: loggerOptions(config),
     bodyLimit: config.BODY_LIMIT_BYTES,
@@ -40,7 +41,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   // JSON only: a text/plain body would otherwise reach validation as a string instead of a clear 415.
   app.removeContentTypeParser('text/plain')
 
-  const services = createServices(config, app.log)
+  const services = createServices(config, app.log, options)
   app.decorate('services', services)
   app.addHook('onReady', async () => {
     services.dispatcher.start()
@@ -60,5 +61,6 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   await app.register(signupRoutes, { services })
   await app.register(usersRoutes, { services })
   await app.register(jobsRoutes, { services })
+  await app.register(avatarsRoutes, { services })
   return app
 }

@@ -1,3 +1,4 @@
+import os from 'node:os'
 import path from 'node:path'
 import { type Static, Type } from 'typebox'
 import { Value } from 'typebox/value'
@@ -39,6 +40,23 @@ export const ConfigSchema = Type.Object({
   POLL_INTERVAL_MS: Int(1000, 10, 60_000, 'Longest the dispatcher sleeps between looks at the journal'),
   SHUTDOWN_GRACE_MS: Int(10_000, 0, 600_000, 'On SIGTERM, how long running jobs may finish'),
   BODY_LIMIT_BYTES: Int(16_384, 256, 1_048_576, 'Largest JSON request body'),
+  MAX_UPLOAD_BYTES: Int(10 * 1024 * 1024, 1024, 1024 * 1024 * 1024, 'Largest avatar upload'),
+  MAX_INPUT_PIXELS: Int(40_000_000, 1, 1_000_000_000, 'Largest image (width × height, from its header) accepted'),
+  AVATAR_SIZES: Type.String({
+    default: '64,128,256,512',
+    pattern: '^\\d{1,4}(,\\d{1,4})*$',
+    description: 'Square sizes made of every avatar, in pixels',
+  }),
+  AVATAR_FORMATS: Type.String({
+    default: 'webp,avif',
+    pattern: '^(webp|avif)(,(webp|avif))*$',
+    description: 'Formats made besides the JPEG fallback',
+  }),
+  POOL_THREADS: Int(0, 0, 64, 'Image worker threads; 0 means one per CPU core'),
+  POOL_IDLE_TIMEOUT_MS: Int(60_000, 0, 3_600_000, 'An idle worker thread exits after this long'),
+  POOL_MAX_QUEUE: Int(64, 0, 100_000, 'Tasks that may wait inside the pool; the rest wait in the journal'),
+  POOL_MAX_HEAP_MB: Int(256, 16, 16_384, "A worker's V8 heap limit (libvips' native memory is not counted)"),
+  IMAGE_TIMEOUT_MS: Int(60_000, 100, 3_600_000, 'One avatar job may run this long before it is aborted'),
   SQLITE_SYNCHRONOUS: Type.Union([Type.Literal('FULL'), Type.Literal('NORMAL')], {
     default: 'FULL',
     description: 'FULL survives power loss; NORMAL only process crashes, with fewer fsyncs',
@@ -46,7 +64,13 @@ export const ConfigSchema = Type.Object({
 })
 
 export type Env = Static<typeof ConfigSchema>
-export type Config = Env & { dataDir: string }
+export type AvatarFormat = 'webp' | 'avif'
+export type Config = Env & {
+  dataDir: string
+  avatarSizes: number[]
+  avatarFormats: AvatarFormat[]
+  poolThreads: number
+}
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -76,5 +100,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (parsed.RETRY_MAX_MS < parsed.RETRY_BASE_MS) {
     throw new ConfigError('invalid configuration:\n  RETRY_MAX_MS: must be at least RETRY_BASE_MS')
   }
-  return { ...parsed, dataDir: path.resolve(parsed.DATA_DIR) }
+  const avatarSizes = [...new Set(parsed.AVATAR_SIZES.split(',').map(Number))].sort((a, b) => a - b)
+  if (avatarSizes.some((n) => n < 1 || n > 4096)) {
+    throw new ConfigError('invalid configuration:\n  AVATAR_SIZES: every size must be from 1 to 4096')
+  }
+  return {
+    ...parsed,
+    dataDir: path.resolve(parsed.DATA_DIR),
+    avatarSizes,
+    avatarFormats: [...new Set(parsed.AVATAR_FORMATS.split(','))] as AvatarFormat[],
+    poolThreads: parsed.POOL_THREADS || os.availableParallelism(),
+  }
 }

@@ -10,6 +10,12 @@ const fastifyCodes: Record<string, string> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
   FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
   FST_ERR_VALIDATION: 'VALIDATION',
+  // @fastify/multipart's limits
+  FST_REQ_FILE_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_PARTS_LIMIT: 'PAYLOAD_TOO_LARGE',
+  FST_FILES_LIMIT: 'PAYLOAD_TOO_LARGE',
+  FST_FIELDS_LIMIT: 'PAYLOAD_TOO_LARGE',
+  FST_INVALID_MULTIPART_CONTENT_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
 }
 
 /** Every error, 404s and malformed bodies included, leaves as `{statusCode, code, error, message}`. */
@@ -28,7 +34,11 @@ export function installErrorHandling(app: FastifyInstance): void {
     } else if (err instanceof SyntaxError && statusCode === 400) {
       code = 'INVALID_JSON'
     } else if (statusCode >= 400 && statusCode < 500) {
-      code = fastifyCodes[err.code] ?? (err.code?.startsWith('FST_') ? 'BAD_REQUEST' : err.code) ?? 'BAD_REQUEST'
+      code =
+        fastifyCodes[err.code] ??
+        (statusCode === 413 ? 'PAYLOAD_TOO_LARGE' : undefined) ??
+        (err.code?.startsWith('FST_') ? 'BAD_REQUEST' : err.code) ??
+        'BAD_REQUEST'
     } else {
       statusCode = statusCode >= 500 && statusCode < 600 ? statusCode : 500
       // A bug or an outside failure: log everything, tell the client nothing it could misuse. A 503 is a

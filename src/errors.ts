@@ -14,6 +14,8 @@ export const UnauthorizedError = createError(
 )
 export const ForbiddenError = createError<[string]>('FORBIDDEN', '%s', 403)
 export const RouteNotFoundError = createError<[string, string]>('ROUTE_NOT_FOUND', 'No route %s %s', 404)
+export const EmptyUploadError = createError('EMPTY_UPLOAD', 'Expected image bytes but received an empty body', 400)
+export const MissingFileError = createError<[string]>('MISSING_FILE', '%s', 400)
 export const UserNotFoundError = createError('USER_NOT_FOUND', 'No such user', 404)
 export const JobNotFoundError = createError('JOB_NOT_FOUND', 'No such job', 404)
 export const EmailTakenError = createError('EMAIL_TAKEN', 'That e-mail address is already signed up', 409)
@@ -23,6 +25,13 @@ export const PayloadTooLargeError = createError<[number]>(
   413,
 )
 export const UnsupportedMediaTypeError = createError<[string]>('UNSUPPORTED_MEDIA_TYPE', '%s', 415)
+export const ImageTooLargeError = createError<[number, number, number]>(
+  'IMAGE_TOO_LARGE',
+  'Expected at most %d pixels but the image declares %d×%d',
+  422,
+)
+export const ImageUndecodableError = createError<[string]>('IMAGE_UNDECODABLE', 'The image cannot be read: %s', 422)
+export const AvatarNotFoundError = createError('AVATAR_NOT_FOUND', 'This user has no avatar yet', 404)
 export const NotReadyError = createError<[string]>('NOT_READY', 'Not ready: %s', 503)
 export const InternalError = createError('INTERNAL', 'Internal server error', 500)
 
@@ -30,6 +39,12 @@ export const InternalError = createError('INTERNAL', 'Internal server error', 50
 export const JobErrorCode = {
   /** The SMTP server refused or could not be reached; `message` carries its answer. */
   SMTP_ERROR: 'SMTP_ERROR',
+  /** The image is truncated, corrupt or not an image deckhand reads; not retried. */
+  IMAGE_UNDECODABLE: 'IMAGE_UNDECODABLE',
+  /** The image has more pixels than MAX_INPUT_PIXELS; not retried. */
+  IMAGE_TOO_LARGE: 'IMAGE_TOO_LARGE',
+  /** The worker thread crashed or ran out of memory; retried. */
+  WORKER_FAILED: 'WORKER_FAILED',
   /** The job ran past its time limit. */
   TIMEOUT: 'TIMEOUT',
   /** The job's kind has no handler in this build (a journal written by a newer version). */

@@ -1,12 +1,16 @@
-import path from 'node:path'
+import fs from 'node:fs'
 import type { FastifyBaseLogger } from 'fastify'
+import { type AvatarsRepository, createAvatarsRepository } from './avatars/repository.ts'
 import type { Config } from './config.ts'
 import { type Db, openDatabase } from './db/sqlite.ts'
+import { createImagePool, type ImagePool } from './images/pool.ts'
 import { Dispatcher } from './jobs/dispatcher.ts'
+import { AvatarKind, avatarHandler } from './jobs/handlers/avatar.ts'
 import { mailHandlers } from './jobs/handlers/mail.ts'
 import { createSqliteJournal } from './jobs/sqlite-journal.ts'
 import type { JobQueue } from './jobs/types.ts'
 import { createMailTransport, type MailTransport } from './mail/transport.ts'
+import { type StoragePaths, storagePaths } from './storage/paths.ts'
 import { createUsersRepository, type UsersRepository } from './users/repository.ts'
 
 /** The plain, HTTP-free parts of deckhand that routes call into. */
@@ -15,19 +19,35 @@ export interface Services {
   db: Db
   users: UsersRepository
   queue: JobQueue
+  avatars: AvatarsRepository
+  paths: StoragePaths
+  pool: ImagePool
   mail: MailTransport
+  maxUploadBytes: number
+  maxInputPixels: number
   dispatcher: Dispatcher
   close(): Promise<void>
 }
 
-/** Opens the journal, the mail transport and the dispatcher (not yet started). */
-export function createServices(config: Config, log: FastifyBaseLogger): Services {
-  const db = openDatabase(path.join(config.dataDir, 'deckhand.db'), { synchronous: config.SQLITE_SYNCHRONOUS })
+/** Opens the journal, the mail transport, the image pool and the dispatcher (not yet started). */
+export function createServices(config: Config, log: FastifyBaseLogger, options: { workerFile?: string } = {}): Services {
+  const paths = storagePaths(config.dataDir)
+  const db = openDatabase(paths.database, { synchronous: config.SQLITE_SYNCHRONOUS })
   const queue = createSqliteJournal(db)
+  const avatars = createAvatarsRepository(db)
+  // Partial uploads of requests a crash cut off: never acknowledged, so nobody is owed them.
+  fs.rmSync(paths.incoming, { recursive: true, force: true })
+  const pool = createImagePool({
+    threads: config.poolThreads,
+    idleTimeoutMs: config.POOL_IDLE_TIMEOUT_MS,
+    maxQueue: config.POOL_MAX_QUEUE,
+    maxHeapMb: config.POOL_MAX_HEAP_MB,
+    filename: options.workerFile,
+  })
   const mail = createMailTransport({
     smtpUrl: config.SMTP_URL,
     from: config.MAIL_FROM,
-    outboxDir: path.join(config.dataDir, 'outbox'),
+    outboxDir: paths.outbox,
     concurrency: config.MAIL_CONCURRENCY,
     timeoutMs: config.MAIL_TIMEOUT_MS,
     log,
@@ -44,6 +64,23 @@ export function createServices(config: Config, log: FastifyBaseLogger): Services
           messageIdDomain: mailDomain(config.MAIL_FROM),
         }),
       },
+      {
+        // Fed only as many jobs as the pool has threads; the rest wait in the journal, not in memory.
+        name: 'images',
+        concurrency: config.poolThreads,
+        handlers: {
+          [AvatarKind]: avatarHandler({
+            pool,
+            avatars,
+            paths,
+            sizes: config.avatarSizes,
+            formats: [...config.avatarFormats, 'jpeg'],
+            maxPixels: config.MAX_INPUT_PIXELS,
+            timeoutMs: config.IMAGE_TIMEOUT_MS,
+            maxAttempts: config.MAX_ATTEMPTS,
+          }),
+        },
+      },
     ],
     maxAttempts: config.MAX_ATTEMPTS,
     retryBaseMs: config.RETRY_BASE_MS,
@@ -56,10 +93,16 @@ export function createServices(config: Config, log: FastifyBaseLogger): Services
     db,
     users: createUsersRepository(db),
     queue,
+    avatars,
+    paths,
+    pool,
     mail,
+    maxUploadBytes: config.MAX_UPLOAD_BYTES,
+    maxInputPixels: config.MAX_INPUT_PIXELS,
     dispatcher,
     async close() {
       await dispatcher.stop(config.SHUTDOWN_GRACE_MS)
+      await pool.close()
       mail.close()
       db.close()
     },

@@ -34,6 +34,16 @@ const migrations: string[] = [
    );
    CREATE INDEX jobs_due ON jobs (status, kind, run_at);
    CREATE INDEX jobs_owner ON jobs (owner_id);`,
+  `ALTER TABLE users ADD COLUMN avatar_seq INTEGER NOT NULL DEFAULT 0;  -- counts accepted uploads
+   CREATE TABLE avatars (
+     user_id         TEXT PRIMARY KEY REFERENCES users (id),
+     version         TEXT NOT NULL,     -- id of the job that made it; names its folder
+     seq             INTEGER NOT NULL,  -- the upload's avatar_seq: a later upload always wins
+     placeholder     TEXT NOT NULL,
+     dominant_color  TEXT NOT NULL,
+     variants        TEXT NOT NULL,
+     updated_at      INTEGER NOT NULL
+   );`,
 ]
 
 export interface OpenOptions {

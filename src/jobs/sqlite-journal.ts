@@ -61,6 +61,9 @@ export function createSqliteJournal(db: Db, clock: () => number = Date.now): Job
   const requeueRunning = db.prepare(
     `UPDATE jobs SET status = 'queued', stage = NULL, started_at = NULL WHERE status = 'running'`,
   )
+  const pending = db.prepare(
+    `SELECT 1 FROM jobs WHERE owner_id = ? AND kind = ? AND status IN ('queued', 'running') LIMIT 1`,
+  )
   // Statements with a variable number of kinds are prepared once per distinct list.
   const claimCache = new Map<string, Statement<unknown[]>>()
   const nextDueCache = new Map<string, Statement<unknown[]>>()
@@ -126,6 +129,10 @@ export function createSqliteJournal(db: Db, clock: () => number = Date.now): Job
 
     requeueRunning() {
       return requeueRunning.run().changes
+    },
+
+    hasPending(ownerId, kind) {
+      return pending.get(ownerId, kind) !== undefined
     },
 
     nextDueAt(kinds) {

@@ -50,6 +50,8 @@ export interface JobQueue {
   release(id: string): void
   /** After a crash: every job left running goes back to queued. Returns how many. */
   requeueRunning(): number
+  /** Whether the owner has a job of this kind still queued or running. */
+  hasPending(ownerId: string, kind: string): boolean
   /** Earliest run_at among queued jobs of these kinds, if any. */
   nextDueAt(kinds: readonly string[]): number | undefined
 }

@@ -1,10 +1,11 @@
 import { Type } from 'typebox'
+import { AvatarView } from './avatars.ts'
 import { ErrorRef, Id, IdParams, Nullable } from './common.ts'
 
 export const UserProfile = Type.Object({
   id: Id,
   name: Nullable(Type.String()),
-  avatar: Nullable(Type.Object({}, { additionalProperties: true, description: 'Filled by avatar uploads' })),
+  avatar: AvatarView,
 })
 
 export const getUserRouteSchema = {

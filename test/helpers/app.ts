@@ -50,3 +50,40 @@ export async function getJob(app: FastifyInstance, user: SignedUp, jobId: string
   const res = await app.inject({ url: `/jobs/${jobId}`, headers: { authorization: `Bearer ${user.token}` } })
   return res.json()
 }
+
+export const fixture = (name: string) => new URL(`../../fixtures/images/${name}`, import.meta.url).pathname
+
+/** PUT /users/:id/avatar with the raw bytes of a fixture. */
+export function uploadRaw(app: FastifyInstance, user: SignedUp, name: string, contentType = 'image/jpeg') {
+  return app.inject({
+    method: 'PUT',
+    url: `/users/${user.id}/avatar`,
+    headers: { authorization: `Bearer ${user.token}`, 'content-type': contentType },
+    payload: fs.readFileSync(fixture(name)),
+  })
+}
+
+/** A multipart/form-data body with one file part, built by hand so the tests control every byte. */
+export function multipartBody(field: string, filename: string, bytes: Buffer) {
+  const boundary = `----deckhand${Math.random().toString(16).slice(2)}`
+  const payload = Buffer.concat([
+    Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${filename}"\r\n` +
+        'Content-Type: application/octet-stream\r\n\r\n',
+    ),
+    bytes,
+    Buffer.from(`\r\n--${boundary}--\r\n`),
+  ])
+  return { payload, contentType: `multipart/form-data; boundary=${boundary}` }
+}
+
+/** Waits until a job has finished (succeeded or failed) and returns its view. */
+export async function jobDone(app: FastifyInstance, user: SignedUp, jobId: string, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const job = await getJob(app, user, jobId)
+    if (job.status === 'succeeded' || job.status === 'failed') return job
+    if (Date.now() > deadline) throw new Error(`job ${jobId} still ${job.status} after ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}

@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import type { Readable } from 'node:stream'
+import sharp from 'sharp'
+import type { Db } from '../db/sqlite.ts'
+import {
+  EmptyUploadError,
+  ImageTooLargeError,
+  ImageUndecodableError,
+  PayloadTooLargeError,
+  UnsupportedMediaTypeError,
+} from '../errors.ts'
+import { SNIFF_BYTES, sniffImageType } from '../images/sniff.ts'
+import { AvatarKind, type AvatarJobPayload } from '../jobs/handlers/avatar.ts'
+import type { Job, JobQueue } from '../jobs/types.ts'
+import { readHead, receiveToFile, syncDir, TooManyBytes } from '../storage/files.ts'
+import type { StoragePaths } from '../storage/paths.ts'
+import type { AvatarsRepository } from './repository.ts'
+
+export interface AcceptDeps {
+  db: Db
+  queue: JobQueue
+  avatars: AvatarsRepository
+  paths: StoragePaths
+  maxUploadBytes: number
+  maxInputPixels: number
+}
+
+/**
+ * Takes an avatar upload from the wire to the journal: streamed to disk under the byte limit, its type sniffed
+ * from its first bytes, its declared dimensions checked from the header (nothing decoded), then stored and its
+ * job queued in one transaction. When this returns, the original is on disk and the job in the journal.
+ */
+export async function acceptAvatarUpload(deps: AcceptDeps, userId: string, body: Readable): Promise<Job> {
+  const { paths } = deps
+  await fs.mkdir(paths.incoming, { recursive: true })
+  const uploadId = randomUUID()
+  const incoming = path.join(paths.incoming, uploadId)
+  let bytes: number
+  try {
+    bytes = await receiveToFile(body, incoming, deps.maxUploadBytes)
+  } catch (err) {
+    if (err instanceof TooManyBytes) throw new PayloadTooLargeError(deps.maxUploadBytes)
+    throw err
+  }
+  try {
+    if (bytes === 0) throw new EmptyUploadError()
+    const type = sniffImageType(await readHead(incoming, SNIFF_BYTES))
+    if (!type) {
+      throw new UnsupportedMediaTypeError('Expected a JPEG, PNG, WebP, AVIF, GIF or TIFF image but received something else')
+    }
+    await checkDimensions(incoming, deps.maxInputPixels)
+
+    const name = `${uploadId}.${type}`
+    await fs.mkdir(paths.originals, { recursive: true })
+    await fs.rename(incoming, path.join(paths.originals, name))
+    await syncDir(paths.originals)
+    const queue = deps.db.transaction(() => {
+      const seq = deps.avatars.nextSeq(userId)
+      const payload: AvatarJobPayload = { userId, seq, original: name }
+      return deps.queue.add([{ kind: AvatarKind, ownerId: userId, payload }])[0] as Job
+    })
+    try {
+      return queue()
+    } catch (err) {
+      await fs.rm(path.join(paths.originals, name), { force: true })
+      throw err
+    }
+  } finally {
+    await fs.rm(incoming, { force: true })
+  }
+}
+
+/** Reads width and height from the header only; a decompression bomb is refused before any pixel exists. */
+async function checkDimensions(file: string, maxPixels: number): Promise<void> {
+  let width: number | undefined
+  let height: number | undefined
+  try {
+    ;({ width, height } = await sharp(file, { limitInputPixels: false }).metadata())
+  } catch (err) {
+    throw new ImageUndecodableError((err as Error).message)
+  }
+  if (!width || !height) throw new ImageUndecodableError('the header declares no dimensions')
+  if (width * height > maxPixels) throw new ImageTooLargeError(maxPixels, width, height)
+}

@@ -1,0 +1,38 @@
+import { Piscina } from 'piscina'
+import type { AvatarOutcome, AvatarTask } from './avatar-pipeline.ts'
+
+export interface ImagePoolOptions {
+  threads: number
+  idleTimeoutMs: number
+  maxQueue: number
+  maxHeapMb: number
+  /** The worker module; tests substitute one that crashes on purpose. */
+  filename?: string
+}
+
+export interface ImagePool {
+  run(task: AvatarTask, signal: AbortSignal): Promise<AvatarOutcome>
+  readonly threads: number
+  /** Tasks waiting inside the pool and the share of time its threads were busy (0–1). */
+  stats(): { queued: number; utilization: number; completed: number }
+  close(): Promise<void>
+}
+
+/** The Piscina worker-thread pool that makes avatars off the event loop. */
+export function createImagePool(options: ImagePoolOptions): ImagePool {
+  const piscina = new Piscina({
+    filename: options.filename ?? new URL('../../workers/avatar.ts', import.meta.url).href,
+    minThreads: 1,
+    maxThreads: options.threads,
+    idleTimeout: options.idleTimeoutMs,
+    maxQueue: options.maxQueue,
+    // Caps only the V8 heap of each worker; libvips allocates natively, outside this limit.
+    resourceLimits: { maxOldGenerationSizeMb: options.maxHeapMb },
+  })
+  return {
+    threads: options.threads,
+    run: (task, signal) => piscina.run(task, { signal }) as Promise<AvatarOutcome>,
+    stats: () => ({ queued: piscina.queueSize, utilization: piscina.utilization, completed: piscina.completed }),
+    close: () => piscina.destroy(),
+  }
+}

@@ -1,0 +1,94 @@
+import fs from 'node:fs/promises'
+import type { Avatar, AvatarsRepository } from '../../avatars/repository.ts'
+import { JobErrorCode, JobFailure } from '../../errors.ts'
+import type { OutputFormat } from '../../images/avatar-pipeline.ts'
+import type { ImagePool } from '../../images/pool.ts'
+import type { StoragePaths } from '../../storage/paths.ts'
+import type { JobHandler } from '../dispatcher.ts'
+
+export const AvatarKind = 'image.avatar'
+
+export interface AvatarJobPayload {
+  userId: string
+  /** Order of acceptance among this user's uploads. */
+  seq: number
+  /** File name of the original under the originals folder. */
+  original: string
+}
+
+export interface AvatarHandlerOptions {
+  pool: ImagePool
+  avatars: AvatarsRepository
+  paths: StoragePaths
+  sizes: number[]
+  formats: OutputFormat[]
+  maxPixels: number
+  timeoutMs: number
+  maxAttempts: number
+}
+
+/** Runs the avatar pipeline in the pool, then makes the result current unless a later upload already is. */
+export function avatarHandler(options: AvatarHandlerOptions): JobHandler {
+  const { pool, avatars, paths } = options
+  return async (job, ctx) => {
+    const payload = job.payload as AvatarJobPayload
+    const original = `${paths.originals}/${payload.original}`
+    const outDir = paths.avatarVersion(payload.userId, job.id)
+    const discard = async () => {
+      await fs.rm(outDir, { recursive: true, force: true })
+      await fs.rm(original, { force: true })
+    }
+
+    ctx.setStage('resizing')
+    await fs.mkdir(outDir, { recursive: true })
+    const timeout = AbortSignal.timeout(options.timeoutMs)
+    let outcome: Awaited<ReturnType<ImagePool['run']>>
+    try {
+      outcome = await pool.run(
+        {
+          input: original,
+          outDir,
+          sizes: options.sizes,
+          formats: options.formats,
+          maxPixels: options.maxPixels,
+          timeoutSeconds: Math.ceil(options.timeoutMs / 1000),
+        },
+        AbortSignal.any([ctx.signal, timeout]),
+      )
+    } catch (err) {
+      if (ctx.signal.aborted) throw err // shutdown: the dispatcher leaves the job queued
+      if (job.attempts >= options.maxAttempts) await discard()
+      if (timeout.aborted) throw new JobFailure(JobErrorCode.TIMEOUT, `no result within ${options.timeoutMs} ms`)
+      // A worker that threw, crashed or hit its heap limit: Piscina replaces it and only this job fails.
+      throw new JobFailure(JobErrorCode.WORKER_FAILED, (err as Error).message)
+    }
+    if (!outcome.ok) {
+      await discard()
+      throw new JobFailure(outcome.code, outcome.message, false)
+    }
+
+    ctx.setStage('publishing')
+    const avatar: Avatar = {
+      userId: payload.userId,
+      version: job.id,
+      seq: payload.seq,
+      placeholder: outcome.placeholder,
+      dominantColor: outcome.dominantColor,
+      variants: outcome.variants,
+      updatedAt: Date.now(),
+    }
+    const { promoted, replaced } = avatars.promote(avatar)
+    // Files go only after the database points elsewhere, so a reader never meets a missing file it was sent to.
+    if (replaced) await fs.rm(paths.avatarVersion(payload.userId, replaced), { recursive: true, force: true })
+    if (!promoted) await fs.rm(outDir, { recursive: true, force: true })
+    await fs.rm(original, { force: true })
+    return {
+      current: promoted,
+      version: job.id,
+      source: outcome.source,
+      placeholder: outcome.placeholder,
+      dominantColor: outcome.dominantColor,
+      variants: outcome.variants,
+    }
+  }
+}

@@ -1,0 +1,108 @@
+import fs from 'node:fs'
+import { type Readable, Stream } from 'node:stream'
+import multipart from '@fastify/multipart'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { acceptAvatarUpload } from '../avatars/accept.ts'
+import { negotiateFormat } from '../avatars/view.ts'
+import { authenticate } from '../auth/tokens.ts'
+import {
+  AvatarNotFoundError,
+  ForbiddenError,
+  MissingFileError,
+  PayloadTooLargeError,
+  UnsupportedMediaTypeError,
+} from '../errors.ts'
+import type { OutputFormat } from '../images/avatar-pipeline.ts'
+import { getAvatarRouteSchema, uploadAvatarRouteSchema } from '../schemas/avatars.ts'
+import type { Services } from '../services.ts'
+
+const YEAR = 365 * 24 * 3600
+
+export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+  const { config } = services
+  await app.register(multipart, {
+    // One file, a handful of small fields: anything more is not an avatar upload.
+    limits: { fileSize: config.MAX_UPLOAD_BYTES, files: 1, fields: 8, parts: 10, fieldSize: 1024, headerPairs: 64 },
+  })
+  // Raw image bodies reach the handler as the request stream, unread: the handler streams them to disk.
+  app.addContentTypeParser(/^image\/[\w.+-]+$/i, (_request, payload, done) => done(null, payload))
+
+  app.put('/users/:id/avatar', { schema: uploadAvatarRouteSchema }, async (request, reply) => {
+    const user = authenticate(services.users, request.headers.authorization)
+    if (user.id !== request.params.id) throw new ForbiddenError("Only the user may change the user's avatar")
+    const declared = Number(request.headers['content-length'])
+    if (declared > config.MAX_UPLOAD_BYTES) throw new PayloadTooLargeError(config.MAX_UPLOAD_BYTES)
+
+    let body: Readable
+    if (request.isMultipart()) {
+      const part = await request.file()
+      if (!part) throw new MissingFileError('Expected a multipart field "file" with the image; none came')
+      if (part.fieldname !== 'file') {
+        part.file.resume() // drain it, or the request never ends
+        throw new MissingFileError(`Expected the image in field "file" but received field "${part.fieldname}"`)
+      }
+      body = part.file
+    } else if (request.body instanceof Stream) {
+      body = request.body as Readable
+    } else {
+      throw new UnsupportedMediaTypeError('Expected Content-Type image/* or multipart/form-data')
+    }
+
+    let job: Awaited<ReturnType<typeof acceptAvatarUpload>>
+    try {
+      job = await acceptAvatarUpload(services, user.id, body)
+    } catch (err) {
+      // The rest of the body was never read: close the connection after answering rather than drain it.
+      if (!body.readableEnded) {
+        reply.header('connection', 'close')
+        body.resume() // a multipart part must be consumed, or the request never ends
+      }
+      throw err
+    }
+    services.dispatcher.wake()
+    return reply.code(202).header('location', `/jobs/${job.id}`).send({ jobId: job.id, status: 'queued' as const })
+  })
+
+  app.get(
+    '/users/:id/avatar',
+    { schema: getAvatarRouteSchema(config.avatarSizes, config.avatarFormats) },
+    async (request, reply) => {
+      const { id } = request.params
+      const query = request.query as { size?: number; format?: OutputFormat; v?: string }
+      const size = query.size ?? (config.avatarSizes.at(-1) as number)
+      // The row is read again if its files vanish between lookup and open: a new version was just published.
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const avatar = services.avatars.current(id)
+        if (!avatar) throw new AvatarNotFoundError()
+        const formats = [...new Set(avatar.variants.map((v) => v.format))]
+        const format = negotiateFormat(request.headers.accept, formats, query.format)
+        const variant = avatar.variants.find((v) => v.size === size && v.format === format)
+        if (!variant) throw new AvatarNotFoundError()
+        const etag = `"${avatar.version}-${size}.${format}"`
+        reply
+          .header('etag', etag)
+          .header('vary', 'Accept')
+          .header('x-content-type-options', 'nosniff')
+          .header('content-security-policy', "default-src 'none'; sandbox")
+          .header(
+            'cache-control',
+            query.v === avatar.version ? `public, max-age=${YEAR}, immutable` : 'public, no-cache',
+          )
+        if (request.headers['if-none-match'] === etag) return reply.code(304).send(null)
+        const file = `${services.paths.avatarVersion(id, avatar.version)}/${size}.${format}`
+        let handle: fs.promises.FileHandle
+        try {
+          handle = await fs.promises.open(file, 'r')
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT' && attempt === 0) continue
+          throw err
+        }
+        return reply
+          .type(`image/${format}`)
+          .header('content-length', variant.bytes)
+          .send(handle.createReadStream())
+      }
+      throw new AvatarNotFoundError()
+    },
+  )
+}

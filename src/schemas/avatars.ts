@@ -1,0 +1,60 @@
+import { Type } from 'typebox'
+import type { OutputFormat } from '../images/avatar-pipeline.ts'
+import { BearerSecurity, ErrorRef, IdParams, Nullable } from './common.ts'
+
+const Format = Type.Union([Type.Literal('webp'), Type.Literal('avif'), Type.Literal('jpeg')])
+
+export const AvatarVariantView = Type.Object({
+  size: Type.Integer(),
+  format: Format,
+  url: Type.String({ description: 'Versioned URL; its content never changes' }),
+  bytes: Type.Integer(),
+})
+
+export const AvatarView = Nullable(
+  Type.Object({
+    status: Type.Union([Type.Literal('ready'), Type.Literal('processing')], {
+      description: 'processing while an upload is on its way; the current variants are served meanwhile',
+    }),
+    placeholder: Nullable(Type.String({ description: 'ThumbHash, base64' })),
+    dominantColor: Nullable(Type.String({ pattern: '^#[0-9a-f]{6}$' })),
+    variants: Type.Array(AvatarVariantView),
+  }),
+)
+
+export const uploadAvatarRouteSchema = {
+  summary: 'Upload an avatar: raw image bytes (Content-Type: image/*) or multipart/form-data with field "file"',
+  security: BearerSecurity,
+  params: IdParams,
+  response: {
+    202: Type.Object({ jobId: Type.String({ format: 'uuid' }), status: Type.Literal('queued') }),
+    400: ErrorRef,
+    401: ErrorRef,
+    403: ErrorRef,
+    413: ErrorRef,
+    415: ErrorRef,
+    422: ErrorRef,
+  },
+}
+
+/** The sizes a client may ask for are the configured ones; the schema says so, and so does /docs. */
+export function getAvatarRouteSchema(sizes: number[], formats: OutputFormat[]) {
+  return {
+    summary: "Serve a user's current avatar, negotiating the format from Accept unless `format` is given",
+    params: IdParams,
+    querystring: Type.Object(
+      {
+        size: Type.Optional(Type.Union(sizes.map((s) => Type.Literal(s)), { description: 'Defaults to the largest' })),
+        format: Type.Optional(Type.Union([...formats, 'jpeg'].map((f) => Type.Literal(f)))),
+        v: Type.Optional(Type.String({ format: 'uuid', description: 'Version, from the profile URLs' })),
+      },
+      { additionalProperties: false },
+    ),
+    response: {
+      200: Type.Unknown({ description: 'The image bytes' }),
+      304: Type.Null({ description: 'Not modified (If-None-Match)' }),
+      400: ErrorRef,
+      404: ErrorRef,
+    },
+  }
+}
