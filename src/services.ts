@@ -30,7 +30,11 @@ export interface Services {
 }
 
 /** Opens the journal, the mail transport, the image pool and the dispatcher (not yet started). */
-export function createServices(config: Config, log: FastifyBaseLogger, options: { workerFile?: string } = {}): Services {
+export function createServices(
+  config: Config,
+  log: FastifyBaseLogger,
+  options: { workerFile?: string } = {},
+): Services {
   const paths = storagePaths(config.dataDir)
   const db = openDatabase(paths.database, { synchronous: config.SQLITE_SYNCHRONOUS })
   const queue = createSqliteJournal(db)

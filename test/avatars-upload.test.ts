@@ -1,7 +1,7 @@
 import fs from 'node:fs'
+import http from 'node:http'
 import path from 'node:path'
 import t from 'tap'
-import http from 'node:http'
 import { fixture, jobDone, multipartBody, signup, startApp, uploadRaw } from './helpers/app.ts'
 
 const filesIn = (dir: string) => (fs.existsSync(dir) ? fs.readdirSync(dir) : [])
@@ -36,7 +36,10 @@ t.test('an accepted upload answers 202 with the job; the original is on disk and
   const job = app.services.queue.get(jobId)
   t.equal(job?.status, 'queued')
   t.equal(job?.kind, 'image.avatar')
-  const original = path.join(app.services.paths.originals, (job?.payload as { original: string }).original)
+  const original = path.join(
+    app.services.paths.originals,
+    (job?.payload as { original: string } | undefined)?.original ?? '',
+  )
   t.same(fs.readFileSync(original), fs.readFileSync(fixture('photo-exif.jpg')), 'the original, byte for byte')
   t.same(filesIn(app.services.paths.incoming), [], 'no partial upload left behind')
 })
@@ -70,26 +73,29 @@ t.test('multipart/form-data with field "file" is accepted; another field or none
   t.equal(empty.json().code, 'MISSING_FILE')
 })
 
-t.test('uploads over MAX_UPLOAD_BYTES get 413 PAYLOAD_TOO_LARGE, raw or multipart, and leave nothing behind', async (t) => {
-  const app = await startApp(t, { MAX_UPLOAD_BYTES: '20000' })
-  const ann = await signup(app, 'ann@example.com')
-  const raw = await uploadRaw(app, ann, 'photo-exif.jpg') // 50+ KB
-  t.equal(raw.statusCode, 413)
-  t.equal(raw.json().code, 'PAYLOAD_TOO_LARGE')
-  const { payload, contentType } = multipartBody('file', 'big.jpg', fs.readFileSync(fixture('photo-exif.jpg')))
-  const multi = await app.inject({
-    method: 'PUT',
-    url: `/users/${ann.id}/avatar`,
-    headers: { authorization: `Bearer ${ann.token}`, 'content-type': contentType },
-    payload,
-  })
-  t.equal(multi.statusCode, 413)
-  t.equal(multi.json().code, 'PAYLOAD_TOO_LARGE')
-  t.same(filesIn(app.services.paths.incoming), [], 'no partial upload left behind')
-  t.same(filesIn(app.services.paths.originals), [], 'nothing was stored')
-  const small = await uploadRaw(app, ann, 'alpha.png', 'image/png')
-  t.equal(small.statusCode, 202, 'an upload under the limit still works')
-})
+t.test(
+  'uploads over MAX_UPLOAD_BYTES get 413 PAYLOAD_TOO_LARGE, raw or multipart, and leave nothing behind',
+  async (t) => {
+    const app = await startApp(t, { MAX_UPLOAD_BYTES: '20000' })
+    const ann = await signup(app, 'ann@example.com')
+    const raw = await uploadRaw(app, ann, 'photo-exif.jpg') // 50+ KB
+    t.equal(raw.statusCode, 413)
+    t.equal(raw.json().code, 'PAYLOAD_TOO_LARGE')
+    const { payload, contentType } = multipartBody('file', 'big.jpg', fs.readFileSync(fixture('photo-exif.jpg')))
+    const multi = await app.inject({
+      method: 'PUT',
+      url: `/users/${ann.id}/avatar`,
+      headers: { authorization: `Bearer ${ann.token}`, 'content-type': contentType },
+      payload,
+    })
+    t.equal(multi.statusCode, 413)
+    t.equal(multi.json().code, 'PAYLOAD_TOO_LARGE')
+    t.same(filesIn(app.services.paths.incoming), [], 'no partial upload left behind')
+    t.same(filesIn(app.services.paths.originals), [], 'nothing was stored')
+    const small = await uploadRaw(app, ann, 'alpha.png', 'image/png')
+    t.equal(small.statusCode, 202, 'an upload under the limit still works')
+  },
+)
 
 t.test('a body that is not image/* or multipart is refused with 415', async (t) => {
   const app = await startApp(t)
@@ -106,42 +112,45 @@ t.test('a body that is not image/* or multipart is refused with 415', async (t) 
   }
 })
 
-t.test('over real HTTP, a chunked upload (no Content-Length) is cut off at the limit with a 413 the client reads', async (t) => {
-  const app = await startApp(t, { MAX_UPLOAD_BYTES: '20000' })
-  const ann = await signup(app, 'ann@example.com')
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  const { port } = app.server.address() as { port: number }
-  const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = http.request(
-      {
-        port,
-        host: '127.0.0.1',
-        method: 'PUT',
-        path: `/users/${ann.id}/avatar`,
-        headers: { authorization: `Bearer ${ann.token}`, 'content-type': 'image/jpeg' },
-      },
-      (res) => {
-        let body = ''
-        res.on('data', (c) => {
-          body += c
-        })
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
-      },
-    )
-    req.on('error', reject)
-    // 64 KiB in 4 KiB chunks, more than the limit; the server answers before it has read them all.
-    const chunk = Buffer.alloc(4096, 0xff)
-    let sent = 0
-    const pump = () => {
-      while (sent < 16) {
-        sent++
-        if (!req.write(chunk)) return req.once('drain', pump)
+t.test(
+  'over real HTTP, a chunked upload (no Content-Length) is cut off at the limit with a 413 the client reads',
+  async (t) => {
+    const app = await startApp(t, { MAX_UPLOAD_BYTES: '20000' })
+    const ann = await signup(app, 'ann@example.com')
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const { port } = app.server.address() as { port: number }
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request(
+        {
+          port,
+          host: '127.0.0.1',
+          method: 'PUT',
+          path: `/users/${ann.id}/avatar`,
+          headers: { authorization: `Bearer ${ann.token}`, 'content-type': 'image/jpeg' },
+        },
+        (res) => {
+          let body = ''
+          res.on('data', (c) => {
+            body += c
+          })
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+        },
+      )
+      req.on('error', reject)
+      // 64 KiB in 4 KiB chunks, more than the limit; the server answers before it has read them all.
+      const chunk = Buffer.alloc(4096, 0xff)
+      let sent = 0
+      const pump = () => {
+        while (sent < 16) {
+          sent++
+          if (!req.write(chunk)) return req.once('drain', pump)
+        }
+        req.end()
       }
-      req.end()
-    }
-    pump()
-  })
-  t.equal(answer.status, 413)
-  t.equal(JSON.parse(answer.body).code, 'PAYLOAD_TOO_LARGE')
-  t.same(filesIn(app.services.paths.incoming), [], 'the partial upload was removed')
-})
+      pump()
+    })
+    t.equal(answer.status, 413)
+    t.equal(JSON.parse(answer.body).code, 'PAYLOAD_TOO_LARGE')
+    t.same(filesIn(app.services.paths.incoming), [], 'the partial upload was removed')
+  },
+)

@@ -12,7 +12,7 @@ import {
   UnsupportedMediaTypeError,
 } from '../errors.ts'
 import { SNIFF_BYTES, sniffImageType } from '../images/sniff.ts'
-import { AvatarKind, type AvatarJobPayload } from '../jobs/handlers/avatar.ts'
+import { type AvatarJobPayload, AvatarKind } from '../jobs/handlers/avatar.ts'
 import type { Job, JobQueue } from '../jobs/types.ts'
 import { readHead, receiveToFile, syncDir, TooManyBytes } from '../storage/files.ts'
 import type { StoragePaths } from '../storage/paths.ts'
@@ -48,7 +48,9 @@ export async function acceptAvatarUpload(deps: AcceptDeps, userId: string, body:
     if (bytes === 0) throw new EmptyUploadError()
     const type = sniffImageType(await readHead(incoming, SNIFF_BYTES))
     if (!type) {
-      throw new UnsupportedMediaTypeError('Expected a JPEG, PNG, WebP, AVIF, GIF or TIFF image but received something else')
+      throw new UnsupportedMediaTypeError(
+        'Expected a JPEG, PNG, WebP, AVIF, GIF or TIFF image but received something else',
+      )
     }
     await checkDimensions(incoming, deps.maxInputPixels)
 

@@ -8,7 +8,8 @@ export function variantUrl(userId: string, version: string, size: number, format
 
 /** The `avatar` field of a public profile. */
 export function avatarView(userId: string, avatar: Avatar | undefined, pending: boolean) {
-  if (!avatar) return pending ? { status: 'processing' as const, placeholder: null, dominantColor: null, variants: [] } : null
+  if (!avatar)
+    return pending ? { status: 'processing' as const, placeholder: null, dominantColor: null, variants: [] } : null
   return {
     // "processing" while a newer upload is on its way; the current variants are served meanwhile.
     status: pending ? ('processing' as const) : ('ready' as const),

@@ -62,7 +62,11 @@ export async function renderAvatar(task: AvatarTask): Promise<AvatarOutcome> {
     meta = await source.metadata()
     // Uploads are sniffed before they get here; this is the second lock on the door (SVG, PDF, HEIC, …).
     if (!decodable.has(meta.format as string)) {
-      return { ok: false, code: 'IMAGE_UNDECODABLE', message: `Expected an image format deckhand reads but received ${meta.format}` }
+      return {
+        ok: false,
+        code: 'IMAGE_UNDECODABLE',
+        message: `Expected an image format deckhand reads but received ${meta.format}`,
+      }
     }
     // Decode once, orient, crop to the largest square in sRGB 8-bit; every size is made from that buffer.
     square = await source

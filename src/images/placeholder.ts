@@ -18,9 +18,13 @@ export async function placeholderOf(
   pixels: Buffer,
   info: RawInfo,
 ): Promise<{ placeholder: string; dominantColor: string }> {
-  const small = await sharp(pixels, { raw: info }).resize(HASH_SIDE, HASH_SIDE, { fit: 'inside' }).ensureAlpha().raw().toBuffer({
-    resolveWithObject: true,
-  })
+  const small = await sharp(pixels, { raw: info })
+    .resize(HASH_SIDE, HASH_SIDE, { fit: 'inside' })
+    .ensureAlpha()
+    .raw()
+    .toBuffer({
+      resolveWithObject: true,
+    })
   const hash = rgbaToThumbHash(small.info.width, small.info.height, small.data)
   return { placeholder: Buffer.from(hash).toString('base64'), dominantColor: dominantColor(small.data) }
 }

@@ -27,7 +27,10 @@ export function sniffImageType(head: Uint8Array): ImageType | undefined {
   if (head.length >= 4 && (ascii(head, 0, 4) === 'II*\0' || ascii(head, 0, 4) === 'MM\0*')) return 'tiff'
   if (head.length >= 12 && ascii(head, 4, 8) === 'ftyp') {
     // ISO-BMFF: AVIF says so in its major brand or among the compatible brands of the ftyp box.
-    const boxEnd = Math.min(head.length, (head[0] as number) * 2 ** 24 + ((head[1] as number) << 16) + ((head[2] as number) << 8) + (head[3] as number))
+    const boxEnd = Math.min(
+      head.length,
+      (head[0] as number) * 2 ** 24 + ((head[1] as number) << 16) + ((head[2] as number) << 8) + (head[3] as number),
+    )
     for (let at = 8; at + 4 <= boxEnd; at += 4) {
       if (at === 12) continue // minor version, not a brand
       const brand = ascii(head, at, at + 4)

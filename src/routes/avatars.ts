@@ -2,9 +2,9 @@ import fs from 'node:fs'
 import { type Readable, Stream } from 'node:stream'
 import multipart from '@fastify/multipart'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { authenticate } from '../auth/tokens.ts'
 import { acceptAvatarUpload } from '../avatars/accept.ts'
 import { negotiateFormat } from '../avatars/view.ts'
-import { authenticate } from '../auth/tokens.ts'
 import {
   AvatarNotFoundError,
   ForbiddenError,
@@ -60,7 +60,10 @@ export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       throw err
     }
     services.dispatcher.wake()
-    return reply.code(202).header('location', `/jobs/${job.id}`).send({ jobId: job.id, status: 'queued' as const })
+    return reply
+      .code(202)
+      .header('location', `/jobs/${job.id}`)
+      .send({ jobId: job.id, status: 'queued' as const })
   })
 
   app.get(
@@ -97,10 +100,7 @@ export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
           if ((err as NodeJS.ErrnoException).code === 'ENOENT' && attempt === 0) continue
           throw err
         }
-        return reply
-          .type(`image/${format}`)
-          .header('content-length', variant.bytes)
-          .send(handle.createReadStream())
+        return reply.type(`image/${format}`).header('content-length', variant.bytes).send(handle.createReadStream())
       }
       throw new AvatarNotFoundError()
     },

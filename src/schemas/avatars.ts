@@ -44,7 +44,12 @@ export function getAvatarRouteSchema(sizes: number[], formats: OutputFormat[]) {
     params: IdParams,
     querystring: Type.Object(
       {
-        size: Type.Optional(Type.Union(sizes.map((s) => Type.Literal(s)), { description: 'Defaults to the largest' })),
+        size: Type.Optional(
+          Type.Union(
+            sizes.map((s) => Type.Literal(s)),
+            { description: 'Defaults to the largest' },
+          ),
+        ),
         format: Type.Optional(Type.Union([...formats, 'jpeg'].map((f) => Type.Literal(f)))),
         v: Type.Optional(Type.String({ format: 'uuid', description: 'Version, from the profile URLs' })),
       },
