@@ -9,6 +9,7 @@ import { loggerOptions } from './logger.ts'
 import { avatarsRoutes } from './routes/avatars.ts'
 import { healthRoutes } from './routes/health.ts'
 import { jobsRoutes } from './routes/jobs.ts'
+import { metricsRoutes } from './routes/metrics.ts'
 import { signupRoutes } from './routes/signup.ts'
 import { usersRoutes } from './routes/users.ts'
 import { ErrorResponse } from './schemas/common.ts'
@@ -57,7 +58,14 @@ export async function buildApp(config: Config, options: { workerFile?: string } 
   })
   await app.register(swaggerUi, { routePrefix: '/docs' })
 
+  app.addHook('onResponse', async (request, reply) => {
+    // The route pattern, not the URL: ids must not explode the label set.
+    const route = request.routeOptions.url ?? 'unmatched'
+    services.metrics.observeRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000)
+  })
+
   await app.register(healthRoutes, { services })
+  await app.register(metricsRoutes, { services })
   await app.register(signupRoutes, { services })
   await app.register(usersRoutes, { services })
   await app.register(jobsRoutes, { services })

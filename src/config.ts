@@ -57,6 +57,10 @@ export const ConfigSchema = Type.Object({
   POOL_MAX_QUEUE: Int(64, 0, 100_000, 'Tasks that may wait inside the pool; the rest wait in the journal'),
   POOL_MAX_HEAP_MB: Int(256, 16, 16_384, "A worker's V8 heap limit (libvips' native memory is not counted)"),
   IMAGE_TIMEOUT_MS: Int(60_000, 100, 3_600_000, 'One avatar job may run this long before it is aborted'),
+  IMAGE_WORK_INLINE: Type.Boolean({
+    default: false,
+    description: 'Benchmark only: make avatars on the main thread instead of the pool, to show what the pool buys',
+  }),
   SQLITE_SYNCHRONOUS: Type.Union([Type.Literal('FULL'), Type.Literal('NORMAL')], {
     default: 'FULL',
     description: 'FULL survives power loss; NORMAL only process crashes, with fewer fsyncs',

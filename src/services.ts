@@ -3,13 +3,14 @@ import type { FastifyBaseLogger } from 'fastify'
 import { type AvatarsRepository, createAvatarsRepository } from './avatars/repository.ts'
 import type { Config } from './config.ts'
 import { type Db, openDatabase } from './db/sqlite.ts'
-import { createImagePool, type ImagePool } from './images/pool.ts'
+import { createImagePool, createInlineImageRunner, type ImagePool } from './images/pool.ts'
 import { Dispatcher } from './jobs/dispatcher.ts'
 import { AvatarKind, avatarHandler } from './jobs/handlers/avatar.ts'
 import { mailHandlers } from './jobs/handlers/mail.ts'
 import { createSqliteJournal } from './jobs/sqlite-journal.ts'
 import type { JobQueue } from './jobs/types.ts'
 import { createMailTransport, type MailTransport } from './mail/transport.ts'
+import { createMetrics, type Metrics } from './metrics.ts'
 import { type StoragePaths, storagePaths } from './storage/paths.ts'
 import { createUsersRepository, type UsersRepository } from './users/repository.ts'
 
@@ -26,6 +27,7 @@ export interface Services {
   maxUploadBytes: number
   maxInputPixels: number
   dispatcher: Dispatcher
+  metrics: Metrics
   close(): Promise<void>
 }
 
@@ -41,13 +43,16 @@ export function createServices(
   const avatars = createAvatarsRepository(db)
   // Partial uploads of requests a crash cut off: never acknowledged, so nobody is owed them.
   fs.rmSync(paths.incoming, { recursive: true, force: true })
-  const pool = createImagePool({
-    threads: config.poolThreads,
-    idleTimeoutMs: config.POOL_IDLE_TIMEOUT_MS,
-    maxQueue: config.POOL_MAX_QUEUE,
-    maxHeapMb: config.POOL_MAX_HEAP_MB,
-    filename: options.workerFile,
-  })
+  const pool = config.IMAGE_WORK_INLINE
+    ? createInlineImageRunner()
+    : createImagePool({
+        threads: config.poolThreads,
+        idleTimeoutMs: config.POOL_IDLE_TIMEOUT_MS,
+        maxQueue: config.POOL_MAX_QUEUE,
+        maxHeapMb: config.POOL_MAX_HEAP_MB,
+        filename: options.workerFile,
+      })
+  const metrics = createMetrics({ queue, pool })
   const mail = createMailTransport({
     smtpUrl: config.SMTP_URL,
     from: config.MAIL_FROM,
@@ -91,6 +96,7 @@ export function createServices(
     retryMaxMs: config.RETRY_MAX_MS,
     pollIntervalMs: config.POLL_INTERVAL_MS,
     log,
+    onSettled: metrics.observeJob,
   })
   return {
     config,
@@ -104,6 +110,7 @@ export function createServices(
     maxUploadBytes: config.MAX_UPLOAD_BYTES,
     maxInputPixels: config.MAX_INPUT_PIXELS,
     dispatcher,
+    metrics,
     async close() {
       await dispatcher.stop(config.SHUTDOWN_GRACE_MS)
       await pool.close()

@@ -1,5 +1,5 @@
 import { Piscina } from 'piscina'
-import type { AvatarOutcome, AvatarTask } from './avatar-pipeline.ts'
+import { type AvatarOutcome, type AvatarTask, renderAvatar } from './avatar-pipeline.ts'
 
 export interface ImagePoolOptions {
   threads: number
@@ -34,5 +34,23 @@ export function createImagePool(options: ImagePoolOptions): ImagePool {
     run: (task, signal) => piscina.run(task, { signal }) as Promise<AvatarOutcome>,
     stats: () => ({ queued: piscina.queueSize, utilization: piscina.utilization, completed: piscina.completed }),
     close: () => piscina.destroy(),
+  }
+}
+
+/**
+ * The same work on the main thread, no pool: only for `npm run bench`, whose last phase shows what the pool buys.
+ * A signal cannot interrupt it; sharp's own timeout still applies.
+ */
+export function createInlineImageRunner(): ImagePool {
+  let completed = 0
+  return {
+    threads: 1,
+    run: async (task) => {
+      const outcome = await renderAvatar(task)
+      completed++
+      return outcome
+    },
+    stats: () => ({ queued: 0, utilization: 0, completed }),
+    close: async () => {},
   }
 }

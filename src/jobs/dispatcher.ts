@@ -28,7 +28,11 @@ export interface DispatcherOptions {
   pollIntervalMs: number
   log: FastifyBaseLogger
   clock?: () => number
+  /** Told of every finished attempt, for metrics. */
+  onSettled?: (job: Job, outcome: AttemptOutcome, ms: number) => void
 }
+
+export type AttemptOutcome = 'succeeded' | 'retry' | 'failed' | 'interrupted'
 
 interface Running {
   promise: Promise<void>
@@ -48,7 +52,7 @@ export class Dispatcher {
   #stopping = false
 
   constructor(options: DispatcherOptions) {
-    this.#opts = { clock: Date.now, ...options }
+    this.#opts = { clock: Date.now, onSettled: () => {}, ...options }
     for (const lane of options.lanes) this.#running.set(lane.name, new Map())
   }
 
@@ -112,9 +116,14 @@ export class Dispatcher {
       .then(
         (result) => {
           queue.succeed(job.id, result, this.#opts.clock())
-          log.info({ ms: this.#opts.clock() - started }, 'job succeeded')
+          const ms = this.#opts.clock() - started
+          log.info({ ms }, 'job succeeded')
+          this.#opts.onSettled(job, 'succeeded', ms)
         },
-        (err) => this.#settleFailure(job, err, abort.signal, log),
+        (err) => {
+          const outcome = this.#settleFailure(job, err, abort.signal, log)
+          this.#opts.onSettled(job, outcome, this.#opts.clock() - started)
+        },
       )
       .catch((err) => log.error({ err }, 'could not record job outcome; it stays running until restart'))
       .finally(() => {
@@ -124,13 +133,13 @@ export class Dispatcher {
     running.set(job.id, { promise, abort })
   }
 
-  #settleFailure(job: Job, err: unknown, signal: AbortSignal, log: FastifyBaseLogger): void {
+  #settleFailure(job: Job, err: unknown, signal: AbortSignal, log: FastifyBaseLogger): AttemptOutcome {
     const { queue, maxAttempts, retryBaseMs, retryMaxMs } = this.#opts
     if (signal.aborted && this.#stopping) {
       // Cut off by shutdown, not by its own fault: it runs again after restart, the attempt not counted.
       queue.release(job.id)
       log.warn('job interrupted by shutdown; left queued')
-      return
+      return 'interrupted'
     }
     const error = describe(err)
     const retryable = !(err instanceof JobFailure) || err.retryable
@@ -138,10 +147,11 @@ export class Dispatcher {
       const delay = retryDelay(job.attempts, retryBaseMs, retryMaxMs)
       queue.retry(job.id, error, this.#opts.clock() + delay)
       log.warn({ error, retryInMs: delay }, 'job attempt failed; will retry')
-    } else {
-      queue.fail(job.id, error, this.#opts.clock())
-      log.error({ error, err: error.code === JobErrorCode.INTERNAL ? err : undefined }, 'job failed')
+      return 'retry'
     }
+    queue.fail(job.id, error, this.#opts.clock())
+    log.error({ error, err: error.code === JobErrorCode.INTERNAL ? err : undefined }, 'job failed')
+    return 'failed'
   }
 
   /**

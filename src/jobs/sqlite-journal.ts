@@ -64,6 +64,7 @@ export function createSqliteJournal(db: Db, clock: () => number = Date.now): Job
   const pending = db.prepare(
     `SELECT 1 FROM jobs WHERE owner_id = ? AND kind = ? AND status IN ('queued', 'running') LIMIT 1`,
   )
+  const depth = db.prepare('SELECT kind, status, count(*) AS count FROM jobs GROUP BY kind, status')
   // Statements with a variable number of kinds are prepared once per distinct list.
   const claimCache = new Map<string, Statement<unknown[]>>()
   const nextDueCache = new Map<string, Statement<unknown[]>>()
@@ -133,6 +134,10 @@ export function createSqliteJournal(db: Db, clock: () => number = Date.now): Job
 
     hasPending(ownerId, kind) {
       return pending.get(ownerId, kind) !== undefined
+    },
+
+    depth() {
+      return depth.all() as { kind: string; status: JobStatus; count: number }[]
     },
 
     nextDueAt(kinds) {

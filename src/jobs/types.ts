@@ -52,6 +52,8 @@ export interface JobQueue {
   requeueRunning(): number
   /** Whether the owner has a job of this kind still queued or running. */
   hasPending(ownerId: string, kind: string): boolean
+  /** How many jobs there are of each kind in each status (for metrics). */
+  depth(): { kind: string; status: JobStatus; count: number }[]
   /** Earliest run_at among queued jobs of these kinds, if any. */
   nextDueAt(kinds: readonly string[]): number | undefined
 }

@@ -1,0 +1,155 @@
+/**
+ * `npm run bench`: what deckhand does on this machine, in five phases, as ratios measured in one run.
+ *   npm run bench -- [--jobs 48] [--duration 10] [--url http://host:port] [--json] [--out report.json]
+ */
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import sharp from 'sharp'
+import { avatarsPhase, type BenchOptions, mixedPhase, rawPhase, signupsPhase } from './phases.ts'
+import { type BenchService, startService } from './service.ts'
+
+const { values: args } = parseArgs({
+  options: {
+    url: { type: 'string' },
+    jobs: { type: 'string', default: '48' },
+    duration: { type: 'string', default: '10' },
+    concurrency: { type: 'string', default: '16' },
+    connections: { type: 'string', default: '10' },
+    json: { type: 'boolean', default: false },
+    out: { type: 'string', default: 'data/bench-report.json' },
+    phases: { type: 'string', default: '1,2,3,4,5' },
+  },
+})
+
+const options: BenchOptions = {
+  fixture: new URL('../../fixtures/images/photo-12mp.jpg', import.meta.url).pathname,
+  avatarJobs: Number(args.jobs),
+  durationMs: Number(args.duration) * 1000,
+  avatarConcurrency: Number(args.concurrency),
+  signupConnections: Number(args.connections),
+}
+
+const say = (line: string) => {
+  if (!args.json) console.log(line)
+}
+
+/** Runs `fn` against a fresh service (or the one at --url), so each phase's peak RSS is its own. */
+async function onService<T>(env: Record<string, string>, fn: (url: string) => Promise<T>): Promise<T> {
+  if (args.url) return fn(args.url)
+  const service: BenchService = await startService(env)
+  try {
+    return await fn(service.url)
+  } finally {
+    await service.stop()
+  }
+}
+
+const machine = {
+  cpu: os.cpus()[0]?.model ?? 'unknown',
+  cores: os.availableParallelism(),
+  memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+  node: process.version,
+  sharp: sharp.versions.sharp,
+  libvips: sharp.versions.vips,
+  sharpConcurrency: sharp.concurrency(),
+  UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '(default 4)',
+  MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '(unset)',
+}
+say(`deckhand bench on ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, sharp ${machine.sharp}`)
+say(`input: ${path.basename(options.fixture)}; ${options.avatarJobs} avatar jobs; signup phases ${args.duration} s`)
+
+// Tuning runs may pick phases (--phases 3,4); a figure whose phases did not run is reported as not measured.
+const chosen = new Set(args.phases.split(',').map((p) => p.trim()))
+const run = <T>(phase: string, fn: () => Promise<T>) => (chosen.has(phase) ? fn() : Promise.resolve(undefined))
+const raw = await run('1', () => rawPhase(options))
+const avatars = await run('2', () => onService({}, (url) => avatarsPhase(url, options)))
+const signups = await run('3', () => onService({}, (url) => signupsPhase(url, options)))
+const mixed = await run('4', () => onService({}, (url) => mixedPhase(url, options, '4 signups + avatars (pool)')))
+const inline = args.url
+  ? undefined
+  : await run('5', () =>
+      onService({ IMAGE_WORK_INLINE: 'true' }, (url) => mixedPhase(url, options, '5 signups + avatars (inline)')),
+    )
+
+const nan = Number.NaN
+const figure = (name: string, value: number, target: string, ok: (v: number) => boolean) => ({
+  figure: name,
+  value,
+  target,
+  ok: Number.isFinite(value) ? ok(value) : undefined,
+})
+const figures = [
+  figure(
+    'avatars over HTTP / raw pipeline',
+    (avatars?.avatarsPerSecond ?? nan) / (raw?.avatarsPerSecond ?? nan),
+    '>= 0.85',
+    (v) => v >= 0.85,
+  ),
+  figure(
+    'signup p99 under avatar load / alone',
+    (mixed?.signups.latencyP99Ms ?? nan) / (signups?.latencyP99Ms ?? nan),
+    '<= 3',
+    (v) => v <= 3,
+  ),
+  figure(
+    'signup req/s under avatar load / alone',
+    (mixed?.signups.requestsPerSecond ?? nan) / (signups?.requestsPerSecond ?? nan),
+    '>= 0.4',
+    (v) => v >= 0.4,
+  ),
+  figure(
+    'event-loop delay p99 under load (ms, 10 ms resolution)',
+    mixed?.eventLoopDelayP99Ms ?? nan,
+    '<= 30',
+    (v) => v <= 30,
+  ),
+  figure(
+    'idle upload->ready p50 - raw single image (ms)',
+    (avatars?.idleLatencyP50Ms ?? nan) - (raw?.singleMs ?? nan),
+    '<= 50',
+    (v) => v <= 50,
+  ),
+  figure('peak RSS under load (MiB)', mixed?.peakRssMiB ?? nan, '<= 400', (v) => v <= 400),
+]
+
+const report = { date: new Date().toISOString(), machine, options, raw, avatars, signups, mixed, inline, figures }
+fs.mkdirSync(path.dirname(path.resolve(args.out)), { recursive: true })
+fs.writeFileSync(args.out, `${JSON.stringify(report, null, 2)}\n`)
+
+if (args.json) {
+  console.log(JSON.stringify(report, null, 2))
+} else {
+  const f = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '-')
+  const phase = (name: string, cells: string) => console.log(`${name.padEnd(32)} ${cells}`)
+  console.log('')
+  if (raw) phase('1 raw pipeline', `${f(raw.avatarsPerSecond)} avatars/s; one image ${f(raw.singleMs, 0)} ms`)
+  if (avatars)
+    phase(
+      '2 avatars over HTTP',
+      `${f(avatars.avatarsPerSecond)} avatars/s; upload->ready p50 ${f(avatars.latencyP50Ms, 0)} ms, p99 ${f(avatars.latencyP99Ms, 0)} ms; idle p50 ${f(avatars.idleLatencyP50Ms, 0)} ms`,
+    )
+  if (signups)
+    phase(
+      '3 signups alone',
+      `${f(signups.requestsPerSecond, 0)} req/s; p50 ${f(signups.latencyP50Ms)} ms, p99 ${f(signups.latencyP99Ms)} ms`,
+    )
+  for (const [name, m] of [
+    ['4 signups + avatars (pool)', mixed],
+    ['5 signups + avatars (inline)', inline],
+  ] as const) {
+    if (!m) continue
+    phase(
+      name,
+      `${f(m.signups.requestsPerSecond, 0)} req/s; p50 ${f(m.signups.latencyP50Ms)} ms, p99 ${f(m.signups.latencyP99Ms)} ms; ` +
+        `${f(m.avatarsPerSecond)} avatars/s; event loop p99 ${f(m.eventLoopDelayP99Ms)} ms; peak RSS ${f(m.peakRssMiB, 0)} MiB`,
+    )
+  }
+  console.log('')
+  for (const x of figures)
+    console.log(
+      `${x.ok === undefined ? '----' : x.ok ? 'PASS' : 'MISS'}  ${x.figure.padEnd(56)} ${f(x.value, 2).padStart(8)}  (${x.target})`,
+    )
+  console.log(`\nreport written to ${args.out}`)
+}

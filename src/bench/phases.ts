@@ -1,0 +1,211 @@
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import autocannon from 'autocannon'
+import { loadConfig } from '../config.ts'
+import { type AvatarTask, renderAvatar } from '../images/avatar-pipeline.ts'
+import { progress } from './progress.ts'
+import { median, metricValue, percentile } from './stats.ts'
+
+export interface BenchOptions {
+  /** The 12 MP JPEG every avatar is made from. */
+  fixture: string
+  /** Avatar jobs that phase 1 and 2 run to completion. */
+  avatarJobs: number
+  /** How long the signup phases (3 to 5) last. */
+  durationMs: number
+  /** Avatar clients uploading at once in phases 2, 4 and 5. */
+  avatarConcurrency: number
+  /** Connections autocannon keeps busy with signups. */
+  signupConnections: number
+}
+
+const defaults = loadConfig({})
+
+/** Phase 1: the pipeline called directly, as many in flight as there are cores: the machine's limit. */
+export async function rawPhase(opts: BenchOptions) {
+  const cores = os.availableParallelism()
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'deckhand-bench-raw-'))
+  let n = 0
+  const task = (): AvatarTask => {
+    const outDir = path.join(scratch, String(n++))
+    fs.mkdirSync(outDir)
+    return {
+      input: opts.fixture,
+      outDir,
+      sizes: defaults.avatarSizes,
+      formats: [...defaults.avatarFormats, 'jpeg'],
+      maxPixels: defaults.MAX_INPUT_PIXELS,
+      timeoutSeconds: 60,
+    }
+  }
+  try {
+    await renderAvatar(task()) // warm-up: libvips' first call loads codecs
+    const singles: number[] = []
+    for (let i = 0; i < 5; i++) {
+      const started = performance.now()
+      await renderAvatar(task())
+      singles.push(performance.now() - started)
+    }
+    const bar = progress('1 raw pipeline', opts.avatarJobs)
+    let begun = 0
+    let done = 0
+    const started = performance.now()
+    await Promise.all(
+      Array.from({ length: cores }, async () => {
+        while (begun++ < opts.avatarJobs) {
+          await renderAvatar(task())
+          bar.tick(++done)
+        }
+      }),
+    )
+    const seconds = (performance.now() - started) / 1000
+    bar.done()
+    return { cores, images: done, avatarsPerSecond: done / seconds, singleMs: median(singles) }
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true })
+  }
+}
+
+interface User {
+  id: string
+  token: string
+}
+
+export async function createUsers(url: string, count: number, tag: string): Promise<User[]> {
+  return Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const res = await fetch(`${url}/signup`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: `avatar-${tag}-${i}@bench.test` }),
+      })
+      if (res.status !== 201) throw new Error(`signup for the avatar clients failed: ${res.status}`)
+      return (await res.json()) as User
+    }),
+  )
+}
+
+/** Uploads one avatar and waits for its job; the latency runs from the first byte sent to the job's finish. */
+async function uploadAndWait(url: string, user: User, image: Buffer, pollMs: number): Promise<number> {
+  const started = Date.now()
+  const res = await fetch(`${url}/users/${user.id}/avatar`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${user.token}`, 'content-type': 'image/jpeg' },
+    body: image,
+  })
+  if (res.status !== 202) throw new Error(`upload answered ${res.status}: ${await res.text()}`)
+  const { jobId } = (await res.json()) as { jobId: string }
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, pollMs))
+    const job = (await (
+      await fetch(`${url}/jobs/${jobId}`, { headers: { authorization: `Bearer ${user.token}` } })
+    ).json()) as { status: string; finishedAt?: string }
+    if (job.status === 'succeeded') return Date.parse(job.finishedAt as string) - started
+    if (job.status === 'failed') throw new Error(`avatar job failed: ${JSON.stringify(job)}`)
+  }
+}
+
+/** Each user uploads, waits for the result, uploads again, until `stop()` says so. */
+function avatarClients(url: string, users: User[], image: Buffer, stop: (finished: number) => boolean) {
+  const latencies: number[] = []
+  const finishedAt: number[] = []
+  const started = Date.now()
+  const running = Promise.all(
+    users.map(async (user) => {
+      while (!stop(latencies.length)) {
+        latencies.push(await uploadAndWait(url, user, image, 100))
+        finishedAt.push(Date.now())
+      }
+    }),
+  )
+  return { latencies, finishedAt, started, running }
+}
+
+/** Phase 2: avatars over HTTP, `avatarConcurrency` clients, until `avatarJobs` have finished; then one at a time on the idle service. */
+export async function avatarsPhase(url: string, opts: BenchOptions) {
+  const image = fs.readFileSync(opts.fixture)
+  const users = await createUsers(url, opts.avatarConcurrency, 'p2')
+  const bar = progress('2 avatars over HTTP', opts.avatarJobs)
+  const load = avatarClients(url, users, image, (finished) => {
+    bar.tick(finished)
+    return finished >= opts.avatarJobs
+  })
+  await load.running
+  bar.done()
+  const nth = load.finishedAt.slice().sort((a, b) => a - b)[opts.avatarJobs - 1] as number
+  const seconds = (nth - load.started) / 1000
+  const idle: number[] = []
+  for (let i = 0; i < 5; i++) idle.push(await uploadAndWait(url, users[0] as User, image, 5))
+  return {
+    jobs: load.latencies.length,
+    avatarsPerSecond: opts.avatarJobs / seconds,
+    latencyP50Ms: median(load.latencies),
+    latencyP99Ms: percentile(load.latencies, 99),
+    idleLatencyP50Ms: median(idle),
+  }
+}
+
+function signupLoad(url: string, opts: BenchOptions, label: string) {
+  let n = 0
+  const run = Date.now().toString(36)
+  const bar = progress(label, Math.round(opts.durationMs / 1000))
+  const started = Date.now()
+  const ticker = setInterval(() => bar.tick(Math.round((Date.now() - started) / 1000)), 250)
+  const instance = autocannon({
+    url,
+    connections: opts.signupConnections,
+    duration: opts.durationMs / 1000,
+    requests: [
+      {
+        method: 'POST',
+        path: '/signup',
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (request) => ({ ...request, body: JSON.stringify({ email: `u${run}-${n++}@bench.test` }) }),
+      },
+    ],
+  })
+  return instance.then((result) => {
+    clearInterval(ticker)
+    bar.done()
+    const ok = result['2xx']
+    return {
+      requests: ok,
+      errors: result.non2xx + result.errors + result.timeouts,
+      requestsPerSecond: ok / result.duration,
+      latencyP50Ms: result.latency.p50,
+      latencyP99Ms: result.latency.p99,
+    }
+  })
+}
+
+/** Phase 3: signups alone. */
+export function signupsPhase(url: string, opts: BenchOptions) {
+  return signupLoad(url, opts, '3 signups alone')
+}
+
+async function scrape(url: string) {
+  return (await fetch(`${url}/metrics`)).text()
+}
+
+/** Phases 4 and 5: signups while avatar clients keep the image work busy; the server's own metrics say how its event loop and memory fared. */
+export async function mixedPhase(url: string, opts: BenchOptions, label: string) {
+  const image = fs.readFileSync(opts.fixture)
+  const users = await createUsers(url, opts.avatarConcurrency, label[0] as string)
+  await scrape(url) // resets the event-loop delay histogram: the next scrape covers this phase only
+  let stopping = false
+  const load = avatarClients(url, users, image, () => stopping)
+  const signups = await signupLoad(url, opts, label)
+  const metrics = await scrape(url)
+  stopping = true
+  const windowEnd = Date.now()
+  await load.running
+  const inWindow = load.finishedAt.filter((t) => t <= windowEnd).length
+  return {
+    signups,
+    avatarsPerSecond: inWindow / ((windowEnd - load.started) / 1000),
+    eventLoopDelayP99Ms: metricValue(metrics, 'nodejs_eventloop_lag_p99_seconds') * 1000,
+    eventLoopDelayMaxMs: metricValue(metrics, 'nodejs_eventloop_lag_max_seconds') * 1000,
+    peakRssMiB: metricValue(metrics, 'deckhand_process_max_rss_bytes') / 2 ** 20,
+  }
+}

@@ -1,0 +1,95 @@
+import client from 'prom-client'
+import type { ImagePool } from './images/pool.ts'
+import type { AttemptOutcome } from './jobs/dispatcher.ts'
+import type { Job, JobQueue } from './jobs/types.ts'
+
+export interface Metrics {
+  registry: client.Registry
+  observeRequest(method: string, route: string, status: number, seconds: number): void
+  observeJob(job: Job, outcome: AttemptOutcome, ms: number): void
+}
+
+/**
+ * Prometheus metrics (prom-client). Gauges that describe state (journal depth, pool, peak RSS) are read at
+ * scrape time, so the hot paths pay only for the histograms and counters.
+ */
+export function createMetrics(sources: { queue: JobQueue; pool: ImagePool }): Metrics {
+  const registry = new client.Registry()
+  // Includes nodejs_eventloop_lag_p50/p90/p99_seconds, from monitorEventLoopDelay at 10 ms resolution and
+  // reset at every scrape: each scrape reports the interval since the one before.
+  client.collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 })
+
+  const http = new client.Histogram({
+    name: 'deckhand_http_request_duration_seconds',
+    help: 'HTTP request latency by route',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  })
+  const jobs = new client.Histogram({
+    name: 'deckhand_job_duration_seconds',
+    help: 'Duration of job attempts by kind and outcome',
+    labelNames: ['kind', 'outcome'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  })
+  const mail = new client.Counter({
+    name: 'deckhand_mail_attempts_total',
+    help: 'Mail send attempts by outcome: succeeded, retry (will try again), failed (gave up)',
+    labelNames: ['kind', 'outcome'],
+    registers: [registry],
+  })
+  new client.Gauge({
+    name: 'deckhand_jobs',
+    help: 'Jobs in the journal by kind and status',
+    labelNames: ['kind', 'status'],
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const { kind, status, count } of sources.queue.depth()) this.set({ kind, status }, count)
+    },
+  })
+  new client.Gauge({
+    name: 'deckhand_pool_utilization_ratio',
+    help: 'Share of time the image worker threads were busy since the pool started (0-1)',
+    registers: [registry],
+    collect() {
+      this.set(sources.pool.stats().utilization)
+    },
+  })
+  new client.Gauge({
+    name: 'deckhand_pool_queue_size',
+    help: 'Tasks waiting inside the image pool',
+    registers: [registry],
+    collect() {
+      this.set(sources.pool.stats().queued)
+    },
+  })
+  new client.Gauge({
+    name: 'deckhand_pool_threads',
+    help: 'Configured image worker threads',
+    registers: [registry],
+    collect() {
+      this.set(sources.pool.threads)
+    },
+  })
+  new client.Gauge({
+    name: 'deckhand_process_max_rss_bytes',
+    help: 'Peak resident set size of the process since it started',
+    registers: [registry],
+    collect() {
+      this.set(process.resourceUsage().maxRSS * 1024)
+    },
+  })
+
+  return {
+    registry,
+    observeRequest(method, route, status, seconds) {
+      http.observe({ method, route, status: String(status) }, seconds)
+    },
+    observeJob(job, outcome, ms) {
+      jobs.observe({ kind: job.kind, outcome }, ms / 1000)
+      if (job.kind.startsWith('mail.')) mail.inc({ kind: job.kind, outcome })
+    },
+  }
+}

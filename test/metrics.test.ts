@@ -1,0 +1,31 @@
+import t from 'tap'
+import { metricValue } from '../src/bench/stats.ts'
+import { jobDone, signup, startApp, uploadRaw } from './helpers/app.ts'
+import { waitFor } from './helpers/wait.ts'
+
+t.test(
+  'GET /metrics reports HTTP latency by route, jobs by kind and status, durations, mail, pool and process',
+  async (t) => {
+    const app = await startApp(t)
+    const ann = await signup(app, 'ann@example.com')
+    await jobDone(app, ann, (await uploadRaw(app, ann, 'photo-exif.jpg')).json().jobId)
+    await waitFor('mail sent', () => app.services.queue.depth().filter((d) => d.status === 'succeeded').length === 3)
+    await app.inject({ url: `/users/${ann.id}` })
+
+    const res = await app.inject({ url: '/metrics' })
+    t.equal(res.statusCode, 200)
+    t.match(res.headers['content-type'], /^text\/plain/)
+    const text = res.body
+    t.match(text, /deckhand_http_request_duration_seconds_count\{method="GET",route="\/users\/:id",status="200"\} 1/)
+    t.match(text, /deckhand_http_request_duration_seconds_count\{method="POST",route="\/signup",status="201"\} 1/)
+    t.equal(metricValue(text, 'deckhand_jobs{kind="image.avatar",status="succeeded"}'), 1)
+    t.equal(metricValue(text, 'deckhand_jobs{kind="mail.welcome",status="succeeded"}'), 1)
+    t.match(text, /deckhand_job_duration_seconds_count\{kind="image.avatar",outcome="succeeded"\} 1/)
+    t.match(text, /deckhand_mail_attempts_total\{kind="mail.admin-notice",outcome="succeeded"\} 1/)
+    t.ok(metricValue(text, 'deckhand_pool_threads') >= 1)
+    t.ok(metricValue(text, 'deckhand_pool_utilization_ratio') > 0, 'the pool did work')
+    t.ok(metricValue(text, 'deckhand_process_max_rss_bytes') > 10 * 2 ** 20)
+    t.ok(Number.isFinite(metricValue(text, 'nodejs_eventloop_lag_p99_seconds')), 'event-loop delay')
+    t.ok(metricValue(text, 'process_resident_memory_bytes') > 0, 'default process metrics')
+  },
+)
