@@ -56,6 +56,7 @@ export const ConfigSchema = Type.Object({
   POOL_IDLE_TIMEOUT_MS: Int(60_000, 0, 3_600_000, 'An idle worker thread exits after this long'),
   POOL_MAX_QUEUE: Int(64, 0, 100_000, 'Tasks that may wait inside the pool; the rest wait in the journal'),
   POOL_MAX_HEAP_MB: Int(256, 16, 16_384, "A worker's V8 heap limit (libvips' native memory is not counted)"),
+  IMAGE_THREAD_NICE: Int(19, 0, 19, 'Nice value of image threads (Linux): the event loop wins the CPU; 0 disables'),
   IMAGE_TIMEOUT_MS: Int(60_000, 100, 3_600_000, 'One avatar job may run this long before it is aborted'),
   IMAGE_WORK_INLINE: Type.Boolean({
     default: false,

@@ -50,6 +50,7 @@ export function createServices(
         idleTimeoutMs: config.POOL_IDLE_TIMEOUT_MS,
         maxQueue: config.POOL_MAX_QUEUE,
         maxHeapMb: config.POOL_MAX_HEAP_MB,
+        nice: config.IMAGE_THREAD_NICE,
         filename: options.workerFile,
       })
   const metrics = createMetrics({ queue, pool })

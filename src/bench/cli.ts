@@ -133,7 +133,7 @@ if (args.json) {
   if (signups)
     phase(
       '3 signups alone',
-      `${f(signups.requestsPerSecond, 0)} req/s; p50 ${f(signups.latencyP50Ms)} ms, p99 ${f(signups.latencyP99Ms)} ms`,
+      `${f(signups.requestsPerSecond, 0)} req/s; p50 ${f(signups.latencyP50Ms)} ms, p99 ${f(signups.latencyP99Ms)} ms; event loop p99 ${f(signups.eventLoopDelayP99Ms)} ms`,
     )
   for (const [name, m] of [
     ['4 signups + avatars (pool)', mixed],

@@ -179,13 +179,16 @@ function signupLoad(url: string, opts: BenchOptions, label: string) {
   })
 }
 
-/** Phase 3: signups alone. */
-export function signupsPhase(url: string, opts: BenchOptions) {
-  return signupLoad(url, opts, '3 signups alone')
-}
-
 async function scrape(url: string) {
   return (await fetch(`${url}/metrics`)).text()
+}
+
+/** Phase 3: signups alone. */
+export async function signupsPhase(url: string, opts: BenchOptions) {
+  await scrape(url)
+  const result = await signupLoad(url, opts, '3 signups alone')
+  const metrics = await scrape(url)
+  return { ...result, eventLoopDelayP99Ms: metricValue(metrics, 'nodejs_eventloop_lag_p99_seconds') * 1000 }
 }
 
 /** Phases 4 and 5: signups while avatar clients keep the image work busy; the server's own metrics say how its event loop and memory fared. */

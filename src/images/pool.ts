@@ -6,6 +6,8 @@ export interface ImagePoolOptions {
   idleTimeoutMs: number
   maxQueue: number
   maxHeapMb: number
+  /** Nice value for image threads (0 leaves them at the event loop's priority). */
+  nice: number
   /** The worker module; tests substitute one that crashes on purpose. */
   filename?: string
 }
@@ -22,12 +24,14 @@ export interface ImagePool {
 export function createImagePool(options: ImagePoolOptions): ImagePool {
   const piscina = new Piscina({
     filename: options.filename ?? new URL('../../workers/avatar.ts', import.meta.url).href,
-    minThreads: 1,
+    // All threads start with the service: the first uploads should not pay for loading sharp into a new thread.
+    minThreads: options.threads,
     maxThreads: options.threads,
     idleTimeout: options.idleTimeoutMs,
     maxQueue: options.maxQueue,
     // Caps only the V8 heap of each worker; libvips allocates natively, outside this limit.
     resourceLimits: { maxOldGenerationSizeMb: options.maxHeapMb },
+    workerData: { nice: options.nice },
   })
   return {
     threads: options.threads,
