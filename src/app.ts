@@ -1,11 +1,15 @@
 import { randomUUID } from 'node:crypto'
+import helmet from '@fastify/helmet'
+import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Config } from './config.ts'
 import { installErrorHandling } from './error-handler.ts'
+import { RateLimitedError } from './errors.ts'
 import { loggerOptions } from './logger.ts'
+import { adminRoutes } from './routes/admin.ts'
 import { avatarsRoutes } from './routes/avatars.ts'
 import { healthRoutes } from './routes/health.ts'
 import { jobsRoutes } from './routes/jobs.ts'
@@ -34,6 +38,10 @@ export async function buildApp(config: Config, options: { workerFile?: string } 
     genReqId: () => randomUUID(),
     // Idle keep-alive sockets are closed on shutdown so close() does not wait on them.
     forceCloseConnections: 'idle',
+    // Slow clients (a trickled body, headers sent a byte at a time) cannot hold a connection forever.
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
+    http: { headersTimeout: config.HEADERS_TIMEOUT_MS },
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.setValidatorCompiler(validatorCompiler([ErrorResponse]))
@@ -50,13 +58,24 @@ export async function buildApp(config: Config, options: { workerFile?: string } 
   })
   app.addHook('onClose', async () => services.close())
 
+  // Security headers on every answer; the API serves JSON and images, never pages, so its CSP forbids everything.
+  await app.register(helmet, {
+    contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+  })
+  // Limits are declared per route (signups per address, uploads per user); nothing is limited by default.
+  await app.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (_request, context) => new RateLimitedError(context.after),
+  })
+
   await app.register(swagger, {
     openapi: {
       info: { title: 'deckhand', version: '0.1.0', description: 'Answers at once; mail and images in the background.' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
   })
-  await app.register(swaggerUi, { routePrefix: '/docs' })
+  // The documentation UI is the one page deckhand serves; it brings its own, looser CSP for its assets.
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
 
   app.addHook('onResponse', async (request, reply) => {
     // The route pattern, not the URL: ids must not explode the label set.
@@ -70,5 +89,6 @@ export async function buildApp(config: Config, options: { workerFile?: string } 
   await app.register(usersRoutes, { services })
   await app.register(jobsRoutes, { services })
   await app.register(avatarsRoutes, { services })
+  await app.register(adminRoutes, { services })
   return app
 }

@@ -62,6 +62,23 @@ export const ConfigSchema = Type.Object({
     default: false,
     description: 'Benchmark only: make avatars on the main thread instead of the pool, to show what the pool buys',
   }),
+  SIGNUP_RATE_MAX: Int(20, 0, 1_000_000, 'Signups one IP address may make per window; 0 turns the limit off'),
+  SIGNUP_RATE_WINDOW_MS: Int(60_000, 1000, 86_400_000, 'The signup rate window'),
+  UPLOAD_RATE_MAX: Int(10, 0, 1_000_000, 'Avatar uploads one user may make per window; 0 turns the limit off'),
+  UPLOAD_RATE_WINDOW_MS: Int(60_000, 1000, 86_400_000, 'The upload rate window'),
+  MAX_PENDING_JOBS: Int(1000, 1, 10_000_000, 'Image jobs queued or running beyond which uploads get 503 SERVICE_BUSY'),
+  MIN_FREE_DISK_BYTES: Int(
+    256 * 1024 * 1024,
+    0,
+    Number.MAX_SAFE_INTEGER,
+    'Free space under DATA_DIR below which uploads get 503',
+  ),
+  ADMIN_TOKEN: Type.Optional(
+    Type.String({ minLength: 16, description: 'Bearer token for /admin; unset turns the admin API off' }),
+  ),
+  REQUEST_TIMEOUT_MS: Int(120_000, 1000, 3_600_000, 'Longest a client may take to send a whole request'),
+  HEADERS_TIMEOUT_MS: Int(10_000, 1000, 600_000, 'Longest a client may take to send the request headers'),
+  KEEP_ALIVE_TIMEOUT_MS: Int(72_000, 1000, 600_000, 'Idle keep-alive connections are closed after this long'),
   SQLITE_SYNCHRONOUS: Type.Union([Type.Literal('FULL'), Type.Literal('NORMAL')], {
     default: 'FULL',
     description: 'FULL survives power loss; NORMAL only process crashes, with fewer fsyncs',

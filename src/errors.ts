@@ -32,6 +32,13 @@ export const ImageTooLargeError = createError<[number, number, number]>(
 )
 export const ImageUndecodableError = createError<[string]>('IMAGE_UNDECODABLE', 'The image cannot be read: %s', 422)
 export const AvatarNotFoundError = createError('AVATAR_NOT_FOUND', 'This user has no avatar yet', 404)
+export const RateLimitedError = createError<[string]>('RATE_LIMITED', 'Too many requests; try again in %s', 429)
+export const ServiceBusyError = createError<[string]>('SERVICE_BUSY', 'Uploads are paused: %s. Try again later', 503)
+export const JobNotFailedError = createError<[string]>(
+  'JOB_NOT_FAILED',
+  'Only a failed job can be retried; this one is %s',
+  409,
+)
 export const NotReadyError = createError<[string]>('NOT_READY', 'Not ready: %s', 503)
 export const InternalError = createError('INTERNAL', 'Internal server error', 500)
 

@@ -87,7 +87,6 @@ export function createServices(
             formats: [...config.avatarFormats, 'jpeg'],
             maxPixels: config.MAX_INPUT_PIXELS,
             timeoutMs: config.IMAGE_TIMEOUT_MS,
-            maxAttempts: config.MAX_ATTEMPTS,
           }),
         },
       },

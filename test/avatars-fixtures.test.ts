@@ -9,6 +9,7 @@ import { jobDone, signup, startApp, uploadRaw } from './helpers/app.ts'
  */
 const outcomes: Record<string, { status: number; code?: string; job?: 'succeeded' | 'failed'; jobCode?: string }> = {
   'photo-exif.jpg': { status: 202, job: 'succeeded' },
+  'photo-12mp.jpg': { status: 202, job: 'succeeded' },
   'alpha.png': { status: 202, job: 'succeeded' },
   'image.webp': { status: 202, job: 'succeeded' },
   'image.avif': { status: 202, job: 'succeeded' },

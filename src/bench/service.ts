@@ -22,14 +22,23 @@ async function freePort(): Promise<number> {
 
 /**
  * Starts deckhand as its own process on a fresh temporary DATA_DIR, as `npm start` would, and waits until
- * /readyz answers. Logs stay at warn: a benchmark measures the service, not its request log.
+ * /readyz answers. Logs stay at warn: a benchmark measures the service, not its request log. Rate limits
+ * are off: a load tester is one address by nature.
  */
 export async function startService(env: Record<string, string> = {}): Promise<BenchService> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'deckhand-bench-'))
   const port = await freePort()
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/server.ts')], {
     cwd: root,
-    env: { ...process.env, PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env },
+    env: {
+      ...process.env,
+      PORT: String(port),
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+      SIGNUP_RATE_MAX: '0',
+      UPLOAD_RATE_MAX: '0',
+      ...env,
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))

@@ -65,6 +65,13 @@ export function createSqliteJournal(db: Db, clock: () => number = Date.now): Job
     `SELECT 1 FROM jobs WHERE owner_id = ? AND kind = ? AND status IN ('queued', 'running') LIMIT 1`,
   )
   const depth = db.prepare('SELECT kind, status, count(*) AS count FROM jobs GROUP BY kind, status')
+  const pendingCount = db.prepare(`SELECT count(*) AS n FROM jobs WHERE kind = ? AND status IN ('queued', 'running')`)
+  const list = db.prepare(
+    `SELECT * FROM jobs WHERE status = @status AND (@kind IS NULL OR kind = @kind) ORDER BY created_at DESC LIMIT @limit`,
+  )
+  const requeueFailed = db.prepare(
+    `UPDATE jobs SET status = 'queued', attempts = 0, run_at = ?, finished_at = NULL WHERE id = ? AND status = 'failed'`,
+  )
   // Statements with a variable number of kinds are prepared once per distinct list.
   const claimCache = new Map<string, Statement<unknown[]>>()
   const nextDueCache = new Map<string, Statement<unknown[]>>()
@@ -134,6 +141,18 @@ export function createSqliteJournal(db: Db, clock: () => number = Date.now): Job
 
     hasPending(ownerId, kind) {
       return pending.get(ownerId, kind) !== undefined
+    },
+
+    pendingCount(kind) {
+      return (pendingCount.get(kind) as { n: number }).n
+    },
+
+    list({ status, kind, limit }) {
+      return (list.all({ status, kind: kind ?? null, limit }) as JobRow[]).map(toJob)
+    },
+
+    requeueFailed(id, now) {
+      return requeueFailed.run(now, id).changes > 0
     },
 
     depth() {

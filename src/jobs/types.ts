@@ -52,6 +52,12 @@ export interface JobQueue {
   requeueRunning(): number
   /** Whether the owner has a job of this kind still queued or running. */
   hasPending(ownerId: string, kind: string): boolean
+  /** Jobs of this kind queued or running. */
+  pendingCount(kind: string): number
+  /** The newest jobs in a status, optionally of one kind. */
+  list(filter: { status: JobStatus; kind?: string | undefined; limit: number }): Job[]
+  /** A failed job back to queued with a fresh set of attempts; false when the job is not failed. */
+  requeueFailed(id: string, now: number): boolean
   /** How many jobs there are of each kind in each status (for metrics). */
   depth(): { kind: string; status: JobStatus; count: number }[]
   /** Earliest run_at among queued jobs of these kinds, if any. */

@@ -2,14 +2,17 @@ import fs from 'node:fs'
 import { type Readable, Stream } from 'node:stream'
 import multipart from '@fastify/multipart'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
 import { authenticate } from '../auth/tokens.ts'
 import { acceptAvatarUpload } from '../avatars/accept.ts'
+import { uploadPauseReason } from '../avatars/backpressure.ts'
 import { negotiateFormat } from '../avatars/view.ts'
 import {
   AvatarNotFoundError,
   ForbiddenError,
   MissingFileError,
   PayloadTooLargeError,
+  ServiceBusyError,
   UnsupportedMediaTypeError,
 } from '../errors.ts'
 import type { OutputFormat } from '../images/avatar-pipeline.ts'
@@ -27,44 +30,72 @@ export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
   // Raw image bodies reach the handler as the request stream, unread: the handler streams them to disk.
   app.addContentTypeParser(/^image\/[\w.+-]+$/i, (_request, payload, done) => done(null, payload))
 
-  app.put('/users/:id/avatar', { schema: uploadAvatarRouteSchema }, async (request, reply) => {
+  // Authentication comes first, so that the per-user rate limit counts only the user's own requests.
+  const authorize = async (request: FastifyRequest<{ Params: { id: string } }>) => {
     const user = authenticate(services.users, request.headers.authorization)
     if (user.id !== request.params.id) throw new ForbiddenError("Only the user may change the user's avatar")
-    const declared = Number(request.headers['content-length'])
-    if (declared > config.MAX_UPLOAD_BYTES) throw new PayloadTooLargeError(config.MAX_UPLOAD_BYTES)
+  }
+  const perUser =
+    config.UPLOAD_RATE_MAX > 0
+      ? [
+          app.rateLimit({
+            max: config.UPLOAD_RATE_MAX,
+            timeWindow: config.UPLOAD_RATE_WINDOW_MS,
+            keyGenerator: (request) => `upload:${(request.params as { id: string }).id}`,
+          }),
+        ]
+      : []
 
-    let body: Readable
-    if (request.isMultipart()) {
-      const part = await request.file()
-      if (!part) throw new MissingFileError('Expected a multipart field "file" with the image; none came')
-      if (part.fieldname !== 'file') {
-        part.file.resume() // drain it, or the request never ends
-        throw new MissingFileError(`Expected the image in field "file" but received field "${part.fieldname}"`)
+  app.put(
+    '/users/:id/avatar',
+    { schema: uploadAvatarRouteSchema, preHandler: [authorize, ...perUser] },
+    async (request, reply) => {
+      const paused = await uploadPauseReason({
+        queue: services.queue,
+        dataDir: config.dataDir,
+        maxPendingJobs: config.MAX_PENDING_JOBS,
+        minFreeDiskBytes: config.MIN_FREE_DISK_BYTES,
+      })
+      if (paused) {
+        reply.header('retry-after', '30').header('connection', 'close')
+        throw new ServiceBusyError(paused)
       }
-      body = part.file
-    } else if (request.body instanceof Stream) {
-      body = request.body as Readable
-    } else {
-      throw new UnsupportedMediaTypeError('Expected Content-Type image/* or multipart/form-data')
-    }
+      const declared = Number(request.headers['content-length'])
+      if (declared > config.MAX_UPLOAD_BYTES) throw new PayloadTooLargeError(config.MAX_UPLOAD_BYTES)
 
-    let job: Awaited<ReturnType<typeof acceptAvatarUpload>>
-    try {
-      job = await acceptAvatarUpload(services, user.id, body)
-    } catch (err) {
-      // The rest of the body was never read: close the connection after answering rather than drain it.
-      if (!body.readableEnded) {
-        reply.header('connection', 'close')
-        body.resume() // a multipart part must be consumed, or the request never ends
+      let body: Readable
+      if (request.isMultipart()) {
+        const part = await request.file()
+        if (!part) throw new MissingFileError('Expected a multipart field "file" with the image; none came')
+        if (part.fieldname !== 'file') {
+          part.file.resume() // drain it, or the request never ends
+          throw new MissingFileError(`Expected the image in field "file" but received field "${part.fieldname}"`)
+        }
+        body = part.file
+      } else if (request.body instanceof Stream) {
+        body = request.body as Readable
+      } else {
+        throw new UnsupportedMediaTypeError('Expected Content-Type image/* or multipart/form-data')
       }
-      throw err
-    }
-    services.dispatcher.wake()
-    return reply
-      .code(202)
-      .header('location', `/jobs/${job.id}`)
-      .send({ jobId: job.id, status: 'queued' as const })
-  })
+
+      let job: Awaited<ReturnType<typeof acceptAvatarUpload>>
+      try {
+        job = await acceptAvatarUpload(services, request.params.id, body)
+      } catch (err) {
+        // The rest of the body was never read: close the connection after answering rather than drain it.
+        if (!body.readableEnded) {
+          reply.header('connection', 'close')
+          body.resume() // a multipart part must be consumed, or the request never ends
+        }
+        throw err
+      }
+      services.dispatcher.wake()
+      return reply
+        .code(202)
+        .header('location', `/jobs/${job.id}`)
+        .send({ jobId: job.id, status: 'queued' as const })
+    },
+  )
 
   app.get(
     '/users/:id/avatar',

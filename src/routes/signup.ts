@@ -4,7 +4,9 @@ import type { Services } from '../services.ts'
 import { signUp } from '../users/signup.ts'
 
 export const signupRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
-  app.post('/signup', { schema: signupRouteSchema }, async (request, reply) => {
+  const { SIGNUP_RATE_MAX, SIGNUP_RATE_WINDOW_MS } = services.config
+  const rateLimit = SIGNUP_RATE_MAX > 0 ? { max: SIGNUP_RATE_MAX, timeWindow: SIGNUP_RATE_WINDOW_MS } : false
+  app.post('/signup', { schema: signupRouteSchema, config: { rateLimit } }, async (request, reply) => {
     const { id, token, jobs } = signUp(services, request.body)
     services.dispatcher.wake()
     return reply

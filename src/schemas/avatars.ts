@@ -34,6 +34,8 @@ export const uploadAvatarRouteSchema = {
     413: ErrorRef,
     415: ErrorRef,
     422: ErrorRef,
+    429: ErrorRef,
+    503: ErrorRef,
   },
 }
 

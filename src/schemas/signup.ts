@@ -20,5 +20,5 @@ export const SignupResponse = Type.Object({
 export const signupRouteSchema = {
   summary: 'Sign a user up; the welcome mail and admin notice are sent in the background',
   body: SignupBody,
-  response: { 201: SignupResponse, 400: ErrorRef, 409: ErrorRef, 413: ErrorRef, 415: ErrorRef },
+  response: { 201: SignupResponse, 400: ErrorRef, 409: ErrorRef, 413: ErrorRef, 415: ErrorRef, 429: ErrorRef },
 }

@@ -16,6 +16,10 @@ export const fastEnv = {
   RETRY_MAX_MS: '100',
   POLL_INTERVAL_MS: '50',
   SHUTDOWN_GRACE_MS: '2000',
+  // Tests sign many users up from one address; the limits have tests of their own.
+  SIGNUP_RATE_MAX: '0',
+  UPLOAD_RATE_MAX: '0',
+  MIN_FREE_DISK_BYTES: '0',
 }
 
 /** A fresh DATA_DIR, removed when the test ends. */

@@ -24,7 +24,6 @@ export interface AvatarHandlerOptions {
   formats: OutputFormat[]
   maxPixels: number
   timeoutMs: number
-  maxAttempts: number
 }
 
 /** Runs the avatar pipeline in the pool, then makes the result current unless a later upload already is. */
@@ -56,8 +55,9 @@ export function avatarHandler(options: AvatarHandlerOptions): JobHandler {
         AbortSignal.any([ctx.signal, timeout]),
       )
     } catch (err) {
-      if (ctx.signal.aborted) throw err // shutdown: the dispatcher leaves the job queued
-      if (job.attempts >= options.maxAttempts) await discard()
+      // Shutdown: the dispatcher leaves the job queued. Otherwise the original stays for the next attempt, or for
+      // an admin's retry once the attempts are spent: the fault was the worker's, not the image's.
+      if (ctx.signal.aborted) throw err
       if (timeout.aborted) throw new JobFailure(JobErrorCode.TIMEOUT, `no result within ${options.timeoutMs} ms`)
       // A worker that threw, crashed or hit its heap limit: Piscina replaces it and only this job fails.
       throw new JobFailure(JobErrorCode.WORKER_FAILED, (err as Error).message)

@@ -1,0 +1,25 @@
+import fs from 'node:fs/promises'
+import { AvatarKind } from '../jobs/handlers/avatar.ts'
+import type { JobQueue } from '../jobs/types.ts'
+
+export interface BackpressureLimits {
+  queue: JobQueue
+  dataDir: string
+  maxPendingJobs: number
+  minFreeDiskBytes: number
+}
+
+/**
+ * Why uploads should pause now, or undefined. Accepting work the service cannot finish, or cannot store,
+ * would turn a 202 into a broken promise; a 503 with Retry-After tells the client to come back instead.
+ */
+export async function uploadPauseReason(limits: BackpressureLimits): Promise<string | undefined> {
+  const pending = limits.queue.pendingCount(AvatarKind)
+  if (pending >= limits.maxPendingJobs) return `${pending} image jobs are waiting (limit ${limits.maxPendingJobs})`
+  if (limits.minFreeDiskBytes > 0) {
+    const { bavail, bsize } = await fs.statfs(limits.dataDir)
+    const free = bavail * bsize
+    if (free < limits.minFreeDiskBytes) return `${free} bytes free under DATA_DIR (floor ${limits.minFreeDiskBytes})`
+  }
+  return undefined
+}

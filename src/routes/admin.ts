@@ -1,0 +1,32 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { JobNotFailedError, JobNotFoundError, UnauthorizedError } from '../errors.ts'
+import { jobView } from '../jobs/job-view.ts'
+import type { Job } from '../jobs/types.ts'
+import { listJobsRouteSchema, retryJobRouteSchema } from '../schemas/admin.ts'
+import type { Services } from '../services.ts'
+
+const digest = (s: string) => createHash('sha256').update(s).digest()
+
+export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+  const expected = services.config.ADMIN_TOKEN ? digest(services.config.ADMIN_TOKEN) : undefined
+  // Digests of equal length, compared in constant time; with no ADMIN_TOKEN configured nothing matches.
+  app.addHook('onRequest', async (request) => {
+    const given = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1]
+    if (!expected || !given || !timingSafeEqual(digest(given), expected)) throw new UnauthorizedError()
+  })
+  const view = (job: Job) => ({ ...jobView(job), ownerId: job.ownerId })
+
+  app.get('/admin/jobs', { schema: listJobsRouteSchema }, async (request) => {
+    const { status, kind, limit = 50 } = request.query
+    return { jobs: services.queue.list({ status, kind, limit }).map(view) }
+  })
+
+  app.post('/admin/jobs/:id/retry', { schema: retryJobRouteSchema }, async (request, reply) => {
+    const job = services.queue.get(request.params.id)
+    if (!job) throw new JobNotFoundError()
+    if (!services.queue.requeueFailed(job.id, Date.now())) throw new JobNotFailedError(job.status)
+    services.dispatcher.wake()
+    return reply.code(202).send(view(services.queue.get(job.id) as Job))
+  })
+}

@@ -1,0 +1,33 @@
+import { Type } from 'typebox'
+import { BearerSecurity, ErrorRef, IdParams } from './common.ts'
+import { JobView } from './jobs.ts'
+
+const Status = Type.Union([
+  Type.Literal('queued'),
+  Type.Literal('running'),
+  Type.Literal('succeeded'),
+  Type.Literal('failed'),
+])
+
+export const AdminJobView = Type.Intersect([JobView, Type.Object({ ownerId: Type.String({ format: 'uuid' }) })])
+
+export const listJobsRouteSchema = {
+  summary: 'Admin: jobs in a status, newest first',
+  security: BearerSecurity,
+  querystring: Type.Object(
+    {
+      status: Status,
+      kind: Type.Optional(Type.String({ maxLength: 64 })),
+      limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+    },
+    { additionalProperties: false },
+  ),
+  response: { 200: Type.Object({ jobs: Type.Array(AdminJobView) }), 400: ErrorRef, 401: ErrorRef },
+}
+
+export const retryJobRouteSchema = {
+  summary: 'Admin: run a failed job again, with a fresh set of attempts',
+  security: BearerSecurity,
+  params: IdParams,
+  response: { 202: AdminJobView, 400: ErrorRef, 401: ErrorRef, 404: ErrorRef, 409: ErrorRef },
+}

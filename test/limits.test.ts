@@ -1,0 +1,84 @@
+import fs from 'node:fs'
+import t from 'tap'
+import { fixture, signup, startApp, uploadRaw } from './helpers/app.ts'
+
+t.test('signups per address are limited: 429 RATE_LIMITED with Retry-After', async (t) => {
+  const app = await startApp(t, { SIGNUP_RATE_MAX: '3', SIGNUP_RATE_WINDOW_MS: '60000' })
+  for (let i = 0; i < 3; i++) await signup(app, `u${i}@example.com`)
+  const res = await app.inject({ method: 'POST', url: '/signup', payload: { email: 'u3@example.com' } })
+  t.equal(res.statusCode, 429)
+  t.equal(res.json().code, 'RATE_LIMITED')
+  t.same(Object.keys(res.json()).sort(), ['code', 'error', 'message', 'statusCode'])
+  t.ok(Number(res.headers['retry-after']) > 0, `Retry-After: ${res.headers['retry-after']}`)
+  const other = await app.inject({
+    method: 'POST',
+    url: '/signup',
+    payload: { email: 'v@example.com' },
+    remoteAddress: '10.0.0.2',
+  })
+  t.equal(other.statusCode, 201, 'another address is not limited')
+})
+
+t.test('uploads per user are limited; requests without a valid token do not spend the budget', async (t) => {
+  const app = await startApp(t, { UPLOAD_RATE_MAX: '2' })
+  const ann = await signup(app, 'ann@example.com')
+  const bob = await signup(app, 'bob@example.com')
+  for (let i = 0; i < 5; i++) {
+    const forged = await app.inject({
+      method: 'PUT',
+      url: `/users/${ann.id}/avatar`,
+      headers: { 'content-type': 'image/png', authorization: `Bearer ${bob.token}` },
+      payload: fs.readFileSync(fixture('alpha.png')),
+    })
+    t.equal(forged.statusCode, 403)
+  }
+  t.equal((await uploadRaw(app, ann, 'alpha.png', 'image/png')).statusCode, 202)
+  t.equal((await uploadRaw(app, ann, 'alpha.png', 'image/png')).statusCode, 202)
+  const third = await uploadRaw(app, ann, 'alpha.png', 'image/png')
+  t.equal(third.statusCode, 429)
+  t.equal(third.json().code, 'RATE_LIMITED')
+  t.ok(third.headers['retry-after'])
+  t.equal((await uploadRaw(app, bob, 'alpha.png', 'image/png')).statusCode, 202, 'another user is not limited')
+})
+
+t.test(
+  'when image jobs pile up past MAX_PENDING_JOBS, uploads get 503 SERVICE_BUSY; signups keep working',
+  async (t) => {
+    const app = await startApp(t, { MAX_PENDING_JOBS: '2' })
+    const ann = await signup(app, 'ann@example.com')
+    await app.services.dispatcher.stop(0) // nothing drains the queue
+    t.equal((await uploadRaw(app, ann, 'alpha.png', 'image/png')).statusCode, 202)
+    t.equal((await uploadRaw(app, ann, 'alpha.png', 'image/png')).statusCode, 202)
+    const busy = await uploadRaw(app, ann, 'alpha.png', 'image/png')
+    t.equal(busy.statusCode, 503)
+    t.equal(busy.json().code, 'SERVICE_BUSY')
+    t.match(busy.json().message, /2 image jobs are waiting/)
+    t.equal(busy.headers['retry-after'], '30')
+    t.equal((await app.inject({ method: 'POST', url: '/signup', payload: { email: 'b@example.com' } })).statusCode, 201)
+  },
+)
+
+t.test('when free disk under DATA_DIR falls below the floor, uploads get 503; signups keep working', async (t) => {
+  const app = await startApp(t, { MIN_FREE_DISK_BYTES: String(Number.MAX_SAFE_INTEGER) })
+  const ann = await signup(app, 'ann@example.com')
+  const busy = await uploadRaw(app, ann, 'alpha.png', 'image/png')
+  t.equal(busy.statusCode, 503)
+  t.equal(busy.json().code, 'SERVICE_BUSY')
+  t.match(busy.json().message, /bytes free under DATA_DIR/)
+  t.equal((await app.inject({ method: 'POST', url: '/signup', payload: { email: 'b@example.com' } })).statusCode, 201)
+})
+
+t.test('security headers on every answer; the docs page keeps a CSP that lets it load', async (t) => {
+  const app = await startApp(t)
+  for (const url of ['/healthz', '/no/such/route', `/users/${crypto.randomUUID()}`]) {
+    const res = await app.inject({ url })
+    t.equal(res.headers['x-content-type-options'], 'nosniff', url)
+    t.match(res.headers['content-security-policy'], /default-src 'none'/, url)
+    t.match(res.headers['content-security-policy'], /frame-ancestors 'none'/, url)
+    t.ok(res.headers['strict-transport-security'], url)
+    t.equal(res.headers['x-frame-options'], 'SAMEORIGIN', url)
+  }
+  const docs = await app.inject({ url: '/docs/' })
+  t.equal(docs.statusCode, 200)
+  t.match(docs.headers['content-security-policy'], /script-src 'self'/)
+})
