@@ -41,7 +41,8 @@ export async function buildApp(config: Config, options: { workerFile?: string } 
     // Slow clients (a trickled body, headers sent a byte at a time) cannot hold a connection forever.
     requestTimeout: config.REQUEST_TIMEOUT_MS,
     keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
-    http: { headersTimeout: config.HEADERS_TIMEOUT_MS },
+    // Node checks those timeouts only every connectionsCheckingInterval (30 s by default): check every second.
+    http: { headersTimeout: config.HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 1000 },
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.setValidatorCompiler(validatorCompiler([ErrorResponse]))

@@ -122,6 +122,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (parsed.RETRY_MAX_MS < parsed.RETRY_BASE_MS) {
     throw new ConfigError('invalid configuration:\n  RETRY_MAX_MS: must be at least RETRY_BASE_MS')
   }
+  if (parsed.HEADERS_TIMEOUT_MS > parsed.REQUEST_TIMEOUT_MS) {
+    // Node enforces the request timeout only once the headers timeout has passed.
+    throw new ConfigError('invalid configuration:\n  HEADERS_TIMEOUT_MS: must not exceed REQUEST_TIMEOUT_MS')
+  }
   const avatarSizes = [...new Set(parsed.AVATAR_SIZES.split(',').map(Number))].sort((a, b) => a - b)
   if (avatarSizes.some((n) => n < 1 || n > 4096)) {
     throw new ConfigError('invalid configuration:\n  AVATAR_SIZES: every size must be from 1 to 4096')

@@ -37,6 +37,10 @@ t.test('a bad value stops start-up with a message naming every bad variable', as
     [{ ADMIN_EMAIL: 'nobody' }, /ADMIN_EMAIL/],
     [{ SQLITE_SYNCHRONOUS: 'OFF' }, /SQLITE_SYNCHRONOUS/],
     [{ RETRY_BASE_MS: '5000', RETRY_MAX_MS: '10' }, /RETRY_MAX_MS/],
+    [{ HEADERS_TIMEOUT_MS: '20000', REQUEST_TIMEOUT_MS: '10000' }, /HEADERS_TIMEOUT_MS/],
+    [{ AVATAR_SIZES: '64,0' }, /AVATAR_SIZES/],
+    [{ AVATAR_FORMATS: 'webp,gif' }, /AVATAR_FORMATS/],
+    [{ ADMIN_TOKEN: 'short' }, /ADMIN_TOKEN/],
   ]
   for (const [env, message] of bad) {
     t.throws(() => loadConfig(env), ConfigError, JSON.stringify(env))

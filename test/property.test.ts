@@ -28,7 +28,8 @@ t.test('random JSON against POST /signup: never a 5xx, always the error shape', 
       if (res.statusCode >= 500) throw new Error(`${res.statusCode} for ${JSON.stringify(payload)}: ${res.body}`)
       if (res.statusCode !== 201) {
         const keys = Object.keys(res.json()).sort().join()
-        if (keys !== 'code,error,message,statusCode') throw new Error(`error shape ${keys} for ${JSON.stringify(payload)}`)
+        if (keys !== 'code,error,message,statusCode')
+          throw new Error(`error shape ${keys} for ${JSON.stringify(payload)}`)
       }
     }),
     { numRuns: 300, seed },
@@ -54,7 +55,10 @@ t.test('random bytes and mutated images against the upload route: never a 5xx, j
       for (const { at, value } of flips) bytes[at % bytes.length] = value
       return cut === undefined ? bytes : bytes.subarray(0, Math.max(1, Math.floor(bytes.length * cut)))
     })
-  const input = fc.oneof(fc.uint8Array({ maxLength: 2048 }).map((a) => Buffer.from(a)), mutated)
+  const input = fc.oneof(
+    fc.uint8Array({ maxLength: 2048 }).map((a) => Buffer.from(a)),
+    mutated,
+  )
   const jobs: string[] = []
   await fc.assert(
     fc.asyncProperty(input, fc.constantFrom('image/jpeg', 'image/png', 'image/x-anything'), async (bytes, type) => {
