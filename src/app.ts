@@ -57,6 +57,16 @@ export async function buildApp(config: Config, options: { workerFile?: string } 
     services.dispatcher.start()
     app.log.info({ dataDir: config.dataDir, mail: services.mail.describe }, 'dispatcher started')
   })
+  // On close, no new jobs start while in-flight requests finish; running jobs get what is left of the grace period.
+  // Answers given while closing end their connection, or an idle keep-alive socket would hold close() open.
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+    services.dispatcher.stopClaiming()
+  })
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close')
+  })
   app.addHook('onClose', async () => services.close())
 
   // Security headers on every answer; the API serves JSON and images, never pages, so its CSP forbids everything.

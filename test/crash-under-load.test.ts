@@ -58,12 +58,17 @@ t.test('SIGKILL under a mixed load of signups and uploads: after restart nothing
       }
     }
   }
-  const load = Promise.all([...Array.from({ length: 6 }, signupLoop), ...Array.from({ length: 3 }, (_, k) => uploadLoop(k))])
+  const load = Promise.all([
+    ...Array.from({ length: 6 }, signupLoop),
+    ...Array.from({ length: 3 }, (_, k) => uploadLoop(k)),
+  ])
   await waitFor('load to build up', () => signups.length >= 60 && uploads.length >= 6, 30_000)
   t.equal(await first.stop('SIGKILL'), 'SIGKILL', 'killed mid-load')
   stop = true
   await load
-  t.comment(`acknowledged before the kill: ${signups.length} signups, ${uploads.length} uploads; ${smtp.received.length} mails sent`)
+  t.comment(
+    `acknowledged before the kill: ${signups.length} signups, ${uploads.length} uploads; ${smtp.received.length} mails sent`,
+  )
 
   // A partial upload as a crash would leave one: start-up must clear it.
   fs.mkdirSync(path.join(dataDir, 'uploads', 'incoming'), { recursive: true })

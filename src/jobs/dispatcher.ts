@@ -50,6 +50,7 @@ export class Dispatcher {
   #scheduled = false
   #started = false
   #stopping = false
+  #stoppingSince = 0
 
   constructor(options: DispatcherOptions) {
     this.#opts = { clock: Date.now, onSettled: () => {}, ...options }
@@ -154,21 +155,29 @@ export class Dispatcher {
     return 'failed'
   }
 
-  /**
-   * Stops claiming, lets running jobs finish within `graceMs`, then aborts the rest and leaves them queued
-   * for the next start.
-   */
-  async stop(graceMs: number): Promise<void> {
+  /** Claims no more jobs; those running carry on. The grace period of `stop()` counts from here. */
+  stopClaiming(): void {
     if (!this.#started || this.#stopping) return
     this.#stopping = true
+    this.#stoppingSince = this.#opts.clock()
     clearTimeout(this.#timer)
+  }
+
+  /**
+   * Stops claiming, lets running jobs finish within `graceMs` of the first stop request, then aborts the rest
+   * and leaves them queued for the next start.
+   */
+  async stop(graceMs: number): Promise<void> {
+    if (!this.#started) return
+    this.stopClaiming()
+    const remaining = Math.max(0, this.#stoppingSince + graceMs - this.#opts.clock())
     const all = () => [...this.#running.values()].flatMap((m) => [...m.values()])
     const settled = Promise.all(all().map((r) => r.promise))
     let timer: NodeJS.Timeout | undefined
     const timedOut = await Promise.race([
       settled.then(() => false),
       new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(true), graceMs)
+        timer = setTimeout(() => resolve(true), remaining)
       }),
     ])
     clearTimeout(timer)
