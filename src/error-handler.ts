@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance } from 'fastify'
-import { RouteNotFoundError } from './errors.ts'
+import { RouteNotFoundError, StorageUnavailableError } from './errors.ts'
+import { storageFailure } from './storage/failures.ts'
 
 /** Fastify's own client errors, renamed to deckhand's codes so clients see one vocabulary. */
 const fastifyCodes: Record<string, string> = {
@@ -24,7 +25,11 @@ export function installErrorHandling(app: FastifyInstance): void {
     throw new RouteNotFoundError(request.method, request.url.split('?')[0] as string)
   })
 
-  app.setErrorHandler((err: FastifyError, request, reply) => {
+  app.setErrorHandler((original: FastifyError, request, reply) => {
+    // A full or failing disk is a temporary state of the service, told as such: 503 with Retry-After.
+    const storage = storageFailure(original)
+    const err: FastifyError = storage ? new StorageUnavailableError(storage) : original
+    if (storage) reply.header('retry-after', '30')
     let statusCode = err.statusCode ?? 500
     let code: string
     let message = err.message

@@ -39,6 +39,11 @@ export const JobNotFailedError = createError<[string]>(
   'Only a failed job can be retried; this one is %s',
   409,
 )
+export const StorageUnavailableError = createError<[string]>(
+  'STORAGE_UNAVAILABLE',
+  'DATA_DIR cannot be written (%s); nothing was accepted. Try again later',
+  503,
+)
 export const NotReadyError = createError<[string]>('NOT_READY', 'Not ready: %s', 503)
 export const InternalError = createError('INTERNAL', 'Internal server error', 500)
 

@@ -48,6 +48,8 @@ export class Dispatcher {
   readonly #running = new Map<string, Map<string, Running>>()
   #timer: NodeJS.Timeout | undefined
   #scheduled = false
+  /** Jobs whose outcome could not be written (a full disk): released back to queued when writes work again. */
+  readonly #unrecorded = new Set<string>()
   #started = false
   #stopping = false
   #stoppingSince = 0
@@ -83,8 +85,25 @@ export class Dispatcher {
   #tick(): void {
     if (!this.running) return
     clearTimeout(this.#timer)
+    let nextAt = this.#opts.clock() + this.#opts.pollIntervalMs
+    try {
+      nextAt = this.#claimAndRun()
+    } catch (err) {
+      // The journal could not be read or written (a full or failing disk): try again after the poll interval.
+      this.#opts.log.error({ err }, 'dispatcher could not reach the journal; retrying')
+    }
+    this.#timer = setTimeout(() => this.#tick(), Math.max(1, nextAt - this.#opts.clock()))
+    this.#timer.unref()
+  }
+
+  /** Claims what each lane has room for and returns when the next look is due. */
+  #claimAndRun(): number {
     const now = this.#opts.clock()
     let nextAt = now + this.#opts.pollIntervalMs
+    for (const id of this.#unrecorded) {
+      this.#opts.queue.release(id)
+      this.#unrecorded.delete(id)
+    }
     for (const lane of this.#opts.lanes) {
       const running = this.#running.get(lane.name) as Map<string, Running>
       const kinds = Object.keys(lane.handlers)
@@ -97,8 +116,7 @@ export class Dispatcher {
         if (due !== undefined) nextAt = Math.min(nextAt, due)
       }
     }
-    this.#timer = setTimeout(() => this.#tick(), Math.max(1, nextAt - this.#opts.clock()))
-    this.#timer.unref()
+    return nextAt
   }
 
   #run(lane: Lane, job: Job): void {
@@ -126,7 +144,11 @@ export class Dispatcher {
           this.#opts.onSettled(job, outcome, this.#opts.clock() - started)
         },
       )
-      .catch((err) => log.error({ err }, 'could not record job outcome; it stays running until restart'))
+      .catch((err) => {
+        // At-least-once: the job runs again once its release can be written.
+        log.error({ err }, 'could not record the job outcome; it will be released and run again')
+        this.#unrecorded.add(job.id)
+      })
       .finally(() => {
         running.delete(job.id)
         this.wake()
