@@ -1,8 +1,8 @@
 import fs from 'node:fs'
-import http from 'node:http'
 import path from 'node:path'
 import t from 'tap'
 import { fixture, jobDone, multipartBody, signup, startApp, uploadRaw } from './helpers/app.ts'
+import { chunkedUpload } from './helpers/load.ts'
 
 const filesIn = (dir: string) => (fs.existsSync(dir) ? fs.readdirSync(dir) : [])
 
@@ -119,36 +119,12 @@ t.test(
     const ann = await signup(app, 'ann@example.com')
     await app.listen({ port: 0, host: '127.0.0.1' })
     const { port } = app.server.address() as { port: number }
-    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = http.request(
-        {
-          port,
-          host: '127.0.0.1',
-          method: 'PUT',
-          path: `/users/${ann.id}/avatar`,
-          headers: { authorization: `Bearer ${ann.token}`, 'content-type': 'image/jpeg' },
-        },
-        (res) => {
-          let body = ''
-          res.on('data', (c) => {
-            body += c
-          })
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
-        },
-      )
-      req.on('error', reject)
-      // 64 KiB in 4 KiB chunks, more than the limit; the server answers before it has read them all.
-      const chunk = Buffer.alloc(4096, 0xff)
-      let sent = 0
-      const pump = () => {
-        while (sent < 16) {
-          sent++
-          if (!req.write(chunk)) return req.once('drain', pump)
-        }
-        req.end()
-      }
-      pump()
-    })
+    // 64 KiB in 4 KiB chunks, more than the limit; the server answers before it has read them all.
+    const answer = await chunkedUpload(
+      `http://127.0.0.1:${port}`,
+      ann,
+      Array.from({ length: 16 }, () => Buffer.alloc(4096, 0xff)),
+    )
     t.equal(answer.status, 413)
     t.equal(JSON.parse(answer.body).code, 'PAYLOAD_TOO_LARGE')
     t.same(filesIn(app.services.paths.incoming), [], 'the partial upload was removed')

@@ -2,15 +2,10 @@ import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
 import { fastEnv, fixture, tempDataDir } from './helpers/app.ts'
+import { type Acked, signupLoad } from './helpers/load.ts'
 import { startServerProcess } from './helpers/server-process.ts'
 import { startSmtp } from './helpers/smtp.ts'
 import { waitFor } from './helpers/wait.ts'
-
-interface Acked {
-  id: string
-  token: string
-  jobs: { id: string; kind: string }[]
-}
 
 t.test('SIGKILL under a mixed load of signups and uploads: after restart nothing acknowledged is lost', async (t) => {
   const dataDir = tempDataDir(t)
@@ -20,25 +15,11 @@ t.test('SIGKILL under a mixed load of signups and uploads: after restart nothing
   const first = await startServerProcess(env)
   t.teardown(() => first.child.kill('SIGKILL'))
 
-  const signups: Acked[] = []
+  const load = signupLoad(first.url, 'load', 6)
+  const signups = load.acked
   const uploads: { user: Acked; jobId: string }[] = []
   const images = [fs.readFileSync(fixture('photo-exif.jpg')), fs.readFileSync(fixture('alpha.png'))]
   let stop = false
-  let n = 0
-  const signupLoop = async () => {
-    while (!stop) {
-      try {
-        const res = await fetch(`${first.url}/signup`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ email: `load${n++}@example.com` }),
-        })
-        if (res.status === 201) signups.push((await res.json()) as Acked)
-      } catch {
-        return // the server died: this request was never acknowledged
-      }
-    }
-  }
   const uploadLoop = async (k: number) => {
     while (!stop) {
       const user = signups[signups.length - 1 - k]
@@ -58,14 +39,11 @@ t.test('SIGKILL under a mixed load of signups and uploads: after restart nothing
       }
     }
   }
-  const load = Promise.all([
-    ...Array.from({ length: 6 }, signupLoop),
-    ...Array.from({ length: 3 }, (_, k) => uploadLoop(k)),
-  ])
+  const uploading = Promise.all(Array.from({ length: 3 }, (_, k) => uploadLoop(k)))
   await waitFor('load to build up', () => signups.length >= 60 && uploads.length >= 6, 30_000)
   t.equal(await first.stop('SIGKILL'), 'SIGKILL', 'killed mid-load')
   stop = true
-  await load
+  await Promise.all([load.stop(), uploading])
   t.comment(
     `acknowledged before the kill: ${signups.length} signups, ${uploads.length} uploads; ${smtp.received.length} mails sent`,
   )

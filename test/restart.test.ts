@@ -2,19 +2,10 @@ import path from 'node:path'
 import Database from 'better-sqlite3'
 import t from 'tap'
 import { fastEnv, tempDataDir } from './helpers/app.ts'
+import { signupOver } from './helpers/load.ts'
 import { startServerProcess } from './helpers/server-process.ts'
 import { startSmtp } from './helpers/smtp.ts'
 import { waitFor } from './helpers/wait.ts'
-
-async function signupOver(url: string, email: string) {
-  const res = await fetch(`${url}/signup`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email }),
-  })
-  if (res.status !== 201) throw new Error(`signup ${email}: ${res.status}`)
-  return (await res.json()) as { id: string; jobs: { id: string; kind: string }[] }
-}
 
 function jobStatuses(dataDir: string) {
   const db = new Database(path.join(dataDir, 'deckhand.db'), { readonly: true })
