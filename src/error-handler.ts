@@ -54,6 +54,9 @@ export function installErrorHandling(app: FastifyInstance): void {
       message = statusCode === 503 ? err.message : 'Internal server error'
     }
     if (statusCode === 401) reply.header('www-authenticate', 'Bearer')
+    // A body left unread (refused before or while streaming it) is not drained, which could be gigabytes: the
+    // connection closes after the answer instead.
+    if (!request.raw.complete) reply.header('connection', 'close')
     return reply.code(statusCode).send({ statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message })
   })
 }

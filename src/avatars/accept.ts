@@ -58,13 +58,13 @@ export async function acceptAvatarUpload(deps: AcceptDeps, userId: string, body:
     await fs.mkdir(paths.originals, { recursive: true })
     await fs.rename(incoming, path.join(paths.originals, name))
     await syncDir(paths.originals)
-    const queue = deps.db.transaction(() => {
+    const enqueue = deps.db.transaction(() => {
       const seq = deps.avatars.nextSeq(userId)
       const payload: AvatarJobPayload = { userId, seq, original: name }
       return deps.queue.add([{ kind: AvatarKind, ownerId: userId, payload }])[0] as Job
     })
     try {
-      return queue()
+      return enqueue()
     } catch (err) {
       await fs.rm(path.join(paths.originals, name), { force: true })
       throw err

@@ -57,7 +57,7 @@ export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
         minFreeDiskBytes: config.MIN_FREE_DISK_BYTES,
       })
       if (paused) {
-        reply.header('retry-after', '30').header('connection', 'close')
+        reply.header('retry-after', '30')
         throw new ServiceBusyError(paused)
       }
       const declared = Number(request.headers['content-length'])
@@ -78,17 +78,7 @@ export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
         throw new UnsupportedMediaTypeError('Expected Content-Type image/* or multipart/form-data')
       }
 
-      let job: Awaited<ReturnType<typeof acceptAvatarUpload>>
-      try {
-        job = await acceptAvatarUpload(services, request.params.id, body)
-      } catch (err) {
-        // The rest of the body was never read: close the connection after answering rather than drain it.
-        if (!body.readableEnded) {
-          reply.header('connection', 'close')
-          body.resume() // a multipart part must be consumed, or the request never ends
-        }
-        throw err
-      }
+      const job = await acceptAvatarUpload(services, request.params.id, body)
       services.dispatcher.wake()
       return reply
         .code(202)
