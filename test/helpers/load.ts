@@ -72,7 +72,8 @@ export function chunkedUpload(
     const next = () => {
       if (sent === chunks.length) return req.end()
       const ok = req.write(chunks[sent])
-      options.onChunk?.(++sent)
+      sent++ // not inside the optional call below: `f?.(++x)` skips the increment when f is absent
+      options.onChunk?.(sent)
       if (options.delayMs) setTimeout(next, options.delayMs)
       else if (ok) next()
       else req.once('drain', next)
