@@ -24,8 +24,6 @@ export interface Services {
   paths: StoragePaths
   pool: ImagePool
   mail: MailTransport
-  maxUploadBytes: number
-  maxInputPixels: number
   dispatcher: Dispatcher
   metrics: Metrics
   close(): Promise<void>
@@ -60,7 +58,6 @@ export function createServices(
     outboxDir: paths.outbox,
     concurrency: config.MAIL_CONCURRENCY,
     timeoutMs: config.MAIL_TIMEOUT_MS,
-    log,
   })
   const dispatcher = new Dispatcher({
     queue,
@@ -107,8 +104,6 @@ export function createServices(
     paths,
     pool,
     mail,
-    maxUploadBytes: config.MAX_UPLOAD_BYTES,
-    maxInputPixels: config.MAX_INPUT_PIXELS,
     dispatcher,
     metrics,
     async close() {

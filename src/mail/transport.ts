@@ -1,6 +1,5 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import type { FastifyBaseLogger } from 'fastify'
 import nodemailer from 'nodemailer'
 
 export interface OutgoingMail {
@@ -25,7 +24,6 @@ export interface MailTransportOptions {
   outboxDir: string
   concurrency: number
   timeoutMs: number
-  log: FastifyBaseLogger
 }
 
 /** SMTP (pooled) when SMTP_URL is set, otherwise one .eml file per message in the outbox folder. */

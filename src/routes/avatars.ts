@@ -23,6 +23,7 @@ const YEAR = 365 * 24 * 3600
 
 export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { config } = services
+  const acceptDeps = { ...services, maxUploadBytes: config.MAX_UPLOAD_BYTES, maxInputPixels: config.MAX_INPUT_PIXELS }
   await app.register(multipart, {
     // One file, a handful of small fields: anything more is not an avatar upload.
     limits: { fileSize: config.MAX_UPLOAD_BYTES, files: 1, fields: 8, parts: 10, fieldSize: 1024, headerPairs: 64 },
@@ -78,7 +79,7 @@ export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
         throw new UnsupportedMediaTypeError('Expected Content-Type image/* or multipart/form-data')
       }
 
-      const job = await acceptAvatarUpload(services, request.params.id, body)
+      const job = await acceptAvatarUpload(acceptDeps, request.params.id, body)
       services.dispatcher.wake()
       return reply
         .code(202)
