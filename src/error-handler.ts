@@ -3,19 +3,15 @@ import type { FastifyError, FastifyInstance } from 'fastify'
 import { RouteNotFoundError, StorageUnavailableError } from './errors.ts'
 import { storageFailure } from './storage/failures.ts'
 
+const RETRY_AFTER_SECONDS = 30
+
 /** Fastify's own client errors, renamed to deckhand's codes so clients see one vocabulary. */
 const fastifyCodes: Record<string, string> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
-  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
   FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
   FST_ERR_VALIDATION: 'VALIDATION',
-  // @fastify/multipart's limits
-  FST_REQ_FILE_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
-  FST_PARTS_LIMIT: 'PAYLOAD_TOO_LARGE',
-  FST_FILES_LIMIT: 'PAYLOAD_TOO_LARGE',
-  FST_FIELDS_LIMIT: 'PAYLOAD_TOO_LARGE',
   FST_INVALID_MULTIPART_CONTENT_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
 }
 
@@ -26,10 +22,9 @@ export function installErrorHandling(app: FastifyInstance): void {
   })
 
   app.setErrorHandler((original: FastifyError, request, reply) => {
-    // A full or failing disk is a temporary state of the service, told as such: 503 with Retry-After.
+    // A full or failing disk is a temporary state of the service, told as such: a 503.
     const storage = storageFailure(original)
     const err: FastifyError = storage ? new StorageUnavailableError(storage) : original
-    if (storage) reply.header('retry-after', '30')
     let statusCode = err.statusCode ?? 500
     let code: string
     let message = err.message
@@ -41,6 +36,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     } else if (statusCode >= 400 && statusCode < 500) {
       code =
         fastifyCodes[err.code] ??
+        // Body, file, part and field limits alike (Fastify's and @fastify/multipart's).
         (statusCode === 413 ? 'PAYLOAD_TOO_LARGE' : undefined) ??
         (err.code?.startsWith('FST_') ? 'BAD_REQUEST' : err.code) ??
         'BAD_REQUEST'
@@ -54,6 +50,8 @@ export function installErrorHandling(app: FastifyInstance): void {
       message = statusCode === 503 ? err.message : 'Internal server error'
     }
     if (statusCode === 401) reply.header('www-authenticate', 'Bearer')
+    // Every 503 is a passing state (busy, disk full, not ready): say when to come back.
+    if (statusCode === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS))
     // A body left unread (refused before or while streaming it) is not drained, which could be gigabytes: the
     // connection closes after the answer instead.
     if (!request.raw.complete) reply.header('connection', 'close')

@@ -56,7 +56,7 @@ export async function acceptAvatarUpload(deps: AcceptDeps, userId: string, body:
 
     const name = `${uploadId}.${type}`
     await fs.mkdir(paths.originals, { recursive: true })
-    await fs.rename(incoming, path.join(paths.originals, name))
+    await fs.rename(incoming, paths.original(name))
     await syncDir(paths.originals)
     const enqueue = deps.db.transaction(() => {
       const seq = deps.avatars.nextSeq(userId)
@@ -66,7 +66,7 @@ export async function acceptAvatarUpload(deps: AcceptDeps, userId: string, body:
     try {
       return enqueue()
     } catch (err) {
-      await fs.rm(path.join(paths.originals, name), { force: true })
+      await fs.rm(paths.original(name), { force: true })
       throw err
     }
   } finally {

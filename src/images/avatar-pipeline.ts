@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp'
+import { variantFileName } from '../storage/paths.ts'
 import { placeholderOf } from './placeholder.ts'
 
 export type OutputFormat = 'webp' | 'avif' | 'jpeg'
@@ -85,7 +86,7 @@ export async function renderAvatar(task: AvatarTask): Promise<AvatarOutcome> {
   const jobs: Promise<AvatarVariant>[] = []
   for (const size of task.sizes) {
     for (const format of task.formats) {
-      const file = path.join(task.outDir, `${size}.${format}`)
+      const file = path.join(task.outDir, variantFileName(size, format))
       const pipeline = encoders[format](sharp(square.data, raw).resize(size, size))
       // Written aside and renamed: a rerun after a crash may rewrite a version that is already being served.
       const written = pipeline.toFile(`${file}.tmp`).then(async (info) => {

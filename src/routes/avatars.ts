@@ -1,4 +1,5 @@
 import fs from 'node:fs'
+import path from 'node:path'
 import { type Readable, Stream } from 'node:stream'
 import multipart from '@fastify/multipart'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
@@ -18,6 +19,7 @@ import {
 import type { OutputFormat } from '../images/avatar-pipeline.ts'
 import { getAvatarRouteSchema, uploadAvatarRouteSchema } from '../schemas/avatars.ts'
 import type { Services } from '../services.ts'
+import { variantFileName } from '../storage/paths.ts'
 
 const YEAR = 365 * 24 * 3600
 
@@ -57,10 +59,7 @@ export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
         maxPendingJobs: config.MAX_PENDING_JOBS,
         minFreeDiskBytes: config.MIN_FREE_DISK_BYTES,
       })
-      if (paused) {
-        reply.header('retry-after', '30')
-        throw new ServiceBusyError(paused)
-      }
+      if (paused) throw new ServiceBusyError(paused)
       const declared = Number(request.headers['content-length'])
       if (declared > config.MAX_UPLOAD_BYTES) throw new PayloadTooLargeError(config.MAX_UPLOAD_BYTES)
 
@@ -114,7 +113,7 @@ export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
             query.v === avatar.version ? `public, max-age=${YEAR}, immutable` : 'public, no-cache',
           )
         if (request.headers['if-none-match'] === etag) return reply.code(304).send(null)
-        const file = `${services.paths.avatarVersion(id, avatar.version)}/${size}.${format}`
+        const file = path.join(services.paths.avatarVersion(id, avatar.version), variantFileName(size, format))
         let handle: fs.promises.FileHandle
         try {
           handle = await fs.promises.open(file, 'r')

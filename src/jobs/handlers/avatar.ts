@@ -31,7 +31,7 @@ export function avatarHandler(options: AvatarHandlerOptions): JobHandler {
   const { pool, avatars, paths } = options
   return async (job, ctx) => {
     const payload = job.payload as AvatarJobPayload
-    const original = `${paths.originals}/${payload.original}`
+    const original = paths.original(payload.original)
     const outDir = paths.avatarVersion(payload.userId, job.id)
     const discard = async () => {
       await fs.rm(outDir, { recursive: true, force: true })
