@@ -17,7 +17,7 @@ import { metricsRoutes } from './routes/metrics.ts'
 import { signupRoutes } from './routes/signup.ts'
 import { usersRoutes } from './routes/users.ts'
 import { ErrorResponse } from './schemas/common.ts'
-import { createServices, type Services } from './services.ts'
+import { createServices, type Services, type ServicesOptions } from './services.ts'
 import { validatorCompiler } from './validation.ts'
 
 declare module 'fastify' {
@@ -30,7 +30,7 @@ declare module 'fastify' {
  * Builds the whole service without listening: tests drive it with `inject()`, `server.ts` calls `listen()`.
  * The dispatcher starts when the instance is ready and drains when it closes.
  */
-export async function buildApp(config: Config, options: { workerFile?: string } = {}): Promise<FastifyInstance> {
+export async function buildApp(config: Config, options: ServicesOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: loggerOptions(config),
     bodyLimit: config.BODY_LIMIT_BYTES,
@@ -51,18 +51,21 @@ export async function buildApp(config: Config, options: { workerFile?: string } 
   // JSON only: a text/plain body would otherwise reach validation as a string instead of a clear 415.
   app.removeContentTypeParser('text/plain')
 
-  const services = createServices(config, app.log, options)
+  const services = await createServices(config, app.log, options)
   app.decorate('services', services)
   app.addHook('onReady', async () => {
-    services.dispatcher.start()
-    app.log.info({ dataDir: config.dataDir, mail: services.mail.describe }, 'dispatcher started')
+    await services.runner?.start()
+    app.log.info(
+      { role: services.role, database: services.database.describe, queue: services.queue.describe },
+      services.runner ? `jobs running; mail to ${services.mail?.describe}` : 'serving HTTP only; jobs run in workers',
+    )
   })
   // On close, no new jobs start while in-flight requests finish; running jobs get what is left of the grace period.
   // Answers given while closing end their connection, or an idle keep-alive socket would hold close() open.
   let closing = false
   app.addHook('preClose', async () => {
     closing = true
-    services.dispatcher.stopClaiming()
+    services.runner?.stopClaiming()
   })
   app.addHook('onSend', async (_request, reply) => {
     if (closing) reply.header('connection', 'close')

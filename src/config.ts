@@ -79,6 +79,14 @@ export const ConfigSchema = Type.Object({
   REQUEST_TIMEOUT_MS: Int(120_000, 1000, 3_600_000, 'Longest a client may take to send a whole request'),
   HEADERS_TIMEOUT_MS: Int(10_000, 1000, 600_000, 'Longest a client may take to send the request headers'),
   KEEP_ALIVE_TIMEOUT_MS: Int(72_000, 1000, 600_000, 'Idle keep-alive connections are closed after this long'),
+  DATABASE_URL: Type.Optional(
+    Type.String({
+      pattern: '^postgres(ql)?://',
+      description:
+        'postgres://user:pass@host:5432/db puts users, avatars and the outbox in PostgreSQL; unset uses SQLite',
+    }),
+  ),
+  DATABASE_POOL_SIZE: Int(10, 1, 1000, 'PostgreSQL connections per process'),
   SQLITE_SYNCHRONOUS: Type.Union([Type.Literal('FULL'), Type.Literal('NORMAL')], {
     default: 'FULL',
     description: 'FULL survives power loss; NORMAL only process crashes, with fewer fsyncs',

@@ -1,7 +1,7 @@
 import client from 'prom-client'
 import type { ImagePool } from './images/pool.ts'
 import type { AttemptOutcome } from './jobs/dispatcher.ts'
-import type { Job, JobQueue } from './jobs/types.ts'
+import type { Job, JobStore } from './jobs/types.ts'
 
 export interface Metrics {
   registry: client.Registry
@@ -13,7 +13,7 @@ export interface Metrics {
  * Prometheus metrics (prom-client). Gauges that describe state (journal depth, pool, peak RSS) are read at
  * scrape time, so the hot paths pay only for the histograms and counters.
  */
-export function createMetrics(sources: { queue: JobQueue; pool: ImagePool }): Metrics {
+export function createMetrics(sources: { queue: JobStore; pool: () => ImagePool | undefined }): Metrics {
   const registry = new client.Registry()
   // Includes nodejs_eventloop_lag_p50/p90/p99_seconds, from monitorEventLoopDelay at 10 ms resolution and
   // reset at every scrape: each scrape reports the interval since the one before.
@@ -44,9 +44,10 @@ export function createMetrics(sources: { queue: JobQueue; pool: ImagePool }): Me
     help: 'Jobs in the journal by kind and status',
     labelNames: ['kind', 'status'],
     registers: [registry],
-    collect() {
+    async collect() {
+      const depth = await sources.queue.depth()
       this.reset()
-      for (const { kind, status, count } of sources.queue.depth()) this.set({ kind, status }, count)
+      for (const { kind, status, count } of depth) this.set({ kind, status }, count)
     },
   })
   new client.Gauge({
@@ -54,7 +55,7 @@ export function createMetrics(sources: { queue: JobQueue; pool: ImagePool }): Me
     help: 'Share of time the image worker threads were busy since the pool started (0-1)',
     registers: [registry],
     collect() {
-      this.set(sources.pool.stats().utilization)
+      this.set(sources.pool()?.stats().utilization ?? 0)
     },
   })
   new client.Gauge({
@@ -62,7 +63,7 @@ export function createMetrics(sources: { queue: JobQueue; pool: ImagePool }): Me
     help: 'Tasks waiting inside the image pool',
     registers: [registry],
     collect() {
-      this.set(sources.pool.stats().queued)
+      this.set(sources.pool()?.stats().queued ?? 0)
     },
   })
   new client.Gauge({
@@ -70,7 +71,7 @@ export function createMetrics(sources: { queue: JobQueue; pool: ImagePool }): Me
     help: 'Configured image worker threads',
     registers: [registry],
     collect() {
-      this.set(sources.pool.threads)
+      this.set(sources.pool()?.threads ?? 0)
     },
   })
   new client.Gauge({

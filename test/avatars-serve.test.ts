@@ -69,7 +69,7 @@ t.test(
     const first = await jobDone(app, ann, (await uploadRaw(app, ann, 'photo-exif.jpg')).json().jobId)
     const firstDir = app.services.paths.avatarVersion(ann.id, first.id)
 
-    await app.services.dispatcher.stop(0) // hold the second upload in the journal
+    await app.services.runner?.stop(0) // hold the second upload in the journal
     const second = (await uploadRaw(app, ann, 'alpha.png')).json().jobId
     const meanwhile = (await app.inject({ url: `/users/${ann.id}` })).json().avatar
     t.equal(meanwhile.status, 'processing', 'the profile says a new one is coming')
@@ -111,9 +111,12 @@ t.test('concurrent uploads end with exactly one current avatar, the last accepte
   polling = false
   await poller
   t.equal(missing, 0, `the avatar was served ${served} times while replaced, never missing`)
-  const seqOf = (id: string) => (app.services.queue.get(id)?.payload as { seq: number } | undefined)?.seq ?? -1
+  const seqs = new Map<string, number>()
+  for (const id of jobIds)
+    seqs.set(id, ((await app.services.queue.get(id))?.payload as { seq: number } | undefined)?.seq ?? -1)
+  const seqOf = (id: string) => seqs.get(id) ?? -1
   const lastAccepted = jobIds.reduce((a, b) => (seqOf(a) > seqOf(b) ? a : b))
-  const current = app.services.avatars.current(ann.id)
+  const current = await app.services.avatars.current(ann.id)
   t.equal(current?.version, lastAccepted, 'the last accepted upload is current')
   const versions = fs.readdirSync(`${app.services.paths.avatars}/${ann.id}`)
   t.same(versions, [lastAccepted], 'and only its files remain')

@@ -27,13 +27,13 @@ t.test('only the user may upload their avatar: 401 without or with a bad token, 
 t.test('an accepted upload answers 202 with the job; the original is on disk and the job in the journal', async (t) => {
   const app = await startApp(t)
   const ann = await signup(app, 'ann@example.com')
-  await app.services.dispatcher.stop(0) // hold the work back to look at what the answer promised
+  await app.services.runner?.stop(0) // hold the work back to look at what the answer promised
   const res = await uploadRaw(app, ann, 'photo-exif.jpg')
   t.equal(res.statusCode, 202)
   const { jobId, status } = res.json()
   t.equal(status, 'queued')
   t.equal(res.headers.location, `/jobs/${jobId}`)
-  const job = app.services.queue.get(jobId)
+  const job = await app.services.queue.get(jobId)
   t.equal(job?.status, 'queued')
   t.equal(job?.kind, 'image.avatar')
   const original = path.join(

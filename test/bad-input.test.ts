@@ -1,6 +1,6 @@
 import net from 'node:net'
 import t from 'tap'
-import { multipartBody, signup, startApp } from './helpers/app.ts'
+import { countRows, multipartBody, signup, startApp } from './helpers/app.ts'
 
 /** Sends raw bytes over TCP and resolves with whatever the server answered before it closed the socket. */
 function rawExchange(port: number, write: (socket: net.Socket) => void, timeoutMs = 15_000) {
@@ -130,6 +130,5 @@ t.test('very long and unicode e-mail addresses get 400 VALIDATION', async (t) =>
     const res = await app.inject({ method: 'POST', url: '/signup', payload: { email } })
     t.ok([400, 413].includes(res.statusCode), `${JSON.stringify(email.slice(0, 40))}: ${res.statusCode}`)
   }
-  const users = app.services.db.prepare('SELECT count(*) AS n FROM users').get() as { n: number }
-  t.equal(users.n, 0)
+  t.equal(await countRows(app, 'users'), 0)
 })

@@ -2,19 +2,27 @@ import path from 'node:path'
 import type { FastifyBaseLogger } from 'fastify'
 import pino from 'pino'
 import t from 'tap'
-import { type Db, openDatabase } from '../src/db/sqlite.ts'
+import { type Db, openDatabase } from '../src/db/database.ts'
 import { JobFailure } from '../src/errors.ts'
 import { retryDelay } from '../src/jobs/backoff.ts'
+import { createDbJournal } from '../src/jobs/db-journal.ts'
 import { Dispatcher, type JobHandler } from '../src/jobs/dispatcher.ts'
-import { createSqliteJournal } from '../src/jobs/sqlite-journal.ts'
+import type { NewJob } from '../src/jobs/types.ts'
 import { tempDataDir } from './helpers/app.ts'
 import { waitFor } from './helpers/wait.ts'
 
 type T = Parameters<typeof tempDataDir>[0]
 
-function setup(t: T, handlers: Record<string, JobHandler>, concurrency = 2, maxAttempts = 3) {
-  const db = openDatabase(path.join(tempDataDir(t), 'jobs.db'), { synchronous: 'NORMAL' })
-  const queue = createSqliteJournal(db)
+async function setup(t: T, handlers: Record<string, JobHandler>, concurrency = 2, maxAttempts = 3) {
+  const database = await openDatabase({
+    url: undefined,
+    sqliteFile: path.join(tempDataDir(t), 'jobs.db'),
+    synchronous: 'NORMAL',
+    poolSize: 1,
+  })
+  const db = database.db
+  const journal = createDbJournal(database)
+  const queue = Object.assign(journal, { add: (jobs: NewJob[]) => journal.transaction((tx) => tx.enqueue(jobs)) })
   const dispatcher = new Dispatcher({
     queue,
     lanes: [{ name: 'test', concurrency, handlers }],
@@ -26,13 +34,21 @@ function setup(t: T, handlers: Record<string, JobHandler>, concurrency = 2, maxA
   })
   t.teardown(async () => {
     await dispatcher.stop(1000)
-    db.close()
+    await database.close()
   })
   return { db, queue, dispatcher }
 }
 
-const count = (db: Db, status: string) =>
-  (db.prepare('SELECT count(*) AS n FROM jobs WHERE status = ?').get(status) as { n: number }).n
+const count = async (db: Db, status: 'queued' | 'running' | 'succeeded' | 'failed') =>
+  Number(
+    (
+      await db
+        .selectFrom('jobs')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('status', '=', status)
+        .executeTakeFirstOrThrow()
+    ).n,
+  )
 
 t.test('retry delays grow exponentially with jitter, capped', async (t) => {
   t.equal(
@@ -59,78 +75,78 @@ t.test('retry delays grow exponentially with jitter, capped', async (t) => {
 t.test('never more jobs run at once than the lane allows; the rest wait in the journal', async (t) => {
   let inFlight = 0
   let peak = 0
-  const { db, queue, dispatcher } = setup(t, {
+  const { db, queue, dispatcher } = await setup(t, {
     work: async () => {
       peak = Math.max(peak, ++inFlight)
       await new Promise((resolve) => setTimeout(resolve, 20))
       inFlight--
     },
   })
-  queue.add(Array.from({ length: 12 }, (_, i) => ({ kind: 'work', ownerId: 'o', payload: { i } })))
-  dispatcher.start()
-  await waitFor('all succeeded', () => count(db, 'succeeded') === 12)
+  await queue.add(Array.from({ length: 12 }, (_, i) => ({ kind: 'work', ownerId: 'o', payload: { i } })))
+  await dispatcher.start()
+  await waitFor('all succeeded', async () => (await count(db, 'succeeded')) === 12)
   t.equal(peak, 2)
 })
 
 t.test('a failing job is retried, then succeeds with its attempts counted and its result kept', async (t) => {
   let calls = 0
-  const { queue, dispatcher } = setup(t, {
+  const { queue, dispatcher } = await setup(t, {
     flaky: async () => {
       if (++calls < 3) throw new Error(`boom ${calls}`)
       return { ok: true }
     },
   })
-  const [job] = queue.add([{ kind: 'flaky', ownerId: 'o', payload: {} }])
-  dispatcher.start()
-  const done = await waitFor(
-    'success',
-    () => queue.get(job?.id as string)?.status === 'succeeded' && queue.get(job?.id as string),
-  )
+  const [job] = await queue.add([{ kind: 'flaky', ownerId: 'o', payload: {} }])
+  await dispatcher.start()
+  const done = await waitFor('success', async () => {
+    const j = await queue.get(job?.id as string)
+    return j?.status === 'succeeded' && j
+  })
   t.equal(done.attempts, 3)
   t.same(done.result, { ok: true })
   t.equal(done.lastError, null, 'a success clears the last error')
 })
 
 t.test('a non-retryable failure fails at once; an unknown kind fails with UNKNOWN_KIND', async (t) => {
-  const { queue, dispatcher } = setup(t, {
+  const { queue, dispatcher } = await setup(t, {
     bad: async () => {
       throw new JobFailure('IMAGE_UNDECODABLE', 'not an image', false)
     },
   })
-  const [bad, unknown] = queue.add([
+  const [bad, unknown] = await queue.add([
     { kind: 'bad', ownerId: 'o', payload: {} },
     { kind: 'from-the-future', ownerId: 'o', payload: {} },
   ])
-  dispatcher.start()
-  const failed = await waitFor(
-    'failure',
-    () => queue.get(bad?.id as string)?.status === 'failed' && queue.get(bad?.id as string),
-  )
+  await dispatcher.start()
+  const failed = await waitFor('failure', async () => {
+    const j = await queue.get(bad?.id as string)
+    return j?.status === 'failed' && j
+  })
   t.equal(failed.attempts, 1)
   t.same(failed.lastError, { code: 'IMAGE_UNDECODABLE', message: 'not an image' })
   // An unknown kind belongs to no lane: it stays queued for a build that knows it.
-  t.equal(queue.get(unknown?.id as string)?.status, 'queued')
+  t.equal((await queue.get(unknown?.id as string))?.status, 'queued')
 })
 
 t.test('jobs left running by a crash are requeued at start and run again (at-least-once)', async (t) => {
   const ran: string[] = []
-  const { queue, dispatcher } = setup(t, {
+  const { queue, dispatcher } = await setup(t, {
     work: async (job) => {
       ran.push(job.id)
     },
   })
-  const [job] = queue.add([{ kind: 'work', ownerId: 'o', payload: {} }])
-  t.equal(queue.claim(['work'], 10, Date.now()).length, 1, 'claimed by a process that then "crashed"')
-  t.equal(queue.get(job?.id as string)?.status, 'running')
-  dispatcher.start()
-  await waitFor('rerun', () => queue.get(job?.id as string)?.status === 'succeeded')
+  const [job] = await queue.add([{ kind: 'work', ownerId: 'o', payload: {} }])
+  t.equal((await queue.claim(['work'], 10, Date.now())).length, 1, 'claimed by a process that then "crashed"')
+  t.equal((await queue.get(job?.id as string))?.status, 'running')
+  await dispatcher.start()
+  await waitFor('rerun', async () => (await queue.get(job?.id as string))?.status === 'succeeded')
   t.same(ran, [job?.id])
-  t.equal(queue.get(job?.id as string)?.attempts, 2, 'the crashed attempt still counts')
+  t.equal((await queue.get(job?.id as string))?.attempts, 2, 'the crashed attempt still counts')
 })
 
 t.test('stop() waits for running jobs within the grace period, then releases the rest', async (t) => {
   let finished = 0
-  const { queue, dispatcher, db } = setup(
+  const { queue, dispatcher, db } = await setup(
     t,
     {
       quick: async () => {
@@ -142,15 +158,19 @@ t.test('stop() waits for running jobs within the grace period, then releases the
     },
     4,
   )
-  queue.add([
+  await queue.add([
     { kind: 'quick', ownerId: 'o', payload: {} },
     { kind: 'stuck', ownerId: 'o', payload: {} },
   ])
-  dispatcher.start()
-  await waitFor('both running', () => count(db, 'running') === 2)
+  await dispatcher.start()
+  await waitFor('both running', async () => (await count(db, 'running')) === 2)
   await dispatcher.stop(200)
   t.equal(finished, 1, 'the quick job finished during the grace period')
-  t.equal(count(db, 'succeeded'), 1)
-  const stuck = db.prepare(`SELECT status, attempts FROM jobs WHERE kind = 'stuck'`).get()
+  t.equal(await count(db, 'succeeded'), 1)
+  const stuck = await db
+    .selectFrom('jobs')
+    .select(['status', 'attempts'])
+    .where('kind', '=', 'stuck')
+    .executeTakeFirst()
   t.same(stuck, { status: 'queued', attempts: 0 }, 'the stuck job is queued again, its attempt not counted')
 })

@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http'
+import { sql } from 'kysely'
 import t from 'tap'
 import { signup, startApp } from './helpers/app.ts'
 
@@ -55,7 +56,7 @@ t.test('every error path answers the one JSON shape {statusCode, code, error, me
 
 t.test('an unexpected failure is a 500 INTERNAL that reveals nothing, and the service stays up', async (t) => {
   const app = await startApp(t)
-  app.services.db.exec('DROP TABLE users') // the disk "loses" a table: the next signup cannot succeed
+  await sql`DROP TABLE users`.execute(app.services.database.db) // the disk "loses" a table: the next signup cannot succeed
   const res = await app.inject({ method: 'POST', url: '/signup', payload: { email: 'x@example.com' } })
   t.equal(res.statusCode, 500)
   t.same(res.json(), {

@@ -9,13 +9,13 @@ t.test('/healthz and /readyz answer ok while the service runs', async (t) => {
   t.same(ready.json(), { status: 'ok' })
 })
 
-t.test('/readyz answers 503 NOT_READY once the dispatcher has stopped', async (t) => {
+t.test('/readyz answers 503 NOT_READY once the job runner has stopped', async (t) => {
   const app = await startApp(t)
-  await app.services.dispatcher.stop(0)
+  await app.services.runner?.stop(0)
   const res = await app.inject({ url: '/readyz' })
   t.equal(res.statusCode, 503)
   t.equal(res.json().code, 'NOT_READY')
-  t.match(res.json().message, /dispatcher/)
+  t.match(res.json().message, /job runner/)
 })
 
 t.test('the OpenAPI document at /docs/json is generated from the route schemas', async (t) => {

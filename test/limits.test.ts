@@ -46,7 +46,7 @@ t.test(
   async (t) => {
     const app = await startApp(t, { MAX_PENDING_JOBS: '2' })
     const ann = await signup(app, 'ann@example.com')
-    await app.services.dispatcher.stop(0) // nothing drains the queue
+    await app.services.runner?.stop(0) // nothing drains the queue
     t.equal((await uploadRaw(app, ann, 'alpha.png', 'image/png')).statusCode, 202)
     t.equal((await uploadRaw(app, ann, 'alpha.png', 'image/png')).statusCode, 202)
     const busy = await uploadRaw(app, ann, 'alpha.png', 'image/png')

@@ -9,7 +9,10 @@ t.test(
     const app = await startApp(t)
     const ann = await signup(app, 'ann@example.com')
     await jobDone(app, ann, (await uploadRaw(app, ann, 'photo-exif.jpg')).json().jobId)
-    await waitFor('mail sent', () => app.services.queue.depth().filter((d) => d.status === 'succeeded').length === 3)
+    await waitFor(
+      'mail sent',
+      async () => (await app.services.queue.depth()).filter((d) => d.status === 'succeeded').length === 3,
+    )
     await app.inject({ url: `/users/${ann.id}` })
 
     const res = await app.inject({ url: '/metrics' })

@@ -76,11 +76,15 @@ t.test('random bytes and mutated images against the upload route: never a 5xx, j
   t.ok(jobs.length > 0, `${jobs.length} inputs were accepted and queued`)
   await waitFor(
     'every accepted job to finish',
-    () => jobs.every((id) => ['succeeded', 'failed'].includes(app.services.queue.get(id)?.status as string)),
+    async () => {
+      const all = await Promise.all(jobs.map((id) => app.services.queue.get(id)))
+      return all.every((job) => ['succeeded', 'failed'].includes(job?.status as string))
+    },
     120_000,
     100,
   )
-  const codes = new Set(jobs.map((id) => app.services.queue.get(id)?.lastError?.code).filter(Boolean))
+  const finished = await Promise.all(jobs.map((id) => app.services.queue.get(id)))
+  const codes = new Set(finished.map((job) => job?.lastError?.code).filter(Boolean))
   t.same(
     [...codes].filter((c) => c !== 'IMAGE_UNDECODABLE' && c !== 'IMAGE_TOO_LARGE'),
     [],

@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import t from 'tap'
-import { startApp } from './helpers/app.ts'
+import { countRows, startApp } from './helpers/app.ts'
 
 t.test('a signup answers 201 with the id, a one-time token and its two mail jobs', async (t) => {
   const app = await startApp(t)
@@ -49,8 +49,7 @@ t.test('e-mail addresses are unique case-insensitively: 409 EMAIL_TAKEN, and not
   const dup = await app.inject({ method: 'POST', url: '/signup', payload: { email: 'carol@EXAMPLE.com' } })
   t.equal(dup.statusCode, 409)
   t.equal(dup.json().code, 'EMAIL_TAKEN')
-  const jobs = app.services.db.prepare('SELECT count(*) AS n FROM jobs').get() as { n: number }
-  t.equal(jobs.n, 2, 'only the first signup queued mail')
+  t.equal(await countRows(app, 'jobs'), 2, 'only the first signup queued mail')
 })
 
 t.test('invalid signups answer 400 VALIDATION with a message naming the field', async (t) => {
@@ -77,8 +76,7 @@ t.test('invalid signups answer 400 VALIDATION with a message naming the field', 
     t.equal(res.json().code, 'VALIDATION', label)
     t.match(res.json().message, field, label)
   }
-  const users = app.services.db.prepare('SELECT count(*) AS n FROM users').get() as { n: number }
-  t.equal(users.n, 0, 'no invalid signup created a user')
+  t.equal(await countRows(app, 'users'), 0, 'no invalid signup created a user')
 })
 
 t.test('malformed, empty, oversized and non-JSON bodies get their own codes', async (t) => {

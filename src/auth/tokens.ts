@@ -23,9 +23,9 @@ function hashSecret(secret: string): Buffer {
 }
 
 /** The user whose token is in `Authorization: Bearer <token>`, or an UNAUTHORIZED error. */
-export function authenticate(users: UsersRepository, header: string | undefined): User {
+export async function authenticate(users: UsersRepository, header: string | undefined): Promise<User> {
   const match = header?.match(TOKEN)
-  const user = match && users.findById(match[1] as string)
+  const user = match ? await users.findById(match[1] as string) : undefined
   const candidate = hashSecret(match?.[2] ?? '')
   // Compare even when there is no such user, so timing does not tell ids that exist from those that do not.
   const stored = user ? user.tokenHash : Buffer.alloc(candidate.length)

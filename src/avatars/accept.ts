@@ -3,7 +3,6 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
 import sharp from 'sharp'
-import type { Db } from '../db/sqlite.ts'
 import {
   EmptyUploadError,
   ImageTooLargeError,
@@ -13,14 +12,13 @@ import {
 } from '../errors.ts'
 import { SNIFF_BYTES, sniffImageType } from '../images/sniff.ts'
 import { type AvatarJobPayload, AvatarKind } from '../jobs/handlers/avatar.ts'
-import type { Job, JobQueue } from '../jobs/types.ts'
+import type { Job, JobStore } from '../jobs/types.ts'
 import { readHead, receiveToFile, syncDir, TooManyBytes } from '../storage/files.ts'
 import type { StoragePaths } from '../storage/paths.ts'
 import type { AvatarsRepository } from './repository.ts'
 
 export interface AcceptDeps {
-  db: Db
-  queue: JobQueue
+  queue: JobStore
   avatars: AvatarsRepository
   paths: StoragePaths
   maxUploadBytes: number
@@ -58,13 +56,14 @@ export async function acceptAvatarUpload(deps: AcceptDeps, userId: string, body:
     await fs.mkdir(paths.originals, { recursive: true })
     await fs.rename(incoming, paths.original(name))
     await syncDir(paths.originals)
-    const enqueue = deps.db.transaction(() => {
-      const seq = deps.avatars.nextSeq(userId)
-      const payload: AvatarJobPayload = { userId, seq, original: name }
-      return deps.queue.add([{ kind: AvatarKind, ownerId: userId, payload }])[0] as Job
-    })
     try {
-      return enqueue()
+      return await deps.queue.transaction(async (tx) => {
+        const seq = await deps.avatars.recordUpload(userId, tx.db)
+        const payload: AvatarJobPayload = { userId, seq, original: name }
+        const [job] = (await tx.enqueue([{ kind: AvatarKind, ownerId: userId, payload }])) as [Job]
+        await deps.avatars.setLatestJob(userId, job.id, tx.db)
+        return job
+      })
     } catch (err) {
       await fs.rm(paths.original(name), { force: true })
       throw err

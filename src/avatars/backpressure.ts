@@ -1,9 +1,9 @@
 import fs from 'node:fs/promises'
 import { AvatarKind } from '../jobs/handlers/avatar.ts'
-import type { JobQueue } from '../jobs/types.ts'
+import type { JobStore } from '../jobs/types.ts'
 
 export interface BackpressureLimits {
-  queue: JobQueue
+  queue: JobStore
   dataDir: string
   maxPendingJobs: number
   minFreeDiskBytes: number
@@ -14,7 +14,7 @@ export interface BackpressureLimits {
  * would turn a 202 into a broken promise; a 503 with Retry-After tells the client to come back instead.
  */
 export async function uploadPauseReason(limits: BackpressureLimits): Promise<string | undefined> {
-  const pending = limits.queue.pendingCount(AvatarKind)
+  const pending = await limits.queue.pendingCount(AvatarKind)
   if (pending >= limits.maxPendingJobs) return `${pending} image jobs are waiting (limit ${limits.maxPendingJobs})`
   if (limits.minFreeDiskBytes > 0) {
     const { bavail, bsize } = await fs.statfs(limits.dataDir)

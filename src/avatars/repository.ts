@@ -1,4 +1,6 @@
-import type { Db } from '../db/sqlite.ts'
+import type { Selectable } from 'kysely'
+import { type Db, type Dialect, transact } from '../db/database.ts'
+import type { AvatarsTable } from '../db/schema.ts'
 import type { AvatarVariant } from '../images/avatar-pipeline.ts'
 
 export interface Avatar {
@@ -12,27 +14,21 @@ export interface Avatar {
 }
 
 export interface AvatarsRepository {
-  /** Numbers a newly accepted upload; call inside the transaction that queues its job. */
-  nextSeq(userId: string): number
-  current(userId: string): Avatar | undefined
+  /** Numbers a newly accepted upload and remembers its job; call inside the transaction that queues the job. */
+  recordUpload(userId: string, tx: Db): Promise<number>
+  /** Names the job of the newest accepted upload, once it has an id. */
+  setLatestJob(userId: string, jobId: string, tx: Db): Promise<void>
+  /** The job of the user's newest accepted upload, if any. */
+  latestJob(userId: string): Promise<string | undefined>
+  current(userId: string): Promise<Avatar | undefined>
   /**
    * Makes `avatar` the user's current one unless a later upload already is. Returns whether it was promoted
    * and the version it replaced, whose files may now go.
    */
-  promote(avatar: Avatar): { promoted: boolean; replaced: string | undefined }
+  promote(avatar: Avatar): Promise<{ promoted: boolean; replaced: string | undefined }>
 }
 
-interface AvatarRow {
-  user_id: string
-  version: string
-  seq: number
-  placeholder: string
-  dominant_color: string
-  variants: string
-  updated_at: number
-}
-
-const toAvatar = (row: AvatarRow): Avatar => ({
+const toAvatar = (row: Selectable<AvatarsTable>): Avatar => ({
   userId: row.user_id,
   version: row.version,
   seq: row.seq,
@@ -42,32 +38,70 @@ const toAvatar = (row: AvatarRow): Avatar => ({
   updatedAt: row.updated_at,
 })
 
-/** Current avatars in SQLite: one row per user, replaced in a single statement so readers never see half. */
-export function createAvatarsRepository(db: Db): AvatarsRepository {
-  const bump = db.prepare('UPDATE users SET avatar_seq = avatar_seq + 1 WHERE id = ? RETURNING avatar_seq')
-  const byUser = db.prepare('SELECT * FROM avatars WHERE user_id = ?')
-  const upsert = db.prepare(
-    `INSERT INTO avatars (user_id, version, seq, placeholder, dominant_color, variants, updated_at)
-     VALUES (@userId, @version, @seq, @placeholder, @dominantColor, @variants, @updatedAt)
-     ON CONFLICT (user_id) DO UPDATE SET
-       version = excluded.version, seq = excluded.seq, placeholder = excluded.placeholder,
-       dominant_color = excluded.dominant_color, variants = excluded.variants, updated_at = excluded.updated_at
-     WHERE excluded.seq > avatars.seq`,
-  )
-  const promote = db.transaction((avatar: Avatar) => {
-    const before = byUser.get(avatar.userId) as AvatarRow | undefined
-    const { changes } = upsert.run({ ...avatar, variants: JSON.stringify(avatar.variants) })
-    const replaced = changes > 0 && before && before.version !== avatar.version ? before.version : undefined
-    return { promoted: changes > 0 || before?.version === avatar.version, replaced }
-  })
+/** Current avatars: one row per user, replaced in a single statement so readers never see half. */
+export function createAvatarsRepository(db: Db, dialect: Dialect): AvatarsRepository {
   return {
-    nextSeq(userId) {
-      return (bump.get(userId) as { avatar_seq: number }).avatar_seq
+    async recordUpload(userId, tx) {
+      const row = await tx
+        .updateTable('users')
+        .set((eb) => ({ avatar_seq: eb('avatar_seq', '+', 1) }))
+        .where('id', '=', userId)
+        .returning('avatar_seq')
+        .executeTakeFirstOrThrow()
+      return row.avatar_seq
     },
-    current(userId) {
-      const row = byUser.get(userId) as AvatarRow | undefined
+    async setLatestJob(userId, jobId, tx) {
+      await tx.updateTable('users').set({ avatar_job: jobId }).where('id', '=', userId).execute()
+    },
+    async latestJob(userId) {
+      const row = await db.selectFrom('users').select('avatar_job').where('id', '=', userId).executeTakeFirst()
+      return row?.avatar_job ?? undefined
+    },
+    async current(userId) {
+      const row = await db.selectFrom('avatars').selectAll().where('user_id', '=', userId).executeTakeFirst()
       return row && toAvatar(row)
     },
-    promote,
+    promote(avatar) {
+      return transact(db, async (tx) => {
+        if (dialect === 'postgres') {
+          // Two workers promoting for one user would each read the same "before" and leak a version's files:
+          // the user's row lock puts them in turn. (SQLite writers are already serialised.)
+          await tx.selectFrom('users').select('id').where('id', '=', avatar.userId).forUpdate().execute()
+        }
+        const before = await tx
+          .selectFrom('avatars')
+          .select('version')
+          .where('user_id', '=', avatar.userId)
+          .executeTakeFirst()
+        const { numInsertedOrUpdatedRows } = await tx
+          .insertInto('avatars')
+          .values({
+            user_id: avatar.userId,
+            version: avatar.version,
+            seq: avatar.seq,
+            placeholder: avatar.placeholder,
+            dominant_color: avatar.dominantColor,
+            variants: JSON.stringify(avatar.variants),
+            updated_at: avatar.updatedAt,
+          })
+          .onConflict((oc) =>
+            oc
+              .column('user_id')
+              .doUpdateSet((eb) => ({
+                version: eb.ref('excluded.version'),
+                seq: eb.ref('excluded.seq'),
+                placeholder: eb.ref('excluded.placeholder'),
+                dominant_color: eb.ref('excluded.dominant_color'),
+                variants: eb.ref('excluded.variants'),
+                updated_at: eb.ref('excluded.updated_at'),
+              }))
+              .where('excluded.seq', '>', (eb) => eb.ref('avatars.seq')),
+          )
+          .executeTakeFirst()
+        const changed = Number(numInsertedOrUpdatedRows ?? 0) > 0
+        const replaced = changed && before && before.version !== avatar.version ? before.version : undefined
+        return { promoted: changed || before?.version === avatar.version, replaced }
+      })
+    },
   }
 }

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { JobErrorCode, JobFailure } from '../errors.ts'
 import { retryDelay } from './backoff.ts'
-import type { Job, JobErrorInfo, JobQueue } from './types.ts'
+import type { Job, JobErrorInfo, JobRunner, Journal } from './types.ts'
 
 export interface JobContext {
   signal: AbortSignal
@@ -20,7 +20,7 @@ export interface Lane {
 }
 
 export interface DispatcherOptions {
-  queue: JobQueue
+  queue: Journal
   lanes: Lane[]
   maxAttempts: number
   retryBaseMs: number
@@ -43,11 +43,14 @@ interface Running {
  * Claims due jobs from the journal and runs them, each lane up to its concurrency; the rest wait on disk.
  * Failures retry with backoff up to maxAttempts. Delivery is at-least-once: a job cut off by a crash runs again.
  */
-export class Dispatcher {
+export class Dispatcher implements JobRunner {
   readonly #opts: Required<DispatcherOptions>
   readonly #running = new Map<string, Map<string, Running>>()
   #timer: NodeJS.Timeout | undefined
   #scheduled = false
+  /** A look at the journal is under way; a wake() meanwhile asks for another right after it. */
+  #ticking = false
+  #again = false
   /** Jobs whose outcome could not be written (a full disk): released back to queued when writes work again. */
   readonly #unrecorded = new Set<string>()
   #started = false
@@ -64,44 +67,61 @@ export class Dispatcher {
   }
 
   /** Requeues what a crash left running, then starts claiming. */
-  start(): void {
+  async start(): Promise<void> {
     if (this.#started) return
     this.#started = true
-    const requeued = this.#opts.queue.requeueRunning()
+    const requeued = await this.#opts.queue.requeueRunning()
     if (requeued > 0) this.#opts.log.warn({ requeued }, 'requeued jobs left running by an earlier process')
     this.wake()
   }
 
   /** Asks for a look at the journal soon; cheap to call after every enqueue. */
   wake(): void {
-    if (!this.running || this.#scheduled) return
+    if (!this.running) return
+    if (this.#ticking) {
+      this.#again = true
+      return
+    }
+    if (this.#scheduled) return
     this.#scheduled = true
     setImmediate(() => {
       this.#scheduled = false
-      this.#tick()
+      void this.#tick()
     })
   }
 
-  #tick(): void {
+  async #tick(): Promise<void> {
     if (!this.running) return
+    if (this.#ticking) {
+      this.#again = true
+      return
+    }
+    this.#ticking = true
     clearTimeout(this.#timer)
     let nextAt = this.#opts.clock() + this.#opts.pollIntervalMs
     try {
-      nextAt = this.#claimAndRun()
+      nextAt = await this.#claimAndRun()
     } catch (err) {
       // The journal could not be read or written (a full or failing disk): try again after the poll interval.
       this.#opts.log.error({ err }, 'dispatcher could not reach the journal; retrying')
+    } finally {
+      this.#ticking = false
     }
-    this.#timer = setTimeout(() => this.#tick(), Math.max(1, nextAt - this.#opts.clock()))
+    if (!this.running) return
+    if (this.#again) {
+      this.#again = false
+      nextAt = this.#opts.clock()
+    }
+    this.#timer = setTimeout(() => void this.#tick(), Math.max(0, nextAt - this.#opts.clock()))
     this.#timer.unref()
   }
 
   /** Claims what each lane has room for and returns when the next look is due. */
-  #claimAndRun(): number {
+  async #claimAndRun(): Promise<number> {
     const now = this.#opts.clock()
     let nextAt = now + this.#opts.pollIntervalMs
     for (const id of this.#unrecorded) {
-      this.#opts.queue.release(id)
+      await this.#opts.queue.release(id)
       this.#unrecorded.delete(id)
     }
     for (const lane of this.#opts.lanes) {
@@ -109,10 +129,10 @@ export class Dispatcher {
       const kinds = Object.keys(lane.handlers)
       const free = lane.concurrency - running.size
       if (free > 0) {
-        for (const job of this.#opts.queue.claim(kinds, free, now)) this.#run(lane, job)
+        for (const job of await this.#opts.queue.claim(kinds, free, now)) this.#run(lane, job)
       }
       if (running.size < lane.concurrency) {
-        const due = this.#opts.queue.nextDueAt(kinds)
+        const due = await this.#opts.queue.nextDueAt(kinds)
         if (due !== undefined) nextAt = Math.min(nextAt, due)
       }
     }
@@ -125,7 +145,12 @@ export class Dispatcher {
     const abort = new AbortController()
     const handler = lane.handlers[job.kind]
     const running = this.#running.get(lane.name) as Map<string, Running>
-    const ctx: JobContext = { signal: abort.signal, log, setStage: (stage) => queue.setStage(job.id, stage) }
+    const ctx: JobContext = {
+      signal: abort.signal,
+      log,
+      // Progress is for display: a stage that could not be written is not worth failing the job over.
+      setStage: (stage) => void queue.setStage(job.id, stage).catch((err) => log.warn({ err }, 'stage not recorded')),
+    }
     log.debug('job started')
     const started = this.#opts.clock()
     const promise = (async () => {
@@ -133,14 +158,14 @@ export class Dispatcher {
       return handler(job, ctx)
     })()
       .then(
-        (result) => {
-          queue.succeed(job.id, result, this.#opts.clock())
+        async (result) => {
+          await queue.succeed(job.id, result, this.#opts.clock())
           const ms = this.#opts.clock() - started
           log.info({ ms }, 'job succeeded')
           this.#opts.onSettled(job, 'succeeded', ms)
         },
-        (err) => {
-          const outcome = this.#settleFailure(job, err, abort.signal, log)
+        async (err) => {
+          const outcome = await this.#settleFailure(job, err, abort.signal, log)
           this.#opts.onSettled(job, outcome, this.#opts.clock() - started)
         },
       )
@@ -156,11 +181,11 @@ export class Dispatcher {
     running.set(job.id, { promise, abort })
   }
 
-  #settleFailure(job: Job, err: unknown, signal: AbortSignal, log: FastifyBaseLogger): AttemptOutcome {
+  async #settleFailure(job: Job, err: unknown, signal: AbortSignal, log: FastifyBaseLogger): Promise<AttemptOutcome> {
     const { queue, maxAttempts, retryBaseMs, retryMaxMs } = this.#opts
     if (signal.aborted && this.#stopping) {
       // Cut off by shutdown, not by its own fault: it runs again after restart, the attempt not counted.
-      queue.release(job.id)
+      await queue.release(job.id)
       log.warn('job interrupted by shutdown; left queued')
       return 'interrupted'
     }
@@ -168,11 +193,11 @@ export class Dispatcher {
     const retryable = !(err instanceof JobFailure) || err.retryable
     if (retryable && job.attempts < maxAttempts) {
       const delay = retryDelay(job.attempts, retryBaseMs, retryMaxMs)
-      queue.retry(job.id, error, this.#opts.clock() + delay)
+      await queue.retry(job.id, error, this.#opts.clock() + delay)
       log.warn({ error, retryInMs: delay }, 'job attempt failed; will retry')
       return 'retry'
     }
-    queue.fail(job.id, error, this.#opts.clock())
+    await queue.fail(job.id, error, this.#opts.clock())
     log.error({ error, err: error.code === JobErrorCode.INTERNAL ? err : undefined }, 'job failed')
     return 'failed'
   }
@@ -209,7 +234,7 @@ export class Dispatcher {
     for (const r of left) r.abort.abort(new Error('shutting down'))
     // A handler that ignores its signal must not hold the process: release its job ourselves.
     await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, 1000).unref())])
-    for (const lane of this.#running.values()) for (const id of lane.keys()) this.#opts.queue.release(id)
+    for (const lane of this.#running.values()) for (const id of lane.keys()) await this.#opts.queue.release(id)
   }
 }
 

@@ -1,3 +1,5 @@
+import type { Db } from '../db/database.ts'
+
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed'
 
 export interface JobErrorInfo {
@@ -5,7 +7,7 @@ export interface JobErrorInfo {
   message: string
 }
 
-/** One unit of background work, as the journal keeps it. */
+/** One unit of background work, as clients and handlers see it, whichever queue carries it. */
 export interface Job<P = unknown> {
   id: string
   kind: string
@@ -30,36 +32,65 @@ export interface NewJob<P = unknown> {
   payload: P
 }
 
-/**
- * The durable queue behind the dispatcher. A job handed to `add` is on disk when it returns; the SQLite
- * journal implements it today, and a Redis/BullMQ backend can stand beside it without touching routes or
- * handlers.
- */
-export interface JobQueue {
-  /** Writes jobs durably; runs inside the caller's database transaction when there is one. */
-  add(jobs: NewJob[]): Job[]
-  get(id: string): Job | undefined
-  /** Marks up to `limit` due jobs of these kinds running, counting an attempt, and returns them. */
-  claim(kinds: readonly string[], limit: number, now: number): Job[]
-  setStage(id: string, stage: string): void
-  succeed(id: string, result: unknown, now: number): void
-  /** Back to queued, due at `runAt`, keeping the error for clients to see. */
-  retry(id: string, error: JobErrorInfo, runAt: number): void
-  fail(id: string, error: JobErrorInfo, now: number): void
-  /** Back to queued without counting the attempt: the job was interrupted by us, not by its own fault. */
-  release(id: string): void
-  /** After a crash: every job left running goes back to queued. Returns how many. */
-  requeueRunning(): number
-  /** Whether the owner has a job of this kind still queued or running. */
-  hasPending(ownerId: string, kind: string): boolean
-  /** Jobs of this kind queued or running. */
-  pendingCount(kind: string): number
-  /** The newest jobs in a status, optionally of one kind. */
-  list(filter: { status: JobStatus; kind?: string | undefined; limit: number }): Job[]
-  /** A failed job back to queued with a fresh set of attempts; false when the job is not failed. */
-  requeueFailed(id: string, now: number): boolean
-  /** How many jobs there are of each kind in each status (for metrics). */
-  depth(): { kind: string; status: JobStatus; count: number }[]
-  /** Earliest run_at among queued jobs of these kinds, if any. */
-  nextDueAt(kinds: readonly string[]): number | undefined
+/** A database transaction that jobs can join: they are queued if and only if it commits. */
+export interface JobTransaction {
+  db: Db
+  enqueue(jobs: NewJob[]): Promise<Job[]>
 }
+
+/**
+ * What the HTTP side needs of the queue. Two implementations: the database journal (the default, one
+ * process) and BullMQ (QUEUE=bullmq, any number of worker processes). Routes and handlers see only this.
+ */
+export interface JobStore {
+  /** Where jobs live, for the start-up log. */
+  readonly describe: string
+  /**
+   * Runs `work` in one database transaction; jobs it enqueues are durable when this resolves, and exist only
+   * if the rest of its writes do (the transactional outbox).
+   */
+  transaction<T>(work: (tx: JobTransaction) => Promise<T>): Promise<T>
+  get(id: string): Promise<Job | undefined>
+  /** Jobs of this kind queued or running. */
+  pendingCount(kind: string): Promise<number>
+  /** The newest jobs in a status, optionally of one kind. */
+  list(filter: { status: JobStatus; kind?: string | undefined; limit: number }): Promise<Job[]>
+  /** A failed job back to queued with a fresh set of attempts; false when the job is not failed. */
+  requeueFailed(id: string, now: number): Promise<boolean>
+  /** How many jobs there are of each kind in each status (for metrics). */
+  depth(): Promise<{ kind: string; status: JobStatus; count: number }[]>
+  close(): Promise<void>
+}
+
+/** The database journal: a JobStore that the dispatcher claims jobs from. */
+export interface Journal extends JobStore {
+  /** Marks up to `limit` due jobs of these kinds running, counting an attempt, and returns them. */
+  claim(kinds: readonly string[], limit: number, now: number): Promise<Job[]>
+  setStage(id: string, stage: string): Promise<void>
+  succeed(id: string, result: unknown, now: number): Promise<void>
+  /** Back to queued, due at `runAt`, keeping the error for clients to see. */
+  retry(id: string, error: JobErrorInfo, runAt: number): Promise<void>
+  fail(id: string, error: JobErrorInfo, now: number): Promise<void>
+  /** Back to queued without counting the attempt: the job was interrupted by us, not by its own fault. */
+  release(id: string): Promise<void>
+  /** After a crash: every job left running goes back to queued. Returns how many. */
+  requeueRunning(): Promise<number>
+  /** Earliest run_at among queued jobs of these kinds, if any. */
+  nextDueAt(kinds: readonly string[]): Promise<number | undefined>
+}
+
+/** Runs jobs from a JobStore: the dispatcher for the journal, BullMQ workers for BullMQ. */
+export interface JobRunner {
+  /** True between start() and the first stop request. */
+  readonly running: boolean
+  start(): Promise<void>
+  /** Tells the runner that jobs were just queued; cheap, and a no-op where the queue pushes by itself. */
+  wake(): void
+  /** Takes no more jobs; those running carry on. The grace period of `stop()` counts from here. */
+  stopClaiming(): void
+  /** Lets running jobs finish within `graceMs` of the first stop request, then interrupts the rest. */
+  stop(graceMs: number): Promise<void>
+}
+
+/** Whether a job is still on its way (queued, waiting out a retry, or running). */
+export const isPending = (job: Job | undefined): boolean => job?.status === 'queued' || job?.status === 'running'

@@ -19,14 +19,14 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
 
   app.get('/admin/jobs', { schema: listJobsRouteSchema }, async (request) => {
     const { status, kind, limit = 50 } = request.query
-    return { jobs: services.queue.list({ status, kind, limit }).map(view) }
+    return { jobs: (await services.queue.list({ status, kind, limit })).map(view) }
   })
 
   app.post('/admin/jobs/:id/retry', { schema: retryJobRouteSchema }, async (request, reply) => {
-    const job = services.queue.get(request.params.id)
+    const job = await services.queue.get(request.params.id)
     if (!job) throw new JobNotFoundError()
-    if (!services.queue.requeueFailed(job.id, Date.now())) throw new JobNotFailedError(job.status)
-    services.dispatcher.wake()
-    return reply.code(202).send(view(services.queue.get(job.id) as Job))
+    if (!(await services.queue.requeueFailed(job.id, Date.now()))) throw new JobNotFailedError(job.status)
+    services.runner?.wake()
+    return reply.code(202).send(view((await services.queue.get(job.id)) as Job))
   })
 }

@@ -35,7 +35,7 @@ export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
 
   // Authentication comes first, so that the per-user rate limit counts only the user's own requests.
   const authorize = async (request: FastifyRequest<{ Params: { id: string } }>) => {
-    const user = authenticate(services.users, request.headers.authorization)
+    const user = await authenticate(services.users, request.headers.authorization)
     if (user.id !== request.params.id) throw new ForbiddenError("Only the user may change the user's avatar")
   }
   const perUser =
@@ -79,7 +79,7 @@ export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       }
 
       const job = await acceptAvatarUpload(acceptDeps, request.params.id, body)
-      services.dispatcher.wake()
+      services.runner?.wake()
       return reply
         .code(202)
         .header('location', `/jobs/${job.id}`)
@@ -96,7 +96,7 @@ export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       const size = query.size ?? (config.avatarSizes.at(-1) as number)
       // The row is read again if its files vanish between lookup and open: a new version was just published.
       for (let attempt = 0; attempt < 2; attempt++) {
-        const avatar = services.avatars.current(id)
+        const avatar = await services.avatars.current(id)
         if (!avatar) throw new AvatarNotFoundError()
         const formats = [...new Set(avatar.variants.map((v) => v.format))]
         const format = negotiateFormat(request.headers.accept, formats, query.format)

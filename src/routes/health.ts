@@ -6,12 +6,11 @@ import type { Services } from '../services.ts'
 export const healthRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   app.get('/healthz', { schema: healthzRouteSchema }, async () => ({ status: 'ok' as const }))
 
-  // Prepared once: load balancers ask this every few seconds.
-  const probe = services.db.prepare('SELECT 1')
   app.get('/readyz', { schema: readyzRouteSchema }, async () => {
-    if (!services.db.open) throw new NotReadyError('database closed')
-    probe.get()
-    if (!services.dispatcher.running) throw new NotReadyError('dispatcher not running')
+    await services.database.ping().catch((err) => {
+      throw new NotReadyError(`database: ${(err as Error).message}`)
+    })
+    if (services.runner && !services.runner.running) throw new NotReadyError('job runner not running')
     return { status: 'ok' as const }
   })
 }

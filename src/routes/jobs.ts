@@ -7,8 +7,8 @@ import type { Services } from '../services.ts'
 
 export const jobsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   app.get('/jobs/:id', { schema: getJobRouteSchema }, async (request) => {
-    const user = authenticate(services.users, request.headers.authorization)
-    const job = services.queue.get(request.params.id)
+    const user = await authenticate(services.users, request.headers.authorization)
+    const job = await services.queue.get(request.params.id)
     // Another user's job answers like a missing one: job ids leak nothing.
     if (!job || job.ownerId !== user.id) throw new JobNotFoundError()
     return jobView(job)

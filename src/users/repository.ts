@@ -1,4 +1,4 @@
-import type { Db } from '../db/sqlite.ts'
+import type { Db } from '../db/database.ts'
 
 export interface User {
   id: string
@@ -9,34 +9,42 @@ export interface User {
 }
 
 export interface UsersRepository {
-  /** Throws `EmailTakenError`-worthy SQLite constraint errors to the caller, who maps them. */
-  insert(user: User): void
-  findById(id: string): User | undefined
+  /** Rejects with the database's unique violation when the address is taken; the caller maps it. */
+  insert(user: User, tx?: Db): Promise<void>
+  findById(id: string): Promise<User | undefined>
 }
 
-interface UserRow {
-  id: string
-  email: string
-  name: string | null
-  token_hash: Buffer
-  created_at: number
-}
-
-/** Users in SQLite; e-mail uniqueness is case-insensitive through the lower-cased `email_key` column. */
+/** Users in SQLite or PostgreSQL; e-mail uniqueness is case-insensitive through the lower-cased `email_key`. */
 export function createUsersRepository(db: Db): UsersRepository {
-  const insert = db.prepare(
-    `INSERT INTO users (id, email, email_key, name, token_hash, created_at)
-     VALUES (@id, @email, @emailKey, @name, @tokenHash, @createdAt)`,
-  )
-  const byId = db.prepare('SELECT * FROM users WHERE id = ?')
   return {
-    insert(user) {
-      insert.run({ ...user, emailKey: user.email.toLowerCase() })
+    async insert(user, tx = db) {
+      await tx
+        .insertInto('users')
+        .values({
+          id: user.id,
+          email: user.email,
+          email_key: user.email.toLowerCase(),
+          name: user.name,
+          token_hash: user.tokenHash.toString('hex'),
+          created_at: user.createdAt,
+          avatar_job: null,
+        })
+        .execute()
     },
-    findById(id) {
-      const row = byId.get(id) as UserRow | undefined
+    async findById(id) {
+      const row = await db
+        .selectFrom('users')
+        .select(['id', 'email', 'name', 'token_hash', 'created_at'])
+        .where('id', '=', id)
+        .executeTakeFirst()
       return (
-        row && { id: row.id, email: row.email, name: row.name, tokenHash: row.token_hash, createdAt: row.created_at }
+        row && {
+          id: row.id,
+          email: row.email,
+          name: row.name,
+          tokenHash: Buffer.from(row.token_hash, 'hex'),
+          createdAt: row.created_at,
+        }
       )
     },
   }

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import { newToken } from '../auth/tokens.ts'
-import type { Db } from '../db/sqlite.ts'
+import { isUniqueViolation } from '../db/database.ts'
 import { EmailTakenError } from '../errors.ts'
 import { MailKind } from '../jobs/handlers/mail.ts'
-import type { Job, JobQueue } from '../jobs/types.ts'
+import type { Job, JobStore } from '../jobs/types.ts'
 import type { SignupFacts } from '../mail/templates.ts'
 import type { UsersRepository } from './repository.ts'
 
@@ -19,9 +19,8 @@ export interface SignupResult {
 }
 
 export interface SignupDeps {
-  db: Db
   users: UsersRepository
-  queue: JobQueue
+  queue: JobStore
   clock?: () => number
 }
 
@@ -29,23 +28,23 @@ export interface SignupDeps {
  * Creates the user and its two mail jobs in one transaction (transactional outbox): either all three rows
  * are on disk or none is, so an accepted signup always gets its mails and a refused one never does.
  */
-export function signUp(deps: SignupDeps, input: SignupInput): SignupResult {
+export async function signUp(deps: SignupDeps, input: SignupInput): Promise<SignupResult> {
   const id = randomUUID()
   const { token, hash } = newToken(id)
   const email = input.email.trim()
   const name = input.name?.trim() || null
   const facts: SignupFacts = { userId: id, email, name }
-  const write = deps.db.transaction(() => {
-    deps.users.insert({ id, email, name, tokenHash: hash, createdAt: (deps.clock ?? Date.now)() })
-    return deps.queue.add([
-      { kind: MailKind.welcome, ownerId: id, payload: facts },
-      { kind: MailKind.adminNotice, ownerId: id, payload: facts },
-    ])
-  })
   try {
-    return { id, token, jobs: write() }
+    const jobs = await deps.queue.transaction(async (tx) => {
+      await deps.users.insert({ id, email, name, tokenHash: hash, createdAt: (deps.clock ?? Date.now)() }, tx.db)
+      return tx.enqueue([
+        { kind: MailKind.welcome, ownerId: id, payload: facts },
+        { kind: MailKind.adminNotice, ownerId: id, payload: facts },
+      ])
+    })
+    return { id, token, jobs }
   } catch (err) {
-    if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new EmailTakenError()
+    if (isUniqueViolation(err)) throw new EmailTakenError()
     throw err
   }
 }

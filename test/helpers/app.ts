@@ -38,6 +38,15 @@ export async function startApp(t: Teardown, env: Record<string, string> = {}): P
   return app
 }
 
+/** Rows in one of deckhand's tables, read through the app's own database connection. */
+export async function countRows(app: FastifyInstance, table: 'users' | 'jobs' | 'avatars' | 'outbox') {
+  const row = await app.services.database.db
+    .selectFrom(table)
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow()
+  return Number(row.n)
+}
+
 export interface SignedUp {
   id: string
   token: string

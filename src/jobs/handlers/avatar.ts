@@ -77,7 +77,7 @@ export function avatarHandler(options: AvatarHandlerOptions): JobHandler {
       variants: outcome.variants,
       updatedAt: Date.now(),
     }
-    const { promoted, replaced } = avatars.promote(avatar)
+    const { promoted, replaced } = await avatars.promote(avatar)
     // Files go only after the database points elsewhere, so a reader never meets a missing file it was sent to.
     if (replaced) await fs.rm(paths.avatarVersion(payload.userId, replaced), { recursive: true, force: true })
     if (!promoted) await fs.rm(outDir, { recursive: true, force: true })

@@ -1,0 +1,114 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import Sqlite from 'better-sqlite3'
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely'
+import pg from 'pg'
+import { migrateToLatest } from './migrations.ts'
+import type { Schema } from './schema.ts'
+
+export type Db = Kysely<Schema>
+export type Dialect = 'sqlite' | 'postgres'
+
+export interface Database {
+  db: Db
+  dialect: Dialect
+  /** Where the data lives, for the start-up log (no password). */
+  describe: string
+  /** Answers a trivial query, or throws: the readiness probe. */
+  ping(): Promise<void>
+  close(): Promise<void>
+}
+
+export interface OpenOptions {
+  /** postgres://… puts everything in PostgreSQL; unset means the SQLite file. */
+  url: string | undefined
+  sqliteFile: string
+  synchronous: 'FULL' | 'NORMAL'
+  /** PostgreSQL connections this process may hold. */
+  poolSize: number
+}
+
+// int8 (bigint) columns and count(*) arrive as strings by default; every bigint here is an epoch-ms time or a
+// count, well inside 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, Number)
+
+/** Opens SQLite or PostgreSQL behind one Kysely instance, migrated to the latest schema. */
+export async function openDatabase(options: OpenOptions): Promise<Database> {
+  const database = options.url ? openPostgres(options.url, options.poolSize) : openSqlite(options)
+  try {
+    await migrateToLatest(database.db as Kysely<unknown>)
+  } catch (err) {
+    await database.close()
+    throw err
+  }
+  return database
+}
+
+function openSqlite(options: OpenOptions): Database {
+  fs.mkdirSync(path.dirname(options.sqliteFile), { recursive: true })
+  const sqlite = new Sqlite(options.sqliteFile)
+  // WAL lets readers (GET /jobs) run while the dispatcher writes; busy_timeout covers a second process
+  // (a backup, the sqlite3 shell) holding the lock for a moment.
+  sqlite.pragma('journal_mode = WAL')
+  sqlite.pragma(`synchronous = ${options.synchronous}`)
+  sqlite.pragma('busy_timeout = 5000')
+  sqlite.pragma('foreign_keys = ON')
+  if ((sqlite.pragma('user_version', { simple: true }) as number) > 0) {
+    sqlite.close()
+    // Version 0.1 numbered its schema in user_version; its data directories are not carried over.
+    throw new Error(`${options.sqliteFile} was made by deckhand 0.1 and cannot be read; move it away to start afresh`)
+  }
+  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }) })
+  const probe = sqlite.prepare('SELECT 1')
+  return {
+    db,
+    dialect: 'sqlite',
+    describe: `SQLite ${options.sqliteFile}`,
+    // Straight to better-sqlite3: load balancers ask every few seconds, and this skips the query builder.
+    async ping() {
+      if (!sqlite.open) throw new Error('database closed')
+      probe.get()
+    },
+    close: () => db.destroy(),
+  }
+}
+
+function openPostgres(url: string, poolSize: number): Database {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize })
+  // An idle client losing its connection emits here; without a listener that would crash the process.
+  pool.on('error', () => {})
+  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) })
+  const target = new URL(url)
+  return {
+    db,
+    dialect: 'postgres',
+    describe: `PostgreSQL ${target.hostname}:${target.port || 5432}${target.pathname}`,
+    async ping() {
+      await sql`SELECT 1`.execute(db)
+    },
+    close: () => db.destroy(),
+  }
+}
+
+/** Whether an error is a unique-constraint violation, in either dialect. */
+export function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: string }).code
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === '23505'
+}
+
+/**
+ * Runs `work` in a transaction. Unlike Kysely's `transaction()`, a failed COMMIT reaches the caller as itself:
+ * SQLite rolls back on its own when a commit fails (a full disk), and the second ROLLBACK's "no transaction is
+ * active" would otherwise hide the SQLITE_FULL that the error handler turns into a 503.
+ */
+export async function transact<T>(db: Db, work: (tx: Db) => Promise<T>): Promise<T> {
+  const tx = await db.startTransaction().execute()
+  try {
+    const result = await work(tx)
+    await tx.commit().execute()
+    return result
+  } catch (err) {
+    await tx.rollback().execute().catch(() => {})
+    throw err
+  }
+}

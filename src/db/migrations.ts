@@ -1,0 +1,73 @@
+import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely'
+
+/*
+ * Schema versions, applied in name order by Kysely's migrator (which takes a lock, so several processes may
+ * start at once). Append, never edit: a database may be at any earlier version. Written with the schema
+ * builder so that one text serves SQLite and PostgreSQL.
+ */
+const migrations: Record<string, Migration> = {
+  '0001_users_jobs_avatars_outbox': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('users')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('email', 'text', (c) => c.notNull())
+        .addColumn('email_key', 'text', (c) => c.notNull().unique())
+        .addColumn('name', 'text')
+        .addColumn('token_hash', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('avatar_seq', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('avatar_job', 'text')
+        .execute()
+      await db.schema
+        .createTable('jobs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('owner_id', 'text', (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) =>
+          c.notNull().check(sql`status IN ('queued', 'running', 'succeeded', 'failed')`),
+        )
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('run_at', 'bigint', (c) => c.notNull())
+        .addColumn('stage', 'text')
+        .addColumn('last_error', 'text')
+        .addColumn('result', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('started_at', 'bigint')
+        .addColumn('finished_at', 'bigint')
+        .execute()
+      await db.schema.createIndex('jobs_due').on('jobs').columns(['status', 'kind', 'run_at']).execute()
+      await db.schema.createIndex('jobs_owner').on('jobs').column('owner_id').execute()
+      await db.schema
+        .createTable('avatars')
+        .addColumn('user_id', 'text', (c) => c.primaryKey().references('users.id'))
+        .addColumn('version', 'text', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('placeholder', 'text', (c) => c.notNull())
+        .addColumn('dominant_color', 'text', (c) => c.notNull())
+        .addColumn('variants', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute()
+      await db.schema
+        .createTable('outbox')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('owner_id', 'text', (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute()
+    },
+  },
+}
+
+const provider: MigrationProvider = { getMigrations: async () => migrations }
+
+/** Brings the database to the latest schema; throws with the failing migration's error. */
+export async function migrateToLatest(db: Kysely<unknown>): Promise<void> {
+  const { error, results } = await new Migrator({ db, provider }).migrateToLatest()
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName
+    throw new Error(`database migration ${failed ?? ''} failed: ${(error as Error).message ?? error}`)
+  }
+}

@@ -1,0 +1,64 @@
+import type { Generated } from 'kysely'
+
+/*
+ * The tables deckhand keeps, as Kysely sees them. Times are epoch milliseconds (bigint in PostgreSQL, parsed
+ * back to numbers); structured values are JSON text, so both dialects store them the same way.
+ */
+export interface UsersTable {
+  id: string
+  email: string
+  /** Lower-cased: addresses compare case-insensitively, and the unique index is on this column. */
+  email_key: string
+  name: string | null
+  /** SHA-256 of the token's secret, hex. */
+  token_hash: string
+  created_at: number
+  /** Counts accepted avatar uploads; each upload's number orders it against the others. */
+  avatar_seq: Generated<number>
+  /** The job of the newest accepted upload: while it is pending, the profile says "processing". */
+  avatar_job: string | null
+}
+
+export interface JobsTable {
+  id: string
+  kind: string
+  owner_id: string
+  payload: string
+  status: 'queued' | 'running' | 'succeeded' | 'failed'
+  attempts: Generated<number>
+  run_at: number
+  stage: string | null
+  last_error: string | null
+  result: string | null
+  created_at: number
+  started_at: number | null
+  finished_at: number | null
+}
+
+export interface AvatarsTable {
+  user_id: string
+  /** Id of the job that made it; names its folder. */
+  version: string
+  /** The upload's avatar_seq: a later upload always wins. */
+  seq: number
+  placeholder: string
+  dominant_color: string
+  variants: string
+  updated_at: number
+}
+
+/** Jobs committed with their cause but not yet handed to BullMQ (QUEUE=bullmq): the transactional outbox. */
+export interface OutboxTable {
+  id: string
+  kind: string
+  owner_id: string
+  payload: string
+  created_at: number
+}
+
+export interface Schema {
+  users: UsersTable
+  jobs: JobsTable
+  avatars: AvatarsTable
+  outbox: OutboxTable
+}

@@ -1,0 +1,202 @@
+import { randomUUID } from 'node:crypto'
+import { type Selectable, sql } from 'kysely'
+import { type Database, type Db, transact } from '../db/database.ts'
+import type { JobsTable } from '../db/schema.ts'
+
+type JobRow = Selectable<JobsTable>
+
+import type { Job, JobErrorInfo, JobStatus, Journal, NewJob } from './types.ts'
+
+function toJob(row: JobRow): Job {
+  return {
+    id: row.id,
+    kind: row.kind,
+    ownerId: row.owner_id,
+    payload: JSON.parse(row.payload),
+    status: row.status,
+    attempts: row.attempts,
+    runAt: row.run_at,
+    stage: row.stage,
+    lastError: row.last_error === null ? null : JSON.parse(row.last_error),
+    result: row.result === null ? null : JSON.parse(row.result),
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+  }
+}
+
+/**
+ * The job journal in the database (SQLite by default, PostgreSQL with DATABASE_URL): the table is the queue,
+ * so a job is on disk before anyone hears "accepted". One process claims from it; to spread work over several
+ * machines use QUEUE=bullmq.
+ */
+export function createDbJournal(database: Database, clock: () => number = Date.now): Journal {
+  const { db } = database
+  const insert = async (tx: Db, jobs: NewJob[]) => {
+    if (jobs.length === 0) return []
+    const now = clock()
+    const rows = await tx
+      .insertInto('jobs')
+      .values(
+        jobs.map((job) => ({
+          id: randomUUID(),
+          kind: job.kind,
+          owner_id: job.ownerId,
+          payload: JSON.stringify(job.payload),
+          status: 'queued' as const,
+          run_at: now,
+          created_at: now,
+          stage: null,
+          last_error: null,
+          result: null,
+          started_at: null,
+          finished_at: null,
+        })),
+      )
+      .returningAll()
+      .execute()
+    return rows.map(toJob)
+  }
+
+  return {
+    describe: `journal in ${database.describe}`,
+
+    transaction(work) {
+      return transact(db, (tx) => work({ db: tx, enqueue: (jobs) => insert(tx, jobs) }))
+    },
+
+    async get(id) {
+      const row = await db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst()
+      return row && toJob(row)
+    },
+
+    async claim(kinds, limit, now) {
+      if (kinds.length === 0 || limit <= 0) return []
+      const rows = await db
+        .updateTable('jobs')
+        .set((eb) => ({ status: 'running', attempts: eb('attempts', '+', 1), started_at: now }))
+        .where('id', 'in', (eb) => {
+          const due = eb
+            .selectFrom('jobs')
+            .select('id')
+            .where('status', '=', 'queued')
+            .where('kind', 'in', kinds)
+            .where('run_at', '<=', now)
+            .orderBy('run_at')
+            .orderBy('created_at')
+            .limit(limit)
+          return database.dialect === 'postgres' ? due.forUpdate().skipLocked() : due
+        })
+        .returningAll()
+        .execute()
+      return rows.sort((a, b) => a.run_at - b.run_at || a.created_at - b.created_at).map(toJob)
+    },
+
+    async setStage(id, stage) {
+      await db.updateTable('jobs').set({ stage }).where('id', '=', id).where('status', '=', 'running').execute()
+    },
+
+    async succeed(id, result, now) {
+      await db
+        .updateTable('jobs')
+        .set({
+          status: 'succeeded',
+          result: JSON.stringify(result ?? null),
+          last_error: null,
+          stage: null,
+          finished_at: now,
+        })
+        .where('id', '=', id)
+        .execute()
+    },
+
+    async retry(id, error: JobErrorInfo, runAt) {
+      await db
+        .updateTable('jobs')
+        .set({ status: 'queued', last_error: JSON.stringify(error), run_at: runAt, stage: null, started_at: null })
+        .where('id', '=', id)
+        .execute()
+    },
+
+    async fail(id, error, now) {
+      await db
+        .updateTable('jobs')
+        .set({ status: 'failed', last_error: JSON.stringify(error), stage: null, finished_at: now })
+        .where('id', '=', id)
+        .execute()
+    },
+
+    async release(id) {
+      await db
+        .updateTable('jobs')
+        .set({
+          status: 'queued',
+          attempts: sql<number>`CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END`,
+          stage: null,
+          started_at: null,
+        })
+        .where('id', '=', id)
+        .where('status', '=', 'running')
+        .execute()
+    },
+
+    async requeueRunning() {
+      const result = await db
+        .updateTable('jobs')
+        .set({ status: 'queued', stage: null, started_at: null })
+        .where('status', '=', 'running')
+        .executeTakeFirst()
+      return Number(result.numUpdatedRows)
+    },
+
+    async pendingCount(kind) {
+      const row = await db
+        .selectFrom('jobs')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('kind', '=', kind)
+        .where('status', 'in', ['queued', 'running'])
+        .executeTakeFirstOrThrow()
+      return Number(row.n)
+    },
+
+    async list({ status, kind, limit }) {
+      let query = db.selectFrom('jobs').selectAll().where('status', '=', status)
+      if (kind !== undefined) query = query.where('kind', '=', kind)
+      const rows = await query.orderBy('created_at', 'desc').limit(limit).execute()
+      return rows.map(toJob)
+    },
+
+    async requeueFailed(id, now) {
+      const result = await db
+        .updateTable('jobs')
+        .set({ status: 'queued', attempts: 0, run_at: now, finished_at: null })
+        .where('id', '=', id)
+        .where('status', '=', 'failed')
+        .executeTakeFirst()
+      return Number(result.numUpdatedRows) > 0
+    },
+
+    async depth() {
+      const rows = await db
+        .selectFrom('jobs')
+        .select((eb) => ['kind', 'status', eb.fn.countAll<number>().as('count')])
+        .groupBy(['kind', 'status'])
+        .execute()
+      return rows.map((r) => ({ kind: r.kind, status: r.status as JobStatus, count: Number(r.count) }))
+    },
+
+    async nextDueAt(kinds) {
+      if (kinds.length === 0) return undefined
+      const row = await db
+        .selectFrom('jobs')
+        .select((eb) => eb.fn.min('run_at').as('at'))
+        .where('status', '=', 'queued')
+        .where('kind', 'in', kinds)
+        .executeTakeFirst()
+      return row?.at == null ? undefined : Number(row.at)
+    },
+
+    // The database is closed by its owner, after every user of it.
+    async close() {},
+  }
+}
