@@ -14,6 +14,13 @@ export const ConfigSchema = Type.Object({
   PORT: Int(3000, 0, 65535, 'TCP port to listen on (0 picks a free one)'),
   HOST: Type.String({ default: '127.0.0.1', minLength: 1, description: 'Address to bind; 0.0.0.0 in containers' }),
   DATA_DIR: Type.String({ default: './data', minLength: 1, description: 'SQLite journal, mail outbox, images' }),
+  STORAGE_DIR: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description:
+        'Uploads and avatar files; a folder every api and worker node mounts when they are several; unset: DATA_DIR',
+    }),
+  ),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info', description: 'pino log level' },
@@ -71,7 +78,7 @@ export const ConfigSchema = Type.Object({
     256 * 1024 * 1024,
     0,
     Number.MAX_SAFE_INTEGER,
-    'Free space under DATA_DIR below which uploads get 503',
+    'Free space under STORAGE_DIR below which uploads get 503',
   ),
   ADMIN_TOKEN: Type.Optional(
     Type.String({ minLength: 16, description: 'Bearer token for /admin; unset turns the admin API off' }),
@@ -79,6 +86,25 @@ export const ConfigSchema = Type.Object({
   REQUEST_TIMEOUT_MS: Int(120_000, 1000, 3_600_000, 'Longest a client may take to send a whole request'),
   HEADERS_TIMEOUT_MS: Int(10_000, 1000, 600_000, 'Longest a client may take to send the request headers'),
   KEEP_ALIVE_TIMEOUT_MS: Int(72_000, 1000, 600_000, 'Idle keep-alive connections are closed after this long'),
+  QUEUE: Type.Union([Type.Literal('journal'), Type.Literal('bullmq')], {
+    default: 'journal',
+    description:
+      '`journal`: jobs in the database, run by this process; `bullmq`: jobs in Redis, run by any number of workers',
+  }),
+  REDIS_URL: Type.Optional(
+    Type.String({ pattern: '^rediss?://', description: 'redis://[:pass@]host:6379[/db], for QUEUE=bullmq' }),
+  ),
+  QUEUE_PREFIX: Type.String({
+    default: 'deckhand',
+    pattern: '^[A-Za-z0-9_-]+$',
+    description: 'Prefix of every BullMQ key in Redis: deployments sharing a Redis keep apart by it',
+  }),
+  STALLED_AFTER_MS: Int(
+    30_000,
+    1000,
+    600_000,
+    'QUEUE=bullmq: a job whose worker stopped renewing its lock (died) is given to another worker after this long',
+  ),
   DATABASE_URL: Type.Optional(
     Type.String({
       pattern: '^postgres(ql)?://',
@@ -97,6 +123,7 @@ export type Env = Static<typeof ConfigSchema>
 export type AvatarFormat = 'webp' | 'avif'
 export type Config = Env & {
   dataDir: string
+  storageDir: string
   avatarSizes: number[]
   avatarFormats: AvatarFormat[]
   poolThreads: number
@@ -134,6 +161,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     // Node enforces the request timeout only once the headers timeout has passed.
     throw new ConfigError('invalid configuration:\n  HEADERS_TIMEOUT_MS: must not exceed REQUEST_TIMEOUT_MS')
   }
+  if (parsed.QUEUE === 'bullmq' && !parsed.REDIS_URL) {
+    throw new ConfigError('invalid configuration:\n  REDIS_URL: must be set when QUEUE=bullmq')
+  }
   const avatarSizes = [...new Set(parsed.AVATAR_SIZES.split(',').map(Number))].sort((a, b) => a - b)
   if (avatarSizes.some((n) => n < 1 || n > 4096)) {
     throw new ConfigError('invalid configuration:\n  AVATAR_SIZES: every size must be from 1 to 4096')
@@ -141,6 +171,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return {
     ...parsed,
     dataDir: path.resolve(parsed.DATA_DIR),
+    storageDir: path.resolve(parsed.STORAGE_DIR ?? parsed.DATA_DIR),
     avatarSizes,
     avatarFormats: [...new Set(parsed.AVATAR_FORMATS.split(','))] as AvatarFormat[],
     poolThreads: parsed.POOL_THREADS || os.availableParallelism(),

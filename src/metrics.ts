@@ -1,7 +1,6 @@
 import client from 'prom-client'
 import type { ImagePool } from './images/pool.ts'
-import type { AttemptOutcome } from './jobs/dispatcher.ts'
-import type { Job, JobStore } from './jobs/types.ts'
+import type { AttemptOutcome, Job, JobStore } from './jobs/types.ts'
 
 export interface Metrics {
   registry: client.Registry

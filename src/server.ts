@@ -1,33 +1,67 @@
+#!/usr/bin/env -S node --import tsx
+import type { FastifyBaseLogger } from 'fastify'
+import pino from 'pino'
 import { buildApp } from './app.ts'
-import { ConfigError, loadConfig } from './config.ts'
+import { type Config, ConfigError, loadConfig } from './config.ts'
+import { loggerOptions } from './logger.ts'
+import { createServices, type Role } from './services.ts'
 
-let config: ReturnType<typeof loadConfig>
+/*
+ * `deckhand` (or `npm start`): HTTP and jobs in one process, on embedded defaults.
+ * `deckhand api`: HTTP only; `deckhand worker`: jobs only. Those two share work through QUEUE=bullmq.
+ */
+const ROLES: Record<string, Role> = { all: 'all', api: 'api', worker: 'worker' }
+const arg = process.argv[2] ?? 'all'
+const role = ROLES[arg]
+
+let config: Config
 try {
+  if (!role) throw new ConfigError(`unknown command "${arg}": use api, worker or nothing (all in one process)`)
   config = loadConfig()
+  if (role !== 'all' && config.QUEUE !== 'bullmq') {
+    throw new ConfigError(
+      `"${role}" shares work with other processes, which the local journal cannot: set QUEUE=bullmq and REDIS_URL`,
+    )
+  }
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err
   console.error(`deckhand: ${err.message}`)
   process.exit(1)
 }
 
-const app = await buildApp(config)
-await app.listen({ port: config.PORT, host: config.HOST })
+let stop: () => Promise<void>
+let log: FastifyBaseLogger
+if (role === 'worker') {
+  log = pino(loggerOptions(config) as pino.LoggerOptions) as FastifyBaseLogger
+  const services = await createServices(config, log, { role })
+  await services.runner?.start()
+  log.info(
+    { role, database: services.database.describe, queue: services.queue.describe, mail: services.mail?.describe },
+    'worker running jobs',
+  )
+  stop = () => services.close()
+} else {
+  const app = await buildApp(config, { role })
+  await app.listen({ port: config.PORT, host: config.HOST })
+  log = app.log
+  stop = () => app.close()
+}
 
 let closing = false
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {
     if (closing) return
     closing = true
-    app.log.info({ signal }, 'shutting down: no new requests, running jobs get the grace period')
-    // Should close() itself hang (a socket that never drains), leave anyway: queued work is on disk.
+    log.info({ signal }, 'shutting down: no new work taken, running jobs get the grace period')
+    // Should closing itself hang (a socket that never drains), leave anyway: queued work is durable.
     setTimeout(() => {
-      app.log.error('shutdown took too long; exiting')
+      log.error('shutdown took too long; exiting')
       process.exit(1)
     }, config.SHUTDOWN_GRACE_MS + 5000).unref()
-    app.close().then(
+    stop().then(
       () => process.exit(0),
       (err) => {
-        app.log.error({ err }, 'error while shutting down')
+        log.error({ err }, 'error while shutting down')
         process.exit(1)
       },
     )

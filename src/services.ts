@@ -4,11 +4,13 @@ import { type AvatarsRepository, createAvatarsRepository } from './avatars/repos
 import type { Config } from './config.ts'
 import { type Database, openDatabase } from './db/database.ts'
 import { createImagePool, createInlineImageRunner, type ImagePool } from './images/pool.ts'
+import { BullRunner } from './jobs/bullmq-runner.ts'
+import { createBullStore } from './jobs/bullmq-store.ts'
 import { createDbJournal } from './jobs/db-journal.ts'
 import { Dispatcher } from './jobs/dispatcher.ts'
 import { AvatarKind, avatarHandler } from './jobs/handlers/avatar.ts'
-import { mailHandlers } from './jobs/handlers/mail.ts'
-import type { JobRunner, JobStore } from './jobs/types.ts'
+import { MailKind, mailHandlers } from './jobs/handlers/mail.ts'
+import type { JobRunner, JobStore, Lane } from './jobs/types.ts'
 import { createMailTransport, type MailTransport } from './mail/transport.ts'
 import { createMetrics, type Metrics } from './metrics.ts'
 import { type StoragePaths, storagePaths } from './storage/paths.ts'
@@ -47,16 +49,27 @@ export async function createServices(
   options: ServicesOptions = {},
 ): Promise<Services> {
   const role = options.role ?? 'all'
-  const paths = storagePaths(config.dataDir)
+  const paths = storagePaths(config.dataDir, config.storageDir)
   const database = await openDatabase({
     url: config.DATABASE_URL,
     sqliteFile: paths.database,
     synchronous: config.SQLITE_SYNCHRONOUS,
     poolSize: config.DATABASE_POOL_SIZE,
   })
-  const journal = createDbJournal(database)
-  const queue: JobStore = journal
+  const journal = config.QUEUE === 'journal' ? createDbJournal(database) : undefined
+  const queue: JobStore =
+    journal ??
+    createBullStore(database, {
+      redisUrl: config.REDIS_URL as string,
+      prefix: config.QUEUE_PREFIX,
+      kinds: [MailKind.welcome, MailKind.adminNotice, AvatarKind],
+      maxAttempts: config.MAX_ATTEMPTS,
+      // Only processes that write the outbox sweep it.
+      relayIntervalMs: role === 'worker' ? 0 : config.POLL_INTERVAL_MS,
+      log,
+    })
   const avatars = createAvatarsRepository(database.db, database.dialect)
+  fs.mkdirSync(config.storageDir, { recursive: true })
   if (role !== 'worker') {
     // Partial uploads of requests a crash cut off: never acknowledged, so nobody is owed them.
     fs.rmSync(paths.incoming, { recursive: true, force: true })
@@ -84,42 +97,56 @@ export async function createServices(
       concurrency: config.MAIL_CONCURRENCY,
       timeoutMs: config.MAIL_TIMEOUT_MS,
     })
-    runner = new Dispatcher({
-      queue: journal,
-      lanes: [
-        {
-          name: 'mail',
-          concurrency: config.MAIL_CONCURRENCY,
-          handlers: mailHandlers({
-            transport: mail,
-            adminEmail: config.ADMIN_EMAIL,
-            messageIdDomain: mailDomain(config.MAIL_FROM),
+    const lanes: Lane[] = [
+      {
+        name: 'mail',
+        concurrency: config.MAIL_CONCURRENCY,
+        handlers: mailHandlers({
+          transport: mail,
+          adminEmail: config.ADMIN_EMAIL,
+          messageIdDomain: mailDomain(config.MAIL_FROM),
+        }),
+      },
+      {
+        // Fed only as many jobs as the pool has threads; the rest wait in the journal, not in memory.
+        name: 'images',
+        concurrency: config.poolThreads,
+        handlers: {
+          [AvatarKind]: avatarHandler({
+            pool,
+            avatars,
+            paths,
+            sizes: config.avatarSizes,
+            formats: [...config.avatarFormats, 'jpeg'],
+            maxPixels: config.MAX_INPUT_PIXELS,
+            timeoutMs: config.IMAGE_TIMEOUT_MS,
           }),
         },
-        {
-          // Fed only as many jobs as the pool has threads; the rest wait in the journal, not in memory.
-          name: 'images',
-          concurrency: config.poolThreads,
-          handlers: {
-            [AvatarKind]: avatarHandler({
-              pool,
-              avatars,
-              paths,
-              sizes: config.avatarSizes,
-              formats: [...config.avatarFormats, 'jpeg'],
-              maxPixels: config.MAX_INPUT_PIXELS,
-              timeoutMs: config.IMAGE_TIMEOUT_MS,
-            }),
-          },
-        },
-      ],
+      },
+    ]
+    const retries = {
       maxAttempts: config.MAX_ATTEMPTS,
       retryBaseMs: config.RETRY_BASE_MS,
       retryMaxMs: config.RETRY_MAX_MS,
-      pollIntervalMs: config.POLL_INTERVAL_MS,
-      log,
-      onSettled: metrics.observeJob,
-    })
+    }
+    runner = journal
+      ? new Dispatcher({
+          queue: journal,
+          lanes,
+          ...retries,
+          pollIntervalMs: config.POLL_INTERVAL_MS,
+          log,
+          onSettled: metrics.observeJob,
+        })
+      : new BullRunner({
+          redisUrl: config.REDIS_URL as string,
+          prefix: config.QUEUE_PREFIX,
+          lanes,
+          ...retries,
+          stalledAfterMs: config.STALLED_AFTER_MS,
+          log,
+          onSettled: metrics.observeJob,
+        })
   }
   return {
     config,

@@ -13,7 +13,7 @@ import {
 import { SNIFF_BYTES, sniffImageType } from '../images/sniff.ts'
 import { type AvatarJobPayload, AvatarKind } from '../jobs/handlers/avatar.ts'
 import type { Job, JobStore } from '../jobs/types.ts'
-import { readHead, receiveToFile, syncDir, TooManyBytes } from '../storage/files.ts'
+import { moveDurably, readHead, receiveToFile, TooManyBytes } from '../storage/files.ts'
 import type { StoragePaths } from '../storage/paths.ts'
 import type { AvatarsRepository } from './repository.ts'
 
@@ -54,8 +54,7 @@ export async function acceptAvatarUpload(deps: AcceptDeps, userId: string, body:
 
     const name = `${uploadId}.${type}`
     await fs.mkdir(paths.originals, { recursive: true })
-    await fs.rename(incoming, paths.original(name))
-    await syncDir(paths.originals)
+    await moveDurably(incoming, paths.original(name))
     try {
       return await deps.queue.transaction(async (tx) => {
         const seq = await deps.avatars.recordUpload(userId, tx.db)

@@ -4,7 +4,7 @@ import type { JobStore } from '../jobs/types.ts'
 
 export interface BackpressureLimits {
   queue: JobStore
-  dataDir: string
+  storageDir: string
   maxPendingJobs: number
   minFreeDiskBytes: number
 }
@@ -17,9 +17,9 @@ export async function uploadPauseReason(limits: BackpressureLimits): Promise<str
   const pending = await limits.queue.pendingCount(AvatarKind)
   if (pending >= limits.maxPendingJobs) return `${pending} image jobs are waiting (limit ${limits.maxPendingJobs})`
   if (limits.minFreeDiskBytes > 0) {
-    const { bavail, bsize } = await fs.statfs(limits.dataDir)
+    const { bavail, bsize } = await fs.statfs(limits.storageDir)
     const free = bavail * bsize
-    if (free < limits.minFreeDiskBytes) return `${free} bytes free under DATA_DIR (floor ${limits.minFreeDiskBytes})`
+    if (free < limits.minFreeDiskBytes) return `${free} bytes free under STORAGE_DIR (floor ${limits.minFreeDiskBytes})`
   }
   return undefined
 }

@@ -108,7 +108,10 @@ export async function transact<T>(db: Db, work: (tx: Db) => Promise<T>): Promise
     await tx.commit().execute()
     return result
   } catch (err) {
-    await tx.rollback().execute().catch(() => {})
+    await tx
+      .rollback()
+      .execute()
+      .catch(() => {})
     throw err
   }
 }

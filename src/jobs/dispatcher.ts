@@ -1,23 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { JobErrorCode, JobFailure } from '../errors.ts'
+import { describeFailure, isRetryable } from './attempt.ts'
 import { retryDelay } from './backoff.ts'
-import type { Job, JobErrorInfo, JobRunner, Journal } from './types.ts'
-
-export interface JobContext {
-  signal: AbortSignal
-  log: FastifyBaseLogger
-  /** Records what the job is doing now, shown by `GET /jobs/:id` while it runs. */
-  setStage(stage: string): void
-}
-
-export type JobHandler = (job: Job, ctx: JobContext) => Promise<unknown>
-
-/** A set of job kinds that share a concurrency budget (mail on the event loop, images in the pool). */
-export interface Lane {
-  name: string
-  concurrency: number
-  handlers: Record<string, JobHandler>
-}
+import type { AttemptOutcome, Job, JobContext, JobRunner, Journal, Lane } from './types.ts'
 
 export interface DispatcherOptions {
   queue: Journal
@@ -31,8 +16,6 @@ export interface DispatcherOptions {
   /** Told of every finished attempt, for metrics. */
   onSettled?: (job: Job, outcome: AttemptOutcome, ms: number) => void
 }
-
-export type AttemptOutcome = 'succeeded' | 'retry' | 'failed' | 'interrupted'
 
 interface Running {
   promise: Promise<void>
@@ -189,9 +172,8 @@ export class Dispatcher implements JobRunner {
       log.warn('job interrupted by shutdown; left queued')
       return 'interrupted'
     }
-    const error = describe(err)
-    const retryable = !(err instanceof JobFailure) || err.retryable
-    if (retryable && job.attempts < maxAttempts) {
+    const error = describeFailure(err)
+    if (isRetryable(err) && job.attempts < maxAttempts) {
       const delay = retryDelay(job.attempts, retryBaseMs, retryMaxMs)
       await queue.retry(job.id, error, this.#opts.clock() + delay)
       log.warn({ error, retryInMs: delay }, 'job attempt failed; will retry')
@@ -236,9 +218,4 @@ export class Dispatcher implements JobRunner {
     await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, 1000).unref())])
     for (const lane of this.#running.values()) for (const id of lane.keys()) await this.#opts.queue.release(id)
   }
-}
-
-function describe(err: unknown): JobErrorInfo {
-  if (err instanceof JobFailure) return { code: err.code, message: err.message }
-  return { code: JobErrorCode.INTERNAL, message: err instanceof Error ? err.message : String(err) }
 }

@@ -1,3 +1,4 @@
+import type { FastifyBaseLogger } from 'fastify'
 import type { Db } from '../db/database.ts'
 
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed'
@@ -94,3 +95,21 @@ export interface JobRunner {
 
 /** Whether a job is still on its way (queued, waiting out a retry, or running). */
 export const isPending = (job: Job | undefined): boolean => job?.status === 'queued' || job?.status === 'running'
+
+export interface JobContext {
+  signal: AbortSignal
+  log: FastifyBaseLogger
+  /** Records what the job is doing now, shown by `GET /jobs/:id` while it runs. */
+  setStage(stage: string): void
+}
+
+export type JobHandler = (job: Job, ctx: JobContext) => Promise<unknown>
+
+/** A set of job kinds that share a concurrency budget (mail on the event loop, images in the pool). */
+export interface Lane {
+  name: string
+  concurrency: number
+  handlers: Record<string, JobHandler>
+}
+
+export type AttemptOutcome = 'succeeded' | 'retry' | 'failed' | 'interrupted'

@@ -55,7 +55,7 @@ export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
     async (request, reply) => {
       const paused = await uploadPauseReason({
         queue: services.queue,
-        dataDir: config.dataDir,
+        storageDir: config.storageDir,
         maxPendingJobs: config.MAX_PENDING_JOBS,
         minFreeDiskBytes: config.MIN_FREE_DISK_BYTES,
       })

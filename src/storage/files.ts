@@ -1,5 +1,6 @@
 import { createWriteStream } from 'node:fs'
 import fs from 'node:fs/promises'
+import path from 'node:path'
 import { type Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 
@@ -61,4 +62,29 @@ export async function syncDir(dir: string): Promise<void> {
   } finally {
     await handle.close()
   }
+}
+
+/**
+ * Moves a file into `to`'s folder durably. A rename when both are on one file system; across file systems
+ * (DATA_DIR local, STORAGE_DIR a shared mount) a copy to a hidden name, fsynced, then renamed, so readers on
+ * other nodes never see half a file.
+ */
+export async function moveDurably(from: string, to: string): Promise<void> {
+  try {
+    await fs.rename(from, to)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err
+    const tmp = path.join(path.dirname(to), `.${path.basename(to)}.tmp`)
+    try {
+      await fs.copyFile(from, tmp)
+      const handle = await fs.open(tmp, 'r+')
+      await handle.sync().finally(() => handle.close())
+      await fs.rename(tmp, to)
+    } catch (copyErr) {
+      await fs.rm(tmp, { force: true })
+      throw copyErr
+    }
+    await fs.rm(from, { force: true })
+  }
+  await syncDir(path.dirname(to))
 }

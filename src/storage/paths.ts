@@ -1,21 +1,25 @@
 import path from 'node:path'
 
 /**
- * Where deckhand keeps files under DATA_DIR. Every name below is made by deckhand (UUIDs, sizes, formats):
- * nothing a client sends ever becomes part of a path.
+ * Where deckhand keeps files: its own state under DATA_DIR, uploads and avatars under STORAGE_DIR (the same
+ * folder unless set; shared by every node when there are several). Every name below is made by deckhand
+ * (UUIDs, sizes, formats): nothing a client sends ever becomes part of a path.
  */
-export function storagePaths(dataDir: string) {
+export function storagePaths(dataDir: string, storageDir: string = dataDir) {
   return {
     database: path.join(dataDir, 'deckhand.db'),
     outbox: path.join(dataDir, 'outbox'),
-    /** Uploads still arriving; anything here at start-up is the remains of an interrupted request. */
+    /**
+     * Uploads still arriving; anything here at start-up is the remains of an interrupted request. Kept under
+     * DATA_DIR, the node's own, so that one api node's restart never touches another's uploads in flight.
+     */
     incoming: path.join(dataDir, 'uploads', 'incoming'),
     /** Accepted originals, kept until their job has finished. */
-    originals: path.join(dataDir, 'uploads', 'originals'),
-    original: (name: string) => path.join(dataDir, 'uploads', 'originals', name),
-    avatars: path.join(dataDir, 'avatars'),
+    originals: path.join(storageDir, 'uploads', 'originals'),
+    original: (name: string) => path.join(storageDir, 'uploads', 'originals', name),
+    avatars: path.join(storageDir, 'avatars'),
     /** One folder per avatar version (the id of the job that made it). */
-    avatarVersion: (userId: string, version: string) => path.join(dataDir, 'avatars', userId, version),
+    avatarVersion: (userId: string, version: string) => path.join(storageDir, 'avatars', userId, version),
   }
 }
 

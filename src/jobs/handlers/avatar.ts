@@ -4,7 +4,7 @@ import { JobErrorCode, JobFailure } from '../../errors.ts'
 import type { OutputFormat } from '../../images/avatar-pipeline.ts'
 import type { ImagePool } from '../../images/pool.ts'
 import type { StoragePaths } from '../../storage/paths.ts'
-import type { JobHandler } from '../dispatcher.ts'
+import type { JobHandler } from '../types.ts'
 
 export const AvatarKind = 'image.avatar'
 

@@ -1,7 +1,7 @@
 import { JobErrorCode, JobFailure } from '../../errors.ts'
 import { adminSignupNotice, type RenderedMail, type SignupFacts, welcomeMail } from '../../mail/templates.ts'
 import type { MailTransport } from '../../mail/transport.ts'
-import type { JobHandler } from '../dispatcher.ts'
+import type { JobHandler } from '../types.ts'
 
 export const MailKind = { welcome: 'mail.welcome', adminNotice: 'mail.admin-notice' } as const
 

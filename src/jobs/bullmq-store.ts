@@ -1,0 +1,259 @@
+import { randomUUID } from 'node:crypto'
+import { type Job as BullJob, type JobType, Queue } from 'bullmq'
+import type { FastifyBaseLogger } from 'fastify'
+import type { Selectable } from 'kysely'
+import { type Database, transact } from '../db/database.ts'
+import type { OutboxTable } from '../db/schema.ts'
+import type { Job, JobErrorInfo, JobStatus, JobStore } from './types.ts'
+
+/** What deckhand puts in a BullMQ job. The job's name is the kind; its id is deckhand's job id. */
+export interface BullData {
+  ownerId: string
+  payload: unknown
+  createdAt: number
+}
+
+/** What a worker writes as the job's progress: what clients see while it runs or waits to retry. */
+export interface BullProgress {
+  stage?: string | null
+  lastError?: JobErrorInfo | null
+  /** When the next attempt is due, while the job waits out a retry delay. */
+  runAt?: number | null
+}
+
+// Finished jobs stay this long, so clients can still read their outcome; failed ones stay for an admin's retry.
+const KEEP_SUCCEEDED_SECONDS = 7 * 24 * 3600
+
+const STATES: Record<JobStatus, JobType[]> = {
+  queued: ['waiting', 'delayed', 'prioritized', 'waiting-children'],
+  running: ['active'],
+  succeeded: ['completed'],
+  failed: ['failed'],
+}
+
+function toStatus(state: string): JobStatus {
+  if (state === 'active') return 'running'
+  if (state === 'completed') return 'succeeded'
+  if (state === 'failed') return 'failed'
+  return 'queued'
+}
+
+/** A BullMQ job as deckhand's Job. */
+export function fromBull(job: BullJob<BullData>, status: JobStatus): Job {
+  const progress = (typeof job.progress === 'object' && job.progress ? job.progress : {}) as BullProgress
+  const finished = status === 'succeeded' || status === 'failed'
+  return {
+    id: job.id as string,
+    kind: job.name,
+    ownerId: job.data.ownerId,
+    payload: job.data.payload,
+    status,
+    attempts: job.attemptsStarted,
+    runAt: progress.runAt ?? job.timestamp,
+    stage: status === 'running' ? (progress.stage ?? null) : null,
+    lastError:
+      status === 'succeeded'
+        ? null
+        : (progress.lastError ?? (job.failedReason ? { code: 'INTERNAL', message: job.failedReason } : null)),
+    result: status === 'succeeded' ? (job.returnvalue ?? null) : null,
+    createdAt: job.data.createdAt ?? job.timestamp,
+    startedAt: job.processedOn ?? null,
+    finishedAt: finished ? (job.finishedOn ?? null) : null,
+  }
+}
+
+const fromOutbox = (row: Selectable<OutboxTable>): Job => ({
+  id: row.id,
+  kind: row.kind,
+  ownerId: row.owner_id,
+  payload: JSON.parse(row.payload),
+  status: 'queued',
+  attempts: 0,
+  runAt: row.created_at,
+  stage: null,
+  lastError: null,
+  result: null,
+  createdAt: row.created_at,
+  startedAt: null,
+  finishedAt: null,
+})
+
+export interface BullStoreOptions {
+  redisUrl: string
+  prefix: string
+  kinds: readonly string[]
+  maxAttempts: number
+  /** Relay outbox rows left behind (a crash or a Redis outage between commit and hand-over) this often; 0: never. */
+  relayIntervalMs: number
+  log: FastifyBaseLogger
+}
+
+export type BullStore = JobStore & { queues: ReadonlyMap<string, Queue> }
+
+/**
+ * Jobs in BullMQ, one queue per kind. Enqueuing writes an outbox row in the same database transaction as the
+ * rest (a user, an upload's number); after commit the row is handed to BullMQ under the job's own id and
+ * deleted. Should the process die or Redis be away in between, the relay sweep hands it over later; the id
+ * makes a second hand-over a no-op (BullMQ ignores a job id it already has).
+ */
+export function createBullStore(database: Database, options: BullStoreOptions): BullStore {
+  const { db } = database
+  const connection = { url: options.redisUrl }
+  const target = new URL(options.redisUrl)
+  const queues = new Map(
+    options.kinds.map((kind) => [
+      kind,
+      new Queue(kind, {
+        connection,
+        prefix: options.prefix,
+        defaultJobOptions: {
+          attempts: options.maxAttempts,
+          backoff: { type: 'deckhand' },
+          removeOnComplete: { age: KEEP_SUCCEEDED_SECONDS },
+          removeOnFail: false,
+        },
+      }),
+    ]),
+  )
+  for (const queue of queues.values()) queue.on('error', (err) => options.log.error({ err }, 'redis error (queue)'))
+  const queueOf = (kind: string) => {
+    const queue = queues.get(kind)
+    if (!queue) throw new Error(`no queue for job kind "${kind}"`)
+    return queue
+  }
+
+  async function handOver(rows: Selectable<OutboxTable>[]): Promise<void> {
+    if (rows.length === 0) return
+    await Promise.all(
+      rows.map((row) =>
+        queueOf(row.kind).add(
+          row.kind as never,
+          { ownerId: row.owner_id, payload: JSON.parse(row.payload), createdAt: row.created_at },
+          { jobId: row.id },
+        ),
+      ),
+    )
+    await db
+      .deleteFrom('outbox')
+      .where(
+        'id',
+        'in',
+        rows.map((r) => r.id),
+      )
+      .execute()
+  }
+
+  let sweeping: Promise<void> | undefined
+  const sweep = () => {
+    sweeping ??= (async () => {
+      const rows = await db.selectFrom('outbox').selectAll().orderBy('created_at').limit(500).execute()
+      if (rows.length > 0) options.log.info({ jobs: rows.length }, 'relaying jobs left in the outbox')
+      await handOver(rows)
+    })()
+      .catch((err) => options.log.warn({ err }, 'outbox relay failed; will try again'))
+      .finally(() => {
+        sweeping = undefined
+      })
+    return sweeping
+  }
+  const timer = options.relayIntervalMs > 0 ? setInterval(sweep, options.relayIntervalMs).unref() : undefined
+  if (timer) void sweep()
+
+  async function find(id: string): Promise<BullJob<BullData> | undefined> {
+    const found = await Promise.all([...queues.values()].map((q) => q.getJob(id)))
+    return found.find((j) => j !== undefined)
+  }
+
+  async function outboxCount(kind?: string): Promise<number> {
+    let query = db.selectFrom('outbox').select((eb) => eb.fn.countAll<number>().as('n'))
+    if (kind !== undefined) query = query.where('kind', '=', kind)
+    return Number((await query.executeTakeFirstOrThrow()).n)
+  }
+
+  return {
+    describe: `BullMQ at ${target.hostname}:${target.port || 6379} (prefix ${options.prefix}), outbox in ${database.describe}`,
+    queues,
+
+    async transaction(work) {
+      const written: Selectable<OutboxTable>[] = []
+      const result = await transact(db, (tx) =>
+        work({
+          db: tx,
+          async enqueue(jobs) {
+            const now = Date.now()
+            const rows = jobs.map((job) => ({
+              id: randomUUID(),
+              kind: job.kind,
+              owner_id: job.ownerId,
+              payload: JSON.stringify(job.payload),
+              created_at: now,
+            }))
+            if (rows.length > 0) await tx.insertInto('outbox').values(rows).execute()
+            written.push(...rows)
+            return rows.map(fromOutbox)
+          },
+        }),
+      )
+      // Committed: the jobs are safe in the outbox. The hand-over runs behind the answer; a failure is the
+      // sweep's to repair, and is logged, never the client's error.
+      handOver(written).catch((err) => options.log.warn({ err }, 'hand-over to BullMQ failed; the relay will retry'))
+      return result
+    },
+
+    async get(id) {
+      // The outbox first: a job leaves it only after BullMQ has it, so one of the two lookups always finds it.
+      const row = await db.selectFrom('outbox').selectAll().where('id', '=', id).executeTakeFirst()
+      if (row) return fromOutbox(row)
+      const job = await find(id)
+      if (!job) return undefined
+      return fromBull(job, toStatus(await job.getState()))
+    },
+
+    async pendingCount(kind) {
+      const counts = await queueOf(kind).getJobCounts(...STATES.queued, ...STATES.running)
+      return Object.values(counts).reduce((a, b) => a + b, 0) + (await outboxCount(kind))
+    },
+
+    async list({ status, kind, limit }) {
+      const kinds = kind === undefined ? [...queues.keys()] : queues.has(kind) ? [kind] : []
+      const lists = await Promise.all(
+        kinds.map(async (k) => {
+          const jobs = (await queueOf(k).getJobs(STATES[status], 0, limit - 1, false)) as BullJob<BullData>[]
+          return jobs.filter(Boolean).map((j) => fromBull(j, status))
+        }),
+      )
+      return lists
+        .flat()
+        .sort((a, b) => b.createdAt - a.createdAt)
+        .slice(0, limit)
+    },
+
+    async requeueFailed(id) {
+      const job = await find(id)
+      if (!job || (await job.getState()) !== 'failed') return false
+      await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true })
+      return true
+    },
+
+    async depth() {
+      const out: { kind: string; status: JobStatus; count: number }[] = []
+      for (const [kind, queue] of queues) {
+        const counts = await queue.getJobCounts(...Object.values(STATES).flat())
+        const byStatus = new Map<JobStatus, number>()
+        for (const [state, n] of Object.entries(counts)) {
+          const status = toStatus(state)
+          byStatus.set(status, (byStatus.get(status) ?? 0) + n)
+        }
+        byStatus.set('queued', (byStatus.get('queued') ?? 0) + (await outboxCount(kind)))
+        for (const [status, count] of byStatus) if (count > 0) out.push({ kind, status, count })
+      }
+      return out
+    },
+
+    async close() {
+      clearInterval(timer)
+      await sweeping
+      await Promise.all([...queues.values()].map((q) => q.close()))
+    },
+  }
+}
