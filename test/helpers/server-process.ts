@@ -15,9 +15,13 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | string>
 }
 
-/** Runs `src/server.ts` as its own process, the way `npm start` does, and resolves once it listens. */
-export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/server.ts')], {
+/**
+ * Runs `src/server.ts` as its own process, the way `npm start` does (or `deckhand api` / `deckhand worker` with
+ * `role`), and resolves once it listens, or for a worker once it runs jobs (its `url` is then empty).
+ */
+export async function startServerProcess(env: Record<string, string>, role?: 'api' | 'worker'): Promise<ServerProcess> {
+  const args = ['--import', 'tsx', path.join(root, 'src/server.ts'), ...(role ? [role] : [])]
+  const child = spawn(process.execPath, args, {
     cwd: root,
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -42,6 +46,7 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
           logs.push(entry)
           const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(String(entry.msg))
           if (m) resolve(m[1] as string)
+          if (entry.msg === 'worker running jobs') resolve('')
         } catch {}
       }
     })

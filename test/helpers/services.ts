@@ -1,0 +1,85 @@
+import { randomBytes } from 'node:crypto'
+import { Redis } from 'ioredis'
+import pg from 'pg'
+
+/*
+ * Redis and PostgreSQL for the scale-out tests. A developer's machine may have neither: those tests then skip
+ * and say why. CI sets REQUIRE_SERVICES=1, where a missing service fails them instead.
+ */
+export const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
+export const postgresUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+const required = process.env.REQUIRE_SERVICES === '1'
+
+interface Tap {
+  teardown(fn: () => unknown): void
+  plan(n: number, comment?: string): void
+  fail(message: string): void
+}
+
+async function reachable(): Promise<string | undefined> {
+  const problems: string[] = []
+  const redis = new Redis(redisUrl, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0 })
+  redis.on('error', () => {})
+  try {
+    await redis.connect()
+    await redis.ping()
+  } catch (err) {
+    problems.push(`no Redis at ${redisUrl} (${(err as Error).message}; set TEST_REDIS_URL)`)
+  } finally {
+    redis.disconnect()
+  }
+  const client = new pg.Client({ connectionString: postgresUrl, connectionTimeoutMillis: 1000 })
+  try {
+    await client.connect()
+    await client.query('SELECT 1')
+  } catch (err) {
+    problems.push(`no PostgreSQL at ${postgresUrl} (${(err as Error).message}; set TEST_DATABASE_URL)`)
+  } finally {
+    await client.end().catch(() => {})
+  }
+  return problems.length ? problems.join('; ') : undefined
+}
+
+let checked: Promise<string | undefined> | undefined
+
+/**
+ * Whether Redis and PostgreSQL answer. When they do not, skips the test with the reason, or fails it under
+ * REQUIRE_SERVICES=1; the caller returns at once when this resolves false.
+ */
+export async function servicesAvailable(t: Tap): Promise<boolean> {
+  checked ??= reachable()
+  const problem = await checked
+  if (!problem) return true
+  if (required) t.fail(`REQUIRE_SERVICES=1 but ${problem}`)
+  else t.plan(0, `skipped: needs Redis and PostgreSQL: ${problem}`)
+  return false
+}
+
+/**
+ * Settings for QUEUE=bullmq on a fresh PostgreSQL database and a fresh Redis key prefix, both removed when the
+ * test ends: tests never see each other's users or jobs.
+ */
+export async function scaledEnv(t: Tap): Promise<Record<string, string>> {
+  const name = `deckhand_test_${randomBytes(6).toString('hex')}`
+  const admin = new pg.Client({ connectionString: postgresUrl })
+  await admin.connect()
+  await admin.query(`CREATE DATABASE ${name}`)
+  await admin.end()
+  const url = new URL(postgresUrl)
+  url.pathname = `/${name}`
+  t.teardown(async () => {
+    const client = new pg.Client({ connectionString: postgresUrl })
+    await client.connect()
+    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+    await client.end()
+    const redis = new Redis(redisUrl)
+    let cursor = '0'
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${name}:*`, 'COUNT', 1000)
+      if (keys.length) await redis.del(...keys)
+      cursor = next
+    } while (cursor !== '0')
+    redis.disconnect()
+  })
+  return { QUEUE: 'bullmq', REDIS_URL: redisUrl, DATABASE_URL: url.href, QUEUE_PREFIX: name }
+}
