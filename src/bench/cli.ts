@@ -1,6 +1,7 @@
 /**
- * `npm run bench`: what deckhand does on this machine, in five phases, as ratios measured in one run.
+ * `npm run bench`: what deckhand does on this machine, in six phases, as ratios measured in one run.
  *   npm run bench -- [--jobs 48] [--duration 10] [--url http://host:port] [--json] [--out report.json]
+ *     [--phases 1,2,3,4,5,6] [--redis redis://127.0.0.1:6379] [--postgres postgres://postgres@127.0.0.1:5432/postgres]
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -8,7 +9,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import sharp from 'sharp'
 import { avatarsPhase, type BenchOptions, mixedPhase, rawPhase, signupsPhase } from './phases.ts'
-import { type BenchService, startService } from './service.ts'
+import { type BenchService, startDeployment, startService } from './service.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -19,7 +20,9 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '10' },
     json: { type: 'boolean', default: false },
     out: { type: 'string', default: 'data/bench-report.json' },
-    phases: { type: 'string', default: '1,2,3,4,5' },
+    phases: { type: 'string', default: '1,2,3,4,5,6' },
+    redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
+    postgres: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
   },
 })
 
@@ -73,6 +76,33 @@ const inline = args.url
       onService({ IMAGE_WORK_INLINE: 'true' }, (url) => mixedPhase(url, options, '5 signups + avatars (inline)')),
     )
 
+// Phase 6: the same avatar load on `deckhand api` with one, then two `deckhand worker` processes (BullMQ,
+// PostgreSQL). Skipped, with the reason, where Redis or PostgreSQL does not answer.
+const scaled = args.url
+  ? undefined
+  : await run('6', async () => {
+      const where = { redisUrl: args.redis, postgresUrl: args.postgres }
+      const out: Record<string, number | string> = {}
+      for (const workers of [1, 2]) {
+        let deployment: BenchService
+        try {
+          deployment = await startDeployment(workers, where)
+        } catch (err) {
+          out.skipped = `needs Redis (${args.redis}) and PostgreSQL (${args.postgres}): ${(err as Error).message}`
+          say(`6 scale-out skipped: ${out.skipped}`)
+          return out
+        }
+        try {
+          const result = await avatarsPhase(deployment.url, options, `6 avatars, ${workers} worker process(es)`)
+          out[`workers${workers}AvatarsPerSecond`] = result.avatarsPerSecond
+          out[`workers${workers}LatencyP50Ms`] = result.latencyP50Ms
+        } finally {
+          await deployment.stop()
+        }
+      }
+      return out
+    })
+
 const nan = Number.NaN
 const figure = (name: string, value: number, target: string, ok: (v: number) => boolean) => ({
   figure: name,
@@ -114,7 +144,18 @@ const figures = [
   figure('peak RSS under load (MiB)', mixed?.peakRssMiB ?? nan, '<= 400', (v) => v <= 400),
 ]
 
-const report = { date: new Date().toISOString(), machine, options, raw, avatars, signups, mixed, inline, figures }
+const report = {
+  date: new Date().toISOString(),
+  machine,
+  options,
+  raw,
+  avatars,
+  signups,
+  mixed,
+  inline,
+  scaled,
+  figures,
+}
 fs.mkdirSync(path.dirname(path.resolve(args.out)), { recursive: true })
 fs.writeFileSync(args.out, `${JSON.stringify(report, null, 2)}\n`)
 
@@ -144,6 +185,14 @@ if (args.json) {
       name,
       `${f(m.signups.requestsPerSecond, 0)} req/s; p50 ${f(m.signups.latencyP50Ms)} ms, p99 ${f(m.signups.latencyP99Ms)} ms; ` +
         `${f(m.avatarsPerSecond)} avatars/s; event loop p99 ${f(m.eventLoopDelayP99Ms)} ms; peak RSS ${f(m.peakRssMiB, 0)} MiB`,
+    )
+  }
+  if (scaled && scaled.skipped === undefined) {
+    const n = (k: string) => Number(scaled[k])
+    phase(
+      '6 api + worker processes',
+      `1 worker: ${f(n('workers1AvatarsPerSecond'))} avatars/s (p50 ${f(n('workers1LatencyP50Ms'), 0)} ms); ` +
+        `2 workers: ${f(n('workers2AvatarsPerSecond'))} avatars/s (p50 ${f(n('workers2LatencyP50Ms'), 0)} ms)`,
     )
   }
   console.log('')

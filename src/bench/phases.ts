@@ -126,10 +126,10 @@ function avatarClients(url: string, users: User[], image: Buffer, stop: (finishe
 }
 
 /** Phase 2: avatars over HTTP, `avatarConcurrency` clients, until `avatarJobs` have finished; then one at a time on the idle service. */
-export async function avatarsPhase(url: string, opts: BenchOptions) {
+export async function avatarsPhase(url: string, opts: BenchOptions, label = '2 avatars over HTTP') {
   const image = fs.readFileSync(opts.fixture)
-  const users = await createUsers(url, opts.avatarConcurrency, 'p2')
-  const bar = progress('2 avatars over HTTP', opts.avatarJobs)
+  const users = await createUsers(url, opts.avatarConcurrency, label.replace(/\W+/g, '').slice(0, 12))
+  const bar = progress(label, opts.avatarJobs)
   const load = avatarClients(url, users, image, (finished) => {
     bar.tick(finished)
     return finished >= opts.avatarJobs

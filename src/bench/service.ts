@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
@@ -25,10 +26,11 @@ async function freePort(): Promise<number> {
  * /readyz answers. Logs stay at warn: a benchmark measures the service, not its request log. Rate limits
  * are off: a load tester is one address by nature.
  */
-export async function startService(env: Record<string, string> = {}): Promise<BenchService> {
+export async function startService(env: Record<string, string> = {}, role?: 'api'): Promise<BenchService> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'deckhand-bench-'))
   const port = await freePort()
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/server.ts')], {
+  const args = ['--import', 'tsx', path.join(root, 'src/server.ts'), ...(role ? [role] : [])]
+  const child: ChildProcess = spawn(process.execPath, args, {
     cwd: root,
     env: {
       ...process.env,
@@ -63,6 +65,80 @@ export async function startService(env: Record<string, string> = {}): Promise<Be
       child.kill('SIGTERM')
       await exited
       fs.rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** A worker process (`deckhand worker`) on its own temporary DATA_DIR. */
+function startWorker(env: Record<string, string>): BenchService & { ready: Promise<void> } {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'deckhand-bench-'))
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/server.ts'), 'worker'], {
+    cwd: root,
+    env: { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('worker running jobs')) resolve()
+    })
+    exited.then(() => reject(new Error('a worker exited during start-up')))
+  })
+  return {
+    url: '',
+    ready,
+    async stop() {
+      child.kill('SIGTERM')
+      await exited
+      fs.rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+export interface Deployment {
+  redisUrl: string
+  postgresUrl: string
+}
+
+/**
+ * `deckhand api` plus `workers` × `deckhand worker`, as a scaled-out deployment on this one machine: a fresh
+ * PostgreSQL database and Redis prefix, a shared STORAGE_DIR; all of it removed by stop().
+ */
+export async function startDeployment(workers: number, where: Deployment): Promise<BenchService> {
+  const { default: pg } = await import('pg')
+  const { Redis } = await import('ioredis')
+  const name = `deckhand_bench_${randomBytes(4).toString('hex')}`
+  const admin = new pg.Client({ connectionString: where.postgresUrl })
+  await admin.connect()
+  await admin.query(`CREATE DATABASE ${name}`)
+  const url = new URL(where.postgresUrl)
+  url.pathname = `/${name}`
+  const storage = fs.mkdtempSync(path.join(os.tmpdir(), 'deckhand-bench-shared-'))
+  const env = {
+    QUEUE: 'bullmq',
+    REDIS_URL: where.redisUrl,
+    QUEUE_PREFIX: name,
+    DATABASE_URL: url.href,
+    STORAGE_DIR: storage,
+  }
+  const api = await startService(env, 'api')
+  const pool = Array.from({ length: workers }, () => startWorker(env))
+  await Promise.all(pool.map((w) => w.ready))
+  return {
+    url: api.url,
+    async stop() {
+      await Promise.all([api.stop(), ...pool.map((w) => w.stop())])
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+      await admin.end()
+      const redis = new Redis(where.redisUrl)
+      let cursor = '0'
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${name}:*`, 'COUNT', 1000)
+        if (keys.length) await redis.del(...keys)
+        cursor = next
+      } while (cursor !== '0')
+      redis.disconnect()
+      fs.rmSync(storage, { recursive: true, force: true })
     },
   }
 }
