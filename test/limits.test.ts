@@ -58,13 +58,13 @@ t.test(
   },
 )
 
-t.test('when free disk under DATA_DIR falls below the floor, uploads get 503; signups keep working', async (t) => {
+t.test('when free disk under STORAGE_DIR falls below the floor, uploads get 503; signups keep working', async (t) => {
   const app = await startApp(t, { MIN_FREE_DISK_BYTES: String(Number.MAX_SAFE_INTEGER) })
   const ann = await signup(app, 'ann@example.com')
   const busy = await uploadRaw(app, ann, 'alpha.png', 'image/png')
   t.equal(busy.statusCode, 503)
   t.equal(busy.json().code, 'SERVICE_BUSY')
-  t.match(busy.json().message, /bytes free under DATA_DIR/)
+  t.match(busy.json().message, /bytes free under STORAGE_DIR/)
   t.equal((await app.inject({ method: 'POST', url: '/signup', payload: { email: 'b@example.com' } })).statusCode, 201)
 })
 
