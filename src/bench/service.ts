@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { scratchState } from './scratch.ts'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
@@ -105,20 +105,13 @@ export interface Deployment {
  * PostgreSQL database and Redis prefix, a shared STORAGE_DIR; all of it removed by stop().
  */
 export async function startDeployment(workers: number, where: Deployment): Promise<BenchService> {
-  const { default: pg } = await import('pg')
-  const { Redis } = await import('ioredis')
-  const name = `deckhand_bench_${randomBytes(4).toString('hex')}`
-  const admin = new pg.Client({ connectionString: where.postgresUrl })
-  await admin.connect()
-  await admin.query(`CREATE DATABASE ${name}`)
-  const url = new URL(where.postgresUrl)
-  url.pathname = `/${name}`
+  const scratch = await scratchState(where.postgresUrl, where.redisUrl, 'bench')
   const storage = fs.mkdtempSync(path.join(os.tmpdir(), 'deckhand-bench-shared-'))
   const env = {
     QUEUE: 'bullmq',
     REDIS_URL: where.redisUrl,
-    QUEUE_PREFIX: name,
-    DATABASE_URL: url.href,
+    QUEUE_PREFIX: scratch.name,
+    DATABASE_URL: scratch.databaseUrl,
     STORAGE_DIR: storage,
   }
   const api = await startService(env, 'api')
@@ -128,16 +121,7 @@ export async function startDeployment(workers: number, where: Deployment): Promi
     url: api.url,
     async stop() {
       await Promise.all([api.stop(), ...pool.map((w) => w.stop())])
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-      await admin.end()
-      const redis = new Redis(where.redisUrl)
-      let cursor = '0'
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${name}:*`, 'COUNT', 1000)
-        if (keys.length) await redis.del(...keys)
-        cursor = next
-      } while (cursor !== '0')
-      redis.disconnect()
+      await scratch.drop()
       fs.rmSync(storage, { recursive: true, force: true })
     },
   }

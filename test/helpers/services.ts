@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import pg from 'pg'
+import { scratchState } from '../../src/bench/scratch.ts'
 
 /*
  * Redis and PostgreSQL for the scale-out tests. A developer's machine may have neither: those tests then skip
@@ -60,26 +60,7 @@ export async function servicesAvailable(t: Tap): Promise<boolean> {
  * test ends: tests never see each other's users or jobs.
  */
 export async function scaledEnv(t: Tap): Promise<Record<string, string>> {
-  const name = `deckhand_test_${randomBytes(6).toString('hex')}`
-  const admin = new pg.Client({ connectionString: postgresUrl })
-  await admin.connect()
-  await admin.query(`CREATE DATABASE ${name}`)
-  await admin.end()
-  const url = new URL(postgresUrl)
-  url.pathname = `/${name}`
-  t.teardown(async () => {
-    const client = new pg.Client({ connectionString: postgresUrl })
-    await client.connect()
-    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-    await client.end()
-    const redis = new Redis(redisUrl)
-    let cursor = '0'
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${name}:*`, 'COUNT', 1000)
-      if (keys.length) await redis.del(...keys)
-      cursor = next
-    } while (cursor !== '0')
-    redis.disconnect()
-  })
-  return { QUEUE: 'bullmq', REDIS_URL: redisUrl, DATABASE_URL: url.href, QUEUE_PREFIX: name }
+  const scratch = await scratchState(postgresUrl, redisUrl, 'test')
+  t.teardown(() => scratch.drop())
+  return { QUEUE: 'bullmq', REDIS_URL: redisUrl, DATABASE_URL: scratch.databaseUrl, QUEUE_PREFIX: scratch.name }
 }
