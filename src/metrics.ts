@@ -12,7 +12,7 @@ export interface Metrics {
  * Prometheus metrics (prom-client). Gauges that describe state (journal depth, pool, peak RSS) are read at
  * scrape time, so the hot paths pay only for the histograms and counters.
  */
-export function createMetrics(sources: { queue: JobStore; pool: () => ImagePool | undefined }): Metrics {
+export function createMetrics(sources: { queue: JobStore; pool: ImagePool | undefined }): Metrics {
   const registry = new client.Registry()
   // Includes nodejs_eventloop_lag_p50/p90/p99_seconds, from monitorEventLoopDelay at 10 ms resolution and
   // reset at every scrape: each scrape reports the interval since the one before.
@@ -54,7 +54,7 @@ export function createMetrics(sources: { queue: JobStore; pool: () => ImagePool 
     help: 'Share of time the image worker threads were busy since the pool started (0-1)',
     registers: [registry],
     collect() {
-      this.set(sources.pool()?.stats().utilization ?? 0)
+      this.set(sources.pool?.stats().utilization ?? 0)
     },
   })
   new client.Gauge({
@@ -62,7 +62,7 @@ export function createMetrics(sources: { queue: JobStore; pool: () => ImagePool 
     help: 'Tasks waiting inside the image pool',
     registers: [registry],
     collect() {
-      this.set(sources.pool()?.stats().queued ?? 0)
+      this.set(sources.pool?.stats().queued ?? 0)
     },
   })
   new client.Gauge({
@@ -70,7 +70,7 @@ export function createMetrics(sources: { queue: JobStore; pool: () => ImagePool 
     help: 'Configured image worker threads',
     registers: [registry],
     collect() {
-      this.set(sources.pool()?.threads ?? 0)
+      this.set(sources.pool?.threads ?? 0)
     },
   })
   new client.Gauge({

@@ -75,12 +75,10 @@ export async function createServices(
     fs.rmSync(paths.incoming, { recursive: true, force: true })
   }
 
-  let pool: ImagePool | undefined
-  let mail: MailTransport | undefined
-  let runner: JobRunner | undefined
-  const metrics = createMetrics({ queue, pool: () => pool })
-  if (role !== 'api') {
-    pool = config.IMAGE_WORK_INLINE
+  const runsJobs = role !== 'api'
+  const pool = !runsJobs
+    ? undefined
+    : config.IMAGE_WORK_INLINE
       ? createInlineImageRunner()
       : createImagePool({
           threads: config.poolThreads,
@@ -90,6 +88,10 @@ export async function createServices(
           nice: config.IMAGE_THREAD_NICE,
           filename: options.workerFile,
         })
+  const metrics = createMetrics({ queue, pool })
+  let mail: MailTransport | undefined
+  let runner: JobRunner | undefined
+  if (pool) {
     mail = createMailTransport({
       smtpUrl: config.SMTP_URL,
       from: config.MAIL_FROM,

@@ -18,8 +18,6 @@ export interface AvatarsRepository {
   recordUpload(userId: string, tx: Db): Promise<number>
   /** Names the job of the newest accepted upload, once it has an id. */
   setLatestJob(userId: string, jobId: string, tx: Db): Promise<void>
-  /** The job of the user's newest accepted upload, if any. */
-  latestJob(userId: string): Promise<string | undefined>
   current(userId: string): Promise<Avatar | undefined>
   /**
    * Makes `avatar` the user's current one unless a later upload already is. Returns whether it was promoted
@@ -52,10 +50,6 @@ export function createAvatarsRepository(db: Db, dialect: Dialect): AvatarsReposi
     },
     async setLatestJob(userId, jobId, tx) {
       await tx.updateTable('users').set({ avatar_job: jobId }).where('id', '=', userId).execute()
-    },
-    async latestJob(userId) {
-      const row = await db.selectFrom('users').select('avatar_job').where('id', '=', userId).executeTakeFirst()
-      return row?.avatar_job ?? undefined
     },
     async current(userId) {
       const row = await db.selectFrom('avatars').selectAll().where('user_id', '=', userId).executeTakeFirst()

@@ -9,11 +9,11 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
   app.get('/users/:id', { schema: getUserRouteSchema }, async (request) => {
     const user = await services.users.findById(request.params.id)
     if (!user) throw new UserNotFoundError()
-    const [current, latestJob] = await Promise.all([
+    const [current, latest] = await Promise.all([
       services.avatars.current(user.id),
-      services.avatars.latestJob(user.id),
+      user.avatarJob === null ? undefined : services.queue.get(user.avatarJob),
     ])
-    const pending = latestJob !== undefined && isPending(await services.queue.get(latestJob))
+    const pending = isPending(latest)
     return { id: user.id, name: user.name, avatar: avatarView(user.id, current, pending) }
   })
 }

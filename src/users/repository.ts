@@ -6,11 +6,13 @@ export interface User {
   name: string | null
   tokenHash: Buffer
   createdAt: number
+  /** The job of the user's newest accepted avatar upload: while it is pending, the profile says "processing". */
+  avatarJob: string | null
 }
 
 export interface UsersRepository {
   /** Rejects with the database's unique violation when the address is taken; the caller maps it. */
-  insert(user: User, tx?: Db): Promise<void>
+  insert(user: Omit<User, 'avatarJob'>, tx?: Db): Promise<void>
   findById(id: string): Promise<User | undefined>
 }
 
@@ -34,7 +36,7 @@ export function createUsersRepository(db: Db): UsersRepository {
     async findById(id) {
       const row = await db
         .selectFrom('users')
-        .select(['id', 'email', 'name', 'token_hash', 'created_at'])
+        .select(['id', 'email', 'name', 'token_hash', 'created_at', 'avatar_job'])
         .where('id', '=', id)
         .executeTakeFirst()
       return (
@@ -44,6 +46,7 @@ export function createUsersRepository(db: Db): UsersRepository {
           name: row.name,
           tokenHash: Buffer.from(row.token_hash, 'hex'),
           createdAt: row.created_at,
+          avatarJob: row.avatar_job,
         }
       )
     },
