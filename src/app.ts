@@ -66,6 +66,8 @@ export async function buildApp(config: Config, options: ServicesOptions = {}): P
   app.addHook('preClose', async () => {
     closing = true
     services.runner?.stopClaiming()
+    // Requests waiting for a job (Prefer: wait) are answered now with what they have: close() must not wait on them.
+    services.waiters.close()
   })
   app.addHook('onSend', async (_request, reply) => {
     if (closing) reply.header('connection', 'close')

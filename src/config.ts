@@ -45,6 +45,18 @@ export const ConfigSchema = Type.Object({
   ),
   RETRY_MAX_MS: Int(300_000, 1, 86_400_000, 'Cap on one retry delay'),
   POLL_INTERVAL_MS: Int(1000, 10, 60_000, 'Longest the dispatcher sleeps between looks at the journal'),
+  JOB_WAIT_MAX_MS: Int(
+    30_000,
+    0,
+    300_000,
+    'Longest GET /jobs/:id holds a request that sent Prefer: wait=N for its job to finish; 0 never waits',
+  ),
+  JOB_WAITERS_MAX: Int(
+    1000,
+    0,
+    100_000,
+    'Requests that may wait for jobs at once; past this they are answered at once',
+  ),
   SHUTDOWN_GRACE_MS: Int(10_000, 0, 600_000, 'On SIGTERM, how long running jobs may finish'),
   BODY_LIMIT_BYTES: Int(16_384, 256, 1_048_576, 'Largest JSON request body'),
   MAX_UPLOAD_BYTES: Int(10 * 1024 * 1024, 1024, 1024 * 1024 * 1024, 'Largest avatar upload'),

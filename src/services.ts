@@ -10,6 +10,7 @@ import { createDbJournal } from './jobs/db-journal.ts'
 import { Dispatcher } from './jobs/dispatcher.ts'
 import { AvatarKind, avatarHandler } from './jobs/handlers/avatar.ts'
 import { MailKind, mailHandlers } from './jobs/handlers/mail.ts'
+import { JobWaiters } from './jobs/job-waiters.ts'
 import type { JobRunner, JobStore, Lane } from './jobs/types.ts'
 import { createMailTransport, type MailTransport } from './mail/transport.ts'
 import { createMetrics, type Metrics } from './metrics.ts'
@@ -26,6 +27,8 @@ export interface Services {
   database: Database
   users: UsersRepository
   queue: JobStore
+  /** Requests waiting for their job to finish (`Prefer: wait`). */
+  waiters: JobWaiters
   avatars: AvatarsRepository
   paths: StoragePaths
   metrics: Metrics
@@ -68,6 +71,8 @@ export async function createServices(
       relayIntervalMs: role === 'worker' ? 0 : config.POLL_INTERVAL_MS,
       log,
     })
+  const waiters = new JobWaiters(config.JOB_WAITERS_MAX)
+  if (role !== 'worker') queue.onSettled((id) => waiters.settled(id))
   const avatars = createAvatarsRepository(database.db, database.dialect)
   fs.mkdirSync(config.storageDir, { recursive: true })
   if (role !== 'worker') {
@@ -156,6 +161,7 @@ export async function createServices(
     database,
     users: createUsersRepository(database.db),
     queue,
+    waiters,
     avatars,
     paths,
     metrics,
@@ -163,6 +169,7 @@ export async function createServices(
     pool,
     mail,
     async close() {
+      waiters.close()
       await runner?.stop(config.SHUTDOWN_GRACE_MS)
       await pool?.close()
       mail?.close()

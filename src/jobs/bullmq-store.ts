@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { type Job as BullJob, type JobType, Queue } from 'bullmq'
+import { type Job as BullJob, type JobType, Queue, QueueEvents } from 'bullmq'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Selectable } from 'kysely'
 import { type Database, transact } from '../db/database.ts'
@@ -159,6 +159,14 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
   const timer = options.relayIntervalMs > 0 ? setInterval(sweep, options.relayIntervalMs).unref() : undefined
   if (timer) void sweep()
 
+  // Jobs finish in other processes: BullMQ's event stream says when. Opened on the first listener only (a
+  // worker process has none), one blocking connection per kind.
+  let events: QueueEvents[] = []
+  const settledListeners = new Set<(id: string) => void>()
+  const onSettledEvent = ({ jobId }: { jobId: string }) => {
+    for (const listener of settledListeners) listener(jobId)
+  }
+
   async function find(id: string): Promise<BullJob<BullData> | undefined> {
     const found = await Promise.all([...queues.values()].map((q) => q.getJob(id)))
     return found.find((j) => j !== undefined)
@@ -209,6 +217,18 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
       return fromBull(job, toStatus(await job.getState()))
     },
 
+    onSettled(listener) {
+      settledListeners.add(listener)
+      if (events.length > 0) return
+      events = options.kinds.map((kind) => {
+        const queueEvents = new QueueEvents(kind, { connection, prefix: options.prefix })
+        queueEvents.on('completed', onSettledEvent)
+        queueEvents.on('failed', onSettledEvent)
+        queueEvents.on('error', (err) => options.log.error({ err }, 'redis error (queue events)'))
+        return queueEvents
+      })
+    },
+
     async pendingCount(kind) {
       const counts = await queueOf(kind).getJobCounts(...STATES.queued, ...STATES.running)
       return Object.values(counts).reduce((a, b) => a + b, 0) + (await outboxCount(kind))
@@ -253,7 +273,7 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
     async close() {
       clearInterval(timer)
       await sweeping
-      await Promise.all([...queues.values()].map((q) => q.close()))
+      await Promise.all([...queues.values(), ...events].map((q) => q.close()))
     },
   }
 }

@@ -57,9 +57,18 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
       .execute()
     return rows.map(toJob)
   }
+  // The dispatcher that settles jobs runs in this process, so the journal itself can tell who waits.
+  const listeners = new Set<(id: string) => void>()
+  const settled = (id: string) => {
+    for (const listener of listeners) listener(id)
+  }
 
   return {
     describe: `journal in ${database.describe}`,
+
+    onSettled(listener) {
+      listeners.add(listener)
+    },
 
     transaction(work) {
       return transact(db, (tx) => work({ db: tx, enqueue: (jobs) => insert(tx, jobs) }))
@@ -108,6 +117,7 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
         })
         .where('id', '=', id)
         .execute()
+      settled(id)
     },
 
     async retry(id, error: JobErrorInfo, runAt) {
@@ -124,6 +134,7 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
         .set({ status: 'failed', last_error: JSON.stringify(error), stage: null, finished_at: now })
         .where('id', '=', id)
         .execute()
+      settled(id)
     },
 
     async release(id) {

@@ -58,6 +58,11 @@ export interface JobStore {
   list(filter: { status: JobStatus; kind?: string | undefined; limit: number }): Promise<Job[]>
   /** A failed job back to queued with a fresh set of attempts; false when the job is not failed. */
   requeueFailed(id: string, now: number): Promise<boolean>
+  /**
+   * Calls `listener` with the id of each job that reaches a final state (succeeded or failed), wherever it ran.
+   * Best effort: a listener that must not miss one also looks again now and then.
+   */
+  onSettled(listener: (id: string) => void): void
   /** How many jobs there are of each kind in each status (for metrics). */
   depth(): Promise<{ kind: string; status: JobStatus; count: number }[]>
   close(): Promise<void>

@@ -26,7 +26,14 @@ export const JobView = Type.Object({
 
 export const getJobRouteSchema = {
   summary: 'Status of a background job; only its owner may read it',
+  description:
+    'With `Prefer: wait=N` (RFC 7240) the answer waits up to N seconds (at most JOB_WAIT_MAX_MS) for a queued or ' +
+    'running job to succeed or fail, instead of the client polling; `Preference-Applied: wait=N` says it waited. ' +
+    'Past JOB_WAITERS_MAX waiting requests, or while shutting down, the answer comes at once.',
   security: BearerSecurity,
   params: IdParams,
+  headers: Type.Object({
+    prefer: Type.Optional(Type.String({ description: 'wait=N: seconds to wait for the job to finish' })),
+  }),
   response: { 200: JobView, 400: ErrorRef, 401: ErrorRef, 404: ErrorRef },
 }
