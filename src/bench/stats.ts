@@ -16,3 +16,16 @@ export function metricValue(text: string, name: string): number {
     .find((l) => l.startsWith(`${name} `) || (!name.includes('{') && l.startsWith(`${name}{`)))
   return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : Number.NaN
 }
+
+/**
+ * Completions per second once the work is flowing: the first `warm` completions (the ramp, while the first
+ * uploads travel and the first jobs start) are left out, and the rate runs from the warm-th completion to the
+ * last. NaN when fewer than warm + 2 completions were seen.
+ */
+export function steadyRate(finishedAt: readonly number[], warm: number): number {
+  const sorted = [...finishedAt].sort((a, b) => a - b)
+  const from = sorted[warm]
+  const to = sorted.at(-1)
+  if (sorted.length < warm + 2 || from === undefined || to === undefined || to <= from) return Number.NaN
+  return (sorted.length - 1 - warm) / ((to - from) / 1000)
+}
