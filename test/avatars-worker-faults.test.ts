@@ -1,7 +1,8 @@
 import t from 'tap'
 import { buildApp } from '../src/app.ts'
 import { loadConfig } from '../src/config.ts'
-import { fastEnv, jobDone, signup, tempDataDir, uploadRaw } from './helpers/app.ts'
+import { fastEnv, getJob, jobDone, signup, startApp, tempDataDir, uploadRaw } from './helpers/app.ts'
+import { waitFor } from './helpers/wait.ts'
 
 t.test(
   'a worker that throws, crashes or runs out of memory fails only its own job; the service stays up',
@@ -63,4 +64,34 @@ t.test('a job that runs past IMAGE_TIMEOUT_MS is aborted and fails with TIMEOUT;
   t.same(stuck.error, { code: 'TIMEOUT', message: 'no result within 2000 ms' })
   const next = await jobDone(app, ann, (await uploadRaw(app, ann, 'photo-exif.jpg')).json().jobId, 30_000)
   t.equal(next.status, 'succeeded', 'the next job runs normally')
+})
+
+t.test('a job run again after it published (its success was never recorded) keeps the published avatar', async (t) => {
+  const app = await startApp(t)
+  const ann = await signup(app, 'ann@example.com')
+  const jobId = (await uploadRaw(app, ann, 'photo-exif.jpg')).json().jobId as string
+  const first = await jobDone(app, ann, jobId)
+  t.equal(first.status, 'succeeded')
+  const before = await app.inject({ url: `/users/${ann.id}/avatar?format=webp` })
+  t.equal(before.statusCode, 200)
+
+  // What a crash between publishing (durable) and recording success leaves: the job back in the queue, its
+  // original already removed, its version the one being served.
+  const { db } = app.services.database
+  await db
+    .updateTable('jobs')
+    .set({ status: 'queued', finished_at: null, result: null })
+    .where('id', '=', jobId)
+    .execute()
+  app.services.runner?.wake()
+  const again = await waitFor('the job to run again', async () => {
+    const job = await getJob(app, ann, jobId)
+    return job.status !== 'queued' && job.status !== 'running' && job
+  })
+  t.equal(again.status, 'succeeded', 'run again, it succeeds instead of failing on the missing original')
+  t.equal(again.attempts, 2)
+  t.match(again.result, { current: true, version: jobId, placeholder: first.result.placeholder })
+  const after = await app.inject({ url: `/users/${ann.id}/avatar?format=webp` })
+  t.equal(after.statusCode, 200, 'and the files it published are still served')
+  t.same(after.rawPayload, before.rawPayload)
 })

@@ -38,6 +38,22 @@ export function avatarHandler(options: AvatarHandlerOptions): JobHandler {
       await fs.rm(original, { force: true })
     }
 
+    // Run again after a crash that came between publishing and recording success: the original is gone by then,
+    // and the version it made may be the one being served. Answer from what was published; never discard it.
+    const stillThere = await fs.access(original).then(
+      () => true,
+      () => false,
+    )
+    if (!stillThere) {
+      const current = await avatars.current(payload.userId)
+      if (current?.version === job.id) {
+        const { placeholder, dominantColor, variants } = current
+        return { current: true, version: job.id, placeholder, dominantColor, variants }
+      }
+      if (current && current.seq > payload.seq) return { current: false, version: job.id }
+      throw new JobFailure(JobErrorCode.INTERNAL, 'the uploaded original is missing', false)
+    }
+
     ctx.setStage('resizing')
     await fs.mkdir(outDir, { recursive: true })
     const timeout = AbortSignal.timeout(options.timeoutMs)
