@@ -127,7 +127,7 @@ export const ConfigSchema = Type.Object({
   DATABASE_POOL_SIZE: Int(10, 1, 1000, 'PostgreSQL connections per process'),
   SQLITE_SYNCHRONOUS: Type.Union([Type.Literal('FULL'), Type.Literal('NORMAL')], {
     default: 'FULL',
-    description: 'FULL survives power loss; NORMAL only process crashes, with fewer fsyncs',
+    description: 'FULL: what clients are told was accepted survives power loss (WAL fsynced first); NORMAL: crashes only',
   }),
 })
 

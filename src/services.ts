@@ -73,7 +73,7 @@ export async function createServices(
     })
   const waiters = new JobWaiters(config.JOB_WAITERS_MAX)
   if (role !== 'worker') queue.onSettled((id) => waiters.settled(id))
-  const avatars = createAvatarsRepository(database.db, database.dialect)
+  const avatars = createAvatarsRepository(database)
   fs.mkdirSync(config.storageDir, { recursive: true })
   if (role !== 'worker') {
     // Partial uploads of requests a crash cut off: never acknowledged, so nobody is owed them.

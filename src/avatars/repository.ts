@@ -1,5 +1,5 @@
 import type { Selectable } from 'kysely'
-import { type Db, type Dialect, transact } from '../db/database.ts'
+import { type Database, type Db, transact } from '../db/database.ts'
 import type { AvatarsTable } from '../db/schema.ts'
 import type { AvatarVariant } from '../images/avatar-pipeline.ts'
 
@@ -37,7 +37,8 @@ const toAvatar = (row: Selectable<AvatarsTable>): Avatar => ({
 })
 
 /** Current avatars: one row per user, replaced in a single statement so readers never see half. */
-export function createAvatarsRepository(db: Db, dialect: Dialect): AvatarsRepository {
+export function createAvatarsRepository(database: Database): AvatarsRepository {
+  const { db, dialect } = database
   return {
     async recordUpload(userId, tx) {
       const row = await tx
@@ -56,7 +57,7 @@ export function createAvatarsRepository(db: Db, dialect: Dialect): AvatarsReposi
       return row && toAvatar(row)
     },
     promote(avatar) {
-      return transact(db, async (tx) => {
+      return transact(database, async (tx) => {
         if (dialect === 'postgres') {
           // Two workers promoting for one user would each read the same "before" and leak a version's files:
           // the user's row lock puts them in turn. (SQLite writers are already serialised.)

@@ -184,7 +184,7 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
 
     async transaction(work) {
       const written: Selectable<OutboxTable>[] = []
-      const result = await transact(db, (tx) =>
+      const result = await transact(database, (tx) =>
         work({
           db: tx,
           async enqueue(jobs) {
@@ -250,9 +250,10 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
 
     async requeueFailed(id) {
       const job = await find(id)
-      if (!job || (await job.getState()) !== 'failed') return false
+      if (!job || (await job.getState()) !== 'failed') return undefined
       await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true })
-      return true
+      // As requeued: a worker may take it the next moment.
+      return { ...fromBull(job, 'queued'), attempts: 0, stage: null, startedAt: null, finishedAt: null }
     },
 
     async depth() {

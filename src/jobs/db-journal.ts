@@ -57,6 +57,8 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
       .execute()
     return rows.map(toJob)
   }
+  // Job bookkeeping (claims, stages, outcomes) does not wait for durable(): lost to a power cut, it only means
+  // a job runs again, as after any crash. Accepting work (transaction()) and an admin's requeue do.
   // The dispatcher that settles jobs runs in this process, so the journal itself can tell who waits.
   const listeners = new Set<(id: string) => void>()
   const settled = (id: string) => {
@@ -71,7 +73,7 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
     },
 
     transaction(work) {
-      return transact(db, (tx) => work({ db: tx, enqueue: (jobs) => insert(tx, jobs) }))
+      return transact(database, (tx) => work({ db: tx, enqueue: (jobs) => insert(tx, jobs) }))
     },
 
     async get(id) {
@@ -178,13 +180,16 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
     },
 
     async requeueFailed(id, now) {
-      const result = await db
+      const row = await db
         .updateTable('jobs')
         .set({ status: 'queued', attempts: 0, run_at: now, finished_at: null })
         .where('id', '=', id)
         .where('status', '=', 'failed')
+        .returningAll()
         .executeTakeFirst()
-      return Number(result.numUpdatedRows) > 0
+      // The admin is told "requeued": on disk first.
+      await database.durable()
+      return row && toJob(row)
     },
 
     async depth() {

@@ -56,8 +56,8 @@ export interface JobStore {
   pendingCount(kind: string): Promise<number>
   /** The newest jobs in a status, optionally of one kind. */
   list(filter: { status: JobStatus; kind?: string | undefined; limit: number }): Promise<Job[]>
-  /** A failed job back to queued with a fresh set of attempts; false when the job is not failed. */
-  requeueFailed(id: string, now: number): Promise<boolean>
+  /** A failed job back to queued with a fresh set of attempts, as it is then; undefined when it had not failed. */
+  requeueFailed(id: string, now: number): Promise<Job | undefined>
   /**
    * Calls `listener` with the id of each job that reaches a final state (succeeded or failed), wherever it ran.
    * Best effort: a listener that must not miss one also looks again now and then.

@@ -25,8 +25,9 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
   app.post('/admin/jobs/:id/retry', { schema: retryJobRouteSchema }, async (request, reply) => {
     const job = await services.queue.get(request.params.id)
     if (!job) throw new JobNotFoundError()
-    if (!(await services.queue.requeueFailed(job.id, Date.now()))) throw new JobNotFailedError(job.status)
+    const requeued = await services.queue.requeueFailed(job.id, Date.now())
+    if (!requeued) throw new JobNotFailedError(job.status)
     services.runner?.wake()
-    return reply.code(202).send(view((await services.queue.get(job.id)) as Job))
+    return reply.code(202).send(view(requeued))
   })
 }
