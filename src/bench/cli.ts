@@ -189,7 +189,8 @@ if (args.json) {
   if (signups)
     phase(
       '3 signups alone',
-      `${f(signups.requestsPerSecond, 0)} req/s; p50 ${f(signups.latencyP50Ms)} ms, p99 ${f(signups.latencyP99Ms)} ms; event loop p99 ${f(signups.eventLoopDelayP99Ms)} ms`,
+      `${f(signups.requestsPerSecond, 0)} req/s; p50 ${f(signups.latencyP50Ms)} ms, p99 ${f(signups.latencyP99Ms)} ms; event loop p99 ${f(signups.eventLoopDelayP99Ms)} ms; ` +
+        `mail ${f(signups.mailsPerSecond, 0)}/s, ${f(signups.mailsWaiting, 0)} waiting`,
     )
   for (const [name, m] of [
     ['4 signups + avatars (pool)', mixed],
@@ -199,6 +200,7 @@ if (args.json) {
     phase(
       name,
       `${f(m.signups.requestsPerSecond, 0)} req/s; p50 ${f(m.signups.latencyP50Ms)} ms, p99 ${f(m.signups.latencyP99Ms)} ms; ` +
+        `mail ${f(m.signups.mailsPerSecond, 0)}/s, ${f(m.signups.mailsWaiting, 0)} waiting; ` +
         `${f(m.avatarsPerSecond)} avatars/s; event loop p99 ${f(m.eventLoopDelayP99Ms)} ms; peak RSS ${f(m.peakRssMiB, 0)} MiB`,
     )
   }

@@ -5,6 +5,7 @@ import autocannon from 'autocannon'
 import { request } from 'undici'
 import { loadConfig } from '../config.ts'
 import { type AvatarTask, renderAvatar } from '../images/avatar-pipeline.ts'
+import { MailKind } from '../jobs/handlers/mail.ts'
 import { progress } from './progress.ts'
 import { median, metricValue, percentile, steadyRate } from './stats.ts'
 
@@ -199,19 +200,38 @@ async function scrape(url: string) {
   return (await fetch(`${url}/metrics`)).text()
 }
 
+const mailKinds = Object.values(MailKind)
+
+/** Mails sent so far, and mail jobs still waiting: whether the background keeps up with the signups. */
+function mailProgress(metrics: string) {
+  const sum = (f: (kind: string) => string) =>
+    mailKinds.reduce((n, kind) => n + (metricValue(metrics, f(kind)) || 0), 0)
+  return {
+    sent: sum((kind) => `deckhand_mail_attempts_total{kind="${kind}",outcome="succeeded"}`),
+    waiting: sum((kind) => `deckhand_jobs{kind="${kind}",status="queued"}`),
+  }
+}
+
 /** Phase 3: signups alone. */
 export async function signupsPhase(url: string, opts: BenchOptions) {
-  await scrape(url)
+  const before = mailProgress(await scrape(url))
   const result = await signupLoad(url, opts, '3 signups alone')
   const metrics = await scrape(url)
-  return { ...result, eventLoopDelayP99Ms: metricValue(metrics, 'nodejs_eventloop_lag_p99_seconds') * 1000 }
+  const after = mailProgress(metrics)
+  return {
+    ...result,
+    eventLoopDelayP99Ms: metricValue(metrics, 'nodejs_eventloop_lag_p99_seconds') * 1000,
+    mailsPerSecond: (after.sent - before.sent) / (opts.durationMs / 1000),
+    mailsWaiting: after.waiting,
+  }
 }
 
 /** Phases 4 and 5: signups while avatar clients keep the image work busy; the server's own metrics say how its event loop and memory fared. */
 export async function mixedPhase(url: string, opts: BenchOptions, label: string) {
   const image = fs.readFileSync(opts.fixture)
   const users = await createUsers(url, opts.avatarConcurrency, label[0] as string)
-  await scrape(url) // resets the event-loop delay histogram: the next scrape covers this phase only
+  // This scrape also resets the event-loop delay histogram: the next one covers this phase only.
+  const before = mailProgress(await scrape(url))
   let stopping = false
   const load = avatarClients(url, users, image, () => stopping)
   const signups = await signupLoad(url, opts, label)
@@ -220,8 +240,13 @@ export async function mixedPhase(url: string, opts: BenchOptions, label: string)
   const windowEnd = Date.now()
   await load.running
   const inWindow = load.finishedAt.filter((t) => t <= windowEnd).length
+  const after = mailProgress(metrics)
   return {
-    signups,
+    signups: {
+      ...signups,
+      mailsPerSecond: (after.sent - before.sent) / (opts.durationMs / 1000),
+      mailsWaiting: after.waiting,
+    },
     avatarsPerSecond: inWindow / ((windowEnd - load.started) / 1000),
     eventLoopDelayP99Ms: metricValue(metrics, 'nodejs_eventloop_lag_p99_seconds') * 1000,
     eventLoopDelayMaxMs: metricValue(metrics, 'nodejs_eventloop_lag_max_seconds') * 1000,
