@@ -127,7 +127,8 @@ export const ConfigSchema = Type.Object({
   DATABASE_POOL_SIZE: Int(10, 1, 1000, 'PostgreSQL connections per process'),
   SQLITE_SYNCHRONOUS: Type.Union([Type.Literal('FULL'), Type.Literal('NORMAL')], {
     default: 'FULL',
-    description: 'FULL: what clients are told was accepted survives power loss (WAL fsynced first); NORMAL: crashes only',
+    description:
+      'FULL: what clients are told was accepted survives power loss (WAL fsynced first); NORMAL: crashes only',
   }),
 })
 

@@ -174,3 +174,20 @@ t.test('stop() waits for running jobs within the grace period, then releases the
     .executeTakeFirst()
   t.same(stuck, { status: 'queued', attempts: 0 }, 'the stuck job is queued again, its attempt not counted')
 })
+
+t.test('the kinds of one lane take turns: a backlog of one kind does not starve another', async (t) => {
+  const ran: string[] = []
+  const handler: JobHandler = async (job) => {
+    ran.push(job.kind)
+  }
+  const { queue, dispatcher } = await setup(t, { busy: handler, rare: handler }, 1)
+  await queue.add(Array.from({ length: 20 }, () => ({ kind: 'busy', ownerId: 'o', payload: {} })))
+  await queue.add([{ kind: 'rare', ownerId: 'o', payload: {} }])
+  await dispatcher.start()
+  await waitFor('all 21 jobs to run', () => ran.length === 21)
+  t.ok(
+    ran.indexOf('rare') <= 1,
+    `the one "rare" job ran at turn ${ran.indexOf('rare') + 1} of 21, not after the backlog`,
+  )
+  t.same(ran.filter((k) => k === 'busy').length, 20)
+})

@@ -59,6 +59,19 @@ const migrations: Record<string, Migration> = {
         .execute()
     },
   },
+  '0002_jobs_claim_order': {
+    // A claim takes a kind's due jobs in (run_at, created_at) order. jobs_due (status, kind, run_at) could not
+    // give that order, so every claim sorted the whole backlog: 3–5 ms per claim with 16,000 mails waiting, on
+    // the event loop. In this order a claim reads only the rows it takes. It covers every use of jobs_due.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createIndex('jobs_claim_order')
+        .on('jobs')
+        .columns(['status', 'kind', 'run_at', 'created_at'])
+        .execute()
+      await db.schema.dropIndex('jobs_due').execute()
+    },
+  },
 }
 
 const provider: MigrationProvider = { getMigrations: async () => migrations }

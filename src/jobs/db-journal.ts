@@ -61,6 +61,7 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
   // a job runs again, as after any crash. Accepting work (transaction()) and an admin's requeue do.
   // The dispatcher that settles jobs runs in this process, so the journal itself can tell who waits.
   const listeners = new Set<(id: string) => void>()
+  let nextTurn = 0
   const settled = (id: string) => {
     for (const listener of listeners) listener(id)
   }
@@ -82,25 +83,32 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
     },
 
     async claim(kinds, limit, now) {
-      if (kinds.length === 0 || limit <= 0) return []
-      const rows = await db
-        .updateTable('jobs')
-        .set((eb) => ({ status: 'running', attempts: eb('attempts', '+', 1), started_at: now }))
-        .where('id', 'in', (eb) => {
-          const due = eb
-            .selectFrom('jobs')
-            .select('id')
-            .where('status', '=', 'queued')
-            .where('kind', 'in', kinds)
-            .where('run_at', '<=', now)
-            .orderBy('run_at')
-            .orderBy('created_at')
-            .limit(limit)
-          return database.dialect === 'postgres' ? due.forUpdate().skipLocked() : due
-        })
-        .returningAll()
-        .execute()
-      return rows.sort((a, b) => a.run_at - b.run_at || a.created_at - b.created_at).map(toJob)
+      // Each kind in its own slice of jobs_claim_order, oldest first, so a claim reads only what it takes; the
+      // kinds of a lane take turns at going first, so a long backlog of one cannot starve another.
+      const first = nextTurn++
+      const claimed: JobRow[] = []
+      for (let i = 0; i < kinds.length && claimed.length < limit; i++) {
+        const kind = kinds[(first + i) % kinds.length] as string
+        const rows = await db
+          .updateTable('jobs')
+          .set((eb) => ({ status: 'running', attempts: eb('attempts', '+', 1), started_at: now }))
+          .where('id', 'in', (eb) => {
+            const due = eb
+              .selectFrom('jobs')
+              .select('id')
+              .where('status', '=', 'queued')
+              .where('kind', '=', kind)
+              .where('run_at', '<=', now)
+              .orderBy('run_at')
+              .orderBy('created_at')
+              .limit(limit - claimed.length)
+            return database.dialect === 'postgres' ? due.forUpdate().skipLocked() : due
+          })
+          .returningAll()
+          .execute()
+        claimed.push(...rows)
+      }
+      return claimed.sort((a, b) => a.run_at - b.run_at || a.created_at - b.created_at).map(toJob)
     },
 
     async setStage(id, stage) {
