@@ -136,9 +136,10 @@ export function isUniqueViolation(err: unknown): boolean {
 }
 
 /**
- * Runs `work` in a transaction, durable when this resolves. Unlike Kysely's `transaction()`, a failed COMMIT reaches the caller as itself:
- * SQLite rolls back on its own when a commit fails (a full disk), and the second ROLLBACK's "no transaction is
- * active" would otherwise hide the SQLITE_FULL that the error handler turns into a 503.
+ * Runs `work` in a transaction, durable when this resolves. Unlike Kysely's `transaction()`, a failed COMMIT
+ * reaches the caller as itself: SQLite rolls back on its own when a commit fails (a full disk), and the second
+ * ROLLBACK's "no transaction is active" would otherwise hide the SQLITE_FULL that the error handler turns into a
+ * 503. A failed fsync (EIO, ENOSPC) is a 503 too: the data may be in the file, but nobody is told it is safe.
  */
 export async function transact<T>(database: Database, work: (tx: Db) => Promise<T>): Promise<T> {
   const tx = await database.db.startTransaction().execute()
