@@ -1,5 +1,7 @@
 import client from 'prom-client'
+import type { Database } from './db/database.ts'
 import type { ImagePool } from './images/pool.ts'
+import type { JobWaiters } from './jobs/job-waiters.ts'
 import type { AttemptOutcome, Job, JobStore } from './jobs/types.ts'
 
 export interface Metrics {
@@ -12,7 +14,12 @@ export interface Metrics {
  * Prometheus metrics (prom-client). Gauges that describe state (journal depth, pool, peak RSS) are read at
  * scrape time, so the hot paths pay only for the histograms and counters.
  */
-export function createMetrics(sources: { queue: JobStore; pool: ImagePool | undefined }): Metrics {
+export function createMetrics(sources: {
+  queue: JobStore
+  pool: ImagePool | undefined
+  database: Database
+  waiters: JobWaiters
+}): Metrics {
   const registry = new client.Registry()
   // Includes nodejs_eventloop_lag_p50/p90/p99_seconds, from monitorEventLoopDelay at 10 ms resolution and
   // reset at every scrape: each scrape reports the interval since the one before.
@@ -71,6 +78,31 @@ export function createMetrics(sources: { queue: JobStore; pool: ImagePool | unde
     registers: [registry],
     collect() {
       this.set(sources.pool?.threads ?? 0)
+    },
+  })
+  new client.Gauge({
+    name: 'deckhand_job_waiters',
+    help: 'Requests waiting for their job to finish (GET /jobs/:id with Prefer: wait)',
+    registers: [registry],
+    collect() {
+      this.set(sources.waiters.size)
+    },
+  })
+  // Counters kept by the database itself, read at scrape time (prom-client gauges, as they are not incremented here).
+  new client.Gauge({
+    name: 'deckhand_db_durable_waits_total',
+    help: 'Commits that waited to be on disk before their answer (SQLite, SQLITE_SYNCHRONOUS=FULL)',
+    registers: [registry],
+    collect() {
+      this.set(sources.database.syncStats?.().requested ?? 0)
+    },
+  })
+  new client.Gauge({
+    name: 'deckhand_db_fsyncs_total',
+    help: 'fsyncs of the SQLite WAL that served them: fewer than the waits when commits arrive together',
+    registers: [registry],
+    collect() {
+      this.set(sources.database.syncStats?.().fsyncs ?? 0)
     },
   })
   new client.Gauge({

@@ -93,7 +93,7 @@ export async function createServices(
           nice: config.IMAGE_THREAD_NICE,
           filename: options.workerFile,
         })
-  const metrics = createMetrics({ queue, pool })
+  const metrics = createMetrics({ queue, pool, database, waiters })
   let mail: MailTransport | undefined
   let runner: JobRunner | undefined
   if (pool) {

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { metricValue } from '../src/bench/stats.ts'
 import { preferredWaitSeconds } from '../src/jobs/job-waiters.ts'
 import { getJob, type SignedUp, signup, startApp } from './helpers/app.ts'
 import { scaledEnv, servicesAvailable } from './helpers/services.ts'
@@ -132,6 +133,8 @@ t.test('shutdown answers waiting requests at once instead of waiting for them', 
   await waitFor('the first attempt to fail', async () => waitingToRetry(await getJob(app, ann, welcome)))
   const waiting = getWaiting(app, ann, welcome, 'wait=60')
   await new Promise((resolve) => setTimeout(resolve, 200))
+  const metrics = (await app.inject({ url: '/metrics' })).body
+  t.equal(metricValue(metrics, 'deckhand_job_waiters'), 1, '/metrics counts the waiting request')
   const started = Date.now()
   await app.close()
   const res = await waiting

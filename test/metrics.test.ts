@@ -28,6 +28,11 @@ t.test(
     t.ok(metricValue(text, 'deckhand_pool_threads') >= 1)
     t.ok(metricValue(text, 'deckhand_pool_utilization_ratio') > 0, 'the pool did work')
     t.ok(metricValue(text, 'deckhand_process_max_rss_bytes') > 10 * 2 ** 20)
+    t.equal(metricValue(text, 'deckhand_job_waiters'), 0)
+    const waits = metricValue(text, 'deckhand_db_durable_waits_total')
+    t.ok(waits >= 2, `the signup and the upload waited for the disk (${waits})`)
+    const fsyncs = metricValue(text, 'deckhand_db_fsyncs_total')
+    t.ok(fsyncs >= 1 && fsyncs <= waits, `served by ${fsyncs} fsync(s)`)
     t.ok(Number.isFinite(metricValue(text, 'nodejs_eventloop_lag_p99_seconds')), 'event-loop delay')
     t.ok(metricValue(text, 'process_resident_memory_bytes') > 0, 'default process metrics')
   },

@@ -24,6 +24,8 @@ export interface Database {
    * commits are durable already.
    */
   durable(): Promise<void>
+  /** SQLite with SQLITE_SYNCHRONOUS=FULL: waits for durability, and the fsyncs that served them. */
+  syncStats?(): { requested: number; fsyncs: number }
   close(): Promise<void>
 }
 
@@ -80,6 +82,7 @@ function openSqlite(options: OpenOptions): Database {
       probe.get()
     },
     durable: syncer ? () => syncer.sync() : async () => {},
+    syncStats: syncer && (() => syncer.stats()),
     async close() {
       await db.destroy()
       await syncer?.close()
