@@ -53,20 +53,32 @@ for (const [mode, environment] of Object.entries(modes)) {
   })
 }
 
-t.test('a job still pending when the wait is over is answered as it is; the wait is capped', async (t) => {
-  // 451 on every try, the retry an hour away: the job sits queued, waiting to retry.
+/**
+ * Ann signed up against a relay that answers 451 to every try, her retries an hour away: both her mail jobs sit
+ * queued, waiting to retry, for the rest of the test.
+ */
+async function stuckMail(t: Parameters<typeof startApp>[0], env: Record<string, string> = {}) {
   const smtp = await startSmtp({ verdict: () => ({ accept: false, code: 451, message: 'try again later' }) })
   t.teardown(() => smtp.close())
   const app = await startApp(t, {
     ...noFallback,
+    ...env,
     SMTP_URL: smtp.url,
     RETRY_BASE_MS: '3600000',
     RETRY_MAX_MS: '3600000',
-    JOB_WAIT_MAX_MS: '2000',
   })
   const ann = await signup(app, 'ann@example.com')
-  const welcome = ann.jobs.find((j) => j.kind === 'mail.welcome')?.id as string
-  await waitFor('the first attempt to fail', async () => waitingToRetry(await getJob(app, ann, welcome)))
+  const idOf = (kind: string) => ann.jobs.find((j) => j.kind === kind)?.id as string
+  const [welcome, notice] = [idOf('mail.welcome'), idOf('mail.admin-notice')]
+  await waitFor('both first attempts to fail', async () => {
+    const jobs = await Promise.all([getJob(app, ann, welcome), getJob(app, ann, notice)])
+    return jobs.every(waitingToRetry)
+  })
+  return { app, ann, welcome, notice }
+}
+
+t.test('a job still pending when the wait is over is answered as it is; the wait is capped', async (t) => {
+  const { app, ann, welcome } = await stuckMail(t, { JOB_WAIT_MAX_MS: '2000' })
 
   let started = Date.now()
   const short = await getWaiting(app, ann, welcome, 'respond-async, wait=1')
@@ -91,26 +103,12 @@ t.test('a job still pending when the wait is over is answered as it is; the wait
 })
 
 t.test('past JOB_WAITERS_MAX, or with waiting off, a request is answered at once', async (t) => {
-  const smtp = await startSmtp({ verdict: () => ({ accept: false, code: 451, message: 'try again later' }) })
-  t.teardown(() => smtp.close())
   for (const env of [{ JOB_WAITERS_MAX: '1' }, { JOB_WAIT_MAX_MS: '0' }] as Record<string, string>[]) {
-    const app = await startApp(t, {
-      ...noFallback,
-      ...env,
-      SMTP_URL: smtp.url,
-      RETRY_BASE_MS: '3600000',
-      RETRY_MAX_MS: '3600000',
-    })
-    const ann = await signup(app, 'ann@example.com')
-    const [first, second] = ann.jobs.map((j) => j.id) as [string, string]
-    await waitFor('both attempts to fail', async () => {
-      const jobs = await Promise.all([getJob(app, ann, first), getJob(app, ann, second)])
-      return jobs.every(waitingToRetry)
-    })
-    const holding = env.JOB_WAITERS_MAX ? getWaiting(app, ann, first, 'wait=3') : undefined
+    const { app, ann, welcome, notice } = await stuckMail(t, env)
+    const holding = env.JOB_WAITERS_MAX ? getWaiting(app, ann, welcome, 'wait=3') : undefined
     await new Promise((resolve) => setTimeout(resolve, 100))
     const started = Date.now()
-    const res = await getWaiting(app, ann, second, 'wait=3')
+    const res = await getWaiting(app, ann, notice, 'wait=3')
     t.equal(res.statusCode, 200)
     t.equal(res.json().status, 'queued', res.body)
     t.notOk(res.headers['preference-applied'], `${JSON.stringify(env)}: the preference was not applied`)
@@ -120,17 +118,7 @@ t.test('past JOB_WAITERS_MAX, or with waiting off, a request is answered at once
 })
 
 t.test('shutdown answers waiting requests at once instead of waiting for them', async (t) => {
-  const smtp = await startSmtp({ verdict: () => ({ accept: false, code: 451, message: 'try again later' }) })
-  t.teardown(() => smtp.close())
-  const app = await startApp(t, {
-    ...noFallback,
-    SMTP_URL: smtp.url,
-    RETRY_BASE_MS: '3600000',
-    RETRY_MAX_MS: '3600000',
-  })
-  const ann = await signup(app, 'ann@example.com')
-  const welcome = ann.jobs.find((j) => j.kind === 'mail.welcome')?.id as string
-  await waitFor('the first attempt to fail', async () => waitingToRetry(await getJob(app, ann, welcome)))
+  const { app, ann, welcome } = await stuckMail(t)
   const waiting = getWaiting(app, ann, welcome, 'wait=60')
   await new Promise((resolve) => setTimeout(resolve, 200))
   const metrics = (await app.inject({ url: '/metrics' })).body
