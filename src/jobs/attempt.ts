@@ -1,5 +1,7 @@
+import type { FastifyBaseLogger } from 'fastify'
 import { JobErrorCode, JobFailure } from '../errors.ts'
-import type { JobErrorInfo } from './types.ts'
+import { retryDelay } from './backoff.ts'
+import type { Job, JobContext, JobErrorInfo, Lane } from './types.ts'
 
 /** What clients see of a failed attempt: the handler's own code, or INTERNAL for anything unexpected. */
 export function describeFailure(err: unknown): JobErrorInfo {
@@ -9,3 +11,48 @@ export function describeFailure(err: unknown): JobErrorInfo {
 
 /** Whether another attempt could succeed: everything but a JobFailure that says otherwise. */
 export const isRetryable = (err: unknown): boolean => !(err instanceof JobFailure) || err.retryable
+
+/** Runs the lane's handler for a job; a kind the lane has no handler for fails at once, not retried. */
+export async function runHandler(lane: Lane, job: Job, ctx: JobContext): Promise<unknown> {
+  const handler = lane.handlers[job.kind]
+  if (!handler) throw new JobFailure(JobErrorCode.UNKNOWN_KIND, `no handler for job kind "${job.kind}"`, false)
+  return handler(job, ctx)
+}
+
+export interface RetryPolicy {
+  maxAttempts: number
+  retryBaseMs: number
+  retryMaxMs: number
+}
+
+/** After failed attempt number `attempt` (from 1): try again, and after how long, or give up. */
+export function nextAttempt(err: unknown, attempt: number, policy: RetryPolicy): { retry: boolean; delayMs: number } {
+  const retry = isRetryable(err) && attempt < policy.maxAttempts
+  return { retry, delayMs: retry ? retryDelay(attempt, policy.retryBaseMs, policy.retryMaxMs) : 0 }
+}
+
+/**
+ * Waits up to `ms` for running attempts to finish; then aborts the rest and gives them one more second to
+ * notice, so a handler that ignores its signal cannot hold shutdown. Returns whether any had to be aborted.
+ */
+export async function drain(
+  running: () => { promise: Promise<unknown>; abort: AbortController }[],
+  ms: number,
+  log: FastifyBaseLogger,
+): Promise<boolean> {
+  const settled = () => Promise.all(running().map((r) => r.promise))
+  let timer: NodeJS.Timeout | undefined
+  const timedOut = await Promise.race([
+    settled().then(() => false),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), ms)
+    }),
+  ])
+  clearTimeout(timer)
+  if (!timedOut) return false
+  const left = running()
+  log.warn({ jobs: left.length }, 'grace period over; interrupting running jobs')
+  for (const r of left) r.abort.abort(new Error('shutting down'))
+  await Promise.race([settled(), new Promise((resolve) => setTimeout(resolve, 1000).unref())])
+  return true
+}

@@ -1,8 +1,8 @@
 import os from 'node:os'
 import { type Job as BullJob, DelayedError, UnrecoverableError, Worker } from 'bullmq'
 import type { FastifyBaseLogger } from 'fastify'
-import { JobErrorCode, JobFailure } from '../errors.ts'
-import { describeFailure, isRetryable } from './attempt.ts'
+import { JobErrorCode } from '../errors.ts'
+import { describeFailure, drain, nextAttempt, runHandler } from './attempt.ts'
 import { retryDelay } from './backoff.ts'
 import { type BullData, type BullProgress, fromBull } from './bullmq-store.ts'
 import type { AttemptOutcome, Job, JobContext, JobRunner, Lane } from './types.ts'
@@ -101,12 +101,8 @@ export class BullRunner implements JobRunner {
         bullJob.updateProgress({ ...progress }).catch((err) => log.warn({ err }, 'stage not recorded'))
       },
     }
-    const handler = lane.handlers[job.kind]
     const started = Date.now()
-    const run = (async () => {
-      if (!handler) throw new JobFailure(JobErrorCode.UNKNOWN_KIND, `no handler for job kind "${job.kind}"`, false)
-      return handler(job, ctx)
-    })()
+    const run = runHandler(lane, job, ctx)
     const entry: Running = { promise: run.catch(() => {}), abort }
     this.#running.add(entry)
     try {
@@ -126,8 +122,7 @@ export class BullRunner implements JobRunner {
       }
       const error = describeFailure(err)
       // attemptsMade counts the attempts that already failed; this one is not among them yet.
-      const retry = isRetryable(err) && bullJob.attemptsMade + 1 < this.#opts.maxAttempts
-      const delay = retry ? retryDelay(bullJob.attemptsMade + 1, this.#opts.retryBaseMs, this.#opts.retryMaxMs) : 0
+      const { retry, delayMs: delay } = nextAttempt(err, bullJob.attemptsMade + 1, this.#opts)
       await bullJob
         .updateProgress({ stage: null, lastError: error, runAt: retry ? Date.now() + delay : null })
         .catch((e) => log.warn({ err: e }, 'error not recorded'))
@@ -156,22 +151,9 @@ export class BullRunner implements JobRunner {
     if (!this.#started) return
     this.stopClaiming()
     const remaining = Math.max(0, this.#stoppingSince + graceMs - Date.now())
-    const settled = () => Promise.all([...this.#running].map((r) => r.promise))
-    let timer: NodeJS.Timeout | undefined
-    const timedOut = await Promise.race([
-      settled().then(() => false),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(true), remaining)
-      }),
-    ])
-    clearTimeout(timer)
-    if (timedOut) {
-      this.#opts.log.warn({ jobs: this.#running.size }, 'grace period over; interrupting running jobs')
-      for (const r of this.#running) r.abort.abort(new Error('shutting down'))
-      // A handler that ignores its signal must not hold the process: its job's lock lapses and another
-      // worker takes it over.
-      await Promise.race([settled(), new Promise((resolve) => setTimeout(resolve, 1000).unref())])
-    }
+    // A handler that ignored its signal does not hold the process: its job's lock lapses and another worker
+    // takes it over.
+    const timedOut = await drain(() => [...this.#running], remaining, this.#opts.log)
     await Promise.all(this.#workers.map((w) => w.close(timedOut)))
   }
 }

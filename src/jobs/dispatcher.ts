@@ -1,7 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { JobErrorCode, JobFailure } from '../errors.ts'
-import { describeFailure, isRetryable } from './attempt.ts'
-import { retryDelay } from './backoff.ts'
+import { JobErrorCode } from '../errors.ts'
+import { describeFailure, drain, nextAttempt, runHandler } from './attempt.ts'
 import type { AttemptOutcome, Job, JobContext, JobRunner, Journal, Lane } from './types.ts'
 
 export interface DispatcherOptions {
@@ -126,7 +125,6 @@ export class Dispatcher implements JobRunner {
     const { queue, log: rootLog } = this.#opts
     const log = rootLog.child({ jobId: job.id, kind: job.kind, attempt: job.attempts })
     const abort = new AbortController()
-    const handler = lane.handlers[job.kind]
     const running = this.#running.get(lane.name) as Map<string, Running>
     const ctx: JobContext = {
       signal: abort.signal,
@@ -136,10 +134,7 @@ export class Dispatcher implements JobRunner {
     }
     log.debug('job started')
     const started = this.#opts.clock()
-    const promise = (async () => {
-      if (!handler) throw new JobFailure(JobErrorCode.UNKNOWN_KIND, `no handler for job kind "${job.kind}"`, false)
-      return handler(job, ctx)
-    })()
+    const promise = runHandler(lane, job, ctx)
       .then(
         async (result) => {
           await queue.succeed(job.id, result, this.#opts.clock())
@@ -165,7 +160,7 @@ export class Dispatcher implements JobRunner {
   }
 
   async #settleFailure(job: Job, err: unknown, signal: AbortSignal, log: FastifyBaseLogger): Promise<AttemptOutcome> {
-    const { queue, maxAttempts, retryBaseMs, retryMaxMs } = this.#opts
+    const { queue } = this.#opts
     if (signal.aborted && this.#stopping) {
       // Cut off by shutdown, not by its own fault: it runs again after restart, the attempt not counted.
       await queue.release(job.id)
@@ -173,10 +168,10 @@ export class Dispatcher implements JobRunner {
       return 'interrupted'
     }
     const error = describeFailure(err)
-    if (isRetryable(err) && job.attempts < maxAttempts) {
-      const delay = retryDelay(job.attempts, retryBaseMs, retryMaxMs)
-      await queue.retry(job.id, error, this.#opts.clock() + delay)
-      log.warn({ error, retryInMs: delay }, 'job attempt failed; will retry')
+    const next = nextAttempt(err, job.attempts, this.#opts)
+    if (next.retry) {
+      await queue.retry(job.id, error, this.#opts.clock() + next.delayMs)
+      log.warn({ error, retryInMs: next.delayMs }, 'job attempt failed; will retry')
       return 'retry'
     }
     await queue.fail(job.id, error, this.#opts.clock())
@@ -201,21 +196,8 @@ export class Dispatcher implements JobRunner {
     this.stopClaiming()
     const remaining = Math.max(0, this.#stoppingSince + graceMs - this.#opts.clock())
     const all = () => [...this.#running.values()].flatMap((m) => [...m.values()])
-    const settled = Promise.all(all().map((r) => r.promise))
-    let timer: NodeJS.Timeout | undefined
-    const timedOut = await Promise.race([
-      settled.then(() => false),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(true), remaining)
-      }),
-    ])
-    clearTimeout(timer)
-    if (!timedOut) return
-    const left = all()
-    this.#opts.log.warn({ jobs: left.length }, 'grace period over; interrupting running jobs')
-    for (const r of left) r.abort.abort(new Error('shutting down'))
-    // A handler that ignores its signal must not hold the process: release its job ourselves.
-    await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, 1000).unref())])
+    if (!(await drain(all, remaining, this.#opts.log))) return
+    // A handler that ignored its signal must not hold the process: release its job ourselves.
     for (const lane of this.#running.values()) for (const id of lane.keys()) await this.#opts.queue.release(id)
   }
 }
