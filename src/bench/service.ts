@@ -21,46 +21,20 @@ async function freePort(): Promise<number> {
   return port
 }
 
-/**
- * Starts deckhand as its own process on a fresh temporary DATA_DIR, as `npm start` would, and waits until
- * /readyz answers. Logs stay at warn: a benchmark measures the service, not its request log. Rate limits
- * are off: a load tester is one address by nature.
- */
-export async function startService(env: Record<string, string> = {}, role?: 'api'): Promise<BenchService> {
+/** deckhand in a process of its own, on a fresh temporary DATA_DIR that stop() removes. */
+function spawnDeckhand(role: 'all' | 'api' | 'worker', env: Record<string, string>) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'deckhand-bench-'))
-  const port = await freePort()
-  const args = ['--import', 'tsx', path.join(root, 'src/server.ts'), ...(role ? [role] : [])]
+  const args = ['--import', 'tsx', path.join(root, 'src/server.ts'), ...(role === 'all' ? [] : [role])]
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: root,
-    env: {
-      ...process.env,
-      PORT: String(port),
-      DATA_DIR: dataDir,
-      LOG_LEVEL: 'warn',
-      SIGNUP_RATE_MAX: '0',
-      UPLOAD_RATE_MAX: '0',
-      ...env,
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, DATA_DIR: dataDir, ...env },
+    // A worker says it is ready in its log; the others answer /readyz.
+    stdio: ['ignore', role === 'worker' ? 'pipe' : 'ignore', 'inherit'],
   })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  const url = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + 30_000
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the service exited with code ${child.exitCode} during start-up`)
-    const ready = await fetch(`${url}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    )
-    if (ready) break
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL')
-      throw new Error('the service did not become ready within 30 s')
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
   return {
-    url,
+    child,
+    exited,
     async stop() {
       child.kill('SIGTERM')
       await exited
@@ -69,30 +43,50 @@ export async function startService(env: Record<string, string> = {}, role?: 'api
   }
 }
 
-/** A worker process (`deckhand worker`) on its own temporary DATA_DIR. */
-function startWorker(env: Record<string, string>): BenchService & { ready: Promise<void> } {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'deckhand-bench-'))
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/server.ts'), 'worker'], {
-    cwd: root,
-    env: { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
+/**
+ * Starts deckhand as its own process, as `npm start` would, and waits until /readyz answers. Logs stay at warn:
+ * a benchmark measures the service, not its request log. Rate limits are off: a load tester is one address by
+ * nature.
+ */
+export async function startService(env: Record<string, string> = {}, role?: 'api'): Promise<BenchService> {
+  const port = await freePort()
+  const service = spawnDeckhand(role ?? 'all', {
+    PORT: String(port),
+    LOG_LEVEL: 'warn',
+    SIGNUP_RATE_MAX: '0',
+    UPLOAD_RATE_MAX: '0',
+    ...env,
   })
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const url = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    if (service.child.exitCode !== null) {
+      throw new Error(`the service exited with code ${service.child.exitCode} during start-up`)
+    }
+    const ready = await fetch(`${url}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    )
+    if (ready) break
+    if (Date.now() > deadline) {
+      service.child.kill('SIGKILL')
+      throw new Error('the service did not become ready within 30 s')
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  return { url, stop: service.stop }
+}
+
+/** A worker process (`deckhand worker`); ready once it logs that it runs jobs. */
+function startWorker(env: Record<string, string>): BenchService & { ready: Promise<void> } {
+  const worker = spawnDeckhand('worker', { LOG_LEVEL: 'info', ...env })
   const ready = new Promise<void>((resolve, reject) => {
-    child.stdout?.on('data', (chunk: Buffer) => {
+    worker.child.stdout?.on('data', (chunk: Buffer) => {
       if (chunk.toString().includes('worker running jobs')) resolve()
     })
-    exited.then(() => reject(new Error('a worker exited during start-up')))
+    worker.exited.then(() => reject(new Error('a worker exited during start-up')))
   })
-  return {
-    url: '',
-    ready,
-    async stop() {
-      child.kill('SIGTERM')
-      await exited
-      fs.rmSync(dataDir, { recursive: true, force: true })
-    },
-  }
+  return { url: '', ready, stop: worker.stop }
 }
 
 export interface Deployment {
