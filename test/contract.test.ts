@@ -1,4 +1,5 @@
 import t from 'tap'
+import { metricValue } from '../src/bench/stats.ts'
 import { getJob, jobDone, signup, startApp, uploadRaw } from './helpers/app.ts'
 import { scaledEnv, servicesAvailable } from './helpers/services.ts'
 import { startSmtp } from './helpers/smtp.ts'
@@ -78,6 +79,12 @@ for (const [mode, environment] of Object.entries(modes)) {
         list.json().jobs.some((j: { id: string }) => j.id === done.id),
         'listed for the admin',
       )
+    })
+
+    t.test('/metrics counts jobs by kind and status', async (t) => {
+      const metrics = (await app.inject({ url: '/metrics' })).body
+      t.ok(metricValue(metrics, 'deckhand_jobs{kind="mail.welcome",status="succeeded"}') >= 1, 'sent mails counted')
+      t.ok(metricValue(metrics, 'deckhand_jobs{kind="image.avatar",status="failed"}') >= 1, 'the broken image too')
     })
 
     t.test('a refused mail is retried, then failed with the SMTP answer; an admin retry sends it', async (t) => {

@@ -258,6 +258,12 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
 
     async depth() {
       const out: { kind: string; status: JobStatus; count: number }[] = []
+      const waiting = await db
+        .selectFrom('outbox')
+        .select((eb) => ['kind', eb.fn.countAll<number>().as('n')])
+        .groupBy('kind')
+        .execute()
+      const inOutbox = new Map(waiting.map((r) => [r.kind, Number(r.n)]))
       for (const [kind, queue] of queues) {
         const counts = await queue.getJobCounts(...Object.values(STATES).flat())
         const byStatus = new Map<JobStatus, number>()
@@ -265,7 +271,7 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
           const status = toStatus(state)
           byStatus.set(status, (byStatus.get(status) ?? 0) + n)
         }
-        byStatus.set('queued', (byStatus.get('queued') ?? 0) + (await outboxCount(kind)))
+        byStatus.set('queued', (byStatus.get('queued') ?? 0) + (inOutbox.get(kind) ?? 0))
         for (const [status, count] of byStatus) if (count > 0) out.push({ kind, status, count })
       }
       return out
