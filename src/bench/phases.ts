@@ -202,27 +202,27 @@ async function scrape(url: string) {
 
 const mailKinds = Object.values(MailKind)
 
-/** Mails sent so far, and mail jobs still waiting: whether the background keeps up with the signups. */
-function mailProgress(metrics: string) {
-  const sum = (f: (kind: string) => string) =>
-    mailKinds.reduce((n, kind) => n + (metricValue(metrics, f(kind)) || 0), 0)
+/** Mails sent per second between two scrapes, and mail jobs waiting at the second: does the background keep up? */
+function mailBetween(before: string, after: string, seconds: number) {
+  const sum = (metrics: string, name: (kind: string) => string) =>
+    mailKinds.reduce((n, kind) => n + (metricValue(metrics, name(kind)) || 0), 0)
+  const sent = (metrics: string) =>
+    sum(metrics, (kind) => `deckhand_mail_attempts_total{kind="${kind}",outcome="succeeded"}`)
   return {
-    sent: sum((kind) => `deckhand_mail_attempts_total{kind="${kind}",outcome="succeeded"}`),
-    waiting: sum((kind) => `deckhand_jobs{kind="${kind}",status="queued"}`),
+    mailsPerSecond: (sent(after) - sent(before)) / seconds,
+    mailsWaiting: sum(after, (kind) => `deckhand_jobs{kind="${kind}",status="queued"}`),
   }
 }
 
 /** Phase 3: signups alone. */
 export async function signupsPhase(url: string, opts: BenchOptions) {
-  const before = mailProgress(await scrape(url))
+  const before = await scrape(url)
   const result = await signupLoad(url, opts, '3 signups alone')
   const metrics = await scrape(url)
-  const after = mailProgress(metrics)
   return {
     ...result,
     eventLoopDelayP99Ms: metricValue(metrics, 'nodejs_eventloop_lag_p99_seconds') * 1000,
-    mailsPerSecond: (after.sent - before.sent) / (opts.durationMs / 1000),
-    mailsWaiting: after.waiting,
+    ...mailBetween(before, metrics, opts.durationMs / 1000),
   }
 }
 
@@ -231,7 +231,7 @@ export async function mixedPhase(url: string, opts: BenchOptions, label: string)
   const image = fs.readFileSync(opts.fixture)
   const users = await createUsers(url, opts.avatarConcurrency, label[0] as string)
   // This scrape also resets the event-loop delay histogram: the next one covers this phase only.
-  const before = mailProgress(await scrape(url))
+  const before = await scrape(url)
   let stopping = false
   const load = avatarClients(url, users, image, () => stopping)
   const signups = await signupLoad(url, opts, label)
@@ -240,13 +240,8 @@ export async function mixedPhase(url: string, opts: BenchOptions, label: string)
   const windowEnd = Date.now()
   await load.running
   const inWindow = load.finishedAt.filter((t) => t <= windowEnd).length
-  const after = mailProgress(metrics)
   return {
-    signups: {
-      ...signups,
-      mailsPerSecond: (after.sent - before.sent) / (opts.durationMs / 1000),
-      mailsWaiting: after.waiting,
-    },
+    signups: { ...signups, ...mailBetween(before, metrics, opts.durationMs / 1000) },
     avatarsPerSecond: inWindow / ((windowEnd - load.started) / 1000),
     eventLoopDelayP99Ms: metricValue(metrics, 'nodejs_eventloop_lag_p99_seconds') * 1000,
     eventLoopDelayMaxMs: metricValue(metrics, 'nodejs_eventloop_lag_max_seconds') * 1000,

@@ -9,7 +9,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { parentPort, workerData } = require('node:worker_threads')
 let fd
-parentPort.on('message', (n) => {
+parentPort.on('message', () => {
   try {
     if (fd === undefined) {
       try {
@@ -17,16 +17,16 @@ parentPort.on('message', (n) => {
       } catch (err) {
         // No WAL file: SQLite has checkpointed everything into the database file and synced it.
         if (err.code !== 'ENOENT') throw err
-        parentPort.postMessage({ n })
+        parentPort.postMessage({})
         return
       }
       const dir = fs.openSync(path.dirname(workerData.file), 'r')
       try { fs.fsyncSync(dir) } finally { fs.closeSync(dir) }
     }
     fs.fsyncSync(fd)
-    parentPort.postMessage({ n })
+    parentPort.postMessage({})
   } catch (err) {
-    parentPort.postMessage({ n, error: { message: err.message, code: err.code } })
+    parentPort.postMessage({ error: { message: err.message, code: err.code } })
   }
 })
 `
@@ -84,7 +84,7 @@ export class WalSyncer {
     this.#inFlight = this.#next
     this.#next = []
     this.#worker.ref()
-    this.#worker.postMessage(this.#fsyncs)
+    this.#worker.postMessage('sync')
   }
 
   #settle(answer: { error?: { message: string; code?: string } }): void {

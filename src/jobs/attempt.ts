@@ -31,15 +31,17 @@ export function nextAttempt(err: unknown, attempt: number, policy: RetryPolicy):
   return { retry, delayMs: retry ? retryDelay(attempt, policy.retryBaseMs, policy.retryMaxMs) : 0 }
 }
 
+/** An attempt under way: what it will settle, and how to cut it off. */
+export interface RunningAttempt {
+  promise: Promise<unknown>
+  abort: AbortController
+}
+
 /**
  * Waits up to `ms` for running attempts to finish; then aborts the rest and gives them one more second to
  * notice, so a handler that ignores its signal cannot hold shutdown. Returns whether any had to be aborted.
  */
-export async function drain(
-  running: () => { promise: Promise<unknown>; abort: AbortController }[],
-  ms: number,
-  log: FastifyBaseLogger,
-): Promise<boolean> {
+export async function drain(running: () => RunningAttempt[], ms: number, log: FastifyBaseLogger): Promise<boolean> {
   const settled = () => Promise.all(running().map((r) => r.promise))
   let timer: NodeJS.Timeout | undefined
   const timedOut = await Promise.race([

@@ -2,7 +2,7 @@ import os from 'node:os'
 import { type Job as BullJob, DelayedError, UnrecoverableError, Worker } from 'bullmq'
 import type { FastifyBaseLogger } from 'fastify'
 import { JobErrorCode } from '../errors.ts'
-import { describeFailure, drain, nextAttempt, runHandler } from './attempt.ts'
+import { describeFailure, drain, nextAttempt, type RunningAttempt, runHandler } from './attempt.ts'
 import { retryDelay } from './backoff.ts'
 import { type BullData, type BullProgress, fromBull } from './bullmq-store.ts'
 import type { AttemptOutcome, Job, JobContext, JobRunner, Lane } from './types.ts'
@@ -30,11 +30,6 @@ class RetryLater extends Error {
   }
 }
 
-interface Running {
-  promise: Promise<unknown>
-  abort: AbortController
-}
-
 /**
  * Runs jobs from BullMQ: one Worker per job kind, each lane's concurrency per kind. Same handlers, same
  * outcomes as the dispatcher: retryable failures back off with the same jittered delays up to maxAttempts,
@@ -44,7 +39,7 @@ interface Running {
 export class BullRunner implements JobRunner {
   readonly #opts: BullRunnerOptions
   readonly #workers: Worker[] = []
-  readonly #running = new Set<Running>()
+  readonly #running = new Set<RunningAttempt>()
   #started = false
   #stopping = false
   #stoppingSince = 0
@@ -103,7 +98,7 @@ export class BullRunner implements JobRunner {
     }
     const started = Date.now()
     const run = runHandler(lane, job, ctx)
-    const entry: Running = { promise: run.catch(() => {}), abort }
+    const entry: RunningAttempt = { promise: run.catch(() => {}), abort }
     this.#running.add(entry)
     try {
       const result = await run

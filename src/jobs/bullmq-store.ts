@@ -172,12 +172,6 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
     return found.find((j) => j !== undefined)
   }
 
-  async function outboxCount(kind?: string): Promise<number> {
-    let query = db.selectFrom('outbox').select((eb) => eb.fn.countAll<number>().as('n'))
-    if (kind !== undefined) query = query.where('kind', '=', kind)
-    return Number((await query.executeTakeFirstOrThrow()).n)
-  }
-
   return {
     describe: `BullMQ at ${target.hostname}:${target.port || 6379} (prefix ${options.prefix}), outbox in ${database.describe}`,
     queues,
@@ -231,7 +225,12 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
 
     async pendingCount(kind) {
       const counts = await queueOf(kind).getJobCounts(...STATES.queued, ...STATES.running)
-      return Object.values(counts).reduce((a, b) => a + b, 0) + (await outboxCount(kind))
+      const inOutbox = await db
+        .selectFrom('outbox')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('kind', '=', kind)
+        .executeTakeFirstOrThrow()
+      return Object.values(counts).reduce((a, b) => a + b, 0) + Number(inOutbox.n)
     },
 
     async list({ status, kind, limit }) {

@@ -2,10 +2,9 @@ import { randomUUID } from 'node:crypto'
 import { type Selectable, sql } from 'kysely'
 import { type Database, type Db, transact } from '../db/database.ts'
 import type { JobsTable } from '../db/schema.ts'
+import type { Job, JobErrorInfo, JobStatus, Journal, NewJob } from './types.ts'
 
 type JobRow = Selectable<JobsTable>
-
-import type { Job, JobErrorInfo, JobStatus, Journal, NewJob } from './types.ts'
 
 function toJob(row: JobRow): Job {
   return {
@@ -57,15 +56,17 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
       .execute()
     return rows.map(toJob)
   }
-  // Job bookkeeping (claims, stages, outcomes) does not wait for durable(): lost to a power cut, it only means
-  // a job runs again, as after any crash. Accepting work (transaction()) and an admin's requeue do.
   // The dispatcher that settles jobs runs in this process, so the journal itself can tell who waits.
   const listeners = new Set<(id: string) => void>()
-  let nextTurn = 0
   const settled = (id: string) => {
     for (const listener of listeners) listener(id)
   }
 
+  // Which of a lane's kinds goes first at the next claim.
+  let nextTurn = 0
+
+  // Job bookkeeping (claims, stages, outcomes) does not wait for durable(): lost to a power cut, it only means
+  // a job runs again, as after any crash. Accepting work (transaction()) and an admin's requeue do.
   return {
     describe: `journal in ${database.describe}`,
 

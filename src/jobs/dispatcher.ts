@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { JobErrorCode } from '../errors.ts'
-import { describeFailure, drain, nextAttempt, runHandler } from './attempt.ts'
+import { describeFailure, drain, nextAttempt, type RunningAttempt, runHandler } from './attempt.ts'
 import type { AttemptOutcome, Job, JobContext, JobRunner, Journal, Lane } from './types.ts'
 
 export interface DispatcherOptions {
@@ -16,18 +16,13 @@ export interface DispatcherOptions {
   onSettled?: (job: Job, outcome: AttemptOutcome, ms: number) => void
 }
 
-interface Running {
-  promise: Promise<void>
-  abort: AbortController
-}
-
 /**
  * Claims due jobs from the journal and runs them, each lane up to its concurrency; the rest wait on disk.
  * Failures retry with backoff up to maxAttempts. Delivery is at-least-once: a job cut off by a crash runs again.
  */
 export class Dispatcher implements JobRunner {
   readonly #opts: Required<DispatcherOptions>
-  readonly #running = new Map<string, Map<string, Running>>()
+  readonly #running = new Map<string, Map<string, RunningAttempt>>()
   #timer: NodeJS.Timeout | undefined
   #scheduled = false
   /** A look at the journal is under way; a wake() meanwhile asks for another right after it. */
@@ -107,7 +102,7 @@ export class Dispatcher implements JobRunner {
       this.#unrecorded.delete(id)
     }
     for (const lane of this.#opts.lanes) {
-      const running = this.#running.get(lane.name) as Map<string, Running>
+      const running = this.#running.get(lane.name) as Map<string, RunningAttempt>
       const kinds = Object.keys(lane.handlers)
       const free = lane.concurrency - running.size
       if (free > 0) {
@@ -125,7 +120,7 @@ export class Dispatcher implements JobRunner {
     const { queue, log: rootLog } = this.#opts
     const log = rootLog.child({ jobId: job.id, kind: job.kind, attempt: job.attempts })
     const abort = new AbortController()
-    const running = this.#running.get(lane.name) as Map<string, Running>
+    const running = this.#running.get(lane.name) as Map<string, RunningAttempt>
     const ctx: JobContext = {
       signal: abort.signal,
       log,
