@@ -16,6 +16,16 @@ export const ForbiddenError = createError<[string]>('FORBIDDEN', '%s', 403)
 export const RouteNotFoundError = createError<[string, string]>('ROUTE_NOT_FOUND', 'No route %s %s', 404)
 export const EmptyUploadError = createError('EMPTY_UPLOAD', 'Expected image bytes but received an empty body', 400)
 export const MissingFileError = createError<[string]>('MISSING_FILE', '%s', 400)
+export const InvalidMultipartError = createError<[string]>(
+  'INVALID_MULTIPART',
+  'Expected a well-formed multipart/form-data body but it broke off: %s',
+  400,
+)
+export const UploadIncompleteError = createError(
+  'UPLOAD_INCOMPLETE',
+  'The upload ended before all the bytes its Content-Length announced had arrived',
+  400,
+)
 export const UserNotFoundError = createError('USER_NOT_FOUND', 'No such user', 404)
 export const JobNotFoundError = createError('JOB_NOT_FOUND', 'No such job', 404)
 export const EmailTakenError = createError('EMAIL_TAKEN', 'That e-mail address is already signed up', 409)

@@ -1,30 +1,6 @@
-import net from 'node:net'
 import t from 'tap'
 import { countRows, multipartBody, signup, startApp } from './helpers/app.ts'
-
-/** Sends raw bytes over TCP and resolves with whatever the server answered before it closed the socket. */
-function rawExchange(port: number, write: (socket: net.Socket) => void, timeoutMs = 15_000) {
-  return new Promise<{ text: string; ms: number }>((resolve, reject) => {
-    const started = Date.now()
-    const socket = net.connect(port, '127.0.0.1', () => write(socket))
-    let text = ''
-    socket.on('data', (c) => {
-      text += c
-    })
-    socket.on('error', () => {}) // a reset after the answer is fine
-    socket.on('close', () => resolve({ text, ms: Date.now() - started }))
-    setTimeout(() => {
-      socket.destroy()
-      reject(new Error(`socket still open after ${timeoutMs} ms`))
-    }, timeoutMs).unref()
-  })
-}
-
-async function listening(t: Parameters<typeof startApp>[0], env: Record<string, string> = {}) {
-  const app = await startApp(t, env)
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  return { app, port: (app.server.address() as net.AddressInfo).port }
-}
+import { listening, rawExchange } from './helpers/raw-http.ts'
 
 t.test('huge headers are refused (431) and the process stays up', async (t) => {
   const { app, port } = await listening(t)

@@ -1,9 +1,9 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { type Readable, Stream } from 'node:stream'
-import multipart from '@fastify/multipart'
+import multipart, { type MultipartFile } from '@fastify/multipart'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyError, FastifyRequest } from 'fastify'
 import { authenticate } from '../auth/tokens.ts'
 import { acceptAvatarUpload } from '../avatars/accept.ts'
 import { uploadPauseReason } from '../avatars/backpressure.ts'
@@ -11,14 +11,18 @@ import { negotiateFormat } from '../avatars/view.ts'
 import {
   AvatarNotFoundError,
   ForbiddenError,
+  InvalidMultipartError,
   MissingFileError,
   PayloadTooLargeError,
   ServiceBusyError,
   UnsupportedMediaTypeError,
+  UploadIncompleteError,
 } from '../errors.ts'
 import type { OutputFormat } from '../images/avatar-pipeline.ts'
+import type { Job } from '../jobs/types.ts'
 import { getAvatarRouteSchema, uploadAvatarRouteSchema } from '../schemas/avatars.ts'
 import type { Services } from '../services.ts'
+import { SourceFailed } from '../storage/files.ts'
 import { variantFileName } from '../storage/paths.ts'
 
 const YEAR = 365 * 24 * 3600
@@ -63,22 +67,17 @@ export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       const declared = Number(request.headers['content-length'])
       if (declared > config.MAX_UPLOAD_BYTES) throw new PayloadTooLargeError(config.MAX_UPLOAD_BYTES)
 
-      let body: Readable
-      if (request.isMultipart()) {
-        const part = await request.file()
-        if (!part) throw new MissingFileError('Expected a multipart field "file" with the image; none came')
-        if (part.fieldname !== 'file') {
-          part.file.resume() // drain it, or the request never ends
-          throw new MissingFileError(`Expected the image in field "file" but received field "${part.fieldname}"`)
+      const upload = await uploadStream(request)
+      let job: Job
+      try {
+        job = await acceptAvatarUpload(acceptDeps, request.params.id, upload.body)
+      } catch (err) {
+        // The body itself broke: busboy found the form cut off, or the client went away mid-upload.
+        if (err instanceof SourceFailed) {
+          throw upload.multipart ? new InvalidMultipartError(err.message) : new UploadIncompleteError()
         }
-        body = part.file
-      } else if (request.body instanceof Stream) {
-        body = request.body as Readable
-      } else {
-        throw new UnsupportedMediaTypeError('Expected Content-Type image/* or multipart/form-data')
+        throw err
       }
-
-      const job = await acceptAvatarUpload(acceptDeps, request.params.id, body)
       services.runner?.wake()
       return reply
         .code(202)
@@ -86,6 +85,29 @@ export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
         .send({ jobId: job.id, status: 'queued' as const })
     },
   )
+
+  /** The image bytes of an upload: the raw body, or the part in field `file` of a multipart form. */
+  async function uploadStream(request: FastifyRequest): Promise<{ body: Readable; multipart: boolean }> {
+    if (!request.isMultipart()) {
+      if (request.body instanceof Stream) return { body: request.body as Readable, multipart: false }
+      throw new UnsupportedMediaTypeError('Expected Content-Type image/* or multipart/form-data')
+    }
+    let part: MultipartFile | undefined
+    try {
+      part = await request.file()
+    } catch (err) {
+      // Multipart limits are the client's too, and already say so (413); anything else is a form busboy
+      // could not read (no boundary, the wrong one): the client's fault, never a 500.
+      if ((err as FastifyError).statusCode) throw err
+      throw new InvalidMultipartError((err as Error).message)
+    }
+    if (!part) throw new MissingFileError('Expected a multipart field "file" with the image; none came')
+    if (part.fieldname !== 'file') {
+      part.file.resume() // drain it, or the request never ends
+      throw new MissingFileError(`Expected the image in field "file" but received field "${part.fieldname}"`)
+    }
+    return { body: part.file, multipart: true }
+  }
 
   app.get(
     '/users/:id/avatar',

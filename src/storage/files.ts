@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { type Readable, Transform } from 'node:stream'
+import { finished, type Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 
 /** Thrown by `receiveToFile` when the stream exceeds its byte limit. */
@@ -9,10 +9,15 @@ export class TooManyBytes extends Error {
   override name = 'TooManyBytes'
 }
 
+/** Thrown by `receiveToFile` when the source itself failed: the client went away or sent a broken body. */
+export class SourceFailed extends Error {
+  override name = 'SourceFailed'
+}
+
 /**
  * Streams `source` into a new file, never holding it whole in memory, and fsyncs it: when this resolves the
- * bytes are on disk. Over `limit` bytes, or on any error, the partial file is removed. The source is left
- * undestroyed (only unpiped), so the caller can still answer on its connection.
+ * bytes are on disk. Over `limit` bytes, or on any error, the partial file is removed and its descriptor closed.
+ * The source is left undestroyed (only unpiped), so the caller can still answer on its connection.
  */
 export async function receiveToFile(source: Readable, file: string, limit: number): Promise<number> {
   let bytes = 0
@@ -22,11 +27,12 @@ export async function receiveToFile(source: Readable, file: string, limit: numbe
       callback(bytes > limit ? new TooManyBytes(`more than ${limit} bytes`) : null, chunk)
     },
   })
-  const onError = (err: Error) => counter.destroy(err)
-  // A client that disconnects mid-body ends the stream without 'end'.
-  const onClose = () => source.readableEnded || counter.destroy(new Error('the client went away mid-upload'))
-  source.once('error', onError)
-  source.once('close', onClose)
+  // finished() also reports a source that was destroyed before we got here (a client that went away while the
+  // request was being authenticated, a multipart part busboy already failed); a 'close' listener would wait for
+  // an event that has already happened, and the file and its descriptor would stay open for ever.
+  const stopWatching = finished(source, { writable: false }, (err) => {
+    if (err) counter.destroy(new SourceFailed(err.message, { cause: err }))
+  })
   source.pipe(counter)
   try {
     // flush: the data is fsynced before the stream reports done, so "received" means "on disk".
@@ -36,8 +42,7 @@ export async function receiveToFile(source: Readable, file: string, limit: numbe
     await fs.rm(file, { force: true })
     throw err
   } finally {
-    source.off('error', onError)
-    source.off('close', onClose)
+    stopWatching()
   }
   return bytes
 }
