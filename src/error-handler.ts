@@ -34,6 +34,8 @@ export function installErrorHandling(app: FastifyInstance): void {
     } else if (err instanceof SyntaxError && statusCode === 400) {
       code = 'INVALID_JSON'
     } else if (statusCode >= 400 && statusCode < 500) {
+      // A refusal that wraps a library's error (libvips, busboy) keeps that text out of the answer and in the log.
+      if (err.cause) request.log.info({ err: err.cause, code: err.code }, 'request refused')
       code =
         fastifyCodes[err.code] ??
         // Body, file, part and field limits alike (Fastify's and @fastify/multipart's).

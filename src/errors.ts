@@ -40,7 +40,11 @@ export const ImageTooLargeError = createError<[number, number, number]>(
   'Expected at most %d pixels but the image declares %d×%d',
   422,
 )
-export const ImageUndecodableError = createError<[string]>('IMAGE_UNDECODABLE', 'The image cannot be read: %s', 422)
+export const ImageUndecodableError = createError<[string, { cause: Error }?]>(
+  'IMAGE_UNDECODABLE',
+  'The image cannot be read: %s',
+  422,
+)
 export const AvatarNotFoundError = createError('AVATAR_NOT_FOUND', 'This user has no avatar yet', 404)
 export const RateLimitedError = createError<[string]>('RATE_LIMITED', 'Too many requests; try again in %s', 429)
 export const ServiceBusyError = createError<[string]>('SERVICE_BUSY', 'Uploads are paused: %s. Try again later', 503)
@@ -78,7 +82,9 @@ export type JobErrorCode = (typeof JobErrorCode)[keyof typeof JobErrorCode]
 
 /**
  * What a job handler throws to end an attempt with a known code. `retryable: false` fails the job at once
- * instead of spending the remaining attempts.
+ * instead of spending the remaining attempts. `message` is shown to the job's owner, so it is deckhand's own
+ * words; `detail` (a library's text, which may name server paths, hosts or other people's addresses) goes only
+ * to the log and the admin API.
  */
 export class JobFailure extends Error {
   override name = 'JobFailure'
@@ -86,6 +92,7 @@ export class JobFailure extends Error {
     readonly code: JobErrorCode | string,
     message: string,
     readonly retryable = true,
+    readonly detail?: string,
   ) {
     super(message)
   }

@@ -63,7 +63,7 @@ t.test('SMTP answering 5xx every time: the job ends failed after MAX_ATTEMPTS wi
   t.equal(failed.attempts, 3)
   t.equal(failed.error.code, 'SMTP_ERROR')
   t.match(failed.error.message, /550/)
-  t.match(failed.error.message, /mailbox unavailable/)
+  t.match(failed.error.message, /refused/)
   t.ok(failed.finishedAt)
   t.equal(smtp.received.length, 0)
   await new Promise((resolve) => setTimeout(resolve, 300))

@@ -79,7 +79,8 @@ async function checkDimensions(file: string, maxPixels: number): Promise<void> {
   try {
     ;({ width, height } = await sharp(file, { limitInputPixels: false }).metadata())
   } catch (err) {
-    throw new ImageUndecodableError((err as Error).message)
+    // libvips' text names the file's path on the server: it goes to the log (as the cause), not to the client.
+    throw new ImageUndecodableError('its header is corrupt or cut off', { cause: err as Error })
   }
   if (!width || !height) throw new ImageUndecodableError('the header declares no dimensions')
   if (width * height > maxPixels) throw new ImageTooLargeError(maxPixels, width, height)

@@ -33,8 +33,11 @@ export type AvatarOutcome =
       placeholder: string
       dominantColor: string
     }
-  /** The input itself is at fault; trying again cannot help. */
-  | { ok: false; code: 'IMAGE_UNDECODABLE' | 'IMAGE_TOO_LARGE'; message: string }
+  /**
+   * The input itself is at fault; trying again cannot help. `message` is for the uploader; `detail` is
+   * libvips' own text, which names the file's path on the server, for the log only.
+   */
+  | { ok: false; code: 'IMAGE_UNDECODABLE' | 'IMAGE_TOO_LARGE'; message: string; detail?: string }
 
 const decodable = new Set(['jpeg', 'png', 'webp', 'heif', 'gif', 'tiff'])
 
@@ -77,9 +80,11 @@ export async function renderAvatar(task: AvatarTask): Promise<AvatarOutcome> {
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true })
   } catch (err) {
-    const message = (err as Error).message
-    if (/pixel limit/i.test(message)) return { ok: false, code: 'IMAGE_TOO_LARGE', message }
-    return { ok: false, code: 'IMAGE_UNDECODABLE', message }
+    const detail = (err as Error).message
+    if (/pixel limit/i.test(detail)) {
+      return { ok: false, code: 'IMAGE_TOO_LARGE', message: `Expected at most ${task.maxPixels} pixels`, detail }
+    }
+    return { ok: false, code: 'IMAGE_UNDECODABLE', message: 'The image is truncated or corrupt', detail }
   }
 
   const raw = { raw: { width: square.info.width, height: square.info.height, channels: square.info.channels } }

@@ -3,10 +3,21 @@ import { JobErrorCode, JobFailure } from '../errors.ts'
 import { retryDelay } from './backoff.ts'
 import type { Job, JobContext, JobErrorInfo, Lane } from './types.ts'
 
-/** What clients see of a failed attempt: the handler's own code, or INTERNAL for anything unexpected. */
+/**
+ * What is recorded of a failed attempt: the handler's own code, or INTERNAL for anything unexpected, whose text
+ * (a path, a query) is kept as detail for the log and the admin API, never shown to the owner.
+ */
 export function describeFailure(err: unknown): JobErrorInfo {
-  if (err instanceof JobFailure) return { code: err.code, message: err.message }
-  return { code: JobErrorCode.INTERNAL, message: err instanceof Error ? err.message : String(err) }
+  if (err instanceof JobFailure) {
+    return err.detail === undefined
+      ? { code: err.code, message: err.message }
+      : { code: err.code, message: err.message, detail: err.detail }
+  }
+  return {
+    code: JobErrorCode.INTERNAL,
+    message: 'an internal error; the service log has the details',
+    detail: err instanceof Error ? err.message : String(err),
+  }
 }
 
 /** Whether another attempt could succeed: everything but a JobFailure that says otherwise. */

@@ -5,7 +5,10 @@ export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed'
 
 export interface JobErrorInfo {
   code: string
+  /** deckhand's own words, shown to the job's owner. */
   message: string
+  /** What the library or the far end said; for the log and the admin API only. */
+  detail?: string
 }
 
 /** One unit of background work, as clients and handlers see it, whichever queue carries it. */

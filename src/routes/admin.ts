@@ -1,8 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { JobNotFailedError, JobNotFoundError, UnauthorizedError } from '../errors.ts'
-import { jobView } from '../jobs/job-view.ts'
-import type { Job } from '../jobs/types.ts'
+import { adminJobView } from '../jobs/job-view.ts'
 import { listJobsRouteSchema, retryJobRouteSchema } from '../schemas/admin.ts'
 import type { Services } from '../services.ts'
 
@@ -15,11 +14,10 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
     const given = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1]
     if (!expected || !given || !timingSafeEqual(digest(given), expected)) throw new UnauthorizedError()
   })
-  const view = (job: Job) => ({ ...jobView(job), ownerId: job.ownerId })
 
   app.get('/admin/jobs', { schema: listJobsRouteSchema }, async (request) => {
     const { status, kind, limit = 50 } = request.query
-    return { jobs: (await services.queue.list({ status, kind, limit })).map(view) }
+    return { jobs: (await services.queue.list({ status, kind, limit })).map(adminJobView) }
   })
 
   app.post('/admin/jobs/:id/retry', { schema: retryJobRouteSchema }, async (request, reply) => {
@@ -28,6 +26,6 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
     const requeued = await services.queue.requeueFailed(job.id, Date.now())
     if (!requeued) throw new JobNotFailedError(job.status)
     services.runner?.wake()
-    return reply.code(202).send(view(requeued))
+    return reply.code(202).send(adminJobView(requeued))
   })
 }

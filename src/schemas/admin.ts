@@ -9,7 +9,20 @@ const Status = Type.Union([
   Type.Literal('failed'),
 ])
 
-export const AdminJobView = Type.Intersect([JobView, Type.Object({ ownerId: Type.String({ format: 'uuid' }) })])
+export const AdminJobView = Type.Object({
+  ...JobView.properties,
+  ownerId: Type.String({ format: 'uuid' }),
+  error: Type.Optional(
+    Type.Object(
+      {
+        code: Type.String(),
+        message: Type.String(),
+        detail: Type.Optional(Type.String({ description: "The library's or the far end's own words; admins only" })),
+      },
+      { description: 'The last failure, kept on retries' },
+    ),
+  ),
+})
 
 export const listJobsRouteSchema = {
   summary: 'Admin: jobs in a status, newest first',

@@ -76,11 +76,11 @@ export function avatarHandler(options: AvatarHandlerOptions): JobHandler {
       if (ctx.signal.aborted) throw err
       if (timeout.aborted) throw new JobFailure(JobErrorCode.TIMEOUT, `no result within ${options.timeoutMs} ms`)
       // A worker that threw, crashed or hit its heap limit: Piscina replaces it and only this job fails.
-      throw new JobFailure(JobErrorCode.WORKER_FAILED, (err as Error).message)
+      throw new JobFailure(JobErrorCode.WORKER_FAILED, workerFault(err), true, (err as Error).message)
     }
     if (!outcome.ok) {
       await discard()
-      throw new JobFailure(outcome.code, outcome.message, false)
+      throw new JobFailure(outcome.code, outcome.message, false, outcome.detail)
     }
 
     ctx.setStage('publishing')
@@ -107,4 +107,11 @@ export function avatarHandler(options: AvatarHandlerOptions): JobHandler {
       variants: outcome.variants,
     }
   }
+}
+
+/** What the owner is told of a worker's fault: what kind of fault, not the thread's own text. */
+function workerFault(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code
+  if (code === 'ERR_WORKER_OUT_OF_MEMORY') return 'the image worker ran out of memory'
+  return 'the image worker failed'
 }

@@ -16,23 +16,46 @@ export interface MailHandlerOptions {
 export function mailHandlers(options: MailHandlerOptions): Record<string, JobHandler> {
   const send =
     (render: (u: SignupFacts) => RenderedMail, to: (u: SignupFacts) => string): JobHandler =>
-    async (job) => {
+    async (job, ctx) => {
       const facts = job.payload as SignupFacts
       const messageId = `<${job.id}@${options.messageIdDomain}>`
+      const recipient = to(facts)
       try {
-        await options.transport.send({ messageId, to: to(facts), ...render(facts) })
+        await options.transport.send({ messageId, to: recipient, ...render(facts) })
       } catch (err) {
-        const e = err as Error & { responseCode?: number; response?: string; code?: string }
-        const detail = e.response ?? e.message
-        throw new JobFailure(
-          JobErrorCode.SMTP_ERROR,
-          e.responseCode ? `${e.responseCode}: ${detail}` : `${e.code ?? 'error'}: ${detail}`,
-        )
+        throw smtpFailure(err)
       }
-      return { messageId, to: to(facts) }
+      ctx.log.debug({ to: recipient }, 'mail sent')
+      // The owner reads this result: the recipient is theirs to see only when it is their own address.
+      return recipient === facts.email ? { messageId, to: recipient } : { messageId }
     }
   return {
     [MailKind.welcome]: send(welcomeMail, (u) => u.email),
     [MailKind.adminNotice]: send(adminSignupNotice, () => options.adminEmail),
   }
+}
+
+/**
+ * What the job's owner is told of an SMTP failure: the server's reply code, or that it could not be reached.
+ * The full text (the relay's host and port, an answer that may quote the admin's address) is the detail,
+ * for the log and the admin API.
+ */
+function smtpFailure(err: unknown): JobFailure {
+  const e = err as Error & { responseCode?: number; response?: string; code?: string }
+  if (e.responseCode) {
+    return new JobFailure(
+      JobErrorCode.SMTP_ERROR,
+      `the mail server refused the message: ${e.responseCode}`,
+      true,
+      `${e.responseCode}: ${e.response ?? e.message}`,
+    )
+  }
+  // The system's reason (ECONNREFUSED, ETIMEDOUT) without the address it was about.
+  const reason = /\bE[A-Z]{3,}\b/.exec(e.message)?.[0] ?? e.code ?? 'error'
+  return new JobFailure(
+    JobErrorCode.SMTP_ERROR,
+    `could not reach the mail server (${reason})`,
+    true,
+    `${e.code ?? 'error'}: ${e.message}`,
+  )
 }
