@@ -108,3 +108,44 @@ t.test('very long and unicode e-mail addresses get 400 VALIDATION', async (t) =>
   }
   t.equal(await countRows(app, 'users'), 0)
 })
+
+t.test('names with control characters or bidirectional controls get 400 VALIDATION; others are kept', async (t) => {
+  const app = await startApp(t)
+  const forged = 'Ann\r\nBcc: evil@x.com\r\n\r\nClick http://evil.example/reset'
+  const refused = [
+    forged,
+    'Ann\u0000',
+    'Ann\u0007',
+    'Ann\u001b[31m',
+    'Ann\u007f',
+    'Ann\u0085',
+    'nnA\u202e',
+    'Ann\u2066x\u2069',
+    'A\u2028B',
+  ]
+  for (const [i, name] of refused.entries()) {
+    const res = await app.inject({ method: 'POST', url: '/signup', payload: { email: `r${i}@example.com`, name } })
+    // Code points, not the text: a raw U+2028 or U+202E would garble the TAP stream itself.
+    const shown = [...name].map((c) => (/[ -~]/.test(c) ? c : `U+${c.codePointAt(0)?.toString(16)}`)).join('')
+    t.equal(res.statusCode, 400, shown)
+    t.equal(res.json().code, 'VALIDATION')
+  }
+  t.equal(await countRows(app, 'users'), 0, 'none of them signed up')
+  for (const [i, name] of ['Ann-Marie O’Brien', 'Zoë 😀', 'محمد', '李小龙', 'Family 👨‍👩‍👧'].entries()) {
+    const res = await app.inject({ method: 'POST', url: '/signup', payload: { email: `k${i}@example.com`, name } })
+    t.equal(res.statusCode, 201, `${name} is a name`)
+  }
+})
+
+t.test('an address whose local part is over 64 characters gets 400 VALIDATION (RFC 5321)', async (t) => {
+  const app = await startApp(t)
+  const long = await app.inject({ method: 'POST', url: '/signup', payload: { email: `${'a'.repeat(65)}@example.com` } })
+  t.equal(long.statusCode, 400)
+  t.equal(long.json().code, 'VALIDATION')
+  const longest = await app.inject({
+    method: 'POST',
+    url: '/signup',
+    payload: { email: `${'a'.repeat(64)}@example.com` },
+  })
+  t.equal(longest.statusCode, 201, '64 is allowed')
+})

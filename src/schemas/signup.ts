@@ -1,11 +1,31 @@
 import { type Static, Type } from 'typebox'
 import { ErrorRef, Id } from './common.ts'
 
+/*
+ * A name goes into mail text and onto a public profile: no control characters (a CR LF would start a forged
+ * line in the welcome mail), no bidirectional overrides or isolates (they make text read other than it is),
+ * no line or paragraph separators.
+ */
+const PRINTABLE_NAME = '^[^\\p{Cc}\\u061C\\u200E\\u200F\\u202A-\\u202E\\u2066-\\u2069\\u2028\\u2029]*$'
+
 export const SignupBody = Type.Object(
   {
-    // 254 is the longest address SMTP can carry (RFC 5321 path limit).
-    email: Type.String({ format: 'email', maxLength: 254, description: 'Compared case-insensitively' }),
-    name: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Shown on the public profile' })),
+    // 254 is the longest address SMTP can carry (RFC 5321 path limit), 64 the longest local part (§4.5.3.1.1).
+    email: Type.String({
+      format: 'email',
+      maxLength: 254,
+      pattern: '^[^@]{1,64}@',
+      description: 'Compared case-insensitively; at most 254 characters, the part before the @ at most 64',
+    }),
+    name: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 100,
+        pattern: PRINTABLE_NAME,
+        description:
+          'Shown on the public profile and in mails; no control characters, bidirectional controls or line separators',
+      }),
+    ),
   },
   { additionalProperties: false },
 )
