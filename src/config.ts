@@ -95,6 +95,9 @@ export const ConfigSchema = Type.Object({
   ADMIN_TOKEN: Type.Optional(
     Type.String({ minLength: 16, description: 'Bearer token for /admin; unset turns the admin API off' }),
   ),
+  METRICS_TOKEN: Type.Optional(
+    Type.String({ minLength: 16, description: 'Bearer token for /metrics; unset leaves /metrics open' }),
+  ),
   REQUEST_TIMEOUT_MS: Int(120_000, 1000, 3_600_000, 'Longest a client may take to send a whole request'),
   HEADERS_TIMEOUT_MS: Int(10_000, 1000, 600_000, 'Longest a client may take to send the request headers'),
   KEEP_ALIVE_TIMEOUT_MS: Int(72_000, 1000, 600_000, 'Idle keep-alive connections are closed after this long'),

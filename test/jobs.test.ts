@@ -57,3 +57,23 @@ t.test('GET /users/:id: 404 USER_NOT_FOUND for an unknown id, 400 for a malforme
   t.equal(bad.statusCode, 400)
   t.equal(bad.json().code, 'VALIDATION')
 })
+
+t.test('the Bearer scheme is case-insensitive (RFC 9110 §11.1), for users and the admin alike', async (t) => {
+  const ADMIN_TOKEN = 'admin-token-for-tests-0123456789'
+  const app = await startApp(t, { ADMIN_TOKEN })
+  const ann = await signup(app, 'ann@example.com')
+  const jobId = ann.jobs[0]?.id as string
+  for (const scheme of ['Bearer', 'bearer', 'BEARER', 'bEaReR']) {
+    const mine = await app.inject({ url: `/jobs/${jobId}`, headers: { authorization: `${scheme} ${ann.token}` } })
+    t.equal(mine.statusCode, 200, `${scheme}: the user is known`)
+    const admin = await app.inject({
+      url: '/admin/jobs?status=queued',
+      headers: { authorization: `${scheme} ${ADMIN_TOKEN}` },
+    })
+    t.equal(admin.statusCode, 200, `${scheme}: the admin is known`)
+  }
+  for (const authorization of [`Basic ${ann.token}`, `Bearer${ann.token}`, ann.token, `Bearer ${ann.token}x`]) {
+    const res = await app.inject({ url: `/jobs/${jobId}`, headers: { authorization } })
+    t.equal(res.statusCode, 401, `${authorization.slice(0, 12)}…: refused`)
+  }
+})

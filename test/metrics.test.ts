@@ -37,3 +37,21 @@ t.test(
     t.ok(metricValue(text, 'process_resident_memory_bytes') > 0, 'default process metrics')
   },
 )
+
+t.test('with METRICS_TOKEN set, /metrics answers only its bearer; unset, it stays open', async (t) => {
+  const token = 'metrics-token-for-tests-012345'
+  const closed = await startApp(t, { METRICS_TOKEN: token })
+  for (const authorization of [undefined, 'Bearer wrong-token-0123456789', `Basic ${token}`]) {
+    const res = await closed.inject({ url: '/metrics', headers: authorization ? { authorization } : {} })
+    t.equal(res.statusCode, 401, `${authorization ?? 'no header'}: refused`)
+    t.equal(res.json().code, 'UNAUTHORIZED')
+    t.notMatch(res.body, /deckhand_/)
+  }
+  for (const scheme of ['Bearer', 'bearer', 'BEARER']) {
+    const res = await closed.inject({ url: '/metrics', headers: { authorization: `${scheme} ${token}` } })
+    t.equal(res.statusCode, 200, `${scheme}: served`)
+    t.match(res.body, /deckhand_jobs/)
+  }
+  const open = await startApp(t)
+  t.equal((await open.inject({ url: '/metrics' })).statusCode, 200)
+})

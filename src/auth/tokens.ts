@@ -6,7 +6,12 @@ import type { User, UsersRepository } from '../users/repository.ts'
  * A token is "<user id>.<secret>" (a split token): the id finds the row, the secret is checked against its
  * stored hash in constant time, so no database lookup ever depends on the secret itself.
  */
-const TOKEN = /^Bearer ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.([A-Za-z0-9_-]{43})$/
+const TOKEN = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.([A-Za-z0-9_-]{43})$/
+
+/** The credentials of `Authorization: Bearer <credentials>`; the scheme is case-insensitive (RFC 9110 §11.1). */
+export function bearerCredentials(header: string | undefined): string | undefined {
+  return header ? /^bearer +(\S+) *$/i.exec(header)?.[1] : undefined
+}
 
 /** A new token for a user: 256 random bits after the id. Handed to the client once, never stored. */
 export function newToken(userId: string): { token: string; hash: Buffer } {
@@ -22,9 +27,21 @@ function hashSecret(secret: string): Buffer {
   return createHash('sha256').update(secret).digest()
 }
 
+/**
+ * A check for a configured secret such as ADMIN_TOKEN: digests of equal length compared in constant time, so
+ * neither the length nor a prefix of the secret leaks through timing. With no secret configured nothing matches.
+ */
+export function configuredTokenCheck(secret: string | undefined): (header: string | undefined) => boolean {
+  const expected = secret === undefined ? undefined : hashSecret(secret)
+  return (header) => {
+    const given = bearerCredentials(header)
+    return expected !== undefined && given !== undefined && timingSafeEqual(hashSecret(given), expected)
+  }
+}
+
 /** The user whose token is in `Authorization: Bearer <token>`, or an UNAUTHORIZED error. */
 export async function authenticate(users: UsersRepository, header: string | undefined): Promise<User> {
-  const match = header?.match(TOKEN)
+  const match = bearerCredentials(header)?.match(TOKEN)
   const user = match ? await users.findById(match[1] as string) : undefined
   const candidate = hashSecret(match?.[2] ?? '')
   // Compare even when there is no such user, so timing does not tell ids that exist from those that do not.

@@ -1,18 +1,14 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { configuredTokenCheck } from '../auth/tokens.ts'
 import { JobNotFailedError, JobNotFoundError, UnauthorizedError } from '../errors.ts'
 import { adminJobView } from '../jobs/job-view.ts'
 import { listJobsRouteSchema, retryJobRouteSchema } from '../schemas/admin.ts'
 import type { Services } from '../services.ts'
 
-const digest = (s: string) => createHash('sha256').update(s).digest()
-
 export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
-  const expected = services.config.ADMIN_TOKEN ? digest(services.config.ADMIN_TOKEN) : undefined
-  // Digests of equal length, compared in constant time; with no ADMIN_TOKEN configured nothing matches.
+  const isAdmin = configuredTokenCheck(services.config.ADMIN_TOKEN)
   app.addHook('onRequest', async (request) => {
-    const given = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1]
-    if (!expected || !given || !timingSafeEqual(digest(given), expected)) throw new UnauthorizedError()
+    if (!isAdmin(request.headers.authorization)) throw new UnauthorizedError()
   })
 
   app.get('/admin/jobs', { schema: listJobsRouteSchema }, async (request) => {
