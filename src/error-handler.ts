@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http'
-import type { FastifyError, FastifyInstance } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify'
 import { RouteNotFoundError, StorageUnavailableError } from './errors.ts'
 import { storageFailure } from './storage/failures.ts'
 
@@ -17,8 +17,15 @@ const fastifyCodes: Record<string, string> = {
 
 /** Every error, 404s and malformed bodies included, leaves as `{statusCode, code, error, message}`. */
 export function installErrorHandling(app: FastifyInstance): void {
+  const notFound = (request: FastifyRequest) =>
+    new RouteNotFoundError(request.method, request.url.split('?')[0] as string)
+  // Answered before Fastify would read (and wait for) a body nobody is going to use; preParsing rather than
+  // onRequest, so that every onRequest hook (security headers) has run.
+  app.addHook('preParsing', async (request) => {
+    if (request.is404) throw notFound(request)
+  })
   app.setNotFoundHandler((request) => {
-    throw new RouteNotFoundError(request.method, request.url.split('?')[0] as string)
+    throw notFound(request)
   })
 
   app.setErrorHandler((original: FastifyError, request, reply) => {

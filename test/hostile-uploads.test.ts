@@ -125,3 +125,53 @@ t.test('multipart with no boundary, or the wrong one, is 400 INVALID_MULTIPART',
   }
   t.equal((await app.inject({ url: '/healthz' })).statusCode, 200)
 })
+
+/** Starts a request whose body trickles in a byte at a time; resolves with the answer and how long it took. */
+function trickle(port: number, head: string) {
+  return rawExchange(port, (s) => {
+    s.write(head)
+    const drip = setInterval(() => s.writable && s.write(' '), 200)
+    s.on('close', () => clearInterval(drip))
+  })
+}
+
+t.test('a request is refused before its body is read: authentication, content type, unknown routes', async (t) => {
+  // A long request timeout: an answer that came only after reading the trickled body would take 60 s.
+  const { port, user } = await listening(t, { REQUEST_TIMEOUT_MS: '60000' }).then(async ({ app, port }) => ({
+    port,
+    user: await signup(app, 'ann@example.com'),
+  }))
+  const other = crypto.randomUUID()
+  const cases = [
+    {
+      what: 'no token',
+      status: 401,
+      head: `PUT /users/${other}/avatar HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 500\r\n\r\n`,
+    },
+    {
+      what: 'a JSON body without a token',
+      status: 401,
+      head: `PUT /users/${other}/avatar HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{`,
+    },
+    {
+      what: "another user's avatar",
+      status: 403,
+      head: `PUT /users/${other}/avatar HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${user.token}\r\nContent-Type: image/png\r\nContent-Length: 500\r\n\r\n`,
+    },
+    {
+      what: 'a JSON body with a good token',
+      status: 415,
+      head: `PUT /users/${user.id}/avatar HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${user.token}\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{`,
+    },
+    {
+      what: 'an unknown route',
+      status: 404,
+      head: 'POST /no/such/route HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{',
+    },
+  ]
+  for (const { what, status, head } of cases) {
+    const { text, ms } = await trickle(port, head)
+    t.match(text, new RegExp(`^HTTP/1\\.1 ${status}`), `${what}: ${text.split('\r\n')[0]}`)
+    t.ok(ms < 5000, `${what}: answered after ${ms} ms, without waiting for the body`)
+  }
+})

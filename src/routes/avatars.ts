@@ -26,6 +26,7 @@ import { SourceFailed } from '../storage/files.ts'
 import { variantFileName } from '../storage/paths.ts'
 
 const YEAR = 365 * 24 * 3600
+const UPLOAD_TYPE = /^\s*(image\/[\w.+-]+|multipart\/form-data)\s*(;|$)/i
 
 export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { config } = services
@@ -37,10 +38,17 @@ export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
   // Raw image bodies reach the handler as the request stream, unread: the handler streams them to disk.
   app.addContentTypeParser(/^image\/[\w.+-]+$/i, (_request, payload, done) => done(null, payload))
 
-  // Authentication comes first, so that the per-user rate limit counts only the user's own requests.
+  // Authentication comes first, so that the per-user rate limit counts only the user's own requests; and it
+  // comes before a byte of the body is read, so that a stranger cannot hold a connection by trickling one.
   const authorize = async (request: FastifyRequest<{ Params: { id: string } }>) => {
     const user = await authenticate(services.users, request.headers.authorization)
     if (user.id !== request.params.id) throw new ForbiddenError("Only the user may change the user's avatar")
+  }
+  // A body of the wrong type is refused before it is read, too (Fastify would parse JSON first).
+  const requireImageType = async (request: FastifyRequest) => {
+    if (!UPLOAD_TYPE.test(request.headers['content-type'] ?? '')) {
+      throw new UnsupportedMediaTypeError('Expected Content-Type image/* or multipart/form-data')
+    }
   }
   const perUser =
     config.UPLOAD_RATE_MAX > 0
@@ -55,7 +63,7 @@ export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
 
   app.put(
     '/users/:id/avatar',
-    { schema: uploadAvatarRouteSchema, preHandler: [authorize, ...perUser] },
+    { schema: uploadAvatarRouteSchema, onRequest: [authorize, requireImageType, ...perUser] },
     async (request, reply) => {
       const paused = await uploadPauseReason({
         queue: services.queue,
