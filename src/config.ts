@@ -85,7 +85,24 @@ export const ConfigSchema = Type.Object({
   SIGNUP_RATE_WINDOW_MS: Int(60_000, 1000, 86_400_000, 'The signup rate window'),
   UPLOAD_RATE_MAX: Int(10, 0, 1_000_000, 'Avatar uploads one user may make per window; 0 turns the limit off'),
   UPLOAD_RATE_WINDOW_MS: Int(60_000, 1000, 86_400_000, 'The upload rate window'),
-  MAX_PENDING_JOBS: Int(1000, 1, 10_000_000, 'Image jobs queued or running beyond which uploads get 503 SERVICE_BUSY'),
+  MAX_PENDING_JOBS: Int(
+    1000,
+    1,
+    10_000_000,
+    'Image jobs queued or running, plus uploads still arriving, beyond which uploads get 503 SERVICE_BUSY',
+  ),
+  MAX_UPLOADS_IN_FLIGHT_PER_USER: Int(
+    2,
+    0,
+    100_000,
+    'Uploads one user may have arriving at once (more: 429 UPLOADS_IN_FLIGHT); 0 turns the limit off',
+  ),
+  MAX_UPLOADS_IN_FLIGHT_PER_IP: Int(
+    16,
+    0,
+    100_000,
+    'Uploads one client address may have arriving at once (more: 429 UPLOADS_IN_FLIGHT); 0 turns the limit off',
+  ),
   MIN_FREE_DISK_BYTES: Int(
     256 * 1024 * 1024,
     0,

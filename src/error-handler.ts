@@ -61,6 +61,8 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (statusCode === 401) reply.header('www-authenticate', 'Bearer')
     // Every 503 is a passing state (busy, disk full, not ready): say when to come back.
     if (statusCode === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS))
+    // A 429 of the rate limiter says when its window opens; one for uploads in flight frees up in seconds.
+    if (statusCode === 429 && !reply.hasHeader('retry-after')) reply.header('retry-after', '1')
     // A body left unread (refused before or while streaming it) is not drained, which could be gigabytes: the
     // connection closes after the answer instead.
     if (!request.raw.complete) reply.header('connection', 'close')

@@ -47,6 +47,11 @@ export const ImageUndecodableError = createError<[string, { cause: Error }?]>(
 )
 export const AvatarNotFoundError = createError('AVATAR_NOT_FOUND', 'This user has no avatar yet', 404)
 export const RateLimitedError = createError<[string]>('RATE_LIMITED', 'Too many requests; try again in %s', 429)
+export const UploadsInFlightError = createError<[string]>(
+  'UPLOADS_IN_FLIGHT',
+  'Too many uploads at once: %s. Try again when one has finished',
+  429,
+)
 export const ServiceBusyError = createError<[string]>('SERVICE_BUSY', 'Uploads are paused: %s. Try again later', 503)
 export const JobNotFailedError = createError<[string]>(
   'JOB_NOT_FAILED',

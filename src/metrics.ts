@@ -1,4 +1,5 @@
 import client from 'prom-client'
+import type { UploadSlots } from './avatars/upload-slots.ts'
 import type { Database } from './db/database.ts'
 import type { ImagePool } from './images/pool.ts'
 import type { JobWaiters } from './jobs/job-waiters.ts'
@@ -19,6 +20,7 @@ export function createMetrics(sources: {
   pool: ImagePool | undefined
   database: Database
   waiters: JobWaiters
+  uploads: UploadSlots
 }): Metrics {
   const registry = new client.Registry()
   // Includes nodejs_eventloop_lag_p50/p90/p99_seconds, from monitorEventLoopDelay at 10 ms resolution and
@@ -103,6 +105,14 @@ export function createMetrics(sources: {
     registers: [registry],
     collect() {
       this.set(sources.database.syncStats?.().fsyncs ?? 0)
+    },
+  })
+  new client.Gauge({
+    name: 'deckhand_uploads_in_flight',
+    help: 'Avatar uploads being received now (they count against MAX_PENDING_JOBS)',
+    registers: [registry],
+    collect() {
+      this.set(sources.uploads.inFlight)
     },
   })
   new client.Gauge({

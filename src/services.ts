@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import type { FastifyBaseLogger } from 'fastify'
 import { type AvatarsRepository, createAvatarsRepository } from './avatars/repository.ts'
+import { UploadSlots } from './avatars/upload-slots.ts'
 import type { Config } from './config.ts'
 import { type Database, openDatabase } from './db/database.ts'
 import { createImagePool, createInlineImageRunner, type ImagePool } from './images/pool.ts'
@@ -30,6 +31,8 @@ export interface Services {
   /** Requests waiting for their job to finish (`Prefer: wait`). */
   waiters: JobWaiters
   avatars: AvatarsRepository
+  /** Avatar uploads being received now, by user and by address. */
+  uploads: UploadSlots
   paths: StoragePaths
   metrics: Metrics
   /** Present where jobs run (roles `all` and `worker`). */
@@ -93,7 +96,11 @@ export async function createServices(
           nice: config.IMAGE_THREAD_NICE,
           filename: options.workerFile,
         })
-  const metrics = createMetrics({ queue, pool, database, waiters })
+  const uploads = new UploadSlots({
+    perUser: config.MAX_UPLOADS_IN_FLIGHT_PER_USER,
+    perAddress: config.MAX_UPLOADS_IN_FLIGHT_PER_IP,
+  })
+  const metrics = createMetrics({ queue, pool, database, waiters, uploads })
   let mail: MailTransport | undefined
   let runner: JobRunner | undefined
   if (pool) {
@@ -163,6 +170,7 @@ export async function createServices(
     queue,
     waiters,
     avatars,
+    uploads,
     paths,
     metrics,
     runner,

@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import type net from 'node:net'
 import fc from 'fast-check'
 import t, { type Test } from 'tap'
-import { fixture, type SignedUp, signup } from './helpers/app.ts'
+import { fixture, type SignedUp, signup, uploadRaw } from './helpers/app.ts'
 import { listening, openDescriptors, rawExchange } from './helpers/raw-http.ts'
 import { waitFor } from './helpers/wait.ts'
 
@@ -40,14 +40,15 @@ async function nothingLeftBehind(t: Test, incoming: string, baseline: number) {
 }
 
 async function setUp(t: Test) {
-  const { app, port } = await listening(t)
+  // One upload in flight per user: a slot not given back by a request cut short would refuse the next upload.
+  const { app, port } = await listening(t, { MAX_UPLOADS_IN_FLIGHT_PER_USER: '1' })
   const user = await signup(app, 'ann@example.com')
   const incoming = app.services.paths.incoming
   return { app, port, user, incoming, baseline: openDescriptors().sockets }
 }
 
-t.test('a raw upload cut short leaves no descriptor and no file', async (t) => {
-  const { port, user, incoming, baseline } = await setUp(t)
+t.test('a raw upload cut short leaves no descriptor, no file and no upload slot', async (t) => {
+  const { app, port, user, incoming, baseline } = await setUp(t)
   for (let i = 0; i < 15; i++) {
     await rawExchange(port, (s) => {
       s.write(head(user, 'image/png', 100_000))
@@ -55,10 +56,11 @@ t.test('a raw upload cut short leaves no descriptor and no file', async (t) => {
     })
   }
   await nothingLeftBehind(t, incoming, baseline)
+  t.equal((await uploadRaw(app, user, 'alpha.png', 'image/png')).statusCode, 202, 'every slot was given back')
 })
 
-t.test('a multipart upload cut short (socket closed) leaves no descriptor and no file', async (t) => {
-  const { port, user, incoming, baseline } = await setUp(t)
+t.test('a multipart upload cut short (socket closed) leaves no descriptor, no file and no slot', async (t) => {
+  const { app, port, user, incoming, baseline } = await setUp(t)
   for (let i = 0; i < 15; i++) {
     await rawExchange(port, (s) => {
       const body = multipart(png, true)
@@ -67,6 +69,7 @@ t.test('a multipart upload cut short (socket closed) leaves no descriptor and no
     })
   }
   await nothingLeftBehind(t, incoming, baseline)
+  t.equal((await uploadRaw(app, user, 'alpha.png', 'image/png')).statusCode, 202, 'every slot was given back')
 })
 
 t.test('a multipart body with no closing boundary is answered 400 INVALID_MULTIPART, nothing left', async (t) => {

@@ -4,6 +4,8 @@ import type { JobStore } from '../jobs/types.ts'
 
 export interface BackpressureLimits {
   queue: JobStore
+  /** Other uploads still arriving in this process: each will become a job. */
+  arriving: number
   storageDir: string
   maxPendingJobs: number
   minFreeDiskBytes: number
@@ -14,8 +16,10 @@ export interface BackpressureLimits {
  * would turn a 202 into a broken promise; a 503 with Retry-After tells the client to come back instead.
  */
 export async function uploadPauseReason(limits: BackpressureLimits): Promise<string | undefined> {
-  const pending = await limits.queue.pendingCount(AvatarKind)
-  if (pending >= limits.maxPendingJobs) return `${pending} image jobs are waiting (limit ${limits.maxPendingJobs})`
+  const pending = (await limits.queue.pendingCount(AvatarKind)) + limits.arriving
+  if (pending >= limits.maxPendingJobs) {
+    return `${pending} image jobs are waiting or arriving (limit ${limits.maxPendingJobs})`
+  }
   if (limits.minFreeDiskBytes > 0) {
     const { bavail, bsize } = await fs.statfs(limits.storageDir)
     const free = bavail * bsize

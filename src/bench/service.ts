@@ -55,6 +55,7 @@ export async function startService(env: Record<string, string> = {}, role?: 'api
     LOG_LEVEL: 'warn',
     SIGNUP_RATE_MAX: '0',
     UPLOAD_RATE_MAX: '0',
+    MAX_UPLOADS_IN_FLIGHT_PER_IP: '0',
     ...env,
   })
   const url = `http://127.0.0.1:${port}`

@@ -3,7 +3,7 @@ import path from 'node:path'
 import { type Readable, Stream } from 'node:stream'
 import multipart, { type MultipartFile } from '@fastify/multipart'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyError, FastifyRequest } from 'fastify'
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { authenticate } from '../auth/tokens.ts'
 import { acceptAvatarUpload } from '../avatars/accept.ts'
 import { uploadPauseReason } from '../avatars/backpressure.ts'
@@ -44,11 +44,28 @@ export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
     const user = await authenticate(services.users, request.headers.authorization)
     if (user.id !== request.params.id) throw new ForbiddenError("Only the user may change the user's avatar")
   }
-  // A body of the wrong type is refused before it is read, too (Fastify would parse JSON first).
-  const requireImageType = async (request: FastifyRequest) => {
+  // A body of the wrong type or a declared size over the limit is refused before it is read, too.
+  const checkHeaders = async (request: FastifyRequest) => {
     if (!UPLOAD_TYPE.test(request.headers['content-type'] ?? '')) {
       throw new UnsupportedMediaTypeError('Expected Content-Type image/* or multipart/form-data')
     }
+    const declared = Number(request.headers['content-length'])
+    if (declared > config.MAX_UPLOAD_BYTES) throw new PayloadTooLargeError(config.MAX_UPLOAD_BYTES)
+  }
+  const slots = services.uploads
+  // Uploads on the wire count against the backpressure limit like the jobs they will become: a slot is taken
+  // before the body is read, and given back however the request ends (answered, refused or cut off).
+  const admit = async (request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
+    const release = slots.take(request.params.id, request.ip)
+    reply.raw.once('close', release)
+    const paused = await uploadPauseReason({
+      queue: services.queue,
+      arriving: slots.inFlight - 1,
+      storageDir: config.storageDir,
+      maxPendingJobs: config.MAX_PENDING_JOBS,
+      minFreeDiskBytes: config.MIN_FREE_DISK_BYTES,
+    })
+    if (paused) throw new ServiceBusyError(paused)
   }
   const perUser =
     config.UPLOAD_RATE_MAX > 0
@@ -63,18 +80,8 @@ export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
 
   app.put(
     '/users/:id/avatar',
-    { schema: uploadAvatarRouteSchema, onRequest: [authorize, requireImageType, ...perUser] },
+    { schema: uploadAvatarRouteSchema, onRequest: [authorize, checkHeaders, ...perUser, admit] },
     async (request, reply) => {
-      const paused = await uploadPauseReason({
-        queue: services.queue,
-        storageDir: config.storageDir,
-        maxPendingJobs: config.MAX_PENDING_JOBS,
-        minFreeDiskBytes: config.MIN_FREE_DISK_BYTES,
-      })
-      if (paused) throw new ServiceBusyError(paused)
-      const declared = Number(request.headers['content-length'])
-      if (declared > config.MAX_UPLOAD_BYTES) throw new PayloadTooLargeError(config.MAX_UPLOAD_BYTES)
-
       const upload = await uploadStream(request)
       let job: Job
       try {

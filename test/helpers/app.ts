@@ -19,6 +19,8 @@ export const fastEnv = {
   // Tests sign many users up from one address; the limits have tests of their own.
   SIGNUP_RATE_MAX: '0',
   UPLOAD_RATE_MAX: '0',
+  MAX_UPLOADS_IN_FLIGHT_PER_USER: '0',
+  MAX_UPLOADS_IN_FLIGHT_PER_IP: '0',
   MIN_FREE_DISK_BYTES: '0',
 }
 
