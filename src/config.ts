@@ -57,6 +57,12 @@ export const ConfigSchema = Type.Object({
     100_000,
     'Requests that may wait for jobs at once; past this they are answered at once',
   ),
+  JOB_WAITERS_PER_USER: Int(
+    16,
+    1,
+    100_000,
+    "One user's share of JOB_WAITERS_MAX; past it that user's requests are answered at once",
+  ),
   SHUTDOWN_GRACE_MS: Int(10_000, 0, 600_000, 'On SIGTERM, how long running jobs may finish'),
   BODY_LIMIT_BYTES: Int(16_384, 256, 1_048_576, 'Largest JSON request body'),
   MAX_UPLOAD_BYTES: Int(10 * 1024 * 1024, 1024, 1024 * 1024 * 1024, 'Largest avatar upload'),

@@ -74,7 +74,7 @@ export async function createServices(
       relayIntervalMs: role === 'worker' ? 0 : config.POLL_INTERVAL_MS,
       log,
     })
-  const waiters = new JobWaiters(config.JOB_WAITERS_MAX)
+  const waiters = new JobWaiters(config.JOB_WAITERS_MAX, config.JOB_WAITERS_PER_USER)
   if (role !== 'worker') queue.onSettled((id) => waiters.settled(id))
   const avatars = createAvatarsRepository(database)
   fs.mkdirSync(config.storageDir, { recursive: true })

@@ -117,6 +117,26 @@ t.test('past JOB_WAITERS_MAX, or with waiting off, a request is answered at once
   }
 })
 
+t.test("past JOB_WAITERS_PER_USER one user's requests are answered at once; another user still waits", async (t) => {
+  const { app, ann, welcome, notice } = await stuckMail(t, { JOB_WAITERS_PER_USER: '1' })
+  const holding = getWaiting(app, ann, welcome, 'wait=3')
+  await waitFor(
+    'the first request to wait',
+    async () => metricValue((await app.inject({ url: '/metrics' })).body, 'deckhand_job_waiters') === 1,
+  )
+  const started = Date.now()
+  const second = await getWaiting(app, ann, notice, 'wait=3')
+  t.notOk(second.headers['preference-applied'], "ann's second request was not held")
+  t.ok(Date.now() - started < 1000, 'and was answered at once')
+
+  const bob = await signup(app, 'bob@example.com')
+  const bobsWelcome = bob.jobs.find((j) => j.kind === 'mail.welcome')?.id as string
+  await waitFor("bob's first attempt to fail", async () => waitingToRetry(await getJob(app, bob, bobsWelcome)))
+  const bobs = await getWaiting(app, bob, bobsWelcome, 'wait=1')
+  t.equal(bobs.headers['preference-applied'], 'wait=1', "bob's request still waits: ann cannot hold every slot")
+  t.equal((await holding).headers['preference-applied'], 'wait=3', "and ann's first did wait")
+})
+
 t.test('shutdown answers waiting requests at once instead of waiting for them', async (t) => {
   const { app, ann, welcome } = await stuckMail(t)
   const waiting = getWaiting(app, ann, welcome, 'wait=60')

@@ -31,7 +31,7 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       const left = deadline - Date.now()
       if (left <= 0) break
       // Settle events are best effort (a Redis reconnect may drop one): look again every POLL_INTERVAL_MS anyway.
-      const end = await waiters.wait(job.id, Math.min(left, config.POLL_INTERVAL_MS), gone.signal)
+      const end = await waiters.wait(job.id, Math.min(left, config.POLL_INTERVAL_MS), gone.signal, user.id)
       if (end === 'full' || end === 'aborted') break
       waited = true
       job = await read()

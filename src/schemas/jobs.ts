@@ -29,7 +29,7 @@ export const getJobRouteSchema = {
   description:
     'With `Prefer: wait=N` (RFC 7240) the answer waits up to N seconds (at most JOB_WAIT_MAX_MS) for a queued or ' +
     'running job to succeed or fail, instead of the client polling; `Preference-Applied: wait=N` says it waited. ' +
-    'Past JOB_WAITERS_MAX waiting requests, or while shutting down, the answer comes at once.',
+    'Past JOB_WAITERS_MAX waiting requests, or JOB_WAITERS_PER_USER of one user, or while shutting down, the answer comes at once.',
   security: BearerSecurity,
   params: IdParams,
   headers: Type.Object({
