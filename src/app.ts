@@ -55,6 +55,7 @@ export async function buildApp(config: Config, options: ServicesOptions = {}): P
   app.decorate('services', services)
   app.addHook('onReady', async () => {
     await services.runner?.start()
+    services.sweeper.start()
     app.log.info(
       { role: services.role, database: services.database.describe, queue: services.queue.describe },
       services.runner ? `jobs running; mail to ${services.mail?.describe}` : 'serving HTTP only; jobs run in workers',
@@ -66,6 +67,8 @@ export async function buildApp(config: Config, options: ServicesOptions = {}): P
   app.addHook('preClose', async () => {
     closing = true
     services.runner?.stopClaiming()
+    // A sweep under way ends at its next batch instead of competing with the drain.
+    void services.sweeper.stop()
     // Requests waiting for a job (Prefer: wait) are answered now with what they have: close() must not wait on them.
     services.waiters.close()
   })

@@ -3,12 +3,16 @@ import type { UploadSlots } from './avatars/upload-slots.ts'
 import type { Database } from './db/database.ts'
 import type { ImagePool } from './images/pool.ts'
 import type { JobWaiters } from './jobs/job-waiters.ts'
-import type { AttemptOutcome, Job, JobStore } from './jobs/types.ts'
+import type { AttemptOutcome, FinishedStatus, Job, JobStore } from './jobs/types.ts'
 
 export interface Metrics {
   registry: client.Registry
   observeRequest(method: string, route: string, status: number, seconds: number): void
   observeJob(job: Job, outcome: AttemptOutcome, ms: number): void
+  /** Finished jobs deleted by the retention sweep. */
+  observeJobsSwept(status: FinishedStatus, count: number): void
+  /** Files and folders the orphan sweep removed: `incoming`, `original` or `version`. */
+  observeFilesSwept(what: string, count: number): void
 }
 
 /**
@@ -45,6 +49,18 @@ export function createMetrics(sources: {
     name: 'deckhand_mail_attempts_total',
     help: 'Mail send attempts by outcome: succeeded, retry (will try again), failed (gave up)',
     labelNames: ['kind', 'outcome'],
+    registers: [registry],
+  })
+  const jobsSwept = new client.Counter({
+    name: 'deckhand_jobs_swept_total',
+    help: 'Finished jobs deleted by the retention sweep, by status',
+    labelNames: ['status'],
+    registers: [registry],
+  })
+  const filesSwept = new client.Counter({
+    name: 'deckhand_files_swept_total',
+    help: 'Files no job or avatar pointed to, removed by the orphan sweep: incoming, original, version (folders)',
+    labelNames: ['what'],
     registers: [registry],
   })
   new client.Gauge({
@@ -132,6 +148,12 @@ export function createMetrics(sources: {
     observeJob(job, outcome, ms) {
       jobs.observe({ kind: job.kind, outcome }, ms / 1000)
       if (job.kind.startsWith('mail.')) mail.inc({ kind: job.kind, outcome })
+    },
+    observeJobsSwept(status, count) {
+      jobsSwept.inc({ status }, count)
+    },
+    observeFilesSwept(what, count) {
+      filesSwept.inc({ what }, count)
     },
   }
 }

@@ -35,6 +35,7 @@ if (role === 'worker') {
   log = pino(loggerOptions(config) as pino.LoggerOptions) as FastifyBaseLogger
   const services = await createServices(config, log, { role })
   await services.runner?.start()
+  services.sweeper.start()
   log.info(
     { role, database: services.database.describe, queue: services.queue.describe, mail: services.mail?.describe },
     'worker running jobs',

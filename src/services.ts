@@ -1,5 +1,6 @@
 import fs from 'node:fs'
 import type { FastifyBaseLogger } from 'fastify'
+import { avatarOrphansTask } from './avatars/orphans.ts'
 import { type AvatarsRepository, createAvatarsRepository } from './avatars/repository.ts'
 import { UploadSlots } from './avatars/upload-slots.ts'
 import type { Config } from './config.ts'
@@ -12,6 +13,8 @@ import { Dispatcher } from './jobs/dispatcher.ts'
 import { AvatarKind, avatarHandler } from './jobs/handlers/avatar.ts'
 import { MailKind, mailHandlers } from './jobs/handlers/mail.ts'
 import { JobWaiters } from './jobs/job-waiters.ts'
+import { retentionTask } from './jobs/retention.ts'
+import { Sweeper, type SweepTask } from './jobs/sweeper.ts'
 import type { JobRunner, JobStore, Lane } from './jobs/types.ts'
 import { createMailTransport, type MailTransport } from './mail/transport.ts'
 import { createMetrics, type Metrics } from './metrics.ts'
@@ -39,6 +42,8 @@ export interface Services {
   runner: JobRunner | undefined
   pool: ImagePool | undefined
   mail: MailTransport | undefined
+  /** Retention and orphaned files, every RETENTION_SWEEP_MS once started. */
+  sweeper: Sweeper
   close(): Promise<void>
 }
 
@@ -70,6 +75,8 @@ export async function createServices(
       prefix: config.QUEUE_PREFIX,
       kinds: [MailKind.welcome, MailKind.adminNotice, AvatarKind],
       maxAttempts: config.MAX_ATTEMPTS,
+      keepSucceededMs: config.JOB_RETENTION_MS,
+      keepFailedMs: config.FAILED_JOB_RETENTION_MS,
       // Only processes that write the outbox sweep it.
       relayIntervalMs: role === 'worker' ? 0 : config.POLL_INTERVAL_MS,
       log,
@@ -162,6 +169,42 @@ export async function createServices(
           onSettled: metrics.observeJob,
         })
   }
+  const sweeps: SweepTask[] = []
+  if (runsJobs) {
+    // Scaled out, every worker cleans the queues: BullMQ's clean is one script at a time, safe to repeat.
+    sweeps.push(
+      retentionTask({
+        store: queue,
+        keepSucceededMs: config.JOB_RETENTION_MS,
+        keepFailedMs: config.FAILED_JOB_RETENTION_MS,
+        log,
+        onSwept: metrics.observeJobsSwept,
+      }),
+      {
+        name: 'database space',
+        run: async (stopping) => {
+          const pages = await database.reclaimSpace(stopping)
+          if (pages > 0) log.debug({ pages }, 'gave free database pages back to the file system')
+        },
+      },
+    )
+  }
+  sweeps.push(
+    avatarOrphansTask({
+      paths,
+      queue,
+      avatars,
+      // Node ends a request after REQUEST_TIMEOUT_MS; a minute more covers its handler's last steps (the sniff,
+      // the move, the commit) on a slow disk.
+      minAgeMs: config.REQUEST_TIMEOUT_MS + 60_000,
+      incoming: role !== 'worker',
+      stored: runsJobs,
+      log,
+      onRemoved: metrics.observeFilesSwept,
+    }),
+  )
+  const sweeper = new Sweeper(config.RETENTION_SWEEP_MS, sweeps, log)
+
   return {
     config,
     role,
@@ -176,7 +219,9 @@ export async function createServices(
     runner,
     pool,
     mail,
+    sweeper,
     async close() {
+      await sweeper.stop()
       waiters.close()
       await runner?.stop(config.SHUTDOWN_GRACE_MS)
       await pool?.close()

@@ -15,6 +15,8 @@ t.test('the BullMQ store counts a job still in the outbox as queued, per kind', 
     prefix: env.QUEUE_PREFIX as string,
     kinds: ['mail.welcome', 'image.avatar'],
     maxAttempts: 1,
+    keepSucceededMs: 0,
+    keepFailedMs: 0,
     relayIntervalMs: 0,
     log: pino({ level: 'silent' }),
   })

@@ -55,3 +55,28 @@ t.test('the server process refuses to start on a bad value and says which', asyn
   t.match(stderr, /deckhand: invalid configuration/)
   t.match(stderr, /MAIL_CONCURRENCY="many"/)
 })
+
+t.test('retention: each setting on its own, 0 keeps jobs for ever, the sweep at least every second', async (t) => {
+  const defaults = loadConfig({})
+  t.equal(defaults.JOB_RETENTION_MS, 7 * 24 * 3600 * 1000, 'succeeded jobs: 7 days')
+  t.equal(defaults.FAILED_JOB_RETENTION_MS, 30 * 24 * 3600 * 1000, 'failed jobs: 30 days')
+  t.equal(defaults.RETENTION_SWEEP_MS, 60_000)
+
+  const succeeded = loadConfig({ JOB_RETENTION_MS: '3600000' })
+  t.equal(succeeded.JOB_RETENTION_MS, 3_600_000)
+  t.equal(succeeded.FAILED_JOB_RETENTION_MS, defaults.FAILED_JOB_RETENTION_MS, 'the other is untouched')
+  const failed = loadConfig({ FAILED_JOB_RETENTION_MS: '0' })
+  t.equal(failed.FAILED_JOB_RETENTION_MS, 0, '0: failed jobs are kept')
+  t.equal(failed.JOB_RETENTION_MS, defaults.JOB_RETENTION_MS)
+  t.equal(loadConfig({ RETENTION_SWEEP_MS: '5000' }).RETENTION_SWEEP_MS, 5000)
+
+  for (const [env, message] of [
+    [{ JOB_RETENTION_MS: '-1' }, /JOB_RETENTION_MS/],
+    [{ JOB_RETENTION_MS: 'week' }, /JOB_RETENTION_MS="week"/],
+    [{ FAILED_JOB_RETENTION_MS: '30d' }, /FAILED_JOB_RETENTION_MS="30d"/],
+    [{ RETENTION_SWEEP_MS: '0' }, /RETENTION_SWEEP_MS/],
+    [{ RETENTION_SWEEP_MS: '999' }, /RETENTION_SWEEP_MS/],
+  ] as [Record<string, string>, RegExp][]) {
+    t.throws(() => loadConfig(env), { message }, JSON.stringify(env))
+  }
+})

@@ -19,6 +19,8 @@ export interface AvatarsRepository {
   /** Names the job of the newest accepted upload, once it has an id. */
   setLatestJob(userId: string, jobId: string, tx: Db): Promise<void>
   current(userId: string): Promise<Avatar | undefined>
+  /** The current version of each of these users that has an avatar. */
+  currentVersions(userIds: readonly string[]): Promise<Map<string, string>>
   /**
    * Makes `avatar` the user's current one unless a later upload already is. Returns whether it was promoted
    * and the version it replaced, whose files may now go.
@@ -55,6 +57,15 @@ export function createAvatarsRepository(database: Database): AvatarsRepository {
     async current(userId) {
       const row = await db.selectFrom('avatars').selectAll().where('user_id', '=', userId).executeTakeFirst()
       return row && toAvatar(row)
+    },
+    async currentVersions(userIds) {
+      if (userIds.length === 0) return new Map()
+      const rows = await db
+        .selectFrom('avatars')
+        .select(['user_id', 'version'])
+        .where('user_id', 'in', [...userIds])
+        .execute()
+      return new Map(rows.map((r) => [r.user_id, r.version]))
     },
     promote(avatar) {
       return transact(database, async (tx) => {

@@ -1,5 +1,6 @@
 import fs from 'node:fs'
 import path from 'node:path'
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import Sqlite from 'better-sqlite3'
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely'
 import pg from 'pg'
@@ -26,6 +27,11 @@ export interface Database {
   durable(): Promise<void>
   /** SQLite with SQLITE_SYNCHRONOUS=FULL: waits for durability, and the fsyncs that served them. */
   syncStats?(): { requested: number; fsyncs: number }
+  /**
+   * Gives pages that deletes freed back to the file system, a bounded step at a time until `stopping()`; returns
+   * how many. SQLite files made with incremental auto-vacuum only; PostgreSQL's autovacuum does its own.
+   */
+  reclaimSpace(stopping: () => boolean): Promise<number>
   close(): Promise<void>
 }
 
@@ -42,6 +48,12 @@ export interface OpenOptions {
 // count, well inside 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, Number)
 
+/*
+ * Pages given back per step of reclaimSpace(): 4 MiB at SQLite's 4 KiB pages. A step is one write transaction on
+ * the event loop; see the README (Retention) for its measured cost.
+ */
+const RECLAIM_PAGES_PER_STEP = 1000
+
 /** Opens SQLite or PostgreSQL behind one Kysely instance, migrated to the latest schema. */
 export async function openDatabase(options: OpenOptions): Promise<Database> {
   const database = options.url ? openPostgres(options.url, options.poolSize) : openSqlite(options)
@@ -57,6 +69,10 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
 function openSqlite(options: OpenOptions): Database {
   fs.mkdirSync(path.dirname(options.sqliteFile), { recursive: true })
   const sqlite = new Sqlite(options.sqliteFile)
+  // Pages freed by the retention sweep can go back to the file system (reclaimSpace()) instead of the file
+  // keeping its largest size for ever. Takes effect only in a new file, before its first table; a file made
+  // before this setting keeps auto_vacuum NONE (see the README for the one-time VACUUM that converts it).
+  sqlite.pragma('auto_vacuum = INCREMENTAL')
   // WAL lets readers (GET /jobs) run while the dispatcher writes; busy_timeout covers a second process
   // (a backup, the sqlite3 shell) holding the lock for a moment.
   sqlite.pragma('journal_mode = WAL')
@@ -72,6 +88,8 @@ function openSqlite(options: OpenOptions): Database {
   const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: statementCache(sqlite, 256) }) })
   const probe = sqlite.prepare('SELECT 1')
   const syncer = options.synchronous === 'FULL' ? new WalSyncer(`${options.sqliteFile}-wal`) : undefined
+  // 2 is INCREMENTAL; a file made without it answers 0 (NONE) here whatever was asked above.
+  const incremental = sqlite.pragma('auto_vacuum', { simple: true }) === 2
   return {
     db,
     dialect: 'sqlite',
@@ -83,6 +101,21 @@ function openSqlite(options: OpenOptions): Database {
     },
     durable: syncer ? () => syncer.sync() : async () => {},
     syncStats: syncer && (() => syncer.stats()),
+    async reclaimSpace(stopping) {
+      if (!incremental) return 0
+      let reclaimed = 0
+      while (!stopping() && sqlite.open) {
+        const free = sqlite.pragma('freelist_count', { simple: true }) as number
+        if (free === 0) break
+        // A bounded step: it moves pages from the end of the file into free ones, on the event loop.
+        sqlite.pragma(`incremental_vacuum(${Math.min(free, RECLAIM_PAGES_PER_STEP)})`)
+        const left = sqlite.pragma('freelist_count', { simple: true }) as number
+        if (left >= free) break
+        reclaimed += free - left
+        await yieldToEventLoop()
+      }
+      return reclaimed
+    },
     async close() {
       await db.destroy()
       await syncer?.close()
@@ -128,6 +161,7 @@ function openPostgres(url: string, poolSize: number): Database {
     },
     // Every PostgreSQL commit is durable before it returns.
     durable: async () => {},
+    reclaimSpace: async () => 0,
     close: () => db.destroy(),
   }
 }

@@ -72,6 +72,13 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropIndex('jobs_due').execute()
     },
   },
+  '0003_jobs_finished': {
+    // The retention sweep deletes a status's jobs finished before a cutoff, a batch at a time: in this order
+    // each batch reads only the rows it deletes, however many jobs are kept.
+    async up(db: Kysely<unknown>) {
+      await db.schema.createIndex('jobs_finished').on('jobs').columns(['status', 'finished_at']).execute()
+    },
+  },
 }
 
 const provider: MigrationProvider = { getMigrations: async () => migrations }

@@ -4,7 +4,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Selectable } from 'kysely'
 import { type Database, transact } from '../db/database.ts'
 import type { OutboxTable } from '../db/schema.ts'
-import type { Job, JobErrorInfo, JobStatus, JobStore } from './types.ts'
+import type { FinishedStatus, Job, JobErrorInfo, JobStatus, JobStore } from './types.ts'
 
 /** What deckhand puts in a BullMQ job. The job's name is the kind; its id is deckhand's job id. */
 export interface BullData {
@@ -21,15 +21,15 @@ export interface BullProgress {
   runAt?: number | null
 }
 
-// Finished jobs stay this long, so clients can still read their outcome; failed ones stay for an admin's retry.
-const KEEP_SUCCEEDED_SECONDS = 7 * 24 * 3600
-
 const STATES: Record<JobStatus, JobType[]> = {
   queued: ['waiting', 'delayed', 'prioritized', 'waiting-children'],
   running: ['active'],
   succeeded: ['completed'],
   failed: ['failed'],
 }
+
+/** BullMQ's removeOnComplete / removeOnFail for a retention in ms; 0 keeps jobs. */
+const keepFor = (ms: number) => (ms > 0 ? { age: Math.max(1, Math.round(ms / 1000)) } : false)
 
 function toStatus(state: string): JobStatus {
   if (state === 'active') return 'running'
@@ -83,6 +83,10 @@ export interface BullStoreOptions {
   prefix: string
   kinds: readonly string[]
   maxAttempts: number
+  /** Succeeded jobs are removed this long after they finished; 0 keeps them (JOB_RETENTION_MS). */
+  keepSucceededMs: number
+  /** Failed jobs likewise (FAILED_JOB_RETENTION_MS). */
+  keepFailedMs: number
   /** Relay outbox rows left behind (a crash or a Redis outage between commit and hand-over) this often; 0: never. */
   relayIntervalMs: number
   log: FastifyBaseLogger
@@ -109,8 +113,10 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
         defaultJobOptions: {
           attempts: options.maxAttempts,
           backoff: { type: 'deckhand' },
-          removeOnComplete: { age: KEEP_SUCCEEDED_SECONDS },
-          removeOnFail: false,
+          // BullMQ removes these only when another job of the queue finishes; an idle queue is emptied by
+          // deleteFinished() on the retention sweep's timer.
+          removeOnComplete: keepFor(options.keepSucceededMs),
+          removeOnFail: keepFor(options.keepFailedMs),
         },
       }),
     ]),
@@ -253,6 +259,32 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
       await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true })
       // As requeued: a worker may take it the next moment.
       return { ...fromBull(job, 'queued'), attempts: 0, stage: null, startedAt: null, finishedAt: null }
+    },
+
+    async listAll(kind, statuses) {
+      const types = statuses.flatMap((status) => STATES[status])
+      // The outbox first, for the reason get() reads it first: a job leaves it only once BullMQ has it.
+      const waiting = statuses.includes('queued')
+        ? await db.selectFrom('outbox').selectAll().where('kind', '=', kind).execute()
+        : []
+      // One getJobs call reads the ids of every state in one script, so a job changing state is not missed.
+      const jobs = ((await queueOf(kind).getJobs(types)) as (BullJob<BullData> | undefined)[]).filter(
+        (job) => job !== undefined,
+      )
+      const found = await Promise.all(jobs.map(async (job) => fromBull(job, toStatus(await job.getState()))))
+      return [...waiting.map(fromOutbox), ...found]
+    },
+
+    async deleteFinished(status: FinishedStatus, before, limit) {
+      const type = status === 'succeeded' ? 'completed' : 'failed'
+      const grace = Math.max(0, Date.now() - before)
+      let deleted = 0
+      for (const queue of queues.values()) {
+        if (deleted >= limit) break
+        // clean() takes the oldest first, at most `limit` (0 would mean all of them: never asked for).
+        deleted += (await queue.clean(grace, limit - deleted, type)).length
+      }
+      return deleted
     },
 
     async depth() {

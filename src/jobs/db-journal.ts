@@ -201,6 +201,34 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
       return row && toJob(row)
     },
 
+    async listAll(kind, statuses) {
+      if (statuses.length === 0) return []
+      const rows = await db
+        .selectFrom('jobs')
+        .selectAll()
+        .where('kind', '=', kind)
+        .where('status', 'in', [...statuses])
+        .execute()
+      return rows.map(toJob)
+    },
+
+    async deleteFinished(status, before, limit) {
+      // SQLite has no DELETE … LIMIT (unless built with it): the batch is chosen by a subquery, through
+      // jobs_finished, so each statement touches at most `limit` rows whatever the table holds.
+      const result = await db
+        .deleteFrom('jobs')
+        .where('id', 'in', (eb) =>
+          eb
+            .selectFrom('jobs')
+            .select('id')
+            .where('status', '=', status)
+            .where('finished_at', '<', before)
+            .limit(limit),
+        )
+        .executeTakeFirst()
+      return Number(result.numDeletedRows)
+    },
+
     async depth() {
       const rows = await db
         .selectFrom('jobs')

@@ -2,6 +2,8 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Db } from '../db/database.ts'
 
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed'
+/** The statuses a job ends in; retention deletes jobs in these once they are old enough. */
+export type FinishedStatus = 'succeeded' | 'failed'
 
 export interface JobErrorInfo {
   code: string
@@ -66,6 +68,16 @@ export interface JobStore {
    * Best effort: a listener that must not miss one also looks again now and then.
    */
   onSettled(listener: (id: string) => void): void
+  /**
+   * Every job of `kind` in one of `statuses`, read at one instant: a job moving between two of them is seen.
+   * For sweeps of files that jobs hold; callers keep the statuses to sets that stay small.
+   */
+  listAll(kind: string, statuses: readonly JobStatus[]): Promise<Job[]>
+  /**
+   * Deletes at most `limit` jobs that reached `status` before `before` (epoch ms) and returns how many it
+   * deleted: one bounded statement, so the retention sweep can yield between batches.
+   */
+  deleteFinished(status: FinishedStatus, before: number, limit: number): Promise<number>
   /** How many jobs there are of each kind in each status (for metrics). */
   depth(): Promise<{ kind: string; status: JobStatus; count: number }[]>
   close(): Promise<void>

@@ -1,0 +1,60 @@
+import type { FastifyBaseLogger } from 'fastify'
+import { betweenBatches, type SweepTask } from './sweeper.ts'
+import type { FinishedStatus, JobStore } from './types.ts'
+
+export interface RetentionOptions {
+  store: Pick<JobStore, 'deleteFinished'>
+  /** Succeeded jobs are deleted this long after they finished; 0 keeps them (JOB_RETENTION_MS). */
+  keepSucceededMs: number
+  /** Failed jobs likewise (FAILED_JOB_RETENTION_MS). */
+  keepFailedMs: number
+  log: FastifyBaseLogger
+  /** Rows per statement. */
+  batchSize?: number
+  clock?: () => number
+  /** Told of every batch deleted, for metrics. */
+  onSwept?: (status: FinishedStatus, count: number) => void
+}
+
+/*
+ * 1,000 rows a statement: about 3 ms of the event loop with SQLite (better-sqlite3 is synchronous; 250 rows took
+ * 0.7 ms, the worst case the same, as it is a WAL checkpoint either way), one short transaction in PostgreSQL.
+ * A million rows are a thousand of those, with requests and claims served in between.
+ */
+const BATCH_SIZE = 1000
+
+/**
+ * The retention sweep: deletes finished jobs past their retention, a bounded batch at a time, yielding to the
+ * event loop between batches so claims and requests go on while a large backlog goes.
+ */
+export function retentionTask(options: RetentionOptions): SweepTask {
+  const { store, log, onSwept } = options
+  const batchSize = options.batchSize ?? BATCH_SIZE
+  const clock = options.clock ?? Date.now
+  const keep: [FinishedStatus, number][] = [
+    ['succeeded', options.keepSucceededMs],
+    ['failed', options.keepFailedMs],
+  ]
+  return {
+    name: 'job retention',
+    async run(stopping) {
+      const started = clock()
+      const swept: Record<FinishedStatus, number> = { succeeded: 0, failed: 0 }
+      for (const [status, keepMs] of keep) {
+        if (keepMs === 0) continue
+        // One cutoff per sweep: jobs finishing meanwhile wait for the next sweep instead of prolonging this one.
+        const before = started - keepMs
+        while (!stopping()) {
+          const deleted = await store.deleteFinished(status, before, batchSize)
+          swept[status] += deleted
+          if (deleted > 0) onSwept?.(status, deleted)
+          if (deleted < batchSize) break
+          await betweenBatches()
+        }
+      }
+      if (swept.succeeded + swept.failed > 0) {
+        log.info({ ...swept, ms: clock() - started }, 'deleted finished jobs past their retention')
+      }
+    },
+  }
+}
