@@ -56,9 +56,14 @@ export async function buildApp(config: Config, options: ServicesOptions = {}): P
   app.addHook('onReady', async () => {
     await services.runner?.start()
     services.sweeper.start()
+    const { role, database, queue, mail } = services
     app.log.info(
-      { role: services.role, database: services.database.describe, queue: services.queue.describe },
-      services.runner ? `jobs running; mail to ${services.mail?.describe}` : 'serving HTTP only; jobs run in workers',
+      { role, database: database.describe, queue: queue.describe, mail: mail?.describe },
+      role === 'worker'
+        ? 'worker running jobs'
+        : services.runner
+          ? `jobs running; mail to ${mail?.describe}`
+          : 'serving HTTP only; jobs run in workers',
     )
   })
   // On close, no new jobs start while in-flight requests finish; running jobs get what is left of the grace period.
@@ -87,14 +92,22 @@ export async function buildApp(config: Config, options: ServicesOptions = {}): P
     errorResponseBuilder: (_request, context) => new RateLimitedError(context.after),
   })
 
-  await app.register(swagger, {
-    openapi: {
-      info: { title: 'deckhand', version: '0.1.0', description: 'Answers at once; mail and images in the background.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-    },
-  })
-  // The documentation UI is the one page deckhand serves; it brings its own, looser CSP for its assets.
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
+  // A worker serves only what an orchestrator and Prometheus need of it (health and metrics): no API, no docs.
+  const servesApi = services.role !== 'worker'
+  if (servesApi) {
+    await app.register(swagger, {
+      openapi: {
+        info: {
+          title: 'deckhand',
+          version: '0.1.0',
+          description: 'Answers at once; mail and images in the background.',
+        },
+        components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      },
+    })
+    // The documentation UI is the one page deckhand serves; it brings its own, looser CSP for its assets.
+    await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
+  }
 
   app.addHook('onResponse', async (request, reply) => {
     // The route pattern, not the URL: ids must not explode the label set.
@@ -104,6 +117,7 @@ export async function buildApp(config: Config, options: ServicesOptions = {}): P
 
   await app.register(healthRoutes, { services })
   await app.register(metricsRoutes, { services })
+  if (!servesApi) return app
   await app.register(signupRoutes, { services })
   await app.register(usersRoutes, { services })
   await app.register(jobsRoutes, { services })

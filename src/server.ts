@@ -1,14 +1,12 @@
 #!/usr/bin/env -S node --import tsx
-import type { FastifyBaseLogger } from 'fastify'
-import pino from 'pino'
 import { buildApp } from './app.ts'
 import { type Config, ConfigError, loadConfig } from './config.ts'
-import { loggerOptions } from './logger.ts'
-import { createServices, type Role } from './services.ts'
+import type { Role } from './services.ts'
 
 /*
  * `deckhand` (or `npm start`): HTTP and jobs in one process, on embedded defaults.
- * `deckhand api`: HTTP only; `deckhand worker`: jobs only. Those two share work through QUEUE=bullmq.
+ * `deckhand api`: HTTP only; `deckhand worker`: jobs only (and its health and metrics over HTTP). Those two share
+ * work through QUEUE=bullmq.
  */
 const ROLES: Record<string, Role> = { all: 'all', api: 'api', worker: 'worker' }
 const arg = process.argv[2] ?? 'all'
@@ -29,24 +27,11 @@ try {
   process.exit(1)
 }
 
-let stop: () => Promise<void>
-let log: FastifyBaseLogger
-if (role === 'worker') {
-  log = pino(loggerOptions(config) as pino.LoggerOptions) as FastifyBaseLogger
-  const services = await createServices(config, log, { role })
-  await services.runner?.start()
-  services.sweeper.start()
-  log.info(
-    { role, database: services.database.describe, queue: services.queue.describe, mail: services.mail?.describe },
-    'worker running jobs',
-  )
-  stop = () => services.close()
-} else {
-  const app = await buildApp(config, { role })
-  await app.listen({ port: config.PORT, host: config.HOST })
-  log = app.log
-  stop = () => app.close()
-}
+// Every role listens: a worker serves only /healthz, /readyz and /metrics, for its orchestrator and Prometheus.
+const app = await buildApp(config, { role })
+await app.listen({ port: config.PORT, host: config.HOST })
+const log = app.log
+const stop = () => app.close()
 
 let closing = false
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

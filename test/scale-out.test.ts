@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import { Queue } from 'bullmq'
 import t from 'tap'
+import { metricValue } from '../src/bench/stats.ts'
 import { fastEnv, fixture, tempDataDir } from './helpers/app.ts'
 import { type Acked, signupOver } from './helpers/load.ts'
 import { type ServerProcess, startServerProcess } from './helpers/server-process.ts'
@@ -90,6 +91,29 @@ t.test('one api and two workers on PostgreSQL, BullMQ and a shared folder', asyn
     })
     t.equal(image.status, 200)
     t.equal(image.headers.get('content-type'), 'image/avif')
+
+    // Each worker serves its own health and numbers over HTTP, and nothing else.
+    let avatarsDone = 0
+    let mailsDone = 0
+    for (const worker of workers) {
+      t.equal((await fetch(`${worker.url}/healthz`)).status, 200, 'a worker answers /healthz')
+      t.equal((await fetch(`${worker.url}/readyz`)).status, 200, 'and /readyz')
+      const metrics = await (await fetch(`${worker.url}/metrics`)).text()
+      const done = (kind: string) =>
+        metricValue(metrics, `deckhand_job_duration_seconds_count{kind="${kind}",outcome="succeeded"}`) || 0
+      avatarsDone += done('image.avatar')
+      mailsDone += done('mail.welcome')
+      t.equal(
+        done('image.avatar'),
+        succeededBy(worker).filter((id) => uploads.some((u) => u.id === id)).length,
+        "a worker's /metrics counts the avatar jobs it ran",
+      )
+      const signup = await fetch(`${worker.url}/signup`, { method: 'POST' })
+      t.equal(signup.status, 404, 'a worker serves no API')
+      t.equal((await fetch(`${worker.url}/docs/json`)).status, 404, 'and no documentation')
+    }
+    t.equal(avatarsDone, uploads.length, 'between them, the workers counted every avatar job')
+    t.equal(mailsDone, users.length, 'and every welcome mail')
   })
 
   t.test('a worker killed mid-job: the other takes its job over once the lock lapses; nothing lost', async (t) => {

@@ -80,7 +80,8 @@ export async function startService(env: Record<string, string> = {}, role?: 'api
 
 /** A worker process (`deckhand worker`); ready once it logs that it runs jobs. */
 function startWorker(env: Record<string, string>): BenchService & { ready: Promise<void> } {
-  const worker = spawnDeckhand('worker', { LOG_LEVEL: 'info', ...env })
+  // A worker listens too (health and metrics): on a port of its own, as several run on this one machine.
+  const worker = spawnDeckhand('worker', { LOG_LEVEL: 'info', PORT: '0', ...env })
   const ready = new Promise<void>((resolve, reject) => {
     worker.child.stdout?.on('data', (chunk: Buffer) => {
       if (chunk.toString().includes('worker running jobs')) resolve()

@@ -17,7 +17,7 @@ export interface ServerProcess {
 
 /**
  * Runs `src/server.ts` as its own process, the way `npm start` does (or `deckhand api` / `deckhand worker` with
- * `role`), and resolves once it listens, or for a worker once it runs jobs (its `url` is then empty).
+ * `role`), and resolves once it listens (a worker too: it serves its health and metrics).
  */
 export async function startServerProcess(env: Record<string, string>, role?: 'api' | 'worker'): Promise<ServerProcess> {
   const args = ['--import', 'tsx', path.join(root, 'src/server.ts'), ...(role ? [role] : [])]
@@ -46,7 +46,6 @@ export async function startServerProcess(env: Record<string, string>, role?: 'ap
           logs.push(entry)
           const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(String(entry.msg))
           if (m) resolve(m[1] as string)
-          if (entry.msg === 'worker running jobs') resolve('')
         } catch {}
       }
     })
