@@ -1,6 +1,7 @@
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import t from 'tap'
+import { holdStatements } from '../src/db/sqlite-handles.ts'
 import { fastEnv, tempDataDir } from './helpers/app.ts'
 import { signupOver } from './helpers/load.ts'
 import { startServerProcess } from './helpers/server-process.ts'
@@ -10,7 +11,11 @@ import { waitFor } from './helpers/wait.ts'
 function jobStatuses(dataDir: string) {
   const db = new Database(path.join(dataDir, 'deckhand.db'), { readonly: true })
   try {
-    return db.prepare('SELECT status, attempts FROM jobs').all() as { status: string; attempts: number }[]
+    // Held, like every better-sqlite3 statement: see src/db/sqlite-handles.ts.
+    return holdStatements(db).prepare('SELECT status, attempts FROM jobs').all() as {
+      status: string
+      attempts: number
+    }[]
   } finally {
     db.close()
   }

@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import t from 'tap'
+import { holdStatements } from '../src/db/sqlite-handles.ts'
 import { countRows, startApp } from './helpers/app.ts'
 
 t.test('a signup answers 201 with the id, a one-time token and its two mail jobs', async (t) => {
@@ -24,8 +25,9 @@ t.test('the user row and both jobs are in the SQLite file when the client hears 
   const res = await app.inject({ method: 'POST', url: '/signup', payload: { email: 'bob@example.com' } })
   const { id, token } = res.json()
   const file = path.join(app.services.config.dataDir, 'deckhand.db')
-  const db = new Database(file, { readonly: true })
-  t.teardown(() => db.close())
+  const sqlite = new Database(file, { readonly: true })
+  t.teardown(() => sqlite.close())
+  const db = holdStatements(sqlite)
   t.equal((db.prepare('SELECT count(*) AS n FROM users WHERE id = ?').get(id) as { n: number }).n, 1)
   const kinds = db.prepare('SELECT kind FROM jobs WHERE owner_id = ? ORDER BY kind').all(id) as { kind: string }[]
   t.same(

@@ -6,6 +6,7 @@ import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely'
 import pg from 'pg'
 import { migrateToLatest } from './migrations.ts'
 import type { Schema } from './schema.ts'
+import { holdStatements } from './sqlite-handles.ts'
 import { WalSyncer } from './wal-sync.ts'
 
 export type Db = Kysely<Schema>
@@ -69,27 +70,31 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
 function openSqlite(options: OpenOptions): Database {
   fs.mkdirSync(path.dirname(options.sqliteFile), { recursive: true })
   const sqlite = new Sqlite(options.sqliteFile)
+  const statements = holdStatements(sqlite)
   // Pages freed by the retention sweep can go back to the file system (reclaimSpace()) instead of the file
   // keeping its largest size for ever. Takes effect only in a new file, before its first table; a file made
   // before this setting keeps auto_vacuum NONE (see the README for the one-time VACUUM that converts it).
-  sqlite.pragma('auto_vacuum = INCREMENTAL')
+  statements.pragma('auto_vacuum = INCREMENTAL')
   // WAL lets readers (GET /jobs) run while the dispatcher writes; busy_timeout covers a second process
   // (a backup, the sqlite3 shell) holding the lock for a moment.
-  sqlite.pragma('journal_mode = WAL')
+  statements.pragma('journal_mode = WAL')
   // FULL is kept by fsyncing the WAL off the event loop (durable()), not by SQLite at every commit.
-  sqlite.pragma('synchronous = NORMAL')
-  sqlite.pragma('busy_timeout = 5000')
-  sqlite.pragma('foreign_keys = ON')
-  if ((sqlite.pragma('user_version', { simple: true }) as number) > 0) {
+  statements.pragma('synchronous = NORMAL')
+  statements.pragma('busy_timeout = 5000')
+  statements.pragma('foreign_keys = ON')
+  if ((statements.pragma('user_version') as number) > 0) {
     sqlite.close()
     // Version 0.1 numbered its schema in user_version; its data directories are not carried over.
     throw new Error(`${options.sqliteFile} was made by deckhand 0.1 and cannot be read; move it away to start afresh`)
   }
-  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: statementCache(sqlite, 256) }) })
-  const probe = sqlite.prepare('SELECT 1')
+  // Kysely prepares every query anew; held statements are prepared once per text (and never collected).
+  const db = new Kysely<Schema>({
+    dialect: new SqliteDialect({ database: { prepare: statements.prepare, close: () => sqlite.close() } }),
+  })
+  const probe = statements.prepare('SELECT 1')
   const syncer = options.synchronous === 'FULL' ? new WalSyncer(`${options.sqliteFile}-wal`) : undefined
   // 2 is INCREMENTAL; a file made without it answers 0 (NONE) here whatever was asked above.
-  const incremental = sqlite.pragma('auto_vacuum', { simple: true }) === 2
+  const incremental = statements.pragma('auto_vacuum') === 2
   return {
     db,
     dialect: 'sqlite',
@@ -105,11 +110,12 @@ function openSqlite(options: OpenOptions): Database {
       if (!incremental) return 0
       let reclaimed = 0
       while (!stopping() && sqlite.open) {
-        const free = sqlite.pragma('freelist_count', { simple: true }) as number
+        const free = statements.pragma('freelist_count') as number
         if (free === 0) break
-        // A bounded step: it moves pages from the end of the file into free ones, on the event loop.
-        sqlite.pragma(`incremental_vacuum(${Math.min(free, RECLAIM_PAGES_PER_STEP)})`)
-        const left = sqlite.pragma('freelist_count', { simple: true }) as number
+        // A bounded step: it moves pages from the end of the file into free ones, on the event loop. One text
+        // whatever is free (SQLite frees at most what there is), so one held statement.
+        statements.pragma(`incremental_vacuum(${RECLAIM_PAGES_PER_STEP})`)
+        const left = statements.pragma('freelist_count') as number
         if (left >= free) break
         reclaimed += free - left
         await yieldToEventLoop()
@@ -120,29 +126,6 @@ function openSqlite(options: OpenOptions): Database {
       await db.destroy()
       await syncer?.close()
     },
-  }
-}
-
-/**
- * better-sqlite3 behind Kysely with its statements kept: Kysely prepares every query anew, and compiling the
- * same SQL again and again was a tenth of the event loop's time under signup load. Bounded, oldest out first
- * (a query with an IN list makes new SQL text per list length).
- */
-function statementCache(sqlite: Sqlite.Database, size: number) {
-  const statements = new Map<string, Sqlite.Statement>()
-  return {
-    prepare(text: string) {
-      let statement = statements.get(text)
-      if (statement) {
-        statements.delete(text)
-      } else {
-        statement = sqlite.prepare(text)
-        if (statements.size >= size) statements.delete(statements.keys().next().value as string)
-      }
-      statements.set(text, statement)
-      return statement
-    },
-    close: () => sqlite.close(),
   }
 }
 

@@ -1,0 +1,25 @@
+// Run as a process of its own by sqlite-handles.test.ts: uses the database the way deckhand does (more query
+// texts than a statement cache would keep, pragmas, a reclaim), then makes garbage until the collector has run
+// many times, and exits 0 if the process survived all of it.
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { sql } from 'kysely'
+import { openDatabase } from '../../src/db/database.ts'
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'deckhand-gc-'))
+try {
+  const database = await openDatabase({ sqliteFile: path.join(dir, 'deckhand.db'), synchronous: 'NORMAL', poolSize: 1 })
+  for (let round = 0; round < 20; round++) {
+    for (let i = 0; i < 300; i++) await sql`SELECT ${sql.lit(i)} AS n`.execute(database.db)
+    await database.reclaimSpace(() => false)
+    await database.ping()
+    // Garbage, and a turn of the event loop, so that collections run from timers as in a live process.
+    Array.from({ length: 200_000 }, (_, i) => ({ i }))
+    await new Promise((resolve) => setTimeout(resolve, 1))
+  }
+  await database.close()
+  console.log('survived')
+} finally {
+  fs.rmSync(dir, { recursive: true, force: true })
+}
