@@ -9,7 +9,12 @@ import { openDatabase } from '../../src/db/database.ts'
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'deckhand-gc-'))
 try {
-  const database = await openDatabase({ sqliteFile: path.join(dir, 'deckhand.db'), synchronous: 'NORMAL', poolSize: 1 })
+  const database = await openDatabase({
+    url: undefined,
+    sqliteFile: path.join(dir, 'deckhand.db'),
+    synchronous: 'NORMAL',
+    poolSize: 1,
+  })
   for (let round = 0; round < 20; round++) {
     for (let i = 0; i < 300; i++) await sql`SELECT ${sql.lit(i)} AS n`.execute(database.db)
     await database.reclaimSpace(() => false)
