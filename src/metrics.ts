@@ -1,5 +1,6 @@
 import client from 'prom-client'
 import type { Database } from './db/database.ts'
+import { ErrorSource } from './error-events.ts'
 import type { ImagePool } from './images/pool.ts'
 import type { JobWaiters } from './jobs/job-waiters.ts'
 import type { AttemptOutcome, Job, JobStore } from './jobs/types.ts'
@@ -8,6 +9,25 @@ export interface Metrics {
   registry: client.Registry
   observeRequest(method: string, route: string, status: number, seconds: number): void
   observeJob(job: Job, outcome: AttemptOutcome, ms: number): void
+}
+
+/** `deckhand_errors_total{source}`: 'error' events, counted from before the parts that emit them exist. */
+export interface ErrorCounter {
+  count(source: ErrorSource): void
+  readonly metric: client.Counter<'source'>
+}
+
+/** The error counter, registered by `createMetrics`; made first, so the pool and the clients can count from birth. */
+export function createErrorCounter(): ErrorCounter {
+  const metric = new client.Counter({
+    name: 'deckhand_errors_total',
+    help: "'error' events from the pool, worker threads, Redis, PostgreSQL, the mail transport and file streams",
+    labelNames: ['source'],
+    registers: [],
+  })
+  // Every source shows from the start at 0: an alert on an increase needs a series that exists before it.
+  for (const source of Object.values(ErrorSource)) metric.inc({ source }, 0)
+  return { count: (source) => metric.inc({ source }), metric }
 }
 
 /**
@@ -19,8 +39,10 @@ export function createMetrics(sources: {
   pool: ImagePool | undefined
   database: Database
   waiters: JobWaiters
+  errors: ErrorCounter
 }): Metrics {
   const registry = new client.Registry()
+  registry.registerMetric(sources.errors.metric)
   // Includes nodejs_eventloop_lag_p50/p90/p99_seconds, from monitorEventLoopDelay at 10 ms resolution and
   // reset at every scrape: each scrape reports the interval since the one before.
   client.collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 })
@@ -78,6 +100,14 @@ export function createMetrics(sources: {
     registers: [registry],
     collect() {
       this.set(sources.pool?.threads ?? 0)
+    },
+  })
+  new client.Gauge({
+    name: 'deckhand_pool_threads_alive',
+    help: 'Image worker threads alive now: below deckhand_pool_threads for a moment after a thread dies',
+    registers: [registry],
+    collect() {
+      this.set(sources.pool?.stats().alive ?? 0)
     },
   })
   new client.Gauge({

@@ -3,6 +3,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { type AvatarsRepository, createAvatarsRepository } from './avatars/repository.ts'
 import type { Config } from './config.ts'
 import { type Database, openDatabase } from './db/database.ts'
+import { errorWatcher, type WatchErrors } from './error-events.ts'
 import { createImagePool, createInlineImageRunner, type ImagePool } from './images/pool.ts'
 import { BullRunner } from './jobs/bullmq-runner.ts'
 import { createBullStore } from './jobs/bullmq-store.ts'
@@ -13,7 +14,7 @@ import { MailKind, mailHandlers } from './jobs/handlers/mail.ts'
 import { JobWaiters } from './jobs/job-waiters.ts'
 import type { JobRunner, JobStore, Lane } from './jobs/types.ts'
 import { createMailTransport, type MailTransport } from './mail/transport.ts'
-import { createMetrics, type Metrics } from './metrics.ts'
+import { createErrorCounter, createMetrics, type Metrics } from './metrics.ts'
 import { type StoragePaths, storagePaths } from './storage/paths.ts'
 import { createUsersRepository, type UsersRepository } from './users/repository.ts'
 
@@ -32,6 +33,8 @@ export interface Services {
   avatars: AvatarsRepository
   paths: StoragePaths
   metrics: Metrics
+  /** Gives an emitter its 'error' listener (logged, counted in /metrics): for streams opened per request. */
+  watchErrors: WatchErrors
   /** Present where jobs run (roles `all` and `worker`). */
   runner: JobRunner | undefined
   pool: ImagePool | undefined
@@ -53,11 +56,14 @@ export async function createServices(
 ): Promise<Services> {
   const role = options.role ?? 'all'
   const paths = storagePaths(config.dataDir, config.storageDir)
+  const errors = createErrorCounter()
+  const watchErrors = errorWatcher(log, errors.count)
   const database = await openDatabase({
     url: config.DATABASE_URL,
     sqliteFile: paths.database,
     synchronous: config.SQLITE_SYNCHRONOUS,
     poolSize: config.DATABASE_POOL_SIZE,
+    watchErrors,
   })
   const journal = config.QUEUE === 'journal' ? createDbJournal(database) : undefined
   const queue: JobStore =
@@ -70,6 +76,7 @@ export async function createServices(
       // Only processes that write the outbox sweep it.
       relayIntervalMs: role === 'worker' ? 0 : config.POLL_INTERVAL_MS,
       log,
+      watchErrors,
     })
   const waiters = new JobWaiters(config.JOB_WAITERS_MAX)
   if (role !== 'worker') queue.onSettled((id) => waiters.settled(id))
@@ -92,8 +99,9 @@ export async function createServices(
           maxHeapMb: config.POOL_MAX_HEAP_MB,
           nice: config.IMAGE_THREAD_NICE,
           filename: options.workerFile,
+          watchErrors,
         })
-  const metrics = createMetrics({ queue, pool, database, waiters })
+  const metrics = createMetrics({ queue, pool, database, waiters, errors })
   let mail: MailTransport | undefined
   let runner: JobRunner | undefined
   if (pool) {
@@ -103,6 +111,7 @@ export async function createServices(
       outboxDir: paths.outbox,
       concurrency: config.MAIL_CONCURRENCY,
       timeoutMs: config.MAIL_TIMEOUT_MS,
+      watchErrors,
     })
     const lanes: Lane[] = [
       {
@@ -152,6 +161,7 @@ export async function createServices(
           ...retries,
           stalledAfterMs: config.STALLED_AFTER_MS,
           log,
+          watchErrors,
           onSettled: metrics.observeJob,
         })
   }
@@ -165,6 +175,7 @@ export async function createServices(
     avatars,
     paths,
     metrics,
+    watchErrors,
     runner,
     pool,
     mail,
