@@ -29,10 +29,23 @@ try {
   process.exit(1)
 }
 
+const log = pino(loggerOptions(config) as pino.LoggerOptions) as FastifyBaseLogger
+
+/*
+ * An exception nobody caught, or a rejection nobody handled, leaves the process in a state nobody knows: log it
+ * and exit 1, as Node's documentation advises, for the supervisor to restart a clean process. Nothing accepted is
+ * lost: every acknowledged job is in the journal (or the outbox, or Redis) and runs again after the restart, as
+ * after a crash. pino writes stdout asynchronously and flushes it synchronously on exit, so the line gets out.
+ */
+for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+  process.on(event, (err: unknown) => {
+    log.fatal({ err, event }, `${event}: exiting, as the process state is unknown; accepted work runs after a restart`)
+    process.exit(1)
+  })
+}
+
 let stop: () => Promise<void>
-let log: FastifyBaseLogger
 if (role === 'worker') {
-  log = pino(loggerOptions(config) as pino.LoggerOptions) as FastifyBaseLogger
   const services = await createServices(config, log, { role })
   await services.runner?.start()
   log.info(
@@ -41,9 +54,8 @@ if (role === 'worker') {
   )
   stop = () => services.close()
 } else {
-  const app = await buildApp(config, { role })
+  const app = await buildApp(config, { role, logger: log })
   await app.listen({ port: config.PORT, host: config.HOST })
-  log = app.log
   stop = () => app.close()
 }
 
