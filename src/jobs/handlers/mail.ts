@@ -22,12 +22,7 @@ export function mailHandlers(options: MailHandlerOptions): Record<string, JobHan
       try {
         await options.transport.send({ messageId, to: to(facts), ...render(facts) })
       } catch (err) {
-        const e = err as Error & { responseCode?: number; response?: string; code?: string }
-        const detail = e.response ?? e.message
-        throw new JobFailure(
-          JobErrorCode.SMTP_ERROR,
-          e.responseCode ? `${e.responseCode}: ${detail}` : `${e.code ?? 'error'}: ${detail}`,
-        )
+        throw smtpFailure(err as SmtpError)
       }
       return { messageId, to: to(facts) }
     }
@@ -35,4 +30,22 @@ export function mailHandlers(options: MailHandlerOptions): Record<string, JobHan
     [MailKind.welcome]: send(welcomeMail, (u) => u.email),
     [MailKind.adminNotice]: send(adminSignupNotice, () => options.adminEmail),
   }
+}
+
+/** What nodemailer puts on a failed send: the server's reply code and text when there was a reply. */
+type SmtpError = Error & { responseCode?: number; response?: string; code?: string }
+
+/**
+ * A 5xx answer is permanent (RFC 5321, 4.2.1: the same message would get the same answer), so the job fails at
+ * once. A 4xx answer, a timeout or a refused connection is passing trouble, retried with backoff.
+ */
+function smtpFailure(e: SmtpError): JobFailure {
+  const detail = e.response ?? e.message
+  if (e.responseCode && e.responseCode >= 500 && e.responseCode < 600) {
+    return new JobFailure(JobErrorCode.SMTP_REJECTED, `${e.responseCode}: ${detail}`, false)
+  }
+  return new JobFailure(
+    JobErrorCode.SMTP_ERROR,
+    e.responseCode ? `${e.responseCode}: ${detail}` : `${e.code ?? 'error'}: ${detail}`,
+  )
 }
