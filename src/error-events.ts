@@ -23,6 +23,7 @@ export const ErrorSource = {
 } as const
 export type ErrorSource = (typeof ErrorSource)[keyof typeof ErrorSource]
 
+/** Anything that emits 'error': Node's EventEmitters, Piscina, BullMQ, pg, nodemailer. */
 export interface ErrorEmitter {
   on(event: 'error', listener: (err: Error) => void): unknown
 }
