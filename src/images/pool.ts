@@ -37,8 +37,8 @@ export function createImagePool(options: ImagePoolOptions): ImagePool {
     workerData: { nice: options.nice },
     // Idle threads run their event loop instead of blocking in Atomics.wait (Piscina's default, 'sync'), so what a
     // task left behind (a timer, a stream closing) runs when it is due: a fault there surfaces at once as the
-    // pool's 'error' below, not inside whichever later job wakes the thread, failing it. The saving of Atomics is
-    // microseconds per task; an avatar takes about 100 ms.
+    // pool's 'error' below, not inside whichever later job wakes the thread, failing it. Atomics spare a message
+    // event per task, which counts for tasks of microseconds; an avatar takes about 100 ms.
     atomics: 'disabled',
   })
   // A thread that dies holding a task fails that task (the job gets WORKER_FAILED and is retried). One that dies
