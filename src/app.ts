@@ -4,7 +4,7 @@ import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Config } from './config.ts'
 import { installErrorHandling } from './error-handler.ts'
 import { RateLimitedError } from './errors.ts'
@@ -26,13 +26,18 @@ declare module 'fastify' {
   }
 }
 
+export interface AppOptions extends ServicesOptions {
+  /** The process's logger, made by server.ts before anything else can fail; unset, one is made from the config. */
+  logger?: FastifyBaseLogger
+}
+
 /**
  * Builds the whole service without listening: tests drive it with `inject()`, `server.ts` calls `listen()`.
  * The dispatcher starts when the instance is ready and drains when it closes.
  */
-export async function buildApp(config: Config, options: ServicesOptions = {}): Promise<FastifyInstance> {
+export async function buildApp(config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: loggerOptions(config),
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: loggerOptions(config) }),
     bodyLimit: config.BODY_LIMIT_BYTES,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),

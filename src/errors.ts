@@ -68,8 +68,16 @@ export const InternalError = createError('INTERNAL', 'Internal server error', 50
 
 /** Codes a job can end with (`GET /jobs/:id` → `error.code`). */
 export const JobErrorCode = {
-  /** The SMTP server refused or could not be reached; `message` carries its answer. */
+  /**
+   * The SMTP server could not take the message now: a 4xx answer, a timeout, a refused connection. `message`
+   * carries its answer; retried.
+   */
   SMTP_ERROR: 'SMTP_ERROR',
+  /**
+   * The SMTP server refused the message for good: a 5xx answer, which RFC 5321 (4.2.1) makes permanent, so
+   * sending it again gets the same answer. `message` carries the answer; not retried (an admin may retry it).
+   */
+  SMTP_REJECTED: 'SMTP_REJECTED',
   /** The image is truncated, corrupt or not an image deckhand reads; not retried. */
   IMAGE_UNDECODABLE: 'IMAGE_UNDECODABLE',
   /** The image has more pixels than MAX_INPUT_PIXELS; not retried. */

@@ -1,6 +1,7 @@
 import client from 'prom-client'
 import type { UploadSlots } from './avatars/upload-slots.ts'
 import type { Database } from './db/database.ts'
+import { ErrorSource } from './error-events.ts'
 import type { ImagePool } from './images/pool.ts'
 import type { JobWaiters } from './jobs/job-waiters.ts'
 import type { AttemptOutcome, FinishedStatus, Job, JobStore } from './jobs/types.ts'
@@ -15,6 +16,25 @@ export interface Metrics {
   observeFilesSwept(what: string, count: number): void
 }
 
+/** `deckhand_errors_total{source}`: 'error' events, counted from before the parts that emit them exist. */
+export interface ErrorCounter {
+  count(source: ErrorSource): void
+  readonly metric: client.Counter<'source'>
+}
+
+/** The error counter, registered by `createMetrics`; made first, so the pool and the clients can count from birth. */
+export function createErrorCounter(): ErrorCounter {
+  const metric = new client.Counter({
+    name: 'deckhand_errors_total',
+    help: "'error' events from the pool, worker threads, Redis, PostgreSQL, the mail transport and file streams",
+    labelNames: ['source'],
+    registers: [],
+  })
+  // Every source shows from the start at 0: an alert on an increase needs a series that exists before it.
+  for (const source of Object.values(ErrorSource)) metric.inc({ source }, 0)
+  return { count: (source) => metric.inc({ source }), metric }
+}
+
 /**
  * Prometheus metrics (prom-client). Gauges that describe state (journal depth, pool, peak RSS) are read at
  * scrape time, so the hot paths pay only for the histograms and counters.
@@ -25,8 +45,10 @@ export function createMetrics(sources: {
   database: Database
   waiters: JobWaiters
   uploads: UploadSlots
+  errors: ErrorCounter
 }): Metrics {
   const registry = new client.Registry()
+  registry.registerMetric(sources.errors.metric)
   // Includes nodejs_eventloop_lag_p50/p90/p99_seconds, from monitorEventLoopDelay at 10 ms resolution and
   // reset at every scrape: each scrape reports the interval since the one before.
   client.collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 })
@@ -96,6 +118,14 @@ export function createMetrics(sources: {
     registers: [registry],
     collect() {
       this.set(sources.pool?.threads ?? 0)
+    },
+  })
+  new client.Gauge({
+    name: 'deckhand_pool_threads_alive',
+    help: 'Image worker threads alive now: below deckhand_pool_threads for a moment after a thread dies',
+    registers: [registry],
+    collect() {
+      this.set(sources.pool?.stats().alive ?? 0)
     },
   })
   new client.Gauge({

@@ -1,6 +1,9 @@
 #!/usr/bin/env -S node --import tsx
+import type { FastifyBaseLogger } from 'fastify'
+import pino from 'pino'
 import { buildApp } from './app.ts'
 import { type Config, ConfigError, loadConfig } from './config.ts'
+import { loggerOptions } from './logger.ts'
 import type { Role } from './services.ts'
 
 /*
@@ -27,10 +30,24 @@ try {
   process.exit(1)
 }
 
+const log = pino(loggerOptions(config) as pino.LoggerOptions) as FastifyBaseLogger
+
+/*
+ * An exception nobody caught, or a rejection nobody handled, leaves the process in a state nobody knows: log it
+ * and exit 1, as Node's documentation advises, for the supervisor to restart a clean process. Nothing accepted is
+ * lost: every acknowledged job is in the journal (or the outbox, or Redis) and runs again after the restart, as
+ * after a crash. pino writes stdout asynchronously and flushes it synchronously on exit, so the line gets out.
+ */
+for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+  process.on(event, (err: unknown) => {
+    log.fatal({ err, event }, `${event}: exiting, as the process state is unknown; accepted work runs after a restart`)
+    process.exit(1)
+  })
+}
+
 // Every role listens: a worker serves only /healthz, /readyz and /metrics, for its orchestrator and Prometheus.
-const app = await buildApp(config, { role })
+const app = await buildApp(config, { role, logger: log })
 await app.listen({ port: config.PORT, host: config.HOST })
-const log = app.log
 const stop = () => app.close()
 
 let closing = false

@@ -5,6 +5,7 @@ import { type AvatarsRepository, createAvatarsRepository } from './avatars/repos
 import { UploadSlots } from './avatars/upload-slots.ts'
 import type { Config } from './config.ts'
 import { type Database, openDatabase } from './db/database.ts'
+import { errorWatcher, type WatchErrors } from './error-events.ts'
 import { createImagePool, createInlineImageRunner, type ImagePool } from './images/pool.ts'
 import { BullRunner } from './jobs/bullmq-runner.ts'
 import { createBullStore } from './jobs/bullmq-store.ts'
@@ -17,7 +18,7 @@ import { retentionTask } from './jobs/retention.ts'
 import { Sweeper, type SweepTask } from './jobs/sweeper.ts'
 import type { JobRunner, JobStore, Lane } from './jobs/types.ts'
 import { createMailTransport, type MailTransport } from './mail/transport.ts'
-import { createMetrics, type Metrics } from './metrics.ts'
+import { createErrorCounter, createMetrics, type Metrics } from './metrics.ts'
 import { type StoragePaths, storagePaths } from './storage/paths.ts'
 import { createUsersRepository, type UsersRepository } from './users/repository.ts'
 
@@ -38,6 +39,8 @@ export interface Services {
   uploads: UploadSlots
   paths: StoragePaths
   metrics: Metrics
+  /** Gives an emitter its 'error' listener (logged, counted in /metrics): for streams opened per request. */
+  watchErrors: WatchErrors
   /** Present where jobs run (roles `all` and `worker`). */
   runner: JobRunner | undefined
   pool: ImagePool | undefined
@@ -61,11 +64,14 @@ export async function createServices(
 ): Promise<Services> {
   const role = options.role ?? 'all'
   const paths = storagePaths(config.dataDir, config.storageDir)
+  const errors = createErrorCounter()
+  const watchErrors = errorWatcher(log, errors.count)
   const database = await openDatabase({
     url: config.DATABASE_URL,
     sqliteFile: paths.database,
     synchronous: config.SQLITE_SYNCHRONOUS,
     poolSize: config.DATABASE_POOL_SIZE,
+    watchErrors,
   })
   const journal = config.QUEUE === 'journal' ? createDbJournal(database) : undefined
   const queue: JobStore =
@@ -80,6 +86,7 @@ export async function createServices(
       // Only processes that write the outbox sweep it.
       relayIntervalMs: role === 'worker' ? 0 : config.POLL_INTERVAL_MS,
       log,
+      watchErrors,
     })
   const waiters = new JobWaiters(config.JOB_WAITERS_MAX, config.JOB_WAITERS_PER_USER)
   if (role !== 'worker') queue.onSettled((id) => waiters.settled(id))
@@ -102,12 +109,13 @@ export async function createServices(
           maxHeapMb: config.POOL_MAX_HEAP_MB,
           nice: config.IMAGE_THREAD_NICE,
           filename: options.workerFile,
+          watchErrors,
         })
   const uploads = new UploadSlots({
     perUser: config.MAX_UPLOADS_IN_FLIGHT_PER_USER,
     perAddress: config.MAX_UPLOADS_IN_FLIGHT_PER_IP,
   })
-  const metrics = createMetrics({ queue, pool, database, waiters, uploads })
+  const metrics = createMetrics({ queue, pool, database, waiters, uploads, errors })
   let mail: MailTransport | undefined
   let runner: JobRunner | undefined
   if (pool) {
@@ -117,6 +125,7 @@ export async function createServices(
       outboxDir: paths.outbox,
       concurrency: config.MAIL_CONCURRENCY,
       timeoutMs: config.MAIL_TIMEOUT_MS,
+      watchErrors,
     })
     const lanes: Lane[] = [
       {
@@ -166,6 +175,7 @@ export async function createServices(
           ...retries,
           stalledAfterMs: config.STALLED_AFTER_MS,
           log,
+          watchErrors,
           onSettled: metrics.observeJob,
         })
   }
@@ -216,6 +226,7 @@ export async function createServices(
     uploads,
     paths,
     metrics,
+    watchErrors,
     runner,
     pool,
     mail,

@@ -41,7 +41,7 @@ t.test('failed jobs are listed and can be retried with a fresh set of attempts',
     [welcome],
   )
   t.equal(list.json().jobs[0].ownerId, ann.id)
-  t.equal(list.json().jobs[0].error.code, 'SMTP_ERROR')
+  t.equal(list.json().jobs[0].error.code, 'SMTP_REJECTED')
   t.equal((await app.inject({ url: '/admin/jobs?status=lost', headers: admin })).statusCode, 400)
 
   refusing = false

@@ -4,6 +4,7 @@ import t from 'tap'
 import { openDatabase } from '../src/db/database.ts'
 import { createBullStore } from '../src/jobs/bullmq-store.ts'
 import { retentionTask } from '../src/jobs/retention.ts'
+import { watchErrorsQuietly } from './helpers/app.ts'
 import { scaledEnv, servicesAvailable } from './helpers/services.ts'
 import { waitFor } from './helpers/wait.ts'
 
@@ -15,7 +16,13 @@ t.test('QUEUE=bullmq: retention ages on every job, and a timed clean empties an 
   const env = await scaledEnv(t)
   const redisUrl = env.REDIS_URL as string
   const prefix = env.QUEUE_PREFIX as string
-  const database = await openDatabase({ url: env.DATABASE_URL, sqliteFile: '', synchronous: 'FULL', poolSize: 2 })
+  const database = await openDatabase({
+    url: env.DATABASE_URL,
+    sqliteFile: '',
+    synchronous: 'FULL',
+    poolSize: 2,
+    watchErrors: watchErrorsQuietly,
+  })
   t.teardown(() => database.close())
   const store = createBullStore(database, {
     redisUrl,
@@ -24,6 +31,7 @@ t.test('QUEUE=bullmq: retention ages on every job, and a timed clean empties an 
     maxAttempts: 1,
     keepSucceededMs: HOUR,
     keepFailedMs: 0,
+    watchErrors: watchErrorsQuietly,
     relayIntervalMs: 0,
     log,
   })

@@ -2,12 +2,19 @@ import pino from 'pino'
 import t from 'tap'
 import { openDatabase } from '../src/db/database.ts'
 import { createBullStore } from '../src/jobs/bullmq-store.ts'
+import { watchErrorsQuietly } from './helpers/app.ts'
 import { scaledEnv, servicesAvailable } from './helpers/services.ts'
 
 t.test('the BullMQ store counts a job still in the outbox as queued, per kind', async (t) => {
   if (!(await servicesAvailable(t))) return
   const env = await scaledEnv(t)
-  const database = await openDatabase({ url: env.DATABASE_URL, sqliteFile: '', synchronous: 'FULL', poolSize: 2 })
+  const database = await openDatabase({
+    url: env.DATABASE_URL,
+    sqliteFile: '',
+    synchronous: 'FULL',
+    poolSize: 2,
+    watchErrors: watchErrorsQuietly,
+  })
   t.teardown(() => database.close())
   // No relay: what is written to the outbox stays there for this look.
   const store = createBullStore(database, {
@@ -19,6 +26,7 @@ t.test('the BullMQ store counts a job still in the outbox as queued, per kind', 
     keepFailedMs: 0,
     relayIntervalMs: 0,
     log: pino({ level: 'silent' }),
+    watchErrors: watchErrorsQuietly,
   })
   t.teardown(() => store.close())
   const row = (kind: string) => ({

@@ -87,39 +87,42 @@ for (const [mode, environment] of Object.entries(modes)) {
       t.ok(metricValue(metrics, 'deckhand_jobs{kind="image.avatar",status="failed"}') >= 1, 'the broken image too')
     })
 
-    t.test('a refused mail is retried, then failed with the SMTP answer; an admin retry sends it', async (t) => {
-      let refusing = true
-      const failing = await startSmtp({
-        verdict: () => (refusing ? { accept: false, code: 550, message: 'no such user' } : { accept: true }),
-      })
-      t.teardown(() => failing.close())
-      // A deployment of its own: workers of the first would take these jobs off the same queues.
-      const own = await environment(t)
-      const other = await startApp(t, { ...own, SMTP_URL: failing.url, ADMIN_TOKEN, MAX_ATTEMPTS: '2' })
-      const eli = await signup(other, 'eli@example.com')
-      const welcome = eli.jobs.find((j) => j.kind === 'mail.welcome')?.id as string
-      const failed = await jobDone(other, eli, welcome)
-      t.equal(failed.status, 'failed')
-      t.equal(failed.attempts, 2, 'MAX_ATTEMPTS attempts')
-      t.equal(failed.error.code, 'SMTP_ERROR')
-      t.match(failed.error.message, /550/)
-      refusing = false
-      const retry = await other.inject({
-        method: 'POST',
-        url: `/admin/jobs/${welcome}/retry`,
-        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
-      })
-      t.equal(retry.statusCode, 202)
-      t.equal(retry.json().id, welcome)
-      const again = await waitFor('the retried job to finish', async () => {
-        const job = await getJob(other, eli, welcome)
-        return job.status === 'succeeded' && job
-      })
-      t.equal(again.attempts, 1, 'with a fresh set of attempts')
-      t.ok(
-        failing.received.some((m) => m.messageId === `<${welcome}@deckhand.local>`),
-        'and the mail went out',
-      )
-    })
+    t.test(
+      'a mail refused for good (5xx) fails at its first attempt with the answer; an admin retry sends it',
+      async (t) => {
+        let refusing = true
+        const failing = await startSmtp({
+          verdict: () => (refusing ? { accept: false, code: 550, message: 'no such user' } : { accept: true }),
+        })
+        t.teardown(() => failing.close())
+        // A deployment of its own: workers of the first would take these jobs off the same queues.
+        const own = await environment(t)
+        const other = await startApp(t, { ...own, SMTP_URL: failing.url, ADMIN_TOKEN, MAX_ATTEMPTS: '3' })
+        const eli = await signup(other, 'eli@example.com')
+        const welcome = eli.jobs.find((j) => j.kind === 'mail.welcome')?.id as string
+        const failed = await jobDone(other, eli, welcome)
+        t.equal(failed.status, 'failed')
+        t.equal(failed.attempts, 1, 'one attempt of MAX_ATTEMPTS 3: RFC 5321 makes 5xx permanent')
+        t.equal(failed.error.code, 'SMTP_REJECTED')
+        t.equal(failed.error.message, 'the mail server refused the message: 550')
+        refusing = false
+        const retry = await other.inject({
+          method: 'POST',
+          url: `/admin/jobs/${welcome}/retry`,
+          headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+        })
+        t.equal(retry.statusCode, 202)
+        t.equal(retry.json().id, welcome)
+        const again = await waitFor('the retried job to finish', async () => {
+          const job = await getJob(other, eli, welcome)
+          return job.status === 'succeeded' && job
+        })
+        t.equal(again.attempts, 1, 'with a fresh set of attempts')
+        t.ok(
+          failing.received.some((m) => m.messageId === `<${welcome}@deckhand.local>`),
+          'and the mail went out',
+        )
+      },
+    )
   })
 }

@@ -8,7 +8,7 @@ import { retryDelay } from '../src/jobs/backoff.ts'
 import { createDbJournal } from '../src/jobs/db-journal.ts'
 import { Dispatcher } from '../src/jobs/dispatcher.ts'
 import type { JobHandler, NewJob } from '../src/jobs/types.ts'
-import { tempDataDir } from './helpers/app.ts'
+import { tempDataDir, watchErrorsQuietly } from './helpers/app.ts'
 import { waitFor } from './helpers/wait.ts'
 
 type T = Parameters<typeof tempDataDir>[0]
@@ -19,6 +19,7 @@ async function setup(t: T, handlers: Record<string, JobHandler>, concurrency = 2
     sqliteFile: path.join(tempDataDir(t), 'jobs.db'),
     synchronous: 'NORMAL',
     poolSize: 1,
+    watchErrors: watchErrorsQuietly,
   })
   const db = database.db
   const journal = createDbJournal(database)

@@ -4,7 +4,7 @@ import { sql } from 'kysely'
 import t from 'tap'
 import { type Database, openDatabase, transact } from '../src/db/database.ts'
 import { WalSyncer } from '../src/db/wal-sync.ts'
-import { tempDataDir } from './helpers/app.ts'
+import { tempDataDir, watchErrorsQuietly } from './helpers/app.ts'
 
 /*
  * SQLITE_SYNCHRONOUS=FULL is kept by fsyncing the WAL on a thread of its own before anything is acknowledged.
@@ -12,7 +12,13 @@ import { tempDataDir } from './helpers/app.ts'
  * that bursts share fsyncs, and that the connection itself no longer blocks on the disk at every commit.
  */
 const open = (t: Parameters<typeof tempDataDir>[0], synchronous: 'FULL' | 'NORMAL') =>
-  openDatabase({ url: undefined, sqliteFile: path.join(tempDataDir(t), 'deckhand.db'), synchronous, poolSize: 1 })
+  openDatabase({
+    url: undefined,
+    sqliteFile: path.join(tempDataDir(t), 'deckhand.db'),
+    synchronous,
+    poolSize: 1,
+    watchErrors: watchErrorsQuietly,
+  })
 
 t.test('a burst of syncs shares fsyncs, and each resolves after an fsync that began after it was asked', async (t) => {
   const dir = tempDataDir(t)

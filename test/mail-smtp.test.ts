@@ -50,24 +50,25 @@ t.test('SMTP answering 4xx for the first attempts: delivered after retries, atte
   t.equal(smtp.attempts(), 5)
 })
 
-t.test('SMTP answering 5xx every time: the job ends failed after MAX_ATTEMPTS with the error kept', async (t) => {
+t.test('SMTP answering 5xx: the job fails at its first attempt with SMTP_REJECTED and the answer', async (t) => {
   const smtp = await startSmtp({ verdict: () => ({ accept: false, code: 550, message: 'mailbox unavailable' }) })
   t.teardown(() => smtp.close())
   const app = await startApp(t, { SMTP_URL: smtp.url, MAX_ATTEMPTS: '3' })
   const ann = await signup(app, 'ann@example.com')
-  const welcome = ann.jobs.find((j) => j.kind === 'mail.welcome')?.id as string
-  const failed = await waitFor('the welcome job to fail', async () => {
-    const job = await getJob(app, ann, welcome)
-    return job.status === 'failed' && job
+  // Failed is final: once both jobs are, no attempt can follow.
+  const jobs = await waitFor('both mail jobs to fail', async () => {
+    const all = await Promise.all(ann.jobs.map((j) => getJob(app, ann, j.id)))
+    return all.every((j) => j.status === 'failed') && all
   })
-  t.equal(failed.attempts, 3)
-  t.equal(failed.error.code, 'SMTP_ERROR')
-  t.match(failed.error.message, /550/)
-  t.match(failed.error.message, /refused/)
-  t.ok(failed.finishedAt)
+  for (const failed of jobs) {
+    t.equal(failed.attempts, 1, `${failed.kind}: one attempt of MAX_ATTEMPTS 3, as RFC 5321 makes 5xx permanent`)
+    t.equal(failed.error.code, 'SMTP_REJECTED')
+    t.equal(failed.error.message, 'the mail server refused the message: 550')
+    t.ok(failed.finishedAt)
+    t.notOk(failed.nextAttemptAt, 'no retry planned')
+  }
   t.equal(smtp.received.length, 0)
-  await new Promise((resolve) => setTimeout(resolve, 300))
-  t.equal(smtp.attempts(), 6, 'no attempt beyond MAX_ATTEMPTS for either job')
+  t.equal(smtp.attempts(), 2, 'the server was asked once per mail')
 })
 
 t.test(

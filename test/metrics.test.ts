@@ -26,6 +26,10 @@ t.test(
     t.match(text, /deckhand_job_duration_seconds_count\{kind="image.avatar",outcome="succeeded"\} 1/)
     t.match(text, /deckhand_mail_attempts_total\{kind="mail.admin-notice",outcome="succeeded"\} 1/)
     t.ok(metricValue(text, 'deckhand_pool_threads') >= 1)
+    t.equal(metricValue(text, 'deckhand_pool_threads_alive'), metricValue(text, 'deckhand_pool_threads'))
+    for (const source of ['pool', 'worker', 'redis', 'pg', 'mail', 'stream']) {
+      t.equal(metricValue(text, `deckhand_errors_total{source="${source}"}`), 0, `no ${source} errors, shown as 0`)
+    }
     t.ok(metricValue(text, 'deckhand_pool_utilization_ratio') > 0, 'the pool did work')
     t.ok(metricValue(text, 'deckhand_process_max_rss_bytes') > 10 * 2 ** 20)
     t.equal(metricValue(text, 'deckhand_job_waiters'), 0)

@@ -4,6 +4,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import Sqlite from 'better-sqlite3'
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely'
 import pg from 'pg'
+import type { WatchErrors } from '../error-events.ts'
 import { migrateToLatest } from './migrations.ts'
 import type { Schema } from './schema.ts'
 import { holdStatements } from './sqlite-handles.ts'
@@ -43,6 +44,8 @@ export interface OpenOptions {
   synchronous: 'FULL' | 'NORMAL'
   /** PostgreSQL connections this process may hold. */
   poolSize: number
+  /** Listens for 'error' on the PostgreSQL pool and the WAL fsync thread. */
+  watchErrors: WatchErrors
 }
 
 // int8 (bigint) columns and count(*) arrive as strings by default; every bigint here is an epoch-ms time or a
@@ -57,7 +60,7 @@ const RECLAIM_PAGES_PER_STEP = 1000
 
 /** Opens SQLite or PostgreSQL behind one Kysely instance, migrated to the latest schema. */
 export async function openDatabase(options: OpenOptions): Promise<Database> {
-  const database = options.url ? openPostgres(options.url, options.poolSize) : openSqlite(options)
+  const database = options.url ? openPostgres(options.url, options) : openSqlite(options)
   try {
     await migrateToLatest(database.db as Kysely<unknown>)
   } catch (err) {
@@ -92,7 +95,8 @@ function openSqlite(options: OpenOptions): Database {
     dialect: new SqliteDialect({ database: { prepare: statements.prepare, close: () => sqlite.close() } }),
   })
   const probe = statements.prepare('SELECT 1')
-  const syncer = options.synchronous === 'FULL' ? new WalSyncer(`${options.sqliteFile}-wal`) : undefined
+  const syncer =
+    options.synchronous === 'FULL' ? new WalSyncer(`${options.sqliteFile}-wal`, options.watchErrors) : undefined
   // 2 is INCREMENTAL; a file made without it answers 0 (NONE) here whatever was asked above.
   const incremental = statements.pragma('auto_vacuum') === 2
   return {
@@ -129,9 +133,13 @@ function openSqlite(options: OpenOptions): Database {
   }
 }
 
-function openPostgres(url: string, poolSize: number): Database {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize })
-  // An idle client losing its connection emits here; without a listener that would crash the process.
+function openPostgres(url: string, options: OpenOptions): Database {
+  const pool = new pg.Pool({ connectionString: url, max: options.poolSize })
+  // A connection that drops (a restarted server) emits 'error' on its client. Idle, the pool hears it, drops the
+  // client and emits it again on itself; checked out between two statements of a transaction, nobody else listens,
+  // and unheard it would end the process. So each client is watched from its first connect, which counts every
+  // such error once; the pool's second emission of the same error needs a listener too, and nothing more.
+  pool.on('connect', (client) => options.watchErrors(client, 'pg'))
   pool.on('error', () => {})
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) })
   const target = new URL(url)

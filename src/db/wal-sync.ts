@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads'
+import type { WatchErrors } from '../error-events.ts'
 
 /*
  * The thread that fsyncs: plain JavaScript, so it needs no TypeScript loader. It opens the WAL file (and syncs
@@ -52,12 +53,14 @@ export class WalSyncer {
   #requested = 0
   #fsyncs = 0
 
-  constructor(walFile: string) {
+  /** `watchErrors` logs and counts the thread's death; the commits it was serving fail either way. */
+  constructor(walFile: string, watchErrors?: WatchErrors) {
     this.#worker = new Worker(syncThread, { eval: true, workerData: { file: walFile } })
     // Idle between syncs, it must not keep the process alive.
     this.#worker.unref()
     this.#worker.on('message', (answer: { error?: { message: string; code?: string } }) => this.#settle(answer))
     this.#worker.on('error', (err) => this.#fail(err))
+    watchErrors?.(this.#worker, 'worker', { thread: 'WAL fsync' })
   }
 
   /** Resolves once every commit made before this call is on disk. */

@@ -1,4 +1,5 @@
 import { Piscina } from 'piscina'
+import type { WatchErrors } from '../error-events.ts'
 import { type AvatarOutcome, type AvatarTask, renderAvatar } from './avatar-pipeline.ts'
 
 export interface ImagePoolOptions {
@@ -10,13 +11,15 @@ export interface ImagePoolOptions {
   nice: number
   /** The worker module; tests substitute one that crashes on purpose. */
   filename?: string
+  /** Listens for the pool's 'error': a worker that died with no task of its own to fail. */
+  watchErrors: WatchErrors
 }
 
 export interface ImagePool {
   run(task: AvatarTask, signal: AbortSignal): Promise<AvatarOutcome>
   readonly threads: number
-  /** Tasks waiting inside the pool and the share of time its threads were busy (0–1). */
-  stats(): { queued: number; utilization: number; completed: number }
+  /** Tasks waiting inside the pool, the share of time its threads were busy (0–1), threads alive now. */
+  stats(): { queued: number; utilization: number; completed: number; alive: number }
   close(): Promise<void>
 }
 
@@ -32,11 +35,26 @@ export function createImagePool(options: ImagePoolOptions): ImagePool {
     // Caps only the V8 heap of each worker; libvips allocates natively, outside this limit.
     resourceLimits: { maxOldGenerationSizeMb: options.maxHeapMb },
     workerData: { nice: options.nice },
+    // Idle threads run their event loop instead of blocking in Atomics.wait (Piscina's default, 'sync'), so what a
+    // task left behind (a timer, a stream closing) runs when it is due: a fault there surfaces at once as the
+    // pool's 'error' below, not inside whichever later job wakes the thread, failing it. Atomics spare a message
+    // event per task, which counts for tasks of microseconds; an avatar takes about 100 ms.
+    atomics: 'disabled',
   })
+  // A thread that dies holding a task fails that task (the job gets WORKER_FAILED and is retried). One that dies
+  // with none (idle, just after returning a result, or while loading its module) is reported here instead;
+  // unheard, that event would end the process. Piscina replaces the thread to keep minThreads, unless a replacement
+  // itself failed while starting: then it starts threads only when a task finds none free (no restart loop).
+  options.watchErrors(piscina, 'pool')
   return {
     threads: options.threads,
     run: (task, signal) => piscina.run(task, { signal }) as Promise<AvatarOutcome>,
-    stats: () => ({ queued: piscina.queueSize, utilization: piscina.utilization, completed: piscina.completed }),
+    stats: () => ({
+      queued: piscina.queueSize,
+      utilization: piscina.utilization,
+      completed: piscina.completed,
+      alive: piscina.threads.length,
+    }),
     close: () => piscina.destroy(),
   }
 }
@@ -54,7 +72,7 @@ export function createInlineImageRunner(): ImagePool {
       completed++
       return outcome
     },
-    stats: () => ({ queued: 0, utilization: 0, completed }),
+    stats: () => ({ queued: 0, utilization: 0, completed, alive: 1 }),
     close: async () => {},
   }
 }

@@ -1,6 +1,7 @@
 import os from 'node:os'
 import { type Job as BullJob, DelayedError, UnrecoverableError, Worker } from 'bullmq'
 import type { FastifyBaseLogger } from 'fastify'
+import type { WatchErrors } from '../error-events.ts'
 import { JobErrorCode } from '../errors.ts'
 import { describeFailure, drain, nextAttempt, type RunningAttempt, runHandler } from './attempt.ts'
 import { retryDelay } from './backoff.ts'
@@ -17,6 +18,8 @@ export interface BullRunnerOptions {
   /** A job whose worker stops renewing its lock (it died) goes to another worker after this long. */
   stalledAfterMs: number
   log: FastifyBaseLogger
+  /** Listens for 'error' on each BullMQ worker (its ioredis connections report there). */
+  watchErrors: WatchErrors
   onSettled?: (job: Job, outcome: AttemptOutcome, ms: number) => void
 }
 
@@ -74,7 +77,7 @@ export class BullRunner implements JobRunner {
               err instanceof RetryLater ? err.delayMs : retryDelay(attemptsMade, retryBaseMs, retryMaxMs),
           },
         })
-        worker.on('error', (err) => this.#opts.log.error({ err, kind }, 'redis error (worker)'))
+        this.#opts.watchErrors(worker, 'redis', { kind, client: 'worker' })
         this.#workers.push(worker)
       }
     }

@@ -4,6 +4,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Selectable } from 'kysely'
 import { type Database, transact } from '../db/database.ts'
 import type { OutboxTable } from '../db/schema.ts'
+import type { WatchErrors } from '../error-events.ts'
 import type { FinishedStatus, Job, JobErrorInfo, JobStatus, JobStore } from './types.ts'
 
 /** What deckhand puts in a BullMQ job. The job's name is the kind; its id is deckhand's job id. */
@@ -90,6 +91,8 @@ export interface BullStoreOptions {
   /** Relay outbox rows left behind (a crash or a Redis outage between commit and hand-over) this often; 0: never. */
   relayIntervalMs: number
   log: FastifyBaseLogger
+  /** Listens for 'error' on each queue and event stream (their ioredis connections report there). */
+  watchErrors: WatchErrors
 }
 
 export type BullStore = JobStore & { queues: ReadonlyMap<string, Queue> }
@@ -121,7 +124,7 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
       }),
     ]),
   )
-  for (const queue of queues.values()) queue.on('error', (err) => options.log.error({ err }, 'redis error (queue)'))
+  for (const [kind, queue] of queues) options.watchErrors(queue, 'redis', { kind, client: 'queue' })
   const queueOf = (kind: string) => {
     const queue = queues.get(kind)
     if (!queue) throw new Error(`no queue for job kind "${kind}"`)
@@ -224,7 +227,7 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
         const queueEvents = new QueueEvents(kind, { connection, prefix: options.prefix })
         queueEvents.on('completed', onSettledEvent)
         queueEvents.on('failed', onSettledEvent)
-        queueEvents.on('error', (err) => options.log.error({ err }, 'redis error (queue events)'))
+        options.watchErrors(queueEvents, 'redis', { kind, client: 'queue events' })
         return queueEvents
       })
     },

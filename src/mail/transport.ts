@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import nodemailer from 'nodemailer'
+import type { WatchErrors } from '../error-events.ts'
 
 export interface OutgoingMail {
   /** Stable per job, so a resend after a crash can be recognised downstream. */
@@ -24,6 +25,8 @@ export interface MailTransportOptions {
   outboxDir: string
   concurrency: number
   timeoutMs: number
+  /** Listens for 'error' on the transport: the SMTP pool reports connection failures there. */
+  watchErrors: WatchErrors
 }
 
 /** SMTP (pooled) when SMTP_URL is set, otherwise one .eml file per message in the outbox folder. */
@@ -40,6 +43,7 @@ function smtpTransport(options: MailTransportOptions, url: string): MailTranspor
     greetingTimeout: options.timeoutMs,
     socketTimeout: options.timeoutMs,
   })
+  options.watchErrors(transporter, 'mail')
   const target = new URL(url)
   return {
     describe: `smtp://${target.hostname}:${target.port || (target.protocol === 'smtps:' ? 465 : 587)}`,

@@ -158,7 +158,10 @@ export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
           if ((err as NodeJS.ErrnoException).code === 'ENOENT' && attempt === 0) continue
           throw err
         }
-        return reply.type(`image/${format}`).header('content-length', variant.bytes).send(handle.createReadStream())
+        const stream = handle.createReadStream()
+        // Fastify ends the answer on a read error; counted too, as a failing disk shows here first.
+        services.watchErrors(stream, 'stream', { file })
+        return reply.type(`image/${format}`).header('content-length', variant.bytes).send(stream)
       }
       throw new AvatarNotFoundError()
     },

@@ -2,8 +2,10 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
+import pino from 'pino'
 import { buildApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
+import { errorWatcher, type WatchErrors } from '../../src/error-events.ts'
 
 interface Teardown {
   teardown(fn: () => unknown): void
@@ -23,6 +25,9 @@ export const fastEnv = {
   MAX_UPLOADS_IN_FLIGHT_PER_IP: '0',
   MIN_FREE_DISK_BYTES: '0',
 }
+
+/** For parts built without an app: their 'error' events are listened to, as the service does, but not logged. */
+export const watchErrorsQuietly: WatchErrors = errorWatcher(pino({ level: 'silent' }), () => {})
 
 /** A fresh DATA_DIR, removed when the test ends. */
 export function tempDataDir(t: Teardown): string {

@@ -1,13 +1,32 @@
 // A stand-in for workers/avatar.ts that misbehaves on purpose, chosen by the upload's type, to prove that a
-// worker's failure stays with its own job. JPEGs go through the real pipeline.
+// worker's failure stays with its own job. JPEGs go through the real pipeline. Faults outside any task are armed
+// by the test (./worker-faults.ts) and strike when a thread loads this module.
 import fs from 'node:fs'
 import { type AvatarTask, renderAvatar } from '../../src/images/avatar-pipeline.ts'
+import { takeWorkerFault } from './worker-faults.ts'
+
+// Grows the V8 heap until the worker's resourceLimits stop it (ERR_WORKER_OUT_OF_MEMORY).
+function exhaustHeap(): never {
+  const hoard: number[][] = []
+  for (;;) hoard.push(new Array(1e6).fill(Math.random()))
+}
+
+// Dies while loading, before it could hold a task.
+if (takeWorkerFault('fail-while-starting')) throw new Error('the worker failed while starting')
+// Loads, reports ready, and dies a little later while idle.
+if (takeWorkerFault('die-while-idle')) {
+  setTimeout(() => {
+    throw new Error('the worker died while idle')
+  }, 200)
+}
 
 export default async function faultyAvatarTask(task: AvatarTask) {
-  if (task.input.endsWith('.png')) {
-    // Grows the V8 heap until the worker's resourceLimits stop it (ERR_WORKER_OUT_OF_MEMORY).
-    const hoard: number[][] = []
-    for (;;) hoard.push(new Array(1e6).fill(Math.random()))
+  if (task.input.endsWith('.png')) exhaustHeap()
+  if (task.input.endsWith('.avif')) {
+    // Returns its result, then runs out of memory: the job is done, and the death belongs to no task.
+    const outcome = await renderAvatar(task)
+    setTimeout(exhaustHeap, 100)
+    return outcome
   }
   // Never answers: only the job's timeout (an AbortSignal that ends this thread) gets it unstuck.
   if (task.input.endsWith('.webp')) await new Promise(() => {})

@@ -17,10 +17,21 @@ export interface ServerProcess {
 
 /**
  * Runs `src/server.ts` as its own process, the way `npm start` does (or `deckhand api` / `deckhand worker` with
- * `role`), and resolves once it listens (a worker too: it serves its health and metrics).
+ * `role`), and resolves once it listens (a worker too: it serves its health and metrics). `preload` modules are
+ * imported into the process before the server (tests that provoke faults from inside).
  */
-export async function startServerProcess(env: Record<string, string>, role?: 'api' | 'worker'): Promise<ServerProcess> {
-  const args = ['--import', 'tsx', path.join(root, 'src/server.ts'), ...(role ? [role] : [])]
+export async function startServerProcess(
+  env: Record<string, string>,
+  role?: 'api' | 'worker',
+  preload: string[] = [],
+): Promise<ServerProcess> {
+  const args = [
+    '--import',
+    'tsx',
+    ...preload.flatMap((file) => ['--import', file]),
+    path.join(root, 'src/server.ts'),
+    ...(role ? [role] : []),
+  ]
   const child = spawn(process.execPath, args, {
     cwd: root,
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env },

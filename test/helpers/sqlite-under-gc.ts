@@ -14,6 +14,7 @@ try {
     sqliteFile: path.join(dir, 'deckhand.db'),
     synchronous: 'NORMAL',
     poolSize: 1,
+    watchErrors: () => {},
   })
   for (let round = 0; round < 20; round++) {
     for (let i = 0; i < 300; i++) await sql`SELECT ${sql.lit(i)} AS n`.execute(database.db)

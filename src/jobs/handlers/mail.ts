@@ -23,7 +23,7 @@ export function mailHandlers(options: MailHandlerOptions): Record<string, JobHan
       try {
         await options.transport.send({ messageId, to: recipient, ...render(facts) })
       } catch (err) {
-        throw smtpFailure(err)
+        throw smtpFailure(err as SmtpError)
       }
       ctx.log.debug({ to: recipient }, 'mail sent')
       // The owner reads this result: the recipient is theirs to see only when it is their own address.
@@ -35,20 +35,26 @@ export function mailHandlers(options: MailHandlerOptions): Record<string, JobHan
   }
 }
 
+/** What nodemailer puts on a failed send: the server's reply code and text when there was a reply. */
+type SmtpError = Error & { responseCode?: number; response?: string; code?: string }
+
 /**
- * What the job's owner is told of an SMTP failure: the server's reply code, or that it could not be reached.
- * The full text (the relay's host and port, an answer that may quote the admin's address) is the detail,
- * for the log and the admin API.
+ * A 5xx answer is permanent (RFC 5321, 4.2.1: the same message would get the same answer), so the job fails at
+ * once. A 4xx answer, a timeout or a refused connection is passing trouble, retried with backoff.
+ * What the job's owner is told is the reply code, or that the server could not be reached; the full text (the
+ * relay's host and port, an answer that may quote the admin's address) is the detail, for the log and the admin.
  */
-function smtpFailure(err: unknown): JobFailure {
-  const e = err as Error & { responseCode?: number; response?: string; code?: string }
+function smtpFailure(e: SmtpError): JobFailure {
   if (e.responseCode) {
-    return new JobFailure(
-      JobErrorCode.SMTP_ERROR,
-      `the mail server refused the message: ${e.responseCode}`,
-      true,
-      `${e.responseCode}: ${e.response ?? e.message}`,
-    )
+    const detail = `${e.responseCode}: ${e.response ?? e.message}`
+    return e.responseCode >= 500 && e.responseCode < 600
+      ? new JobFailure(
+          JobErrorCode.SMTP_REJECTED,
+          `the mail server refused the message: ${e.responseCode}`,
+          false,
+          detail,
+        )
+      : new JobFailure(JobErrorCode.SMTP_ERROR, `the mail server deferred the message: ${e.responseCode}`, true, detail)
   }
   // The system's reason (ECONNREFUSED, ETIMEDOUT) without the address it was about.
   const reason = /\bE[A-Z]{3,}\b/.exec(e.message)?.[0] ?? e.code ?? 'error'
