@@ -86,8 +86,6 @@ export const JobErrorCode = {
   WORKER_FAILED: 'WORKER_FAILED',
   /** The job ran past its time limit. */
   TIMEOUT: 'TIMEOUT',
-  /** The job's kind has no handler in this build (a journal written by a newer version). */
-  UNKNOWN_KIND: 'UNKNOWN_KIND',
   /** Anything unforeseen; the log holds the stack. */
   INTERNAL: 'INTERNAL',
 } as const

@@ -108,7 +108,7 @@ t.test('a failing job is retried, then succeeds with its attempts counted and it
   t.equal(done.lastError, null, 'a success clears the last error')
 })
 
-t.test('a non-retryable failure fails at once; an unknown kind fails with UNKNOWN_KIND', async (t) => {
+t.test('a non-retryable failure fails at once; an unknown kind stays queued for a build that knows it', async (t) => {
   const { queue, dispatcher } = await setup(t, {
     bad: async () => {
       throw new JobFailure('IMAGE_UNDECODABLE', 'not an image', false)

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { JobErrorCode, JobFailure } from '../errors.ts'
 import { retryDelay } from './backoff.ts'
-import type { Job, JobContext, JobErrorInfo, Lane } from './types.ts'
+import type { Job, JobContext, JobErrorInfo, JobHandler, Lane } from './types.ts'
 
 /**
  * What is recorded of a failed attempt: the handler's own code, or INTERNAL for anything unexpected, whose text
@@ -23,11 +23,9 @@ export function describeFailure(err: unknown): JobErrorInfo {
 /** Whether another attempt could succeed: everything but a JobFailure that says otherwise. */
 export const isRetryable = (err: unknown): boolean => !(err instanceof JobFailure) || err.retryable
 
-/** Runs the lane's handler for a job; a kind the lane has no handler for fails at once, not retried. */
+/** Runs the lane's handler for a job; both backends claim only the kinds a lane has handlers for. */
 export async function runHandler(lane: Lane, job: Job, ctx: JobContext): Promise<unknown> {
-  const handler = lane.handlers[job.kind]
-  if (!handler) throw new JobFailure(JobErrorCode.UNKNOWN_KIND, `no handler for job kind "${job.kind}"`, false)
-  return handler(job, ctx)
+  return (lane.handlers[job.kind] as JobHandler)(job, ctx)
 }
 
 export interface RetryPolicy {

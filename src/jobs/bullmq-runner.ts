@@ -2,11 +2,10 @@ import os from 'node:os'
 import { type Job as BullJob, DelayedError, UnrecoverableError, Worker } from 'bullmq'
 import type { FastifyBaseLogger } from 'fastify'
 import type { WatchErrors } from '../error-events.ts'
-import { JobErrorCode } from '../errors.ts'
-import { describeFailure, drain, nextAttempt, type RunningAttempt, runHandler } from './attempt.ts'
 import { retryDelay } from './backoff.ts'
 import { type BullData, type BullProgress, fromBull } from './bullmq-store.ts'
-import type { AttemptOutcome, Job, JobContext, JobRunner, Lane } from './types.ts'
+import { RunnerCore } from './runner-core.ts'
+import type { AttemptOutcome, Job, JobRunner, Lane } from './types.ts'
 
 export interface BullRunnerOptions {
   redisUrl: string
@@ -34,32 +33,29 @@ class RetryLater extends Error {
 }
 
 /**
- * Runs jobs from BullMQ: one Worker per job kind, each lane's concurrency per kind. Same handlers, same
- * outcomes as the dispatcher: retryable failures back off with the same jittered delays up to maxAttempts,
- * others fail at once; a job cut off by shutdown goes back to the queue without spending an attempt; a job
- * whose process died is taken over by another worker once its lock lapses (BullMQ's stalled-job check).
+ * Runs jobs from BullMQ through the runner core: one Worker per job kind, each lane's concurrency per kind. The
+ * core decides each outcome as it does for the journal; this backend writes it as BullMQ understands it (a
+ * returned result, a RetryLater carrying the core's delay, an UnrecoverableError, a move back to the queue). A
+ * job whose process died is taken over by another worker once its lock lapses (BullMQ's stalled-job check).
  */
 export class BullRunner implements JobRunner {
   readonly #opts: BullRunnerOptions
+  readonly #core: RunnerCore
   readonly #workers: Worker[] = []
-  readonly #running = new Set<RunningAttempt>()
-  #started = false
-  #stopping = false
-  #stoppingSince = 0
   /** Names this process in BullMQ (`processedBy`), so an operator can tell which worker ran what. */
   readonly name = `${os.hostname()}:${process.pid}`
 
   constructor(options: BullRunnerOptions) {
     this.#opts = options
+    this.#core = new RunnerCore(options)
   }
 
   get running(): boolean {
-    return this.#started && !this.#stopping
+    return this.#core.running
   }
 
   async start(): Promise<void> {
-    if (this.#started) return
-    this.#started = true
+    if (!this.#core.start()) return
     const { redisUrl, prefix, stalledAfterMs, maxAttempts, retryBaseMs, retryMaxMs } = this.#opts
     for (const lane of this.#opts.lanes) {
       for (const kind of Object.keys(lane.handlers)) {
@@ -88,70 +84,53 @@ export class BullRunner implements JobRunner {
 
   async #process(lane: Lane, bullJob: BullJob<BullData>, token: string | undefined): Promise<unknown> {
     const job = fromBull(bullJob, 'running')
-    const log = this.#opts.log.child({ jobId: job.id, kind: job.kind, attempt: job.attempts })
-    const abort = new AbortController()
     const progress: BullProgress = { stage: null, lastError: job.lastError, runAt: null }
-    const ctx: JobContext = {
-      signal: abort.signal,
-      log,
-      setStage: (stage) => {
-        progress.stage = stage
-        bullJob.updateProgress({ ...progress }).catch((err) => log.warn({ err }, 'stage not recorded'))
+    const settle = (lastError: BullProgress['lastError'], runAt: number | null) =>
+      bullJob
+        .updateProgress({ stage: null, lastError, runAt })
+        .catch((err) => this.#opts.log.warn({ err, jobId: job.id }, 'error not recorded'))
+    // attemptsMade counts the attempts that already failed; this one is not among them yet.
+    const outcome = await this.#core.attempt(
+      lane,
+      job,
+      {
+        // BullMQ records the outcome itself from what this returns or throws (below).
+        succeed: async () => {},
+        retry: (error, runAt) => settle(error, runAt),
+        fail: (error) => settle(error, null),
+        // Back in the queue, due now, this attempt not spent on a failure.
+        release: () => bullJob.moveToDelayed(Date.now(), token),
+        setStage: async (stage) => {
+          progress.stage = stage
+          await bullJob.updateProgress({ ...progress })
+        },
       },
-    }
-    const started = Date.now()
-    const run = runHandler(lane, job, ctx)
-    const entry: RunningAttempt = { promise: run.catch(() => {}), abort }
-    this.#running.add(entry)
-    try {
-      const result = await run
-      const ms = Date.now() - started
-      log.info({ ms }, 'job succeeded')
-      this.#opts.onSettled?.(job, 'succeeded', ms)
-      return result ?? null
-    } catch (err) {
-      const ms = Date.now() - started
-      if (abort.signal.aborted && this.#stopping) {
-        // Cut off by shutdown: back in the queue, due now, this attempt not spent on a failure.
-        await bullJob.moveToDelayed(Date.now(), token)
-        log.warn('job interrupted by shutdown; back in the queue')
-        this.#opts.onSettled?.(job, 'interrupted', ms)
+      bullJob.attemptsMade + 1,
+    )
+    switch (outcome.type) {
+      case 'succeeded':
+        return outcome.result ?? null
+      case 'retry':
+        throw new RetryLater(outcome.error.message, outcome.delayMs)
+      case 'failed':
+        throw new UnrecoverableError(outcome.error.message)
+      case 'interrupted':
         throw new DelayedError()
-      }
-      const error = describeFailure(err)
-      // attemptsMade counts the attempts that already failed; this one is not among them yet.
-      const { retry, delayMs: delay } = nextAttempt(err, bullJob.attemptsMade + 1, this.#opts)
-      await bullJob
-        .updateProgress({ stage: null, lastError: error, runAt: retry ? Date.now() + delay : null })
-        .catch((e) => log.warn({ err: e }, 'error not recorded'))
-      this.#opts.onSettled?.(job, retry ? 'retry' : 'failed', ms)
-      if (retry) {
-        log.warn({ error, retryInMs: delay }, 'job attempt failed; will retry')
-        throw new RetryLater(error.message, delay)
-      }
-      log.error({ error, err: error.code === JobErrorCode.INTERNAL ? err : undefined }, 'job failed')
-      throw new UnrecoverableError(error.message)
-    } finally {
-      this.#running.delete(entry)
     }
   }
 
   stopClaiming(): void {
-    if (!this.#started || this.#stopping) return
-    this.#stopping = true
-    this.#stoppingSince = Date.now()
+    if (!this.#core.stopClaiming()) return
     for (const worker of this.#workers) {
       worker.pause(true).catch((err) => this.#opts.log.warn({ err }, 'could not pause a worker'))
     }
   }
 
   async stop(graceMs: number): Promise<void> {
-    if (!this.#started) return
     this.stopClaiming()
-    const remaining = Math.max(0, this.#stoppingSince + graceMs - Date.now())
     // A handler that ignored its signal does not hold the process: its job's lock lapses and another worker
     // takes it over.
-    const timedOut = await drain(() => [...this.#running], remaining, this.#opts.log)
+    const timedOut = await this.#core.drain(graceMs)
     await Promise.all(this.#workers.map((w) => w.close(timedOut)))
   }
 }

@@ -1,0 +1,177 @@
+import type { FastifyBaseLogger } from 'fastify'
+import { JobErrorCode } from '../errors.ts'
+import { describeFailure, drain, nextAttempt, type RetryPolicy, type RunningAttempt, runHandler } from './attempt.ts'
+import type { AttemptOutcome, Job, JobContext, JobErrorInfo, Lane } from './types.ts'
+
+/** What one attempt came to, decided by the runner core, written down by the backend. */
+export type Outcome =
+  | { type: 'succeeded'; result: unknown }
+  | { type: 'retry'; error: JobErrorInfo; delayMs: number }
+  | { type: 'failed'; error: JobErrorInfo }
+  /** Cut off by shutdown: back in the queue, the attempt not spent. */
+  | { type: 'interrupted' }
+
+/** How a backend writes an attempt's outcome and progress: a journal row, or a BullMQ job. */
+export interface AttemptRecorder {
+  succeed(result: unknown): Promise<void>
+  retry(error: JobErrorInfo, runAt: number): Promise<void>
+  fail(error: JobErrorInfo): Promise<void>
+  release(): Promise<void>
+  setStage(stage: string): Promise<void>
+}
+
+export interface RunnerCoreOptions extends RetryPolicy {
+  log: FastifyBaseLogger
+  clock?: () => number
+  /** Told of every finished attempt once its outcome is recorded, for metrics. */
+  onSettled?: (job: Job, outcome: AttemptOutcome, ms: number) => void
+}
+
+interface Attempt extends RunningAttempt {
+  job: Job
+}
+
+/**
+ * The rules of an attempt, written once for every backend (as BullMQ's own Worker runs over its Redis and
+ * PostgreSQL adapters): run the lane's handler, decide the outcome (succeeded, retry with backoff, failed,
+ * interrupted by shutdown), have the backend record it, log it, count it. And one lifecycle: started, stopping
+ * (no new claims; the grace period counts from here), drained. Backends only claim jobs and record outcomes.
+ */
+export class RunnerCore {
+  readonly #opts: Required<RunnerCoreOptions>
+  readonly #running = new Map<string, Set<Attempt>>()
+  #started = false
+  #stopping = false
+  #stoppingSince = 0
+
+  constructor(options: RunnerCoreOptions) {
+    this.#opts = { clock: Date.now, onSettled: () => {}, ...options }
+  }
+
+  /** True between start() and the first stop request. */
+  get running(): boolean {
+    return this.#started && !this.#stopping
+  }
+
+  /** Marks the runner started; false if it already was. */
+  start(): boolean {
+    if (this.#started) return false
+    this.#started = true
+    return true
+  }
+
+  /** Attempts of this lane under way. */
+  busy(lane: Lane): number {
+    return this.#running.get(lane.name)?.size ?? 0
+  }
+
+  /** Jobs whose attempt is under way. */
+  runningJobs(): Job[] {
+    return [...this.#running.values()].flatMap((set) => [...set].map((a) => a.job))
+  }
+
+  /**
+   * Runs one attempt of `job` and has `record` write its outcome; resolves with the outcome once it is written,
+   * rejects if it could not be (the backend decides what happens to the job then). `attempt` is the number the
+   * retry rules count with, the job's own count unless the backend knows better.
+   */
+  async attempt(lane: Lane, job: Job, record: AttemptRecorder, attempt = job.attempts): Promise<Outcome> {
+    const log = this.#opts.log.child({ jobId: job.id, kind: job.kind, attempt: job.attempts })
+    const abort = new AbortController()
+    const ctx: JobContext = {
+      signal: abort.signal,
+      log,
+      // Progress is for display: a stage that could not be written is not worth failing the job over.
+      setStage: (stage) => void record.setStage(stage).catch((err) => log.warn({ err }, 'stage not recorded')),
+    }
+    const started = this.#opts.clock()
+    const lanes = this.#running.get(lane.name) ?? new Set<Attempt>()
+    this.#running.set(lane.name, lanes)
+    const settle = async (): Promise<Outcome> => {
+      log.debug('job started')
+      let outcome: Outcome
+      let thrown: unknown
+      try {
+        outcome = { type: 'succeeded', result: await runHandler(lane, job, ctx) }
+      } catch (err) {
+        thrown = err
+        outcome = this.#decide(err, attempt, abort.signal)
+      }
+      await this.#record(outcome, record)
+      const ms = this.#opts.clock() - started
+      this.#log(log, outcome, ms, thrown)
+      this.#opts.onSettled(job, outcome.type, ms)
+      return outcome
+    }
+    const promise = settle()
+    const entry: Attempt = { job, abort, promise: promise.catch(() => {}) }
+    lanes.add(entry)
+    try {
+      return await promise
+    } finally {
+      lanes.delete(entry)
+    }
+  }
+
+  #decide(err: unknown, attempt: number, signal: AbortSignal): Outcome {
+    // Cut off by shutdown, not by its own fault: it runs again after restart, the attempt not counted.
+    if (signal.aborted && this.#stopping) return { type: 'interrupted' }
+    const error = describeFailure(err)
+    const next = nextAttempt(err, attempt, this.#opts)
+    return next.retry ? { type: 'retry', error, delayMs: next.delayMs } : { type: 'failed', error }
+  }
+
+  #record(outcome: Outcome, record: AttemptRecorder): Promise<void> {
+    switch (outcome.type) {
+      case 'succeeded':
+        return record.succeed(outcome.result)
+      case 'retry':
+        return record.retry(outcome.error, this.#opts.clock() + outcome.delayMs)
+      case 'failed':
+        return record.fail(outcome.error)
+      case 'interrupted':
+        return record.release()
+    }
+  }
+
+  #log(log: FastifyBaseLogger, outcome: Outcome, ms: number, err: unknown): void {
+    switch (outcome.type) {
+      case 'succeeded':
+        log.info({ ms }, 'job succeeded')
+        return
+      case 'retry':
+        log.warn({ error: outcome.error, retryInMs: outcome.delayMs }, 'job attempt failed; will retry')
+        return
+      case 'failed':
+        // The stack only where the failure was unforeseen; a known code says enough.
+        log.error(
+          { error: outcome.error, err: outcome.error.code === JobErrorCode.INTERNAL ? err : undefined },
+          'job failed',
+        )
+        return
+      case 'interrupted':
+        log.warn('job interrupted by shutdown; back in the queue')
+        return
+    }
+  }
+
+  /** No new attempts from here; true the first time. The grace period of `drain()` counts from this call. */
+  stopClaiming(): boolean {
+    if (!this.#started || this.#stopping) return false
+    this.#stopping = true
+    this.#stoppingSince = this.#opts.clock()
+    return true
+  }
+
+  /**
+   * Lets running attempts finish within `graceMs` of the first stop request, then aborts the rest (they are
+   * recorded as interrupted). Returns whether any had to be aborted.
+   */
+  async drain(graceMs: number): Promise<boolean> {
+    if (!this.#started) return false
+    this.stopClaiming()
+    const remaining = Math.max(0, this.#stoppingSince + graceMs - this.#opts.clock())
+    const all = () => [...this.#running.values()].flatMap((set) => [...set])
+    return drain(all, remaining, this.#opts.log)
+  }
+}
