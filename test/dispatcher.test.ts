@@ -13,7 +13,13 @@ import { waitFor } from './helpers/wait.ts'
 
 type T = Parameters<typeof tempDataDir>[0]
 
-async function setup(t: T, handlers: Record<string, JobHandler>, concurrency = 2, maxAttempts = 3) {
+async function setup(
+  t: T,
+  handlers: Record<string, JobHandler>,
+  concurrency = 2,
+  maxAttempts = 3,
+  pollIntervalMs = 50,
+) {
   const database = await openDatabase({
     url: undefined,
     sqliteFile: path.join(tempDataDir(t), 'jobs.db'),
@@ -30,7 +36,7 @@ async function setup(t: T, handlers: Record<string, JobHandler>, concurrency = 2
     maxAttempts,
     retryBaseMs: 10,
     retryMaxMs: 40,
-    pollIntervalMs: 50,
+    pollIntervalMs,
     log: pino({ level: 'silent' }) as FastifyBaseLogger,
   })
   t.teardown(async () => {
@@ -191,4 +197,39 @@ t.test('the kinds of one lane take turns: a backlog of one kind does not starve 
     `the one "rare" job ran at turn ${ran.indexOf('rare') + 1} of 21, not after the backlog`,
   )
   t.same(ran.filter((k) => k === 'busy').length, 20)
+})
+
+t.test("a commit that queues jobs, or an admin's requeue, wakes the dispatcher: no poll is waited for", async (t) => {
+  const ran: string[] = []
+  // An hour between looks: only the journal's own word after the commit can start these jobs.
+  const { queue, dispatcher } = await setup(
+    t,
+    {
+      work: async (job) => void ran.push(job.id),
+      broken: async () => {
+        throw new JobFailure('BROKEN', 'broken', false)
+      },
+    },
+    2,
+    1,
+    3_600_000,
+  )
+  await dispatcher.start()
+  const [job] = await queue.add([{ kind: 'work', ownerId: 'o', payload: {} }])
+  await waitFor('the job to run', () => ran.includes(job?.id as string), 5000)
+  t.pass('a queued job ran at once')
+
+  const [broken] = await queue.add([{ kind: 'broken', ownerId: 'o', payload: {} }])
+  const id = broken?.id as string
+  await waitFor('the job to fail', async () => (await queue.get(id))?.status === 'failed', 5000)
+  t.equal((await queue.requeueFailed(id, Date.now()))?.attempts, 0, 'requeued with a fresh set of attempts')
+  const again = await waitFor(
+    'the requeued job to run at once',
+    async () => {
+      const j = await queue.get(id)
+      return j?.status === 'failed' && j.attempts === 1 && j
+    },
+    5000,
+  )
+  t.equal(again.lastError?.code, 'BROKEN', 'and it ran again')
 })

@@ -80,8 +80,6 @@ export class BullRunner implements JobRunner {
     await Promise.all(this.#workers.map((w) => w.waitUntilReady()))
   }
 
-  wake(): void {}
-
   async #process(lane: Lane, bullJob: BullJob<BullData>, token: string | undefined): Promise<unknown> {
     const job = fromBull(bullJob, 'running')
     const progress: BullProgress = { stage: null, lastError: job.lastError, runAt: null }

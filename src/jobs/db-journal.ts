@@ -62,6 +62,12 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
     for (const listener of listeners) listener(id)
   }
 
+  // Runners in this process, told when jobs become due so they need not wait for their next poll.
+  const enqueuedListeners = new Set<() => void>()
+  const wakeRunners = () => {
+    for (const listener of enqueuedListeners) listener()
+  }
+
   // Which of a lane's kinds goes first at the next claim.
   let nextTurn = 0
 
@@ -74,8 +80,24 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
       listeners.add(listener)
     },
 
-    transaction(work) {
-      return transact(database, (tx) => work({ db: tx, enqueue: (jobs) => insert(tx, jobs) }))
+    onEnqueued(listener) {
+      enqueuedListeners.add(listener)
+    },
+
+    async transaction(work) {
+      let enqueued = 0
+      const result = await transact(database, (tx) =>
+        work({
+          db: tx,
+          enqueue: (jobs) => {
+            enqueued += jobs.length
+            return insert(tx, jobs)
+          },
+        }),
+      )
+      // After the commit, not before: a runner woken earlier would look and find nothing yet.
+      if (enqueued > 0) wakeRunners()
+      return result
     },
 
     async get(id) {
@@ -198,6 +220,7 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
         .executeTakeFirst()
       // The admin is told "requeued": on disk first.
       await database.durable()
+      if (row) wakeRunners()
       return row && toJob(row)
     },
 

@@ -33,6 +33,8 @@ export class Dispatcher implements JobRunner {
   constructor(options: DispatcherOptions) {
     this.#opts = { clock: Date.now, ...options }
     this.#core = new RunnerCore({ ...options, clock: this.#opts.clock })
+    // The journal says when it queued jobs, so nobody who enqueues need remember to wake the dispatcher.
+    options.queue.onEnqueued(() => this.wake())
   }
 
   get running(): boolean {

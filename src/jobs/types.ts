@@ -85,6 +85,8 @@ export interface JobStore {
 
 /** The database journal: a JobStore that the dispatcher claims jobs from. */
 export interface Journal extends JobStore {
+  /** Calls `listener` after a commit that queued jobs, or an admin's requeue: a runner looks at once. */
+  onEnqueued(listener: () => void): void
   /** Marks up to `limit` due jobs of these kinds running, counting an attempt, and returns them. */
   claim(kinds: readonly string[], limit: number, now: number): Promise<Job[]>
   setStage(id: string, stage: string): Promise<void>
@@ -105,8 +107,6 @@ export interface JobRunner {
   /** True between start() and the first stop request. */
   readonly running: boolean
   start(): Promise<void>
-  /** Tells the runner that jobs were just queued; cheap, and a no-op where the queue pushes by itself. */
-  wake(): void
   /** Takes no more jobs; those running carry on. The grace period of `stop()` counts from here. */
   stopClaiming(): void
   /** Lets running jobs finish within `graceMs` of the first stop request, then interrupts the rest. */

@@ -21,7 +21,6 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
     if (!job) throw new JobNotFoundError()
     const requeued = await services.queue.requeueFailed(job.id, Date.now())
     if (!requeued) throw new JobNotFailedError(job.status)
-    services.runner?.wake()
     return reply.code(202).send(adminJobView(requeued))
   })
 }

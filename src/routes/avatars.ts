@@ -93,7 +93,6 @@ export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
         }
         throw err
       }
-      services.runner?.wake()
       return reply
         .code(202)
         .header('location', `/jobs/${job.id}`)

@@ -8,7 +8,6 @@ export const signupRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
   const rateLimit = SIGNUP_RATE_MAX > 0 ? { max: SIGNUP_RATE_MAX, timeWindow: SIGNUP_RATE_WINDOW_MS } : false
   app.post('/signup', { schema: signupRouteSchema, config: { rateLimit } }, async (request, reply) => {
     const { id, token, jobs } = await signUp(services, request.body)
-    services.runner?.wake()
     return reply
       .code(201)
       .header('location', `/users/${id}`)
