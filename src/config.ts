@@ -2,6 +2,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { type Static, Type } from 'typebox'
 import { Value } from 'typebox/value'
+import { OPTIONAL_FORMATS, type OptionalFormat } from './avatars/formats.ts'
 
 const Int = (def: number, min: number, max: number, description: string) =>
   Type.Integer({ default: def, minimum: min, maximum: max, description })
@@ -92,7 +93,7 @@ export const ConfigSchema = Type.Object({
   }),
   AVATAR_FORMATS: Type.String({
     default: 'webp,avif',
-    pattern: '^(webp|avif)(,(webp|avif))*$',
+    pattern: `^(${OPTIONAL_FORMATS.join('|')})(,(${OPTIONAL_FORMATS.join('|')}))*$`,
     description: 'Formats made besides the JPEG fallback',
   }),
   POOL_THREADS: Int(0, 0, 64, 'Image worker threads; 0 means one per CPU core'),
@@ -177,12 +178,11 @@ export const ConfigSchema = Type.Object({
 })
 
 export type Env = Static<typeof ConfigSchema>
-export type AvatarFormat = 'webp' | 'avif'
 export type Config = Env & {
   dataDir: string
   storageDir: string
   avatarSizes: number[]
-  avatarFormats: AvatarFormat[]
+  avatarFormats: OptionalFormat[]
   poolThreads: number
 }
 
@@ -230,7 +230,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir: path.resolve(parsed.DATA_DIR),
     storageDir: path.resolve(parsed.STORAGE_DIR ?? parsed.DATA_DIR),
     avatarSizes,
-    avatarFormats: [...new Set(parsed.AVATAR_FORMATS.split(','))] as AvatarFormat[],
+    avatarFormats: [...new Set(parsed.AVATAR_FORMATS.split(','))] as OptionalFormat[],
     poolThreads: parsed.POOL_THREADS || os.availableParallelism(),
   }
 }

@@ -1,6 +1,9 @@
 import fs from 'node:fs'
 import type { FastifyBaseLogger } from 'fastify'
+import { FALLBACK_FORMAT } from './avatars/formats.ts'
+import { AvatarKind } from './avatars/job.ts'
 import { avatarOrphansTask } from './avatars/orphans.ts'
+import { avatarHandler } from './avatars/process.ts'
 import { type AvatarsRepository, createAvatarsRepository } from './avatars/repository.ts'
 import { UploadSlots } from './avatars/upload-slots.ts'
 import type { Config } from './config.ts'
@@ -11,12 +14,12 @@ import { BullRunner } from './jobs/bullmq-runner.ts'
 import { createBullStore } from './jobs/bullmq-store.ts'
 import { createDbJournal } from './jobs/db-journal.ts'
 import { Dispatcher } from './jobs/dispatcher.ts'
-import { AvatarKind, avatarHandler } from './jobs/handlers/avatar.ts'
-import { MailKind, mailHandlers } from './jobs/handlers/mail.ts'
 import { JobWaiters } from './jobs/job-waiters.ts'
 import { retentionTask } from './jobs/retention.ts'
 import { Sweeper, type SweepTask } from './jobs/sweeper.ts'
 import type { JobRunner, JobStore, Lane } from './jobs/types.ts'
+import { MailKind } from './mail/kinds.ts'
+import { mailHandlers } from './mail/signup-mails.ts'
 import { createMailTransport, type MailTransport } from './mail/transport.ts'
 import { createErrorCounter, createMetrics, type Metrics } from './metrics.ts'
 import { type StoragePaths, storagePaths } from './storage/paths.ts'
@@ -147,7 +150,7 @@ export async function createServices(
             avatars,
             paths,
             sizes: config.avatarSizes,
-            formats: [...config.avatarFormats, 'jpeg'],
+            formats: [...config.avatarFormats, FALLBACK_FORMAT],
             maxPixels: config.MAX_INPUT_PIXELS,
             timeoutMs: config.IMAGE_TIMEOUT_MS,
           }),

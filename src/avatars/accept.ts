@@ -11,10 +11,10 @@ import {
   UnsupportedMediaTypeError,
 } from '../errors.ts'
 import { SNIFF_BYTES, sniffImageType } from '../images/sniff.ts'
-import { type AvatarJobPayload, AvatarKind } from '../jobs/handlers/avatar.ts'
 import type { Job, JobStore } from '../jobs/types.ts'
 import { moveDurably, readHead, receiveToFile, TooManyBytes } from '../storage/files.ts'
 import type { StoragePaths } from '../storage/paths.ts'
+import { type AvatarJobPayload, AvatarKind } from './job.ts'
 import type { AvatarsRepository } from './repository.ts'
 
 export interface AcceptDeps {

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises'
-import { AvatarKind } from '../jobs/handlers/avatar.ts'
 import type { JobStore } from '../jobs/types.ts'
+import { AvatarKind } from './job.ts'
 
 export interface BackpressureLimits {
   queue: JobStore

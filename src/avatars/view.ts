@@ -1,4 +1,4 @@
-import type { OutputFormat } from '../images/avatar-pipeline.ts'
+import { FALLBACK_FORMAT, type OutputFormat } from './formats.ts'
 import type { Avatar } from './repository.ts'
 
 /** Versioned URL of one variant: it never changes content, so it may be cached for a year. */
@@ -37,5 +37,5 @@ export function negotiateFormat(
     })
   if (available.includes('avif') && accepted('image/avif')) return 'avif'
   if (available.includes('webp') && accepted('image/webp')) return 'webp'
-  return 'jpeg'
+  return FALLBACK_FORMAT
 }

@@ -5,7 +5,7 @@ import autocannon from 'autocannon'
 import { request } from 'undici'
 import { loadConfig } from '../config.ts'
 import { type AvatarTask, renderAvatar } from '../images/avatar-pipeline.ts'
-import { MailKind } from '../jobs/handlers/mail.ts'
+import { MailKind } from '../mail/kinds.ts'
 import { progress } from './progress.ts'
 import { median, metricValue, percentile, steadyRate } from './stats.ts'
 

@@ -1,10 +1,9 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp'
+import type { OutputFormat } from '../avatars/formats.ts'
 import { variantFileName } from '../storage/paths.ts'
 import { placeholderOf } from './placeholder.ts'
-
-export type OutputFormat = 'webp' | 'avif' | 'jpeg'
 
 export interface AvatarTask {
   /** The stored original. */

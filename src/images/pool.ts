@@ -19,7 +19,7 @@ export interface ImagePool {
   run(task: AvatarTask, signal: AbortSignal): Promise<AvatarOutcome>
   readonly threads: number
   /** Tasks waiting inside the pool, the share of time its threads were busy (0–1), threads alive now. */
-  stats(): { queued: number; utilization: number; completed: number; alive: number }
+  stats(): { queued: number; utilization: number; alive: number }
   close(): Promise<void>
 }
 
@@ -52,7 +52,6 @@ export function createImagePool(options: ImagePoolOptions): ImagePool {
     stats: () => ({
       queued: piscina.queueSize,
       utilization: piscina.utilization,
-      completed: piscina.completed,
       alive: piscina.threads.length,
     }),
     close: () => piscina.destroy(),
@@ -64,15 +63,10 @@ export function createImagePool(options: ImagePoolOptions): ImagePool {
  * A signal cannot interrupt it; sharp's own timeout still applies.
  */
 export function createInlineImageRunner(): ImagePool {
-  let completed = 0
   return {
     threads: 1,
-    run: async (task) => {
-      const outcome = await renderAvatar(task)
-      completed++
-      return outcome
-    },
-    stats: () => ({ queued: 0, utilization: 0, completed, alive: 1 }),
+    run: (task) => renderAvatar(task),
+    stats: () => ({ queued: 0, utilization: 0, alive: 1 }),
     close: async () => {},
   }
 }

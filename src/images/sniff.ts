@@ -1,15 +1,6 @@
 /** The upload types deckhand accepts, recognised by their first bytes. */
 export type ImageType = 'jpeg' | 'png' | 'webp' | 'avif' | 'gif' | 'tiff'
 
-export const mediaTypes: Record<ImageType, string> = {
-  jpeg: 'image/jpeg',
-  png: 'image/png',
-  webp: 'image/webp',
-  avif: 'image/avif',
-  gif: 'image/gif',
-  tiff: 'image/tiff',
-}
-
 /** How many leading bytes `sniffImageType` needs. */
 export const SNIFF_BYTES = 64
 

@@ -7,6 +7,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { authenticate } from '../auth/tokens.ts'
 import { acceptAvatarUpload } from '../avatars/accept.ts'
 import { uploadPauseReason } from '../avatars/backpressure.ts'
+import type { OutputFormat } from '../avatars/formats.ts'
 import { negotiateFormat } from '../avatars/view.ts'
 import {
   AvatarNotFoundError,
@@ -18,7 +19,6 @@ import {
   UnsupportedMediaTypeError,
   UploadIncompleteError,
 } from '../errors.ts'
-import type { OutputFormat } from '../images/avatar-pipeline.ts'
 import type { Job } from '../jobs/types.ts'
 import { getAvatarRouteSchema, uploadAvatarRouteSchema } from '../schemas/avatars.ts'
 import type { Services } from '../services.ts'

@@ -1,8 +1,8 @@
 import { Type } from 'typebox'
-import type { OutputFormat } from '../images/avatar-pipeline.ts'
+import { FALLBACK_FORMAT, OUTPUT_FORMATS, type OutputFormat } from '../avatars/formats.ts'
 import { BearerSecurity, ErrorRef, IdParams, Nullable } from './common.ts'
 
-const Format = Type.Union([Type.Literal('webp'), Type.Literal('avif'), Type.Literal('jpeg')])
+const Format = Type.Union(OUTPUT_FORMATS.map((f) => Type.Literal(f)))
 
 export const AvatarVariantView = Type.Object({
   size: Type.Integer(),
@@ -52,7 +52,7 @@ export function getAvatarRouteSchema(sizes: number[], formats: OutputFormat[]) {
             { description: 'Defaults to the largest' },
           ),
         ),
-        format: Type.Optional(Type.Union([...formats, 'jpeg'].map((f) => Type.Literal(f)))),
+        format: Type.Optional(Type.Union([...formats, FALLBACK_FORMAT].map((f) => Type.Literal(f)))),
         v: Type.Optional(Type.String({ format: 'uuid', description: 'Version, from the profile URLs' })),
       },
       { additionalProperties: false },

@@ -1,20 +1,11 @@
 import fs from 'node:fs/promises'
-import type { Avatar, AvatarsRepository } from '../../avatars/repository.ts'
-import { JobErrorCode, JobFailure } from '../../errors.ts'
-import type { OutputFormat } from '../../images/avatar-pipeline.ts'
-import type { ImagePool } from '../../images/pool.ts'
-import type { StoragePaths } from '../../storage/paths.ts'
-import type { JobHandler } from '../types.ts'
-
-export const AvatarKind = 'image.avatar'
-
-export interface AvatarJobPayload {
-  userId: string
-  /** Order of acceptance among this user's uploads. */
-  seq: number
-  /** File name of the original under the originals folder. */
-  original: string
-}
+import { JobErrorCode, JobFailure } from '../errors.ts'
+import type { ImagePool } from '../images/pool.ts'
+import type { JobHandler } from '../jobs/types.ts'
+import type { StoragePaths } from '../storage/paths.ts'
+import type { OutputFormat } from './formats.ts'
+import type { AvatarJobPayload } from './job.ts'
+import type { Avatar, AvatarsRepository } from './repository.ts'
 
 export interface AvatarHandlerOptions {
   pool: ImagePool

@@ -1,9 +1,8 @@
-import { JobErrorCode, JobFailure } from '../../errors.ts'
-import { adminSignupNotice, type RenderedMail, type SignupFacts, welcomeMail } from '../../mail/templates.ts'
-import type { MailTransport } from '../../mail/transport.ts'
-import type { JobHandler } from '../types.ts'
-
-export const MailKind = { welcome: 'mail.welcome', adminNotice: 'mail.admin-notice' } as const
+import { JobErrorCode, JobFailure } from '../errors.ts'
+import type { JobHandler } from '../jobs/types.ts'
+import { MailKind } from './kinds.ts'
+import { adminSignupNotice, type RenderedMail, type SignupFacts, welcomeMail } from './templates.ts'
+import type { MailTransport } from './transport.ts'
 
 export interface MailHandlerOptions {
   transport: MailTransport
