@@ -1,14 +1,12 @@
 import { randomUUID } from 'node:crypto'
-import helmet from '@fastify/helmet'
-import rateLimit from '@fastify/rate-limit'
-import swagger from '@fastify/swagger'
-import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Config } from './config.ts'
 import { installErrorHandling } from './error-handler.ts'
-import { RateLimitedError } from './errors.ts'
 import { loggerOptions } from './logger.ts'
+import helmet, { helmetOptions } from './plugins/helmet.ts'
+import rateLimit, { rateLimitOptions } from './plugins/rate-limit.ts'
+import { registerApiDocs } from './plugins/swagger.ts'
 import { adminRoutes } from './routes/admin.ts'
 import { avatarsRoutes } from './routes/avatars.ts'
 import { healthRoutes } from './routes/health.ts'
@@ -87,32 +85,12 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   })
   app.addHook('onClose', async () => services.close())
 
-  // Security headers on every answer; the API serves JSON and images, never pages, so its CSP forbids everything.
-  await app.register(helmet, {
-    contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
-  })
-  // Limits are declared per route (signups per address, uploads per user); nothing is limited by default.
-  await app.register(rateLimit, {
-    global: false,
-    errorResponseBuilder: (_request, context) => new RateLimitedError(context.after),
-  })
+  await app.register(helmet, helmetOptions)
+  await app.register(rateLimit, rateLimitOptions)
 
   // A worker serves only what an orchestrator and Prometheus need of it (health and metrics): no API, no docs.
   const servesApi = services.role !== 'worker'
-  if (servesApi) {
-    await app.register(swagger, {
-      openapi: {
-        info: {
-          title: 'deckhand',
-          version: '0.1.0',
-          description: 'Answers at once; mail and images in the background.',
-        },
-        components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      },
-    })
-    // The documentation UI is the one page deckhand serves; it brings its own, looser CSP for its assets.
-    await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
-  }
+  if (servesApi) await registerApiDocs(app)
 
   app.addHook('onResponse', async (request, reply) => {
     // The route pattern, not the URL: ids must not explode the label set.

@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { type Readable, Stream } from 'node:stream'
-import multipart, { type MultipartFile } from '@fastify/multipart'
+import type { MultipartFile } from '@fastify/multipart'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { authenticate } from '../auth/tokens.ts'
@@ -20,6 +20,7 @@ import {
   UploadIncompleteError,
 } from '../errors.ts'
 import type { Job } from '../jobs/types.ts'
+import multipart, { multipartOptions } from '../plugins/multipart.ts'
 import { getAvatarRouteSchema, uploadAvatarRouteSchema } from '../schemas/avatars.ts'
 import type { Services } from '../services.ts'
 import { SourceFailed } from '../storage/files.ts'
@@ -31,10 +32,7 @@ const UPLOAD_TYPE = /^\s*(image\/[\w.+-]+|multipart\/form-data)\s*(;|$)/i
 export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { config } = services
   const acceptDeps = { ...services, maxUploadBytes: config.MAX_UPLOAD_BYTES, maxInputPixels: config.MAX_INPUT_PIXELS }
-  await app.register(multipart, {
-    // One file, a handful of small fields: anything more is not an avatar upload.
-    limits: { fileSize: config.MAX_UPLOAD_BYTES, files: 1, fields: 8, parts: 10, fieldSize: 1024, headerPairs: 64 },
-  })
+  await app.register(multipart, multipartOptions(config.MAX_UPLOAD_BYTES))
   // Raw image bodies reach the handler as the request stream, unread: the handler streams them to disk.
   app.addContentTypeParser(/^image\/[\w.+-]+$/i, (_request, payload, done) => done(null, payload))
 
