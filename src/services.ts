@@ -125,7 +125,7 @@ export async function createServices(
     mail = createMailTransport({
       smtpUrl: config.SMTP_URL,
       from: config.MAIL_FROM,
-      outboxDir: paths.outbox,
+      folder: paths.mailFolder,
       concurrency: config.MAIL_CONCURRENCY,
       timeoutMs: config.MAIL_TIMEOUT_MS,
       watchErrors,

@@ -7,7 +7,7 @@ t.test('defaults run the whole service on embedded parts', async (t) => {
   const config = loadConfig({})
   t.equal(config.PORT, 3000)
   t.equal(config.dataDir, path.resolve('./data'))
-  t.equal(config.SMTP_URL, undefined, 'no SMTP: mail goes to the outbox folder')
+  t.equal(config.SMTP_URL, undefined, 'no SMTP: mail goes to the mail folder')
   t.equal(config.MAX_ATTEMPTS, 5)
   t.equal(config.SQLITE_SYNCHRONOUS, 'FULL')
 })

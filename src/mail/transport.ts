@@ -13,7 +13,7 @@ export interface OutgoingMail {
 }
 
 export interface MailTransport {
-  /** Where messages go, for the start-up log: an SMTP host or the outbox folder. */
+  /** Where messages go, for the start-up log: an SMTP host or the mail folder. */
   readonly describe: string
   send(mail: OutgoingMail): Promise<void>
   close(): void
@@ -22,16 +22,17 @@ export interface MailTransport {
 export interface MailTransportOptions {
   smtpUrl: string | undefined
   from: string
-  outboxDir: string
+  /** Where .eml files go without SMTP_URL. */
+  folder: string
   concurrency: number
   timeoutMs: number
   /** Listens for 'error' on the transport: the SMTP pool reports connection failures there. */
   watchErrors: WatchErrors
 }
 
-/** SMTP (pooled) when SMTP_URL is set, otherwise one .eml file per message in the outbox folder. */
+/** SMTP (pooled) when SMTP_URL is set, otherwise one .eml file per message in the mail folder. */
 export function createMailTransport(options: MailTransportOptions): MailTransport {
-  return options.smtpUrl ? smtpTransport(options, options.smtpUrl) : outboxTransport(options)
+  return options.smtpUrl ? smtpTransport(options, options.smtpUrl) : folderTransport(options)
 }
 
 function smtpTransport(options: MailTransportOptions, url: string): MailTransport {
@@ -56,20 +57,20 @@ function smtpTransport(options: MailTransportOptions, url: string): MailTranspor
   }
 }
 
-function outboxTransport(options: MailTransportOptions): MailTransport {
+function folderTransport(options: MailTransportOptions): MailTransport {
   // streamTransport renders the full RFC 5322 message (headers, MIME parts) without sending it anywhere.
   const transporter = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' })
   return {
-    describe: `outbox folder ${options.outboxDir}`,
+    describe: `mail folder ${options.folder}`,
     async send(mail) {
       const info = await transporter.sendMail({ ...mail, from: options.from })
-      await fs.mkdir(options.outboxDir, { recursive: true })
+      await fs.mkdir(options.folder, { recursive: true })
       // Named after the Message-ID so a resend after a crash overwrites instead of duplicating; written to a
       // temporary name and renamed so a reader never sees half a message.
       const name = `${mail.messageId.replace(/[^A-Za-z0-9@._-]/g, '')}.eml`
-      const tmp = path.join(options.outboxDir, `.${name}.tmp`)
+      const tmp = path.join(options.folder, `.${name}.tmp`)
       await fs.writeFile(tmp, info.message as Buffer)
-      await fs.rename(tmp, path.join(options.outboxDir, name))
+      await fs.rename(tmp, path.join(options.folder, name))
     },
     close() {},
   }

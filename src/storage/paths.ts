@@ -8,7 +8,8 @@ import path from 'node:path'
 export function storagePaths(dataDir: string, storageDir: string = dataDir) {
   return {
     database: path.join(dataDir, 'deckhand.db'),
-    outbox: path.join(dataDir, 'outbox'),
+    /** Mail written as .eml files when no SMTP_URL is set; not the outbox table, which hands jobs to BullMQ. */
+    mailFolder: path.join(dataDir, 'mail'),
     /**
      * Uploads still arriving; anything here at start-up is the remains of an interrupted request. Kept under
      * DATA_DIR, the node's own, so that one api node's restart never touches another's uploads in flight.
