@@ -15,7 +15,13 @@ t.test('QUEUE=bullmq: retention ages on every job, and a timed clean empties an 
   const env = await scaledEnv(t)
   const redisUrl = env.REDIS_URL as string
   const prefix = env.QUEUE_PREFIX as string
-  const database = await openDatabase({ url: env.DATABASE_URL, sqliteFile: '', synchronous: 'FULL', poolSize: 2 })
+  const database = await openDatabase({
+    url: env.DATABASE_URL,
+    sqliteFile: '',
+    synchronous: 'FULL',
+    poolSize: 2,
+    timeoutMs: 2000,
+  })
   t.teardown(() => database.close())
   const store = createBullStore(database, {
     redisUrl,
@@ -25,9 +31,11 @@ t.test('QUEUE=bullmq: retention ages on every job, and a timed clean empties an 
     keepSucceededMs: HOUR,
     keepFailedMs: 0,
     relayIntervalMs: 0,
+    timeoutMs: 2000,
     log,
   })
   t.teardown(() => store.close())
+  t.ok(await store.connected(2000), 'connected to Redis')
   const queue = store.queues.get('mail.welcome')
   t.same(
     [queue?.defaultJobOptions.removeOnComplete, queue?.defaultJobOptions.removeOnFail],

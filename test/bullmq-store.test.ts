@@ -7,7 +7,13 @@ import { scaledEnv, servicesAvailable } from './helpers/services.ts'
 t.test('the BullMQ store counts a job still in the outbox as queued, per kind', async (t) => {
   if (!(await servicesAvailable(t))) return
   const env = await scaledEnv(t)
-  const database = await openDatabase({ url: env.DATABASE_URL, sqliteFile: '', synchronous: 'FULL', poolSize: 2 })
+  const database = await openDatabase({
+    url: env.DATABASE_URL,
+    sqliteFile: '',
+    synchronous: 'FULL',
+    poolSize: 2,
+    timeoutMs: 2000,
+  })
   t.teardown(() => database.close())
   // No relay: what is written to the outbox stays there for this look.
   const store = createBullStore(database, {
@@ -18,9 +24,11 @@ t.test('the BullMQ store counts a job still in the outbox as queued, per kind', 
     keepSucceededMs: 0,
     keepFailedMs: 0,
     relayIntervalMs: 0,
+    timeoutMs: 2000,
     log: pino({ level: 'silent' }),
   })
   t.teardown(() => store.close())
+  t.ok(await store.connected(2000), 'connected to Redis')
   const row = (kind: string) => ({
     id: crypto.randomUUID(),
     kind,

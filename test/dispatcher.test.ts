@@ -19,6 +19,7 @@ async function setup(t: T, handlers: Record<string, JobHandler>, concurrency = 2
     sqliteFile: path.join(tempDataDir(t), 'jobs.db'),
     synchronous: 'NORMAL',
     poolSize: 1,
+    timeoutMs: 2000,
   })
   const db = database.db
   const journal = createDbJournal(database)

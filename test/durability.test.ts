@@ -12,7 +12,13 @@ import { tempDataDir } from './helpers/app.ts'
  * that bursts share fsyncs, and that the connection itself no longer blocks on the disk at every commit.
  */
 const open = (t: Parameters<typeof tempDataDir>[0], synchronous: 'FULL' | 'NORMAL') =>
-  openDatabase({ url: undefined, sqliteFile: path.join(tempDataDir(t), 'deckhand.db'), synchronous, poolSize: 1 })
+  openDatabase({
+    url: undefined,
+    sqliteFile: path.join(tempDataDir(t), 'deckhand.db'),
+    synchronous,
+    poolSize: 1,
+    timeoutMs: 2000,
+  })
 
 t.test('a burst of syncs shares fsyncs, and each resolves after an fsync that began after it was asked', async (t) => {
   const dir = tempDataDir(t)

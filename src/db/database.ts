@@ -42,6 +42,12 @@ export interface OpenOptions {
   synchronous: 'FULL' | 'NORMAL'
   /** PostgreSQL connections this process may hold. */
   poolSize: number
+  /**
+   * PostgreSQL: longest wait for a connection (a new one, or a free one of the pool) and for one statement's
+   * answer, so that a request meets a server that is away or hung with an error in bounded time
+   * (DEPENDENCY_TIMEOUT_MS). Migrations are not bound by it.
+   */
+  timeoutMs: number
 }
 
 // int8 (bigint) columns and count(*) arrive as strings by default; every bigint here is an epoch-ms time or a
@@ -56,9 +62,10 @@ const RECLAIM_PAGES_PER_STEP = 1000
 
 /** Opens SQLite or PostgreSQL behind one Kysely instance, migrated to the latest schema. */
 export async function openDatabase(options: OpenOptions): Promise<Database> {
-  const database = options.url ? openPostgres(options.url, options.poolSize) : openSqlite(options)
+  const database = options.url ? openPostgres(options.url, options.poolSize, options.timeoutMs) : openSqlite(options)
   try {
-    await migrateToLatest(database.db as Kysely<unknown>)
+    if (options.url) await migratePostgres(options.url, options.timeoutMs)
+    else await migrateToLatest(database.db as Kysely<unknown>)
   } catch (err) {
     await database.close()
     throw err
@@ -146,10 +153,37 @@ function statementCache(sqlite: Sqlite.Database, size: number) {
   }
 }
 
-function openPostgres(url: string, poolSize: number): Database {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize })
+/**
+ * Migrations on a connection of their own, without the statement time limits: a node starting beside another
+ * waits on the migrator's lock for as long as the other one migrates, and a migration may take its time.
+ */
+async function migratePostgres(url: string, connectTimeoutMs: number): Promise<void> {
+  const pool = new pg.Pool({ connectionString: url, max: 1, connectionTimeoutMillis: connectTimeoutMs })
+  pool.on('error', () => {})
+  const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) })
+  try {
+    await migrateToLatest(db)
+  } finally {
+    await db.destroy()
+  }
+}
+
+function openPostgres(url: string, poolSize: number, timeoutMs: number): Database {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    // Connecting, and waiting for a free connection when all are busy.
+    connectionTimeoutMillis: timeoutMs,
+    // A hung server: node-postgres stops waiting for the answer...
+    query_timeout: timeoutMs,
+    // ...and a slow one cancels the statement itself, so the connection is free again.
+    statement_timeout: timeoutMs,
+  })
   // An idle client losing its connection emits here; without a listener that would crash the process.
   pool.on('error', () => {})
+  // So does a client lent out (inside a transaction, between two statements) when its connection drops: its
+  // next query then fails ("not queryable"), which the request answers as 503.
+  pool.on('connect', (client) => client.on('error', () => {}))
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) })
   const target = new URL(url)
   return {
