@@ -150,12 +150,13 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
 
   /**
    * `work` against Redis: refused at once while the connection is down (BullMQ would otherwise wait for it to
-   * come back, for ever), bounded by timeoutMs while it is up. Its connection failures leave as DependencyDown.
+   * come back, for ever), and as a whole bounded by `deadlineMs` while it is up. Its connection failures leave as
+   * DependencyDown. Sweeps pass no deadline: they read and clean many jobs, and each command has its limit.
    */
-  async function fromRedis<T>(work: () => Promise<T>): Promise<T> {
+  async function fromRedis<T>(work: () => Promise<T>, deadlineMs: number | undefined = options.timeoutMs) {
     if (redis.status !== 'ready') throw new DependencyDown('redis', 'unreachable')
     try {
-      return await withDeadline('redis', options.timeoutMs, work())
+      return await (deadlineMs === undefined ? work() : withDeadline('redis', deadlineMs, work()))
     } catch (err) {
       const failure = err instanceof DependencyDown ? undefined : dependencyFailure(err)
       throw failure ? new DependencyDown('redis', failure.reason, { cause: err }) : err
@@ -319,7 +320,7 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
           (job) => job !== undefined,
         )
         return Promise.all(jobs.map(async (job) => fromBull(job, toStatus(await job.getState()))))
-      })
+      }, undefined)
       return [...waiting.map(fromOutbox), ...found]
     },
 
@@ -330,7 +331,7 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
       for (const queue of queues.values()) {
         if (deleted >= limit) break
         // clean() takes the oldest first, at most `limit` (0 would mean all of them: never asked for).
-        deleted += (await fromRedis(() => queue.clean(grace, limit - deleted, type))).length
+        deleted += (await fromRedis(() => queue.clean(grace, limit - deleted, type), undefined)).length
       }
       return deleted
     },
