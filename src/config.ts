@@ -170,6 +170,12 @@ export const ConfigSchema = Type.Object({
     }),
   ),
   DATABASE_POOL_SIZE: Int(10, 1, 1000, 'PostgreSQL connections per process'),
+  DEPENDENCY_TIMEOUT_MS: Int(
+    1500,
+    100,
+    600_000,
+    'Longest a request waits for Redis or PostgreSQL to connect or answer one command; then 503 DEPENDENCY_UNAVAILABLE',
+  ),
   SQLITE_SYNCHRONOUS: Type.Union([Type.Literal('FULL'), Type.Literal('NORMAL')], {
     default: 'FULL',
     description:

@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify'
-import { RouteNotFoundError, StorageUnavailableError } from './errors.ts'
+import { dependencyFailure, dependencyNames } from './dependencies.ts'
+import { DependencyUnavailableError, RouteNotFoundError, StorageUnavailableError } from './errors.ts'
 import { storageFailure } from './storage/failures.ts'
 
 const RETRY_AFTER_SECONDS = 30
@@ -31,7 +32,13 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((original: FastifyError, request, reply) => {
     // A full or failing disk is a temporary state of the service, told as such: a 503.
     const storage = storageFailure(original)
-    const err: FastifyError = storage ? new StorageUnavailableError(storage) : original
+    // So is Redis or PostgreSQL out of reach: the request was fine, the answer is "not now".
+    const down = storage ? undefined : dependencyFailure(original)
+    const err: FastifyError = storage
+      ? new StorageUnavailableError(storage)
+      : down
+        ? new DependencyUnavailableError(dependencyNames[down.dependency])
+        : original
     let statusCode = err.statusCode ?? 500
     let code: string
     let message = err.message
@@ -52,14 +59,14 @@ export function installErrorHandling(app: FastifyInstance): void {
     } else {
       statusCode = statusCode >= 500 && statusCode < 600 ? statusCode : 500
       // A bug or an outside failure: log everything, tell the client nothing it could misuse. A 503 is a
-      // declared, temporary state (not ready, busy), not a bug.
-      if (statusCode === 503) request.log.warn({ code: err.code }, err.message)
+      // declared, temporary state (not ready, busy, a dependency away), not a bug; the driver's error is logged.
+      if (statusCode === 503) request.log.warn({ code: err.code, ...down, err: down && original }, err.message)
       else request.log.error({ err }, 'request failed')
       code = statusCode === 503 && err.code ? err.code : 'INTERNAL'
       message = statusCode === 503 ? err.message : 'Internal server error'
     }
     if (statusCode === 401) reply.header('www-authenticate', 'Bearer')
-    // Every 503 is a passing state (busy, disk full, not ready): say when to come back.
+    // Every 503 is a passing state (busy, disk full, a dependency away, not ready): say when to come back.
     if (statusCode === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS))
     // A 429 of the rate limiter says when its window opens; one for uploads in flight frees up in seconds.
     if (statusCode === 429 && !reply.hasHeader('retry-after')) reply.header('retry-after', '1')

@@ -63,6 +63,11 @@ export const StorageUnavailableError = createError<[string]>(
   'DATA_DIR cannot be written (%s); nothing was accepted. Try again later',
   503,
 )
+export const DependencyUnavailableError = createError<[string]>(
+  'DEPENDENCY_UNAVAILABLE',
+  '%s cannot be reached now. Try again later',
+  503,
+)
 export const NotReadyError = createError<[string]>('NOT_READY', 'Not ready: %s', 503)
 export const InternalError = createError('INTERNAL', 'Internal server error', 500)
 

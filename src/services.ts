@@ -75,22 +75,28 @@ export async function createServices(
     synchronous: config.SQLITE_SYNCHRONOUS,
     poolSize: config.DATABASE_POOL_SIZE,
     watchErrors,
+    timeoutMs: config.DEPENDENCY_TIMEOUT_MS,
   })
   const journal = config.QUEUE === 'journal' ? createDbJournal(database) : undefined
-  const queue: JobStore =
-    journal ??
-    createBullStore(database, {
-      redisUrl: config.REDIS_URL as string,
-      prefix: config.QUEUE_PREFIX,
-      kinds: [MailKind.welcome, MailKind.adminNotice, AvatarKind],
-      maxAttempts: config.MAX_ATTEMPTS,
-      keepSucceededMs: config.JOB_RETENTION_MS,
-      keepFailedMs: config.FAILED_JOB_RETENTION_MS,
-      // Only processes that write the outbox sweep it.
-      relayIntervalMs: role === 'worker' ? 0 : config.POLL_INTERVAL_MS,
-      log,
-      watchErrors,
-    })
+  const bull = journal
+    ? undefined
+    : createBullStore(database, {
+        redisUrl: config.REDIS_URL as string,
+        prefix: config.QUEUE_PREFIX,
+        kinds: [MailKind.welcome, MailKind.adminNotice, AvatarKind],
+        maxAttempts: config.MAX_ATTEMPTS,
+        keepSucceededMs: config.JOB_RETENTION_MS,
+        keepFailedMs: config.FAILED_JOB_RETENTION_MS,
+        // Only processes that write the outbox sweep it.
+        relayIntervalMs: role === 'worker' ? 0 : config.POLL_INTERVAL_MS,
+        timeoutMs: config.DEPENDENCY_TIMEOUT_MS,
+        log,
+        watchErrors,
+      })
+  if (bull && !(await bull.connected(config.DEPENDENCY_TIMEOUT_MS))) {
+    log.warn('Redis cannot be reached; starting anyway: what needs it answers 503 until it can')
+  }
+  const queue: JobStore = journal ?? (bull as JobStore)
   const waiters = new JobWaiters(config.JOB_WAITERS_MAX, config.JOB_WAITERS_PER_USER)
   if (role !== 'worker') queue.onSettled((id) => waiters.settled(id))
   const avatars = createAvatarsRepository(database)

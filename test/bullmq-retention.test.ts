@@ -22,6 +22,7 @@ t.test('QUEUE=bullmq: retention ages on every job, and a timed clean empties an 
     synchronous: 'FULL',
     poolSize: 2,
     watchErrors: watchErrorsQuietly,
+    timeoutMs: 2000,
   })
   t.teardown(() => database.close())
   const store = createBullStore(database, {
@@ -33,9 +34,11 @@ t.test('QUEUE=bullmq: retention ages on every job, and a timed clean empties an 
     keepFailedMs: 0,
     watchErrors: watchErrorsQuietly,
     relayIntervalMs: 0,
+    timeoutMs: 2000,
     log,
   })
   t.teardown(() => store.close())
+  t.ok(await store.connected(2000), 'connected to Redis')
   const queue = store.queues.get('mail.welcome')
   t.same(
     [queue?.defaultJobOptions.removeOnComplete, queue?.defaultJobOptions.removeOnFail],

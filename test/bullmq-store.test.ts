@@ -14,6 +14,7 @@ t.test('the BullMQ store counts a job still in the outbox as queued, per kind', 
     synchronous: 'FULL',
     poolSize: 2,
     watchErrors: watchErrorsQuietly,
+    timeoutMs: 2000,
   })
   t.teardown(() => database.close())
   // No relay: what is written to the outbox stays there for this look.
@@ -25,10 +26,12 @@ t.test('the BullMQ store counts a job still in the outbox as queued, per kind', 
     keepSucceededMs: 0,
     keepFailedMs: 0,
     relayIntervalMs: 0,
+    timeoutMs: 2000,
     log: pino({ level: 'silent' }),
     watchErrors: watchErrorsQuietly,
   })
   t.teardown(() => store.close())
+  t.ok(await store.connected(2000), 'connected to Redis')
   const row = (kind: string) => ({
     id: crypto.randomUUID(),
     kind,

@@ -26,6 +26,7 @@ async function setup(
     synchronous: 'NORMAL',
     poolSize: 1,
     watchErrors: watchErrorsQuietly,
+    timeoutMs: 2000,
   })
   const db = database.db
   const journal = createDbJournal(database)

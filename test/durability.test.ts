@@ -18,6 +18,7 @@ const open = (t: Parameters<typeof tempDataDir>[0], synchronous: 'FULL' | 'NORMA
     synchronous,
     poolSize: 1,
     watchErrors: watchErrorsQuietly,
+    timeoutMs: 2000,
   })
 
 t.test('a burst of syncs shares fsyncs, and each resolves after an fsync that began after it was asked', async (t) => {

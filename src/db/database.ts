@@ -46,6 +46,12 @@ export interface OpenOptions {
   poolSize: number
   /** Listens for 'error' on the PostgreSQL pool and the WAL fsync thread. */
   watchErrors: WatchErrors
+  /**
+   * PostgreSQL: longest wait for a connection (a new one, or a free one of the pool) and for one statement's
+   * answer, so that a request meets a server that is away or hung with an error in bounded time
+   * (DEPENDENCY_TIMEOUT_MS). Migrations are not bound by it.
+   */
+  timeoutMs: number
 }
 
 // int8 (bigint) columns and count(*) arrive as strings by default; every bigint here is an epoch-ms time or a
@@ -62,7 +68,8 @@ const RECLAIM_PAGES_PER_STEP = 1000
 export async function openDatabase(options: OpenOptions): Promise<Database> {
   const database = options.url ? openPostgres(options.url, options) : openSqlite(options)
   try {
-    await migrateToLatest(database.db as Kysely<unknown>)
+    if (options.url) await migratePostgres(options.url, options.timeoutMs)
+    else await migrateToLatest(database.db as Kysely<unknown>)
   } catch (err) {
     await database.close()
     throw err
@@ -133,8 +140,32 @@ function openSqlite(options: OpenOptions): Database {
   }
 }
 
+/**
+ * Migrations on a connection of their own, without the statement time limits: a node starting beside another
+ * waits on the migrator's lock for as long as the other one migrates, and a migration may take its time.
+ */
+async function migratePostgres(url: string, connectTimeoutMs: number): Promise<void> {
+  const pool = new pg.Pool({ connectionString: url, max: 1, connectionTimeoutMillis: connectTimeoutMs })
+  pool.on('error', () => {})
+  const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) })
+  try {
+    await migrateToLatest(db)
+  } finally {
+    await db.destroy()
+  }
+}
+
 function openPostgres(url: string, options: OpenOptions): Database {
-  const pool = new pg.Pool({ connectionString: url, max: options.poolSize })
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize,
+    // Connecting, and waiting for a free connection when all are busy.
+    connectionTimeoutMillis: options.timeoutMs,
+    // A hung server: node-postgres stops waiting for the answer...
+    query_timeout: options.timeoutMs,
+    // ...and a slow one cancels the statement itself, so the connection is free again.
+    statement_timeout: options.timeoutMs,
+  })
   // A connection that drops (a restarted server) emits 'error' on its client. Idle, the pool hears it, drops the
   // client and emits it again on itself; checked out between two statements of a transaction, nobody else listens,
   // and unheard it would end the process. So each client is watched from its first connect, which counts every

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import { type Job as BullJob, type JobType, Queue, QueueEvents } from 'bullmq'
 import type { FastifyBaseLogger } from 'fastify'
+import { Redis } from 'ioredis'
 import type { Selectable } from 'kysely'
 import { type Database, transact } from '../db/database.ts'
 import type { OutboxTable } from '../db/schema.ts'
+import { DependencyDown, dependencyFailure, withDeadline } from '../dependencies.ts'
 import type { WatchErrors } from '../error-events.ts'
 import type { FinishedStatus, Job, JobErrorInfo, JobStatus, JobStore } from './types.ts'
 
@@ -90,12 +92,21 @@ export interface BullStoreOptions {
   keepFailedMs: number
   /** Relay outbox rows left behind (a crash or a Redis outage between commit and hand-over) this often; 0: never. */
   relayIntervalMs: number
+  /** Longest one call to Redis may take before it fails as DependencyDown (DEPENDENCY_TIMEOUT_MS). */
+  timeoutMs: number
   log: FastifyBaseLogger
   /** Listens for 'error' on each queue and event stream (their ioredis connections report there). */
   watchErrors: WatchErrors
 }
 
-export type BullStore = JobStore & { queues: ReadonlyMap<string, Queue> }
+export type BullStore = JobStore & {
+  queues: ReadonlyMap<string, Queue>
+  /**
+   * Resolves once the connection is ready, or after `ms` if it is not: requests are refused while it connects,
+   * so a process waits this long for it at start, but Redis away is no reason not to start.
+   */
+  connected(ms: number): Promise<boolean>
+}
 
 /**
  * Jobs in BullMQ, one queue per kind. Enqueuing writes an outbox row in the same database transaction as the
@@ -105,13 +116,22 @@ export type BullStore = JobStore & { queues: ReadonlyMap<string, Queue> }
  */
 export function createBullStore(database: Database, options: BullStoreOptions): BullStore {
   const { db } = database
-  const connection = { url: options.redisUrl }
   const target = new URL(options.redisUrl)
+  // The queues' one connection serves requests, so it fails instead of waiting: no offline queue (a command
+  // while Redis is away is refused at once, where ioredis would hold it through 20 reconnects), and time limits
+  // on connecting and on every command (a hung Redis). Workers and the event stream keep their own blocking
+  // connections, which BullMQ needs to wait for ever (maxRetriesPerRequest null).
+  const redis = new Redis(options.redisUrl, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: options.timeoutMs,
+    commandTimeout: options.timeoutMs,
+  })
   const queues = new Map(
     options.kinds.map((kind) => [
       kind,
       new Queue(kind, {
-        connection,
+        connection: redis,
         prefix: options.prefix,
         defaultJobOptions: {
           attempts: options.maxAttempts,
@@ -131,14 +151,31 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
     return queue
   }
 
+  /**
+   * `work` against Redis: refused at once while the connection is down (BullMQ would otherwise wait for it to
+   * come back, for ever), and as a whole bounded by `deadlineMs` while it is up. Its connection failures leave as
+   * DependencyDown. Sweeps pass no deadline: they read and clean many jobs, and each command has its limit.
+   */
+  async function fromRedis<T>(work: () => Promise<T>, deadlineMs: number | undefined = options.timeoutMs) {
+    if (redis.status !== 'ready') throw new DependencyDown('redis', 'unreachable')
+    try {
+      return await (deadlineMs === undefined ? work() : withDeadline('redis', deadlineMs, work()))
+    } catch (err) {
+      const failure = err instanceof DependencyDown ? undefined : dependencyFailure(err)
+      throw failure ? new DependencyDown('redis', failure.reason, { cause: err }) : err
+    }
+  }
+
   async function handOver(rows: Selectable<OutboxTable>[]): Promise<void> {
     if (rows.length === 0) return
-    await Promise.all(
-      rows.map((row) =>
-        queueOf(row.kind).add(
-          row.kind as never,
-          { ownerId: row.owner_id, payload: JSON.parse(row.payload), createdAt: row.created_at },
-          { jobId: row.id },
+    await fromRedis(() =>
+      Promise.all(
+        rows.map((row) =>
+          queueOf(row.kind).add(
+            row.kind as never,
+            { ownerId: row.owner_id, payload: JSON.parse(row.payload), createdAt: row.created_at },
+            { jobId: row.id },
+          ),
         ),
       ),
     )
@@ -155,6 +192,8 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
   let sweeping: Promise<void> | undefined
   const sweep = () => {
     sweeping ??= (async () => {
+      // Redis away: the rows wait where they are; ioredis' reconnects are logged already.
+      if (redis.status !== 'ready') return
       const rows = await db.selectFrom('outbox').selectAll().orderBy('created_at').limit(500).execute()
       if (rows.length > 0) options.log.info({ jobs: rows.length }, 'relaying jobs left in the outbox')
       await handOver(rows)
@@ -176,10 +215,13 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
     for (const listener of settledListeners) listener(jobId)
   }
 
-  async function find(id: string): Promise<BullJob<BullData> | undefined> {
-    const found = await Promise.all([...queues.values()].map((q) => q.getJob(id)))
-    return found.find((j) => j !== undefined)
-  }
+  /** The job and its state, in one bounded call to Redis. */
+  const find = (id: string) =>
+    fromRedis(async () => {
+      const found = await Promise.all([...queues.values()].map((q) => q.getJob(id)))
+      const job = found.find((j): j is BullJob<BullData> => j !== undefined)
+      return job && { job, state: await job.getState() }
+    })
 
   return {
     describe: `BullMQ at ${target.hostname}:${target.port || 6379} (prefix ${options.prefix}), outbox in ${database.describe}`,
@@ -205,9 +247,12 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
           },
         }),
       )
-      // Committed: the jobs are safe in the outbox. The hand-over runs behind the answer; a failure is the
-      // sweep's to repair, and is logged, never the client's error.
-      handOver(written).catch((err) => options.log.warn({ err }, 'hand-over to BullMQ failed; the relay will retry'))
+      // Committed: the jobs are safe in the outbox. The hand-over runs behind the answer, never awaited by it; a
+      // failure is the sweep's to repair, and is logged, never the client's error. With Redis away it is left to
+      // the sweep at once.
+      if (redis.status === 'ready') {
+        handOver(written).catch((err) => options.log.warn({ err }, 'hand-over to BullMQ failed; the relay will retry'))
+      }
       return result
     },
 
@@ -215,16 +260,15 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
       // The outbox first: a job leaves it only after BullMQ has it, so one of the two lookups always finds it.
       const row = await db.selectFrom('outbox').selectAll().where('id', '=', id).executeTakeFirst()
       if (row) return fromOutbox(row)
-      const job = await find(id)
-      if (!job) return undefined
-      return fromBull(job, toStatus(await job.getState()))
+      const found = await find(id)
+      return found && fromBull(found.job, toStatus(found.state))
     },
 
     onSettled(listener) {
       settledListeners.add(listener)
       if (events.length > 0) return
       events = options.kinds.map((kind) => {
-        const queueEvents = new QueueEvents(kind, { connection, prefix: options.prefix })
+        const queueEvents = new QueueEvents(kind, { connection: { url: options.redisUrl }, prefix: options.prefix })
         queueEvents.on('completed', onSettledEvent)
         queueEvents.on('failed', onSettledEvent)
         options.watchErrors(queueEvents, 'redis', { kind, client: 'queue events' })
@@ -233,7 +277,7 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
     },
 
     async pendingCount(kind) {
-      const counts = await queueOf(kind).getJobCounts(...STATES.queued, ...STATES.running)
+      const counts = await fromRedis(() => queueOf(kind).getJobCounts(...STATES.queued, ...STATES.running))
       const inOutbox = await db
         .selectFrom('outbox')
         .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -244,11 +288,13 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
 
     async list({ status, kind, limit }) {
       const kinds = kind === undefined ? [...queues.keys()] : queues.has(kind) ? [kind] : []
-      const lists = await Promise.all(
-        kinds.map(async (k) => {
-          const jobs = (await queueOf(k).getJobs(STATES[status], 0, limit - 1, false)) as BullJob<BullData>[]
-          return jobs.filter(Boolean).map((j) => fromBull(j, status))
-        }),
+      const lists = await fromRedis(() =>
+        Promise.all(
+          kinds.map(async (k) => {
+            const jobs = (await queueOf(k).getJobs(STATES[status], 0, limit - 1, false)) as BullJob<BullData>[]
+            return jobs.filter(Boolean).map((j) => fromBull(j, status))
+          }),
+        ),
       )
       return lists
         .flat()
@@ -257,9 +303,10 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
     },
 
     async requeueFailed(id) {
-      const job = await find(id)
-      if (!job || (await job.getState()) !== 'failed') return undefined
-      await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true })
+      const found = await find(id)
+      if (found?.state !== 'failed') return undefined
+      const { job } = found
+      await fromRedis(() => job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }))
       // As requeued: a worker may take it the next moment.
       return { ...fromBull(job, 'queued'), attempts: 0, stage: null, startedAt: null, finishedAt: null }
     },
@@ -271,10 +318,12 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
         ? await db.selectFrom('outbox').selectAll().where('kind', '=', kind).execute()
         : []
       // One getJobs call reads the ids of every state in one script, so a job changing state is not missed.
-      const jobs = ((await queueOf(kind).getJobs(types)) as (BullJob<BullData> | undefined)[]).filter(
-        (job) => job !== undefined,
-      )
-      const found = await Promise.all(jobs.map(async (job) => fromBull(job, toStatus(await job.getState()))))
+      const found = await fromRedis(async () => {
+        const jobs = ((await queueOf(kind).getJobs(types)) as (BullJob<BullData> | undefined)[]).filter(
+          (job) => job !== undefined,
+        )
+        return Promise.all(jobs.map(async (job) => fromBull(job, toStatus(await job.getState()))))
+      }, undefined)
       return [...waiting.map(fromOutbox), ...found]
     },
 
@@ -285,7 +334,7 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
       for (const queue of queues.values()) {
         if (deleted >= limit) break
         // clean() takes the oldest first, at most `limit` (0 would mean all of them: never asked for).
-        deleted += (await queue.clean(grace, limit - deleted, type)).length
+        deleted += (await fromRedis(() => queue.clean(grace, limit - deleted, type), undefined)).length
       }
       return deleted
     },
@@ -299,7 +348,7 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
         .execute()
       const inOutbox = new Map(waiting.map((r) => [r.kind, Number(r.n)]))
       for (const [kind, queue] of queues) {
-        const counts = await queue.getJobCounts(...Object.values(STATES).flat())
+        const counts = await fromRedis(() => queue.getJobCounts(...Object.values(STATES).flat()))
         const byStatus = new Map<JobStatus, number>()
         for (const [state, n] of Object.entries(counts)) {
           const status = toStatus(state)
@@ -314,7 +363,37 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
     async close() {
       clearInterval(timer)
       await sweeping
-      await Promise.all([...queues.values(), ...events].map((q) => q.close()))
+      // A connection that Redis dropped and that waits to reconnect never reports its end when closed (ioredis
+      // emits no 'end' for it, and BullMQ waits for one), so each close gets timeoutMs and is then left behind:
+      // its reconnect timer is cancelled by then, so nothing of it keeps the process alive.
+      await Promise.all(
+        [...queues.values(), ...events].map((q) =>
+          withDeadline('redis', options.timeoutMs, q.close()).catch((err) =>
+            options.log.warn({ err }, 'a Redis connection did not close in time; left behind'),
+          ),
+        ),
+      )
+      // Shared by the queues, so none of them closes it.
+      redis.disconnect()
+    },
+
+    async ping() {
+      await fromRedis(() => redis.ping())
+    },
+
+    async connected(ms) {
+      if (redis.status === 'ready') return true
+      // Not events.once(): it rejects on the first 'error', and a refused connection is an answer here too.
+      let settle: (ready: boolean) => void = () => {}
+      const timer = setTimeout(() => settle(false), ms)
+      const onReady = () => settle(true)
+      redis.once('ready', onReady)
+      const ready = await new Promise<boolean>((resolve) => {
+        settle = resolve
+      })
+      clearTimeout(timer)
+      redis.off('ready', onReady)
+      return ready
     },
   }
 }

@@ -78,6 +78,8 @@ export interface JobStore {
    * deleted: one bounded statement, so the retention sweep can yield between batches.
    */
   deleteFinished(status: FinishedStatus, before: number, limit: number): Promise<number>
+  /** Throws when the store's own server (Redis) cannot be reached; absent where the store is the database. */
+  ping?(): Promise<void>
   /** How many jobs there are of each kind in each status (for metrics). */
   depth(): Promise<{ kind: string; status: JobStatus; count: number }[]>
   close(): Promise<void>

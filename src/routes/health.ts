@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { dependencyFailure } from '../dependencies.ts'
 import { NotReadyError } from '../errors.ts'
 import { healthzRouteSchema, readyzRouteSchema } from '../schemas/health.ts'
 import type { Services } from '../services.ts'
@@ -7,10 +8,23 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
   app.get('/healthz', { schema: healthzRouteSchema }, async () => ({ status: 'ok' as const }))
 
   app.get('/readyz', { schema: readyzRouteSchema }, async () => {
-    await services.database.ping().catch((err) => {
-      throw new NotReadyError(`database: ${(err as Error).message}`)
-    })
-    if (services.runner && !services.runner.running) throw new NotReadyError('job runner not running')
+    // Each dependency asked at once, each within DEPENDENCY_TIMEOUT_MS; the answer names every one that is down.
+    const { database, queue } = services
+    const checks: [string, () => Promise<void>][] = [['database', () => database.ping()]]
+    if (queue.ping) checks.push(['redis', queue.ping.bind(queue)])
+    const problems = await Promise.all(
+      checks.map(async ([name, check]) => {
+        try {
+          await check()
+          return undefined
+        } catch (err) {
+          return `${name}: ${dependencyFailure(err)?.reason ?? (err as Error).message}`
+        }
+      }),
+    )
+    const down = problems.filter((p) => p !== undefined)
+    if (services.runner && !services.runner.running) down.push('job runner not running')
+    if (down.length > 0) throw new NotReadyError(down.join('; '))
     return { status: 'ok' as const }
   })
 }

@@ -15,6 +15,7 @@ try {
     synchronous: 'NORMAL',
     poolSize: 1,
     watchErrors: () => {},
+    timeoutMs: 2000,
   })
   for (let round = 0; round < 20; round++) {
     for (let i = 0; i < 300; i++) await sql`SELECT ${sql.lit(i)} AS n`.execute(database.db)
