@@ -46,6 +46,8 @@ export function createMetrics(sources: {
   waiters: JobWaiters
   uploads: UploadSlots
   errors: ErrorCounter
+  /** Every job kind, so that each has a queue latency from the first scrape on (0 while nothing waits). */
+  kinds: readonly string[]
 }): Metrics {
   const registry = new client.Registry()
   registry.registerMetric(sources.errors.metric)
@@ -94,6 +96,19 @@ export function createMetrics(sources: {
       const depth = await sources.queue.depth()
       this.reset()
       for (const { kind, status, count } of depth) this.set({ kind, status }, count)
+    },
+  })
+  new client.Gauge({
+    name: 'deckhand_job_queue_latency_seconds',
+    help: 'Age of the oldest job of each kind that is due and still waiting to run (0 when none waits)',
+    labelNames: ['kind'],
+    registers: [registry],
+    async collect() {
+      const now = Date.now()
+      const oldest = await sources.queue.oldestDue(now)
+      this.reset()
+      for (const kind of sources.kinds) this.set({ kind }, 0)
+      for (const { kind, dueSince } of oldest) this.set({ kind }, Math.max(0, now - dueSince) / 1000)
     },
   })
   new client.Gauge({

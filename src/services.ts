@@ -25,6 +25,9 @@ import { createErrorCounter, createMetrics, type Metrics } from './metrics.ts'
 import { type StoragePaths, storagePaths } from './storage/paths.ts'
 import { createUsersRepository, type UsersRepository } from './users/repository.ts'
 
+/** Every job kind there is: the BullMQ queues and the metrics' labels. */
+const JOB_KINDS = [MailKind.welcome, MailKind.adminNotice, AvatarKind]
+
 /** What a process does: `all` (the default) serves HTTP and runs jobs; `api` only serves; `worker` only runs. */
 export type Role = 'all' | 'api' | 'worker'
 
@@ -83,7 +86,7 @@ export async function createServices(
     : createBullStore(database, {
         redisUrl: config.REDIS_URL as string,
         prefix: config.QUEUE_PREFIX,
-        kinds: [MailKind.welcome, MailKind.adminNotice, AvatarKind],
+        kinds: JOB_KINDS,
         maxAttempts: config.MAX_ATTEMPTS,
         keepSucceededMs: config.JOB_RETENTION_MS,
         keepFailedMs: config.FAILED_JOB_RETENTION_MS,
@@ -124,7 +127,7 @@ export async function createServices(
     perUser: config.MAX_UPLOADS_IN_FLIGHT_PER_USER,
     perAddress: config.MAX_UPLOADS_IN_FLIGHT_PER_IP,
   })
-  const metrics = createMetrics({ queue, pool, database, waiters, uploads, errors })
+  const metrics = createMetrics({ queue, pool, database, waiters, uploads, errors, kinds: JOB_KINDS })
   let mail: MailTransport | undefined
   let runner: JobRunner | undefined
   if (pool) {

@@ -1,6 +1,9 @@
 import t from 'tap'
+import { buildApp } from '../src/app.ts'
 import { metricValue } from '../src/bench/stats.ts'
-import { jobDone, signup, startApp, uploadRaw } from './helpers/app.ts'
+import { loadConfig } from '../src/config.ts'
+import { fastEnv, jobDone, signup, startApp, tempDataDir, uploadRaw } from './helpers/app.ts'
+import { scaledEnv, servicesAvailable } from './helpers/services.ts'
 import { waitFor } from './helpers/wait.ts'
 
 t.test(
@@ -59,3 +62,40 @@ t.test('with METRICS_TOKEN set, /metrics answers only its bearer; unset, it stay
   const open = await startApp(t)
   t.equal((await open.inject({ url: '/metrics' })).statusCode, 200)
 })
+
+const queueLatency = async (app: Awaited<ReturnType<typeof startApp>>, kind: string) =>
+  metricValue((await app.inject({ url: '/metrics' })).body, `deckhand_job_queue_latency_seconds{kind="${kind}"}`)
+
+const latencyModes: Record<
+  string,
+  (t: Parameters<typeof scaledEnv>[0]) => Promise<Record<string, string> | undefined>
+> = {
+  'embedded (SQLite journal)': async () => ({}),
+  'scaled out (the outbox and BullMQ)': async (t) => ((await servicesAvailable(t)) ? scaledEnv(t) : undefined),
+}
+
+for (const [mode, environment] of Object.entries(latencyModes)) {
+  t.test(`deckhand_job_queue_latency_seconds is the age of the oldest due job of each kind: ${mode}`, async (t) => {
+    const env = await environment(t)
+    if (!env) return
+    const config = loadConfig({ ...fastEnv, DATA_DIR: tempDataDir(t), ...env })
+    // Nothing runs the jobs: an api process in BullMQ mode, a stopped dispatcher in the embedded one.
+    const app = await buildApp(config, env.QUEUE ? { role: 'api' } : {})
+    t.teardown(() => app.close())
+    await app.ready()
+    await app.services.runner?.stop(0)
+    t.equal(await queueLatency(app, 'mail.welcome'), 0, 'nothing waits yet')
+    await signup(app, 'ann@example.com')
+    const latency = await waitFor(
+      'the welcome mail to have waited a second',
+      async () => {
+        const seconds = await queueLatency(app, 'mail.welcome')
+        return seconds >= 1 && seconds
+      },
+      10_000,
+      100,
+    )
+    t.ok(latency >= 1 && latency < 10, `the oldest welcome mail has waited ${latency} s`)
+    t.equal(await queueLatency(app, 'image.avatar'), 0, 'a kind with nothing due shows 0')
+  })
+}

@@ -339,6 +339,24 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
       return deleted
     },
 
+    async oldestDue(now) {
+      // Rows still in the outbox are due since their commit; in BullMQ the oldest waiting job is at the far end
+      // of the wait list (a retried job waits in the delayed set until due, then joins it).
+      const handedOver = await db
+        .selectFrom('outbox')
+        .select((eb) => ['kind', eb.fn.min('created_at').as('at')])
+        .groupBy('kind')
+        .execute()
+      const since = new Map(handedOver.map((r) => [r.kind, Number(r.at)]))
+      for (const [kind, queue] of queues) {
+        const [oldest] = await fromRedis(() => queue.getJobs(['wait'], 0, 0, true))
+        if (!oldest) continue
+        const due = Math.min(oldest.timestamp + (oldest.delay ?? 0), now)
+        since.set(kind, Math.min(since.get(kind) ?? due, due))
+      }
+      return [...since].map(([kind, dueSince]) => ({ kind, dueSince }))
+    },
+
     async depth() {
       const out: { kind: string; status: JobStatus; count: number }[] = []
       const waiting = await db

@@ -252,6 +252,18 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
       return Number(result.numDeletedRows)
     },
 
+    async oldestDue(now) {
+      // One MIN per kind along the claim index (status, kind, run_at): a read of the index, not of the backlog.
+      const rows = await db
+        .selectFrom('jobs')
+        .select((eb) => ['kind', eb.fn.min('run_at').as('at')])
+        .where('status', '=', 'queued')
+        .where('run_at', '<=', now)
+        .groupBy('kind')
+        .execute()
+      return rows.map((r) => ({ kind: r.kind, dueSince: Number(r.at) }))
+    },
+
     async depth() {
       const rows = await db
         .selectFrom('jobs')

@@ -80,6 +80,11 @@ export interface JobStore {
   deleteFinished(status: FinishedStatus, before: number, limit: number): Promise<number>
   /** Throws when the store's own server (Redis) cannot be reached; absent where the store is the database. */
   ping?(): Promise<void>
+  /**
+   * When the oldest job of each kind that is due now (queued, its run time passed) became due: how long the
+   * queue keeps work waiting, the figure a backlog shows first. Kinds with nothing due are left out.
+   */
+  oldestDue(now: number): Promise<{ kind: string; dueSince: number }[]>
   /** How many jobs there are of each kind in each status (for metrics). */
   depth(): Promise<{ kind: string; status: JobStatus; count: number }[]>
   close(): Promise<void>
