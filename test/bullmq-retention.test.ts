@@ -1,11 +1,10 @@
 import { UnrecoverableError, Worker } from 'bullmq'
 import pino from 'pino'
 import t from 'tap'
-import { openDatabase } from '../src/db/database.ts'
 import { createBullStore } from '../src/jobs/bullmq-store.ts'
 import { retentionTask } from '../src/jobs/retention.ts'
 import { watchErrorsQuietly } from './helpers/app.ts'
-import { scaledEnv, servicesAvailable } from './helpers/services.ts'
+import { openScratchDatabase, scaledEnv, servicesAvailable } from './helpers/services.ts'
 import { waitFor } from './helpers/wait.ts'
 
 const HOUR = 3_600_000
@@ -16,15 +15,7 @@ t.test('QUEUE=bullmq: retention ages on every job, and a timed clean empties an 
   const env = await scaledEnv(t)
   const redisUrl = env.REDIS_URL as string
   const prefix = env.QUEUE_PREFIX as string
-  const database = await openDatabase({
-    url: env.DATABASE_URL,
-    sqliteFile: '',
-    synchronous: 'FULL',
-    poolSize: 2,
-    watchErrors: watchErrorsQuietly,
-    timeoutMs: 2000,
-  })
-  t.teardown(() => database.close())
+  const database = await openScratchDatabase(t, env)
   const store = createBullStore(database, {
     redisUrl,
     prefix,

@@ -1,22 +1,13 @@
 import pino from 'pino'
 import t from 'tap'
-import { openDatabase } from '../src/db/database.ts'
 import { createBullStore } from '../src/jobs/bullmq-store.ts'
 import { watchErrorsQuietly } from './helpers/app.ts'
-import { scaledEnv, servicesAvailable } from './helpers/services.ts'
+import { openScratchDatabase, scaledEnv, servicesAvailable } from './helpers/services.ts'
 
 t.test('the BullMQ store counts a job still in the outbox as queued, per kind', async (t) => {
   if (!(await servicesAvailable(t))) return
   const env = await scaledEnv(t)
-  const database = await openDatabase({
-    url: env.DATABASE_URL,
-    sqliteFile: '',
-    synchronous: 'FULL',
-    poolSize: 2,
-    watchErrors: watchErrorsQuietly,
-    timeoutMs: 2000,
-  })
-  t.teardown(() => database.close())
+  const database = await openScratchDatabase(t, env)
   // No relay: what is written to the outbox stays there for this look.
   const store = createBullStore(database, {
     redisUrl: env.REDIS_URL as string,

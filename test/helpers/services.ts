@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import { scratchState } from '../../src/bench/scratch.ts'
+import { type Database, openDatabase } from '../../src/db/database.ts'
 
 /*
  * Redis and PostgreSQL for the scale-out tests. A developer's machine may have neither: those tests then skip
@@ -63,4 +64,18 @@ export async function scaledEnv(t: Tap): Promise<Record<string, string>> {
   const scratch = await scratchState(postgresUrl, redisUrl, 'test')
   t.teardown(() => scratch.drop())
   return { QUEUE: 'bullmq', REDIS_URL: redisUrl, DATABASE_URL: scratch.databaseUrl, QUEUE_PREFIX: scratch.name }
+}
+
+/** The scratch PostgreSQL database of `env`, opened as deckhand opens it, closed when the test ends. */
+export async function openScratchDatabase(t: Tap, env: Record<string, string>): Promise<Database> {
+  const database = await openDatabase({
+    url: env.DATABASE_URL,
+    sqliteFile: '',
+    synchronous: 'FULL',
+    poolSize: 2,
+    watchErrors: () => {},
+    timeoutMs: 2000,
+  })
+  t.teardown(() => database.close())
+  return database
 }
