@@ -18,6 +18,7 @@ import { JobWaiters } from './jobs/job-waiters.ts'
 import { retentionTask } from './jobs/retention.ts'
 import { Sweeper, type SweepTask } from './jobs/sweeper.ts'
 import type { JobRunner, JobStore, Lane } from './jobs/types.ts'
+import { mailFolderRetentionTask } from './mail/folder-retention.ts'
 import { MailKind } from './mail/kinds.ts'
 import { mailHandlers } from './mail/signup-mails.ts'
 import { createMailTransport, type MailTransport } from './mail/transport.ts'
@@ -225,6 +226,16 @@ export async function createServices(
       onRemoved: metrics.observeFilesSwept,
     }),
   )
+  if (runsJobs && !config.SMTP_URL) {
+    sweeps.push(
+      mailFolderRetentionTask({
+        folder: paths.mailFolder,
+        keepMs: config.JOB_RETENTION_MS,
+        log,
+        onRemoved: (count) => metrics.observeFilesSwept('mail', count),
+      }),
+    )
+  }
   const sweeper = new Sweeper(config.RETENTION_SWEEP_MS, sweeps, log)
 
   return {

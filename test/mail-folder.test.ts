@@ -33,3 +33,21 @@ t.test(
     )
   },
 )
+
+t.test('mail files are removed once past JOB_RETENTION_MS, like the jobs that wrote them; 0 keeps them', async (t) => {
+  for (const retention of ['3600000', '0']) {
+    const app = await startApp(t, { JOB_RETENTION_MS: retention })
+    const folder = path.join(app.services.config.dataDir, 'mail')
+    await signup(app, 'ann@example.com')
+    const files = await waitFor('both mails to be written', () => {
+      const names = fs.existsSync(folder) ? fs.readdirSync(folder).filter((f) => f.endsWith('.eml')) : []
+      return names.length === 2 && names
+    })
+    const twoHoursAgo = new Date(Date.now() - 2 * 3_600_000)
+    fs.utimesSync(path.join(folder, files[0] as string), twoHoursAgo, twoHoursAgo)
+    await app.services.sweeper.sweep()
+    const left = fs.readdirSync(folder).filter((f) => f.endsWith('.eml'))
+    if (retention === '0') t.same(left.sort(), [...files].sort(), 'JOB_RETENTION_MS=0: every mail file kept')
+    else t.same(left, [files[1]], 'the two-hour-old file went, the new one stayed')
+  }
+})

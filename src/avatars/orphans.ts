@@ -1,9 +1,8 @@
-import type { Dirent } from 'node:fs'
-import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { FastifyBaseLogger } from 'fastify'
 import { betweenBatches, type SweepTask } from '../jobs/sweeper.ts'
 import { isPending, type JobStore } from '../jobs/types.ts'
+import { oldEntries, removeAll, removeOldFiles, subfolders } from '../storage/old-entries.ts'
 import type { StoragePaths } from '../storage/paths.ts'
 import { type AvatarJobPayload, AvatarKind } from './job.ts'
 import type { AvatarsRepository } from './repository.ts'
@@ -105,37 +104,4 @@ export function avatarOrphansTask(options: OrphanSweepOptions): SweepTask {
       finished.filter((o) => now.get(o.user) !== o.version).map((o) => paths.avatarVersion(o.user, o.version)),
     )
   }
-}
-
-/** Removes the entries of `dir` last written before `cutoff`; returns how many. */
-async function removeOldFiles(dir: string, cutoff: number): Promise<number> {
-  return removeAll((await oldEntries(dir, cutoff)).map((name) => path.join(dir, name)))
-}
-
-/** Names in `dir` whose last change is before `cutoff`; none when `dir` does not exist. */
-async function oldEntries(dir: string, cutoff: number): Promise<string[]> {
-  const old: string[] = []
-  for (const entry of await entries(dir)) {
-    const stat = await fs.lstat(path.join(dir, entry.name)).catch(() => undefined)
-    if (stat && stat.mtimeMs < cutoff) old.push(entry.name)
-  }
-  return old
-}
-
-async function subfolders(dir: string): Promise<string[]> {
-  return (await entries(dir)).filter((e) => e.isDirectory()).map((e) => e.name)
-}
-
-async function entries(dir: string): Promise<Dirent[]> {
-  try {
-    return await fs.readdir(dir, { withFileTypes: true })
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
-    throw err
-  }
-}
-
-async function removeAll(targets: string[]): Promise<number> {
-  for (const target of targets) await fs.rm(target, { recursive: true, force: true })
-  return targets.length
 }

@@ -2,6 +2,7 @@
  * `npm run bench`: what deckhand does on this machine, in six phases, as ratios measured in one run.
  *   npm run bench -- [--jobs 64] [--duration 10] [--url http://host:port] [--json] [--out report.json]
  *     [--phases 1,2,3,4,5,6] [--redis redis://127.0.0.1:6379] [--postgres postgres://postgres@127.0.0.1:5432/postgres]
+ *   npm run bench -- --soak MINUTES [--soak-signups 100] [--soak-uploads 3] [--json] [--out report.json]
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -10,6 +11,7 @@ import { parseArgs } from 'node:util'
 import sharp from 'sharp'
 import { avatarsPhase, type BenchOptions, mixedPhase, rawPhase, signupsPhase } from './phases.ts'
 import { type BenchService, startDeployment, startService } from './service.ts'
+import { runSoak } from './soak-cli.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -23,6 +25,9 @@ const { values: args } = parseArgs({
     phases: { type: 'string', default: '1,2,3,4,5,6' },
     redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
     postgres: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
+    soak: { type: 'string' },
+    'soak-signups': { type: 'string', default: '100' },
+    'soak-uploads': { type: 'string', default: '3' },
   },
 })
 
@@ -61,6 +66,20 @@ const machine = {
   MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '(unset)',
 }
 say(`deckhand bench on ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, sharp ${machine.sharp}`)
+if (args.soak !== undefined) {
+  await runSoak(
+    {
+      minutes: Number(args.soak),
+      signupsPerSecond: Number(args['soak-signups']),
+      uploadsPerSecond: Number(args['soak-uploads']),
+    },
+    machine,
+    args.out,
+    args.json,
+  )
+  // --soak runs the soak alone; the phases below are the other bench.
+  process.exit(0)
+}
 say(`input: ${path.basename(options.fixture)}; ${options.avatarJobs} avatar jobs; signup phases ${args.duration} s`)
 
 // Tuning runs may pick phases (--phases 3,4); a figure whose phases did not run is reported as not measured.

@@ -76,7 +76,7 @@ export async function rawPhase(opts: BenchOptions, label = '1 raw pipeline') {
   }
 }
 
-interface User {
+export interface User {
   id: string
   token: string
 }
@@ -163,7 +163,16 @@ export async function avatarsPhase(url: string, opts: BenchOptions, label = '2 a
   }
 }
 
-function signupLoad(url: string, opts: BenchOptions, label: string) {
+/**
+ * autocannon `POST /signup` with unique addresses for `opts.durationMs`: as fast as the connections go, or at
+ * `overallRate` a second (an open model: arrivals do not wait for answers, as on the soak's steady load).
+ */
+export function signupLoad(
+  url: string,
+  opts: Pick<BenchOptions, 'durationMs' | 'signupConnections'>,
+  label: string,
+  overallRate?: number,
+) {
   let n = 0
   const run = Date.now().toString(36)
   const bar = progress(label, Math.round(opts.durationMs / 1000))
@@ -173,6 +182,7 @@ function signupLoad(url: string, opts: BenchOptions, label: string) {
     url,
     connections: opts.signupConnections,
     duration: opts.durationMs / 1000,
+    ...(overallRate ? { overallRate } : {}),
     requests: [
       {
         method: 'POST',

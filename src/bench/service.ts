@@ -13,6 +13,12 @@ export interface BenchService {
   stop(): Promise<void>
 }
 
+/** A service the bench started itself: the soak reads its process and its files, not only its HTTP answers. */
+export interface LocalService extends BenchService {
+  pid: number
+  dataDir: string
+}
+
 async function freePort(): Promise<number> {
   const server = net.createServer()
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -35,6 +41,7 @@ function spawnDeckhand(role: 'all' | 'api' | 'worker', env: Record<string, strin
   return {
     child,
     exited,
+    dataDir,
     async stop() {
       child.kill('SIGTERM')
       await exited
@@ -48,7 +55,7 @@ function spawnDeckhand(role: 'all' | 'api' | 'worker', env: Record<string, strin
  * a benchmark measures the service, not its request log. Rate limits are off: a load tester is one address by
  * nature.
  */
-export async function startService(env: Record<string, string> = {}, role?: 'api'): Promise<BenchService> {
+export async function startService(env: Record<string, string> = {}, role?: 'api'): Promise<LocalService> {
   const port = await freePort()
   const service = spawnDeckhand(role ?? 'all', {
     PORT: String(port),
@@ -75,7 +82,7 @@ export async function startService(env: Record<string, string> = {}, role?: 'api
     }
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
-  return { url, stop: service.stop }
+  return { url, stop: service.stop, pid: service.child.pid as number, dataDir: service.dataDir }
 }
 
 /** A worker process (`deckhand worker`); ready once it logs that it runs jobs. */

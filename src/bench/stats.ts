@@ -29,3 +29,44 @@ export function steadyRate(finishedAt: readonly number[], warm: number): number 
   if (sorted.length < warm + 2 || from === undefined || to === undefined || to <= from) return Number.NaN
   return (sorted.length - 1 - warm) / ((to - from) / 1000)
 }
+
+/**
+ * The sum of every sample of a metric whose labels include all of `labels`, e.g. `deckhand_jobs` with
+ * `{ status: 'queued' }` summed over its kinds. 0 when none matches: a gauge with no sample has nothing in it.
+ */
+export function metricSum(text: string, name: string, labels: Readonly<Record<string, string>> = {}): number {
+  const wanted = Object.entries(labels).map(([key, value]) => `${key}="${value}"`)
+  let sum = 0
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue
+    const open = line.indexOf('{')
+    const pairs = open === name.length ? line.slice(open + 1, line.indexOf('}')).split(',') : []
+    if (wanted.every((pair) => pairs.includes(pair))) sum += Number(line.slice(line.lastIndexOf(' ') + 1))
+  }
+  return sum
+}
+
+/**
+ * Least-squares slope of `ys` over `xs` (units of y per unit of x): how fast a soak's figure drifts, less
+ * swayed by one noisy sample than the difference of the first and last. NaN with fewer than two distinct xs.
+ */
+export function slope(xs: readonly number[], ys: readonly number[]): number {
+  const n = Math.min(xs.length, ys.length)
+  if (n < 2) return Number.NaN
+  let sx = 0
+  let sy = 0
+  for (let i = 0; i < n; i++) {
+    sx += xs[i] as number
+    sy += ys[i] as number
+  }
+  const mx = sx / n
+  const my = sy / n
+  let sxy = 0
+  let sxx = 0
+  for (let i = 0; i < n; i++) {
+    const dx = (xs[i] as number) - mx
+    sxy += dx * ((ys[i] as number) - my)
+    sxx += dx * dx
+  }
+  return sxx === 0 ? Number.NaN : sxy / sxx
+}

@@ -1,0 +1,31 @@
+import type { FastifyBaseLogger } from 'fastify'
+import type { SweepTask } from '../jobs/sweeper.ts'
+import { removeOldFiles } from '../storage/old-entries.ts'
+
+export interface MailFolderRetentionOptions {
+  folder: string
+  /** Mail files are removed this long after they were written (JOB_RETENTION_MS); 0 keeps them. */
+  keepMs: number
+  log: FastifyBaseLogger
+  onRemoved?: (count: number) => void
+  clock?: () => number
+}
+
+/**
+ * Without SMTP_URL every mail is an .eml file in the mail folder, two a signup: kept as long as the jobs that
+ * wrote them (JOB_RETENTION_MS), then removed, so the folder does not grow without bound. Whoever needs them
+ * for longer copies them out or sets SMTP_URL.
+ */
+export function mailFolderRetentionTask(options: MailFolderRetentionOptions): SweepTask {
+  const clock = options.clock ?? Date.now
+  return {
+    name: 'mail folder retention',
+    async run() {
+      if (options.keepMs === 0) return
+      const removed = await removeOldFiles(options.folder, clock() - options.keepMs)
+      if (removed === 0) return
+      options.onRemoved?.(removed)
+      options.log.info({ removed }, 'removed mail files past their retention from the mail folder')
+    },
+  }
+}
