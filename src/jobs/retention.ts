@@ -17,11 +17,12 @@ export interface RetentionOptions {
 }
 
 /*
- * 1,000 rows a statement: about 3 ms of the event loop with SQLite (better-sqlite3 is synchronous; 250 rows took
- * 0.7 ms, the worst case the same, as it is a WAL checkpoint either way), one short transaction in PostgreSQL.
- * A million rows are a thousand of those, with requests and claims served in between.
+ * 500 rows a statement: 1,000 took about 3 ms of the event loop with SQLite (better-sqlite3 is synchronous) but
+ * 10–16 ms once every few batches, in a sweep measured beside a signup, which was half of the event loop's delay
+ * budget; 500 halve that. One short transaction in PostgreSQL. A million rows are two thousand of those, with
+ * requests and claims served in between.
  */
-const BATCH_SIZE = 1000
+const BATCH_SIZE = 500
 
 /**
  * The retention sweep: deletes finished jobs past their retention, a bounded batch at a time, yielding to the
