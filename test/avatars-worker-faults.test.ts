@@ -21,6 +21,10 @@ async function oneThreadApp(t: Test): Promise<FastifyInstance> {
   return app
 }
 
+// A thread loads tsx, sharp and the pipeline before it can fail: about a second here, but CI once took over 10 s
+// with two test files and their servers on two cores.
+const threadStartMs = 30_000
+
 const poolErrors = async (app: FastifyInstance) =>
   metricValue((await app.inject({ url: '/metrics' })).body, 'deckhand_errors_total{source="pool"}')
 
@@ -100,14 +104,14 @@ t.test(
 t.test('a worker that dies while idle is replaced; the service stays up', async (t) => {
   armWorkerFault(t, 'die-while-idle')
   const app = await oneThreadApp(t)
-  await waitFor('the idle thread to die', async () => (await poolErrors(app)) >= 1)
+  await waitFor('the idle thread to die', async () => (await poolErrors(app)) >= 1, threadStartMs)
   await expectRecovered(t, app)
 })
 
 t.test('a worker that fails while starting is replaced; the service stays up', async (t) => {
   armWorkerFault(t, 'fail-while-starting')
   const app = await oneThreadApp(t)
-  await waitFor('the starting thread to fail', async () => (await poolErrors(app)) >= 1)
+  await waitFor('the starting thread to fail', async () => (await poolErrors(app)) >= 1, threadStartMs)
   await expectRecovered(t, app)
 })
 
