@@ -1,6 +1,7 @@
 import { UnrecoverableError, Worker } from 'bullmq'
 import pino from 'pino'
 import t from 'tap'
+import { transact } from '../src/db/database.ts'
 import { createBullStore } from '../src/jobs/bullmq-store.ts'
 import { retentionTask } from '../src/jobs/retention.ts'
 import { watchErrorsQuietly } from './helpers/app.ts'
@@ -38,8 +39,9 @@ t.test('QUEUE=bullmq: retention ages on every job, and a timed clean empties an 
   )
 
   // Five jobs succeed and two fail; then the queue is idle, so BullMQ's own removal never comes.
-  const ids = await store.transaction((tx) =>
-    tx.enqueue(
+  const ids = await transact(database, (tx) =>
+    store.enqueue(
+      tx,
       Array.from({ length: 7 }, (_, i) => ({ kind: 'mail.welcome', ownerId: 'o', payload: { fail: i >= 5 } })),
     ),
   )

@@ -2,7 +2,7 @@ import path from 'node:path'
 import type { FastifyBaseLogger } from 'fastify'
 import pino from 'pino'
 import t from 'tap'
-import { type Db, openDatabase } from '../src/db/database.ts'
+import { type Db, openDatabase, transact } from '../src/db/database.ts'
 import { JobFailure } from '../src/errors.ts'
 import { retryDelay } from '../src/jobs/backoff.ts'
 import { createDbJournal } from '../src/jobs/db-journal.ts'
@@ -30,7 +30,9 @@ async function setup(
   })
   const db = database.db
   const journal = createDbJournal(database)
-  const queue = Object.assign(journal, { add: (jobs: NewJob[]) => journal.transaction((tx) => tx.enqueue(jobs)) })
+  const queue = Object.assign(journal, {
+    add: (jobs: NewJob[]) => transact(database, (tx) => journal.enqueue(tx, jobs)),
+  })
   const dispatcher = new Dispatcher({
     queue,
     lanes: [{ name: 'test', concurrency, handlers }],

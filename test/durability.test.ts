@@ -70,7 +70,7 @@ t.test('a transaction resolves only once durable() has, and fails if it fails', 
   }
   let settled = false
   const insert = transact(slowDisk, (tx) =>
-    tx
+    tx.db
       .insertInto('users')
       .values({
         id: 'u1',
@@ -98,6 +98,38 @@ t.test('a transaction resolves only once durable() has, and fails if it fails', 
     /EIO/,
     'a failed fsync reaches the caller, who then tells the client it was not accepted',
   )
+})
+
+t.test('after-commit hooks run once the commit is durable, and never for a transaction that failed', async (t) => {
+  const database = await open(t, 'NORMAL')
+  t.teardown(() => database.close())
+  const heard: string[] = []
+  let release: () => void = () => {}
+  const slowDisk: Database = { ...database, durable: () => new Promise<void>((resolve) => (release = resolve)) }
+  const committed = transact(slowDisk, async (tx) => {
+    tx.afterCommit(() => heard.push('committed'))
+  })
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.same(heard, [], 'not while the commit is not yet safe on disk')
+  release()
+  await committed
+  t.same(heard, ['committed'])
+
+  await t.rejects(
+    transact(database, async (tx) => {
+      tx.afterCommit(() => heard.push('rolled back'))
+      throw new Error('the work failed')
+    }),
+    /the work failed/,
+  )
+  const brokenDisk: Database = { ...database, durable: () => Promise.reject(new Error('fsync failed: EIO')) }
+  await t.rejects(
+    transact(brokenDisk, async (tx) => {
+      tx.afterCommit(() => heard.push('not durable'))
+    }),
+    /EIO/,
+  )
+  t.same(heard, ['committed'], 'a rolled-back or unsafe transaction tells no one')
 })
 
 t.test('with SQLITE_SYNCHRONOUS=FULL the connection commits NORMAL and durable() does the fsync', async (t) => {

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
 import sharp from 'sharp'
+import { type Database, transact } from '../db/database.ts'
 import {
   EmptyUploadError,
   ImageTooLargeError,
@@ -18,6 +19,7 @@ import { type AvatarJobPayload, AvatarKind } from './job.ts'
 import type { AvatarsRepository } from './repository.ts'
 
 export interface AcceptDeps {
+  database: Database
   queue: JobStore
   avatars: AvatarsRepository
   paths: StoragePaths
@@ -56,10 +58,10 @@ export async function acceptAvatarUpload(deps: AcceptDeps, userId: string, body:
     await fs.mkdir(paths.originals, { recursive: true })
     await moveDurably(incoming, paths.original(name))
     try {
-      return await deps.queue.transaction(async (tx) => {
+      return await transact(deps.database, async (tx) => {
         const seq = await deps.avatars.recordUpload(userId, tx.db)
         const payload: AvatarJobPayload = { userId, seq, original: name }
-        const [job] = (await tx.enqueue([{ kind: AvatarKind, ownerId: userId, payload }])) as [Job]
+        const [job] = (await deps.queue.enqueue(tx, [{ kind: AvatarKind, ownerId: userId, payload }])) as [Job]
         await deps.avatars.setLatestJob(userId, job.id, tx.db)
         return job
       })

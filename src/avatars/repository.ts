@@ -68,7 +68,7 @@ export function createAvatarsRepository(database: Database): AvatarsRepository {
       return new Map(rows.map((r) => [r.user_id, r.version]))
     },
     promote(avatar) {
-      return transact(database, async (tx) => {
+      return transact(database, async ({ db: tx }) => {
         if (dialect === 'postgres') {
           // Two workers promoting for one user would each read the same "before" and leak a version's files:
           // the user's row lock puts them in turn. (SQLite writers are already serialised.)

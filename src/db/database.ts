@@ -194,25 +194,40 @@ export function isUniqueViolation(err: unknown): boolean {
   return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === '23505'
 }
 
+/** One open transaction: its queries, and what is to happen once it is safe on disk. */
+export interface Transaction {
+  /** Queries inside the transaction. */
+  db: Db
+  /**
+   * Runs `hook` after the commit is durable, and never if the transaction rolls back: how a queue hears of jobs
+   * that now exist (wake a runner, hand them to BullMQ) without ever hearing of ones that do not.
+   */
+  afterCommit(hook: () => void): void
+}
+
 /**
  * Runs `work` in a transaction, durable when this resolves. Unlike Kysely's `transaction()`, a failed COMMIT
  * reaches the caller as itself: SQLite rolls back on its own when a commit fails (a full disk), and the second
  * ROLLBACK's "no transaction is active" would otherwise hide the SQLITE_FULL that the error handler turns into a
  * 503. A failed fsync (EIO, ENOSPC) is a 503 too: the data may be in the file, but nobody is told it is safe.
  */
-export async function transact<T>(database: Database, work: (tx: Db) => Promise<T>): Promise<T> {
-  const tx = await database.db.startTransaction().execute()
+export async function transact<T>(database: Database, work: (tx: Transaction) => Promise<T>): Promise<T> {
+  const db = await database.db.startTransaction().execute()
+  const hooks: (() => void)[] = []
+  let result: T
   try {
-    const result = await work(tx)
-    await tx.commit().execute()
+    result = await work({ db, afterCommit: (hook) => hooks.push(hook) })
+    await db.commit().execute()
     // What a transaction writes is what clients are told was accepted: on disk before they hear so.
     await database.durable()
-    return result
   } catch (err) {
-    await tx
+    await db
       .rollback()
       .execute()
       .catch(() => {})
     throw err
   }
+  // Hooks are the queue's own bookkeeping, run behind the answer: none may fail the work that committed.
+  for (const hook of hooks) hook()
+  return result
 }

@@ -3,7 +3,7 @@ import { type Job as BullJob, type JobType, Queue, QueueEvents } from 'bullmq'
 import type { FastifyBaseLogger } from 'fastify'
 import { Redis } from 'ioredis'
 import type { Selectable } from 'kysely'
-import { type Database, transact } from '../db/database.ts'
+import type { Database } from '../db/database.ts'
 import type { OutboxTable } from '../db/schema.ts'
 import { DependencyDown, dependencyFailure, withDeadline } from '../dependencies.ts'
 import type { WatchErrors } from '../error-events.ts'
@@ -227,33 +227,25 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
     describe: `BullMQ at ${target.hostname}:${target.port || 6379} (prefix ${options.prefix}), outbox in ${database.describe}`,
     queues,
 
-    async transaction(work) {
-      const written: Selectable<OutboxTable>[] = []
-      const result = await transact(database, (tx) =>
-        work({
-          db: tx,
-          async enqueue(jobs) {
-            const now = Date.now()
-            const rows = jobs.map((job) => ({
-              id: randomUUID(),
-              kind: job.kind,
-              owner_id: job.ownerId,
-              payload: JSON.stringify(job.payload),
-              created_at: now,
-            }))
-            if (rows.length > 0) await tx.insertInto('outbox').values(rows).execute()
-            written.push(...rows)
-            return rows.map(fromOutbox)
-          },
-        }),
-      )
+    async enqueue(tx, jobs) {
+      if (jobs.length === 0) return []
+      const now = Date.now()
+      const rows = jobs.map((job) => ({
+        id: randomUUID(),
+        kind: job.kind,
+        owner_id: job.ownerId,
+        payload: JSON.stringify(job.payload),
+        created_at: now,
+      }))
+      await tx.db.insertInto('outbox').values(rows).execute()
       // Committed: the jobs are safe in the outbox. The hand-over runs behind the answer, never awaited by it; a
       // failure is the sweep's to repair, and is logged, never the client's error. With Redis away it is left to
       // the sweep at once.
-      if (redis.status === 'ready') {
-        handOver(written).catch((err) => options.log.warn({ err }, 'hand-over to BullMQ failed; the relay will retry'))
-      }
-      return result
+      tx.afterCommit(() => {
+        if (redis.status !== 'ready') return
+        handOver(rows).catch((err) => options.log.warn({ err }, 'hand-over to BullMQ failed; the relay will retry'))
+      })
+      return rows.map(fromOutbox)
     },
 
     async get(id) {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { type Selectable, sql } from 'kysely'
-import { type Database, type Db, transact } from '../db/database.ts'
+import type { Database, Db } from '../db/database.ts'
 import type { JobsTable } from '../db/schema.ts'
 import type { Job, JobErrorInfo, JobStatus, Journal, NewJob } from './types.ts'
 
@@ -72,7 +72,7 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
   let nextTurn = 0
 
   // Job bookkeeping (claims, stages, outcomes) does not wait for durable(): lost to a power cut, it only means
-  // a job runs again, as after any crash. Accepting work (transaction()) and an admin's requeue do.
+  // a job runs again, as after any crash. Accepting work (transact()) and an admin's requeue do.
   return {
     describe: `journal in ${database.describe}`,
 
@@ -84,20 +84,10 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
       enqueuedListeners.add(listener)
     },
 
-    async transaction(work) {
-      let enqueued = 0
-      const result = await transact(database, (tx) =>
-        work({
-          db: tx,
-          enqueue: (jobs) => {
-            enqueued += jobs.length
-            return insert(tx, jobs)
-          },
-        }),
-      )
+    async enqueue(tx, jobs) {
       // After the commit, not before: a runner woken earlier would look and find nothing yet.
-      if (enqueued > 0) wakeRunners()
-      return result
+      if (jobs.length > 0) tx.afterCommit(wakeRunners)
+      return insert(tx.db, jobs)
     },
 
     async get(id) {

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
-import type { Db } from '../db/database.ts'
+import type { Transaction } from '../db/database.ts'
 
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed'
 /** The statuses a job ends in; retention deletes jobs in these once they are old enough. */
@@ -38,12 +38,6 @@ export interface NewJob<P = unknown> {
   payload: P
 }
 
-/** A database transaction that jobs can join: they are queued if and only if it commits. */
-export interface JobTransaction {
-  db: Db
-  enqueue(jobs: NewJob[]): Promise<Job[]>
-}
-
 /**
  * What the HTTP side needs of the queue. Two implementations: the database journal (the default, one
  * process) and BullMQ (QUEUE=bullmq, any number of worker processes). Routes and handlers see only this.
@@ -52,10 +46,10 @@ export interface JobStore {
   /** Where jobs live, for the start-up log. */
   readonly describe: string
   /**
-   * Runs `work` in one database transaction; jobs it enqueues are durable when this resolves, and exist only
-   * if the rest of its writes do (the transactional outbox).
+   * Queues `jobs` inside `tx` (see transact()): they exist if and only if the rest of its writes do (the
+   * transactional outbox), and runners hear of them once it has committed.
    */
-  transaction<T>(work: (tx: JobTransaction) => Promise<T>): Promise<T>
+  enqueue(tx: Transaction, jobs: NewJob[]): Promise<Job[]>
   get(id: string): Promise<Job | undefined>
   /** Jobs of this kind queued or running. */
   pendingCount(kind: string): Promise<number>

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { newToken } from '../auth/tokens.ts'
-import { isUniqueViolation } from '../db/database.ts'
+import { type Database, isUniqueViolation, transact } from '../db/database.ts'
 import { EmailTakenError } from '../errors.ts'
 import type { Job, JobStore } from '../jobs/types.ts'
 import { MailKind } from '../mail/kinds.ts'
@@ -19,6 +19,7 @@ export interface SignupResult {
 }
 
 export interface SignupDeps {
+  database: Database
   users: UsersRepository
   queue: JobStore
   clock?: () => number
@@ -35,9 +36,9 @@ export async function signUp(deps: SignupDeps, input: SignupInput): Promise<Sign
   const name = input.name?.trim() || null
   const facts: SignupFacts = { userId: id, email, name }
   try {
-    const jobs = await deps.queue.transaction(async (tx) => {
+    const jobs = await transact(deps.database, async (tx) => {
       await deps.users.insert({ id, email, name, tokenHash: hash, createdAt: (deps.clock ?? Date.now)() }, tx.db)
-      return tx.enqueue([
+      return deps.queue.enqueue(tx, [
         { kind: MailKind.welcome, ownerId: id, payload: facts },
         { kind: MailKind.adminNotice, ownerId: id, payload: facts },
       ])
