@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
 import type { Config } from './config.ts'
 import { installErrorHandling } from './error-handler.ts'
-import { loggerOptions } from './logger.ts'
+import { createLogger } from './logger.ts'
 import helmet, { helmetOptions } from './plugins/helmet.ts'
 import rateLimit, { rateLimitOptions } from './plugins/rate-limit.ts'
 import { registerApiDocs } from './plugins/swagger.ts'
@@ -26,7 +27,7 @@ declare module 'fastify' {
 
 export interface AppOptions extends ServicesOptions {
   /** The process's logger, made by server.ts before anything else can fail; unset, one is made from the config. */
-  logger?: FastifyBaseLogger
+  logger?: Logger
 }
 
 /**
@@ -34,8 +35,11 @@ export interface AppOptions extends ServicesOptions {
  * The dispatcher starts when the instance is ready and drains when it closes.
  */
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
+  const log = options.logger ?? createLogger(config)
+  // The same logger: services take it as pino's Logger, Fastify's types as its own narrower FastifyBaseLogger.
+  const fastifyLog: FastifyBaseLogger = log
   const app = Fastify({
-    ...(options.logger ? { loggerInstance: options.logger } : { logger: loggerOptions(config) }),
+    loggerInstance: fastifyLog,
     bodyLimit: config.BODY_LIMIT_BYTES,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
@@ -54,7 +58,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   // JSON only: a text/plain body would otherwise reach validation as a string instead of a clear 415.
   app.removeContentTypeParser('text/plain')
 
-  const services = await createServices(config, app.log, options)
+  const services = await createServices(config, log, options)
   app.decorate('services', services)
   app.addHook('onReady', async () => {
     await services.runner?.start()

@@ -1,4 +1,4 @@
-import type { FastifyBaseLogger } from 'fastify'
+import type { Logger } from 'pino'
 
 /*
  * An EventEmitter that emits 'error' with no listener throws it, and the process dies. Each one deckhand owns
@@ -32,7 +32,7 @@ export interface ErrorEmitter {
 export type WatchErrors = (emitter: ErrorEmitter, source: ErrorSource, context?: Record<string, unknown>) => void
 
 /** A WatchErrors that logs to `log` and counts each error by its source. */
-export function errorWatcher(log: FastifyBaseLogger, count: (source: ErrorSource) => void): WatchErrors {
+export function errorWatcher(log: Logger, count: (source: ErrorSource) => void): WatchErrors {
   return (emitter, source, context = {}) => {
     emitter.on('error', (err) => {
       count(source)

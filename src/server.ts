@@ -1,9 +1,7 @@
 #!/usr/bin/env -S node --import tsx
-import type { FastifyBaseLogger } from 'fastify'
-import pino from 'pino'
 import { buildApp } from './app.ts'
 import { type Config, ConfigError, loadConfig } from './config.ts'
-import { loggerOptions } from './logger.ts'
+import { createLogger } from './logger.ts'
 import type { Role } from './services.ts'
 
 /*
@@ -30,7 +28,7 @@ try {
   process.exit(1)
 }
 
-const log = pino(loggerOptions(config) as pino.LoggerOptions) as FastifyBaseLogger
+const log = createLogger(config)
 
 /*
  * An exception nobody caught, or a rejection nobody handled, leaves the process in a state nobody knows: log it

@@ -1,5 +1,5 @@
 import fs from 'node:fs'
-import type { FastifyBaseLogger } from 'fastify'
+import type { Logger } from 'pino'
 import { FALLBACK_FORMAT } from './avatars/formats.ts'
 import { AvatarKind } from './avatars/job.ts'
 import { avatarOrphansTask } from './avatars/orphans.ts'
@@ -64,11 +64,7 @@ export interface ServicesOptions {
 }
 
 /** Opens the database and the queue, and for job-running roles the image pool, the mail transport and the runner. */
-export async function createServices(
-  config: Config,
-  log: FastifyBaseLogger,
-  options: ServicesOptions = {},
-): Promise<Services> {
+export async function createServices(config: Config, log: Logger, options: ServicesOptions = {}): Promise<Services> {
   const role = options.role ?? 'all'
   const paths = storagePaths(config.dataDir, config.storageDir)
   const errors = createErrorCounter()

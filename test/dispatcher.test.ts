@@ -1,5 +1,4 @@
 import path from 'node:path'
-import type { FastifyBaseLogger } from 'fastify'
 import pino from 'pino'
 import t from 'tap'
 import { type Db, openDatabase, transact } from '../src/db/database.ts'
@@ -40,7 +39,7 @@ async function setup(
     retryBaseMs: 10,
     retryMaxMs: 40,
     pollIntervalMs,
-    log: pino({ level: 'silent' }) as FastifyBaseLogger,
+    log: pino({ level: 'silent' }),
   })
   t.teardown(async () => {
     await dispatcher.stop(1000)

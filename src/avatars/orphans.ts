@@ -1,5 +1,5 @@
 import path from 'node:path'
-import type { FastifyBaseLogger } from 'fastify'
+import type { Logger } from 'pino'
 import { betweenBatches, type SweepTask } from '../jobs/sweeper.ts'
 import { isPending, type JobStore } from '../jobs/types.ts'
 import { oldEntries, removeAll, removeOldFiles, subfolders } from '../storage/old-entries.ts'
@@ -22,7 +22,7 @@ export interface OrphanSweepOptions {
   incoming: boolean
   /** Sweep originals and version folders under STORAGE_DIR: processes that run avatar jobs. */
   stored: boolean
-  log: FastifyBaseLogger
+  log: Logger
   clock?: () => number
   onRemoved?: (what: OrphanKind, count: number) => void
 }

@@ -1,4 +1,5 @@
 import type { Generated } from 'kysely'
+import type { JobStatus } from '../jobs/statuses.ts'
 
 /*
  * The tables deckhand keeps, as Kysely sees them. Times are epoch milliseconds (bigint in PostgreSQL, parsed
@@ -24,7 +25,7 @@ export interface JobsTable {
   kind: string
   owner_id: string
   payload: string
-  status: 'queued' | 'running' | 'succeeded' | 'failed'
+  status: JobStatus
   attempts: Generated<number>
   run_at: number
   stage: string | null

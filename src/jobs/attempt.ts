@@ -1,4 +1,4 @@
-import type { FastifyBaseLogger } from 'fastify'
+import type { Logger } from 'pino'
 import { JobErrorCode, JobFailure } from '../errors.ts'
 import { retryDelay } from './backoff.ts'
 import type { Job, JobContext, JobErrorInfo, JobHandler, Lane } from './types.ts'
@@ -50,7 +50,7 @@ export interface RunningAttempt {
  * Waits up to `ms` for running attempts to finish; then aborts the rest and gives them one more second to
  * notice, so a handler that ignores its signal cannot hold shutdown. Returns whether any had to be aborted.
  */
-export async function drain(running: () => RunningAttempt[], ms: number, log: FastifyBaseLogger): Promise<boolean> {
+export async function drain(running: () => RunningAttempt[], ms: number, log: Logger): Promise<boolean> {
   const settled = () => Promise.all(running().map((r) => r.promise))
   let timer: NodeJS.Timeout | undefined
   const timedOut = await Promise.race([

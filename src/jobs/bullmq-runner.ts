@@ -1,6 +1,6 @@
 import os from 'node:os'
 import { type Job as BullJob, DelayedError, UnrecoverableError, Worker } from 'bullmq'
-import type { FastifyBaseLogger } from 'fastify'
+import type { Logger } from 'pino'
 import type { WatchErrors } from '../error-events.ts'
 import { retryDelay } from './backoff.ts'
 import { type BullData, type BullProgress, fromBull } from './bullmq-store.ts'
@@ -16,7 +16,7 @@ export interface BullRunnerOptions {
   retryMaxMs: number
   /** A job whose worker stops renewing its lock (it died) goes to another worker after this long. */
   stalledAfterMs: number
-  log: FastifyBaseLogger
+  log: Logger
   /** Listens for 'error' on each BullMQ worker (its ioredis connections report there). */
   watchErrors: WatchErrors
   onSettled?: (job: Job, outcome: AttemptOutcome, ms: number) => void

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { type Job as BullJob, type JobType, Queue, QueueEvents } from 'bullmq'
-import type { FastifyBaseLogger } from 'fastify'
 import { Redis } from 'ioredis'
 import type { Selectable } from 'kysely'
+import type { Logger } from 'pino'
 import type { Database } from '../db/database.ts'
 import type { OutboxTable } from '../db/schema.ts'
 import { DependencyDown, dependencyFailure, withDeadline } from '../dependencies.ts'
@@ -94,7 +94,7 @@ export interface BullStoreOptions {
   relayIntervalMs: number
   /** Longest one call to Redis may take before it fails as DependencyDown (DEPENDENCY_TIMEOUT_MS). */
   timeoutMs: number
-  log: FastifyBaseLogger
+  log: Logger
   /** Listens for 'error' on each queue and event stream (their ioredis connections report there). */
   watchErrors: WatchErrors
 }

@@ -1,4 +1,4 @@
-import type { FastifyBaseLogger } from 'fastify'
+import type { Logger } from 'pino'
 import { type AttemptRecorder, RunnerCore } from './runner-core.ts'
 import type { AttemptOutcome, Job, JobRunner, Journal, Lane } from './types.ts'
 
@@ -9,7 +9,7 @@ export interface DispatcherOptions {
   retryBaseMs: number
   retryMaxMs: number
   pollIntervalMs: number
-  log: FastifyBaseLogger
+  log: Logger
   clock?: () => number
   /** Told of every finished attempt, for metrics. */
   onSettled?: (job: Job, outcome: AttemptOutcome, ms: number) => void

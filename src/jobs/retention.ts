@@ -1,4 +1,4 @@
-import type { FastifyBaseLogger } from 'fastify'
+import type { Logger } from 'pino'
 import { betweenBatches, type SweepTask } from './sweeper.ts'
 import type { FinishedStatus, JobStore } from './types.ts'
 
@@ -8,7 +8,7 @@ export interface RetentionOptions {
   keepSucceededMs: number
   /** Failed jobs likewise (FAILED_JOB_RETENTION_MS). */
   keepFailedMs: number
-  log: FastifyBaseLogger
+  log: Logger
   /** Rows per statement. */
   batchSize?: number
   clock?: () => number

@@ -1,4 +1,4 @@
-import type { FastifyBaseLogger } from 'fastify'
+import type { Logger } from 'pino'
 import { JobErrorCode } from '../errors.ts'
 import { describeFailure, drain, nextAttempt, type RetryPolicy, type RunningAttempt, runHandler } from './attempt.ts'
 import type { AttemptOutcome, Job, JobContext, JobErrorInfo, Lane } from './types.ts'
@@ -21,7 +21,7 @@ export interface AttemptRecorder {
 }
 
 export interface RunnerCoreOptions extends RetryPolicy {
-  log: FastifyBaseLogger
+  log: Logger
   clock?: () => number
   /** Told of every finished attempt once its outcome is recorded, for metrics. */
   onSettled?: (job: Job, outcome: AttemptOutcome, ms: number) => void
@@ -134,7 +134,7 @@ export class RunnerCore {
     }
   }
 
-  #log(log: FastifyBaseLogger, outcome: Outcome, ms: number, err: unknown): void {
+  #log(log: Logger, outcome: Outcome, ms: number, err: unknown): void {
     switch (outcome.type) {
       case 'succeeded':
         log.info({ ms }, 'job succeeded')

@@ -1,5 +1,5 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
-import type { FastifyBaseLogger } from 'fastify'
+import type { Logger } from 'pino'
 
 /** One part of a sweep. Works in bounded batches and gives up at the next one once `stopping()` is true. */
 export interface SweepTask {
@@ -19,13 +19,13 @@ export const betweenBatches = (): Promise<void> => yieldToEventLoop()
 export class Sweeper {
   readonly #intervalMs: number
   readonly #tasks: readonly SweepTask[]
-  readonly #log: FastifyBaseLogger
+  readonly #log: Logger
   #timer: NodeJS.Timeout | undefined
   #current: Promise<void> | undefined
   #started = false
   #stopped = false
 
-  constructor(intervalMs: number, tasks: readonly SweepTask[], log: FastifyBaseLogger) {
+  constructor(intervalMs: number, tasks: readonly SweepTask[], log: Logger) {
     this.#intervalMs = intervalMs
     this.#tasks = tasks
     this.#log = log

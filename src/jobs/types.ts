@@ -1,9 +1,9 @@
-import type { FastifyBaseLogger } from 'fastify'
+import type { Logger } from 'pino'
 import type { Transaction } from '../db/database.ts'
 
-export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed'
-/** The statuses a job ends in; retention deletes jobs in these once they are old enough. */
-export type FinishedStatus = 'succeeded' | 'failed'
+import type { FinishedStatus, JobStatus } from './statuses.ts'
+
+export type { FinishedStatus, JobStatus }
 
 export interface JobErrorInfo {
   code: string
@@ -119,7 +119,7 @@ export const isPending = (job: Job | undefined): boolean => job?.status === 'que
 
 export interface JobContext {
   signal: AbortSignal
-  log: FastifyBaseLogger
+  log: Logger
   /** Records what the job is doing now, shown by `GET /jobs/:id` while it runs. */
   setStage(stage: string): void
 }

@@ -1,4 +1,4 @@
-import type { FastifyBaseLogger } from 'fastify'
+import type { Logger } from 'pino'
 import type { SweepTask } from '../jobs/sweeper.ts'
 import { removeOldFiles } from '../storage/old-entries.ts'
 
@@ -6,7 +6,7 @@ export interface MailFolderRetentionOptions {
   folder: string
   /** Mail files are removed this long after they were written (JOB_RETENTION_MS); 0 keeps them. */
   keepMs: number
-  log: FastifyBaseLogger
+  log: Logger
   onRemoved?: (count: number) => void
   clock?: () => number
 }

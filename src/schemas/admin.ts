@@ -1,13 +1,9 @@
 import { Type } from 'typebox'
+import { JOB_STATUSES } from '../jobs/statuses.ts'
 import { BearerSecurity, ErrorRef, IdParams } from './common.ts'
 import { JobView } from './jobs.ts'
 
-const Status = Type.Union([
-  Type.Literal('queued'),
-  Type.Literal('running'),
-  Type.Literal('succeeded'),
-  Type.Literal('failed'),
-])
+const Status = Type.Enum(JOB_STATUSES)
 
 export const AdminJobView = Type.Object({
   ...JobView.properties,

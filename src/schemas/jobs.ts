@@ -1,15 +1,11 @@
 import { Type } from 'typebox'
+import { JOB_STATUSES } from '../jobs/statuses.ts'
 import { BearerSecurity, ErrorRef, Id, IdParams } from './common.ts'
 
 export const JobView = Type.Object({
   id: Id,
   kind: Type.String(),
-  status: Type.Union([
-    Type.Literal('queued'),
-    Type.Literal('running'),
-    Type.Literal('succeeded'),
-    Type.Literal('failed'),
-  ]),
+  status: Type.Enum(JOB_STATUSES),
   attempts: Type.Integer({ description: 'Attempts started so far' }),
   stage: Type.Optional(Type.String({ description: 'What a running job is doing now' })),
   createdAt: Type.String({ format: 'date-time' }),
