@@ -1,19 +1,61 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify'
 import { dependencyFailure, dependencyNames } from './dependencies.ts'
-import { DependencyUnavailableError, RouteNotFoundError, StorageUnavailableError } from './errors.ts'
+import {
+  BadRequestError,
+  DependencyUnavailableError,
+  InternalError,
+  InvalidJsonError,
+  PayloadTooLargeError,
+  RouteNotFoundError,
+  StorageUnavailableError,
+  UnsupportedMediaTypeError,
+  ValidationError,
+} from './errors.ts'
 import { storageFailure } from './storage/failures.ts'
 
 const RETRY_AFTER_SECONDS = 30
 
-/** Fastify's own client errors, renamed to deckhand's codes so clients see one vocabulary. */
-const fastifyCodes: Record<string, string> = {
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
-  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
-  FST_ERR_VALIDATION: 'VALIDATION',
-  FST_INVALID_MULTIPART_CONTENT_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+type Declared = (message: string) => FastifyError
+
+/** Fastify's and @fastify/multipart's client errors, as the declared errors of errors.ts: one vocabulary. */
+const fromFastify: Record<string, Declared> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: (message) => new UnsupportedMediaTypeError(message),
+  FST_INVALID_MULTIPART_CONTENT_TYPE: (message) => new UnsupportedMediaTypeError(message),
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: (message) => new BadRequestError(message),
+  FST_ERR_CTP_EMPTY_JSON_BODY: (message) => new InvalidJsonError(message),
+  FST_ERR_CTP_INVALID_JSON_BODY: (message) => new InvalidJsonError(message),
+  FST_ERR_VALIDATION: (message) => new ValidationError(message),
+}
+
+/** Whether `err` is one of errors.ts's own: a code of ours on a status of 4xx or 503. */
+const isDeclared = (err: FastifyError) =>
+  err.statusCode !== undefined && typeof err.code === 'string' && !err.code.startsWith('FST_')
+
+/**
+ * Any error, as one of the declared errors of errors.ts, which the answer is made from. A full disk and a
+ * dependency out of reach are passing states of the service (503); a client's mistake keeps its 4xx and
+ * Fastify's text under our code; anything else is a bug or an outside failure, and the client learns nothing
+ * of it that could be misused.
+ */
+function declare(err: FastifyError): FastifyError {
+  const storage = storageFailure(err)
+  if (storage) return new StorageUnavailableError(storage)
+  const down = dependencyFailure(err)
+  if (down) return new DependencyUnavailableError(dependencyNames[down.dependency])
+  if (err.validation) return new ValidationError(err.message)
+  const status = err.statusCode ?? 500
+  if (status >= 400 && status < 500) {
+    if (err instanceof SyntaxError) return new InvalidJsonError(err.message)
+    const known = fromFastify[err.code]
+    if (known) return known(err.message)
+    // Body, file, part and field limits alike (Fastify's and @fastify/multipart's).
+    if (status === 413) return new PayloadTooLargeError(err.message)
+    if (isDeclared(err)) return err
+    return new BadRequestError(err.message)
+  }
+  if (status === 503 && isDeclared(err)) return err
+  return new InternalError()
 }
 
 /** Every error, 404s and malformed bodies included, leaves as `{statusCode, code, error, message}`. */
@@ -30,40 +72,16 @@ export function installErrorHandling(app: FastifyInstance): void {
   })
 
   app.setErrorHandler((original: FastifyError, request, reply) => {
-    // A full or failing disk is a temporary state of the service, told as such: a 503.
-    const storage = storageFailure(original)
-    // So is Redis or PostgreSQL out of reach: the request was fine, the answer is "not now".
-    const down = storage ? undefined : dependencyFailure(original)
-    const err: FastifyError = storage
-      ? new StorageUnavailableError(storage)
-      : down
-        ? new DependencyUnavailableError(dependencyNames[down.dependency])
-        : original
-    let statusCode = err.statusCode ?? 500
-    let code: string
-    let message = err.message
-    if (err.validation) {
-      statusCode = 400
-      code = 'VALIDATION'
-    } else if (err instanceof SyntaxError && statusCode === 400) {
-      code = 'INVALID_JSON'
-    } else if (statusCode >= 400 && statusCode < 500) {
+    const err = declare(original)
+    const statusCode = err.statusCode as number
+    if (statusCode === 500) {
+      request.log.error({ err: original }, 'request failed')
+    } else if (statusCode === 503) {
+      // A declared, temporary state (not ready, busy, a dependency away), not a bug; the driver's error is logged.
+      request.log.warn({ code: err.code, err: original === err ? undefined : original }, err.message)
+    } else if (original.cause) {
       // A refusal that wraps a library's error (libvips, busboy) keeps that text out of the answer and in the log.
-      if (err.cause) request.log.info({ err: err.cause, code: err.code }, 'request refused')
-      code =
-        fastifyCodes[err.code] ??
-        // Body, file, part and field limits alike (Fastify's and @fastify/multipart's).
-        (statusCode === 413 ? 'PAYLOAD_TOO_LARGE' : undefined) ??
-        (err.code?.startsWith('FST_') ? 'BAD_REQUEST' : err.code) ??
-        'BAD_REQUEST'
-    } else {
-      statusCode = statusCode >= 500 && statusCode < 600 ? statusCode : 500
-      // A bug or an outside failure: log everything, tell the client nothing it could misuse. A 503 is a
-      // declared, temporary state (not ready, busy, a dependency away), not a bug; the driver's error is logged.
-      if (statusCode === 503) request.log.warn({ code: err.code, ...down, err: down && original }, err.message)
-      else request.log.error({ err }, 'request failed')
-      code = statusCode === 503 && err.code ? err.code : 'INTERNAL'
-      message = statusCode === 503 ? err.message : 'Internal server error'
+      request.log.info({ err: original.cause, code: err.code }, 'request refused')
     }
     if (statusCode === 401) reply.header('www-authenticate', 'Bearer')
     // Every 503 is a passing state (busy, disk full, a dependency away, not ready): say when to come back.
@@ -73,6 +91,8 @@ export function installErrorHandling(app: FastifyInstance): void {
     // A body left unread (refused before or while streaming it) is not drained, which could be gigabytes: the
     // connection closes after the answer instead.
     if (!request.raw.complete) reply.header('connection', 'close')
-    return reply.code(statusCode).send({ statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message })
+    return reply
+      .code(statusCode)
+      .send({ statusCode, code: err.code, error: STATUS_CODES[statusCode] ?? 'Error', message: err.message })
   })
 }

@@ -5,7 +5,7 @@ import createError from '@fastify/error'
  * and a message template. Code throws these, never ad-hoc strings.
  */
 export const ValidationError = createError<[string]>('VALIDATION', '%s', 400)
-export const InvalidJsonError = createError<[string]>('INVALID_JSON', 'Body is not valid JSON: %s', 400)
+export const InvalidJsonError = createError<[string]>('INVALID_JSON', '%s', 400)
 export const BadRequestError = createError<[string]>('BAD_REQUEST', '%s', 400)
 export const UnauthorizedError = createError(
   'UNAUTHORIZED',
@@ -29,11 +29,7 @@ export const UploadIncompleteError = createError(
 export const UserNotFoundError = createError('USER_NOT_FOUND', 'No such user', 404)
 export const JobNotFoundError = createError('JOB_NOT_FOUND', 'No such job', 404)
 export const EmailTakenError = createError('EMAIL_TAKEN', 'That e-mail address is already signed up', 409)
-export const PayloadTooLargeError = createError<[number]>(
-  'PAYLOAD_TOO_LARGE',
-  'Body exceeds the limit of %d bytes',
-  413,
-)
+export const PayloadTooLargeError = createError<[string]>('PAYLOAD_TOO_LARGE', 'Body exceeds a limit: %s', 413)
 export const UnsupportedMediaTypeError = createError<[string]>('UNSUPPORTED_MEDIA_TYPE', '%s', 415)
 export const ImageTooLargeError = createError<[number, number, number]>(
   'IMAGE_TOO_LARGE',

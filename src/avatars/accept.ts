@@ -41,7 +41,7 @@ export async function acceptAvatarUpload(deps: AcceptDeps, userId: string, body:
   try {
     bytes = await receiveToFile(body, incoming, deps.maxUploadBytes)
   } catch (err) {
-    if (err instanceof TooManyBytes) throw new PayloadTooLargeError(deps.maxUploadBytes)
+    if (err instanceof TooManyBytes) throw new PayloadTooLargeError(`more than ${deps.maxUploadBytes} bytes`)
     throw err
   }
   try {

@@ -48,7 +48,7 @@ export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       throw new UnsupportedMediaTypeError('Expected Content-Type image/* or multipart/form-data')
     }
     const declared = Number(request.headers['content-length'])
-    if (declared > config.MAX_UPLOAD_BYTES) throw new PayloadTooLargeError(config.MAX_UPLOAD_BYTES)
+    if (declared > config.MAX_UPLOAD_BYTES) throw new PayloadTooLargeError(`more than ${config.MAX_UPLOAD_BYTES} bytes`)
   }
   const slots = services.uploads
   // Uploads on the wire count against the backpressure limit like the jobs they will become: a slot is taken
