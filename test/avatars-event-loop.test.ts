@@ -1,9 +1,9 @@
-import { monitorEventLoopDelay } from 'node:perf_hooks'
 import t from 'tap'
 import { jobDone, signup, startApp, uploadRaw } from './helpers/app.ts'
+import { EVENT_LOOP_P99_LIMIT_MS, watchEventLoop } from './helpers/event-loop.ts'
 import { waitFor } from './helpers/wait.ts'
 
-t.test('while 16 avatar jobs run, the main thread stays responsive (event-loop delay p99 < 20 ms)', async (t) => {
+t.test('while 16 avatar jobs run, the main thread stays responsive: no image work on the event loop', async (t) => {
   const app = await startApp(t)
   const users = await Promise.all(Array.from({ length: 16 }, (_, i) => signup(app, `user${i}@example.com`)))
   await app.services.runner?.stop(0) // accept all 16 first, then measure only the processing
@@ -13,22 +13,21 @@ t.test('while 16 avatar jobs run, the main thread stays responsive (event-loop d
   await app.close()
 
   const again = await startApp(t, { DATA_DIR: app.services.config.dataDir })
-  const resolutionMs = 10
-  const histogram = monitorEventLoopDelay({ resolution: resolutionMs })
-  histogram.enable()
+  const stopWatching = watchEventLoop()
   // Polled straight from the journal, every 100 ms: the test's own polling must not be what it measures.
   const finished = async () =>
     (await Promise.all(jobs.map((j) => again.services.queue.get(j.id)))).filter(
       (j) => j && ['succeeded', 'failed'].includes(j.status),
     )
   await waitFor('16 jobs to finish', async () => (await finished()).length === 16, 60_000, 100)
-  histogram.disable()
+  const delay = stopWatching()
   const done = await Promise.all(jobs.map((j) => jobDone(again, j.user, j.id)))
   t.ok(
     done.every((j) => j.status === 'succeeded'),
     'all 16 succeeded',
   )
-  const p99 = histogram.percentile(99) / 1e6
-  t.ok(p99 - resolutionMs < 20, `p99 event-loop delay ${p99.toFixed(1)} ms (resolution ${resolutionMs} ms)`)
-  t.comment(`max ${(histogram.max / 1e6).toFixed(1)} ms, mean ${(histogram.mean / 1e6).toFixed(1)} ms`)
+  t.ok(delay.p99 < EVENT_LOOP_P99_LIMIT_MS, delay.text)
+  // The share of time the loop was busy tells image work on the main thread from a noisy machine: 16–17% here
+  // with the pool, alone or beside two CPU-bound processes; 38% with IMAGE_WORK_INLINE=true.
+  t.ok(delay.busy < 0.3, 'the event loop was idle most of the time')
 })

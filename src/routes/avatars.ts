@@ -1,5 +1,3 @@
-import fs from 'node:fs'
-import path from 'node:path'
 import { type Readable, Stream } from 'node:stream'
 import type { MultipartFile } from '@fastify/multipart'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
@@ -8,9 +6,8 @@ import { authenticate } from '../auth/tokens.ts'
 import { acceptAvatarUpload } from '../avatars/accept.ts'
 import { uploadPauseReason } from '../avatars/backpressure.ts'
 import type { OutputFormat } from '../avatars/formats.ts'
-import { negotiateFormat } from '../avatars/view.ts'
+import { serveAvatar } from '../avatars/serve.ts'
 import {
-  AvatarNotFoundError,
   ForbiddenError,
   InvalidMultipartError,
   MissingFileError,
@@ -24,9 +21,7 @@ import multipart, { multipartOptions } from '../plugins/multipart.ts'
 import { getAvatarRouteSchema, uploadAvatarRouteSchema } from '../schemas/avatars.ts'
 import type { Services } from '../services.ts'
 import { SourceFailed } from '../storage/files.ts'
-import { variantFileName } from '../storage/paths.ts'
 
-const YEAR = 365 * 24 * 3600
 const UPLOAD_TYPE = /^\s*(image\/[\w.+-]+|multipart\/form-data)\s*(;|$)/i
 
 export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
@@ -125,42 +120,16 @@ export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
     '/users/:id/avatar',
     { schema: getAvatarRouteSchema(config.avatarSizes, config.avatarFormats) },
     async (request, reply) => {
-      const { id } = request.params
       const query = request.query as { size?: number; format?: OutputFormat; v?: string }
-      const size = query.size ?? (config.avatarSizes.at(-1) as number)
-      // The row is read again if its files vanish between lookup and open: a new version was just published.
-      for (let attempt = 0; attempt < 2; attempt++) {
-        const avatar = await services.avatars.current(id)
-        if (!avatar) throw new AvatarNotFoundError()
-        const formats = [...new Set(avatar.variants.map((v) => v.format))]
-        const format = negotiateFormat(request.headers.accept, formats, query.format)
-        const variant = avatar.variants.find((v) => v.size === size && v.format === format)
-        if (!variant) throw new AvatarNotFoundError()
-        const etag = `"${avatar.version}-${size}.${format}"`
-        reply
-          .header('etag', etag)
-          .header('vary', 'Accept')
-          .header('x-content-type-options', 'nosniff')
-          .header('content-security-policy', "default-src 'none'; sandbox")
-          .header(
-            'cache-control',
-            query.v === avatar.version ? `public, max-age=${YEAR}, immutable` : 'public, no-cache',
-          )
-        if (request.headers['if-none-match'] === etag) return reply.code(304).send(null)
-        const file = path.join(services.paths.avatarVersion(id, avatar.version), variantFileName(size, format))
-        let handle: fs.promises.FileHandle
-        try {
-          handle = await fs.promises.open(file, 'r')
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'ENOENT' && attempt === 0) continue
-          throw err
-        }
-        const stream = handle.createReadStream()
-        // Fastify ends the answer on a read error; counted too, as a failing disk shows here first.
-        services.watchErrors(stream, 'stream', { file })
-        return reply.type(`image/${format}`).header('content-length', variant.bytes).send(stream)
-      }
-      throw new AvatarNotFoundError()
+      const { headers, body } = await serveAvatar(services, request.params.id, {
+        size: query.size ?? (config.avatarSizes.at(-1) as number),
+        format: query.format,
+        accept: request.headers.accept,
+        version: query.v,
+        ifNoneMatch: request.headers['if-none-match'],
+      })
+      reply.headers(headers)
+      return body ? reply.send(body) : reply.code(304).send(null)
     },
   )
 }

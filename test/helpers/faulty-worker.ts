@@ -11,10 +11,14 @@ function exhaustHeap(): never {
   for (;;) hoard.push(new Array(1e6).fill(Math.random()))
 }
 
+// Piscina may evaluate this module twice in one thread: through require() first and, when that throws, through
+// import(). The faults are taken once per thread and kept on the thread's own global, so that both see them.
+const faults = globalThis as { armedFaults?: { starting: boolean; idle: boolean } }
+faults.armedFaults ??= { starting: takeWorkerFault('fail-while-starting'), idle: takeWorkerFault('die-while-idle') }
 // Dies while loading, before it could hold a task.
-if (takeWorkerFault('fail-while-starting')) throw new Error('the worker failed while starting')
+if (faults.armedFaults.starting) throw new Error('the worker failed while starting')
 // Loads, reports ready, and dies a little later while idle.
-if (takeWorkerFault('die-while-idle')) {
+if (faults.armedFaults.idle) {
   setTimeout(() => {
     throw new Error('the worker died while idle')
   }, 200)
