@@ -1,5 +1,5 @@
 import t from 'tap'
-import { getJob, signup, startApp } from './helpers/app.ts'
+import { getJob, signup, startApp, waitForJob } from './helpers/app.ts'
 import { startSmtp } from './helpers/smtp.ts'
 import { waitFor } from './helpers/wait.ts'
 
@@ -49,10 +49,8 @@ t.test('failed jobs are listed and can be retried with a fresh set of attempts',
   t.equal(retry.statusCode, 202)
   t.equal(retry.json().status, 'queued')
   t.equal(retry.json().attempts, 0)
-  const done = await waitFor('the retried job succeeded', async () => {
-    const job = await getJob(app, ann, welcome as string)
-    return job.status === 'succeeded' && job
-  })
+  const done = await waitForJob(app, ann, welcome as string)
+  t.equal(done.status, 'succeeded', 'the retried job succeeded')
   t.equal(done.attempts, 1)
   t.equal(smtp.received.length, 1)
 

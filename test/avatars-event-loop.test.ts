@@ -1,5 +1,5 @@
 import t from 'tap'
-import { jobDone, signup, startApp, uploadRaw } from './helpers/app.ts'
+import { signup, startApp, uploadRaw, waitForJob } from './helpers/app.ts'
 import { EVENT_LOOP_P99_LIMIT_MS, watchEventLoop } from './helpers/event-loop.ts'
 import { waitFor } from './helpers/wait.ts'
 
@@ -21,7 +21,7 @@ t.test('while 16 avatar jobs run, the main thread stays responsive: no image wor
     )
   await waitFor('16 jobs to finish', async () => (await finished()).length === 16, 60_000, 100)
   const delay = stopWatching()
-  const done = await Promise.all(jobs.map((j) => jobDone(again, j.user, j.id)))
+  const done = await Promise.all(jobs.map((j) => waitForJob(again, j.user, j.id)))
   t.ok(
     done.every((j) => j.status === 'succeeded'),
     'all 16 succeeded',

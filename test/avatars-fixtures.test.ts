@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import sharp from 'sharp'
 import t from 'tap'
-import { jobDone, signup, startApp, uploadRaw } from './helpers/app.ts'
+import { signup, startApp, uploadRaw, waitForJob } from './helpers/app.ts'
 
 /*
  * Every fixture with its documented outcome (README, "Avatar uploads"). The Content-Type sent is always
@@ -39,7 +39,7 @@ t.test('every fixture gets its documented outcome', async (t) => {
       t.equal(res.json().code, expected.code, `${name}: code`)
       continue
     }
-    const job = await jobDone(app, user, res.json().jobId)
+    const job = await waitForJob(app, user, res.json().jobId)
     t.equal(job.status, expected.job, `${name}: job ${expected.job}`)
     if (expected.jobCode) {
       t.equal(job.error.code, expected.jobCode, `${name}: job error`)
@@ -72,7 +72,7 @@ async function pixel(file: string, x: number, y: number) {
 t.test('outputs: the right sizes and formats, upright, with no metadata at all', async (t) => {
   const app = await startApp(t)
   const ann = await signup(app, 'ann@example.com')
-  const job = await jobDone(app, ann, (await uploadRaw(app, ann, 'photo-exif.jpg')).json().jobId)
+  const job = await waitForJob(app, ann, (await uploadRaw(app, ann, 'photo-exif.jpg')).json().jobId)
   t.equal(job.status, 'succeeded')
   const dir = app.services.paths.avatarVersion(ann.id, job.id)
   const expectedFormat = { webp: 'webp', avif: 'heif', jpeg: 'jpeg' } as const
@@ -99,7 +99,7 @@ t.test('outputs: the right sizes and formats, upright, with no metadata at all',
 t.test('alpha survives in WebP and AVIF, becomes white in JPEG; a GIF avatar is its first frame', async (t) => {
   const app = await startApp(t)
   const ann = await signup(app, 'ann@example.com')
-  const png = await jobDone(app, ann, (await uploadRaw(app, ann, 'alpha.png')).json().jobId)
+  const png = await waitForJob(app, ann, (await uploadRaw(app, ann, 'alpha.png')).json().jobId)
   const pngDir = app.services.paths.avatarVersion(ann.id, png.id)
   t.equal((await pixel(`${pngDir}/128.webp`, 1, 1))[3], 0, 'WebP corner transparent')
   t.equal((await sharp(`${pngDir}/128.avif`).metadata()).hasAlpha, true, 'AVIF keeps alpha')
@@ -107,7 +107,7 @@ t.test('alpha survives in WebP and AVIF, becomes white in JPEG; a GIF avatar is 
   t.equal(png.result.dominantColor, '#1c9c3c', 'the disc is the dominant colour, not the transparent corners')
 
   const bob = await signup(app, 'bob@example.com')
-  const gif = await jobDone(app, bob, (await uploadRaw(app, bob, 'animated.gif')).json().jobId)
+  const gif = await waitForJob(app, bob, (await uploadRaw(app, bob, 'animated.gif')).json().jobId)
   const [r, g, b] = await pixel(`${app.services.paths.avatarVersion(bob.id, gif.id)}/64.jpeg`, 32, 32)
   t.ok((r as number) > 200 && (g as number) > 100 && (b as number) < 60, `first frame is orange (${r}, ${g}, ${b})`)
 })

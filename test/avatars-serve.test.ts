@@ -1,6 +1,6 @@
 import fs from 'node:fs'
 import t from 'tap'
-import { jobDone, signup, startApp, uploadRaw } from './helpers/app.ts'
+import { signup, startApp, uploadRaw, waitForJob } from './helpers/app.ts'
 
 t.test('GET /users/:id/avatar: 404 before the first success, then served with negotiation and caching', async (t) => {
   const app = await startApp(t)
@@ -9,7 +9,7 @@ t.test('GET /users/:id/avatar: 404 before the first success, then served with ne
   t.equal(before.statusCode, 404)
   t.equal(before.json().code, 'AVATAR_NOT_FOUND')
 
-  const job = await jobDone(app, ann, (await uploadRaw(app, ann, 'photo-exif.jpg')).json().jobId)
+  const job = await waitForJob(app, ann, (await uploadRaw(app, ann, 'photo-exif.jpg')).json().jobId)
   const get = (query: string, headers: Record<string, string> = {}) =>
     app.inject({ url: `/users/${ann.id}/avatar${query}`, headers })
 
@@ -66,7 +66,7 @@ t.test(
   async (t) => {
     const app = await startApp(t)
     const ann = await signup(app, 'ann@example.com')
-    const first = await jobDone(app, ann, (await uploadRaw(app, ann, 'photo-exif.jpg')).json().jobId)
+    const first = await waitForJob(app, ann, (await uploadRaw(app, ann, 'photo-exif.jpg')).json().jobId)
     const firstDir = app.services.paths.avatarVersion(ann.id, first.id)
 
     await app.services.runner?.stop(0) // hold the second upload in the journal
@@ -79,7 +79,7 @@ t.test(
     // A restart on the same DATA_DIR takes up the held job.
     await app.close()
     const again = await startApp(t, { DATA_DIR: app.services.config.dataDir })
-    const done = await jobDone(again, ann, second)
+    const done = await waitForJob(again, ann, second)
     t.equal(done.status, 'succeeded')
     t.equal(done.result.current, true)
     const after = (await again.inject({ url: `/users/${ann.id}` })).json().avatar
@@ -92,7 +92,7 @@ t.test(
 t.test('concurrent uploads end with exactly one current avatar, the last accepted, and never none', async (t) => {
   const app = await startApp(t)
   const ann = await signup(app, 'ann@example.com')
-  const first = await jobDone(app, ann, (await uploadRaw(app, ann, 'image.webp')).json().jobId)
+  const first = await waitForJob(app, ann, (await uploadRaw(app, ann, 'image.webp')).json().jobId)
   const names = ['photo-exif.jpg', 'alpha.png', 'cmyk.jpg', 'image.tiff', 'deep-16bit.png', 'animated.gif']
   let served = 0
   let missing = 0
@@ -107,7 +107,7 @@ t.test('concurrent uploads end with exactly one current avatar, the last accepte
   })()
   const answers = await Promise.all(names.map((n) => uploadRaw(app, ann, n, 'image/png')))
   const jobIds = answers.map((a) => a.json().jobId as string)
-  await Promise.all(jobIds.map((id) => jobDone(app, ann, id)))
+  await Promise.all(jobIds.map((id) => waitForJob(app, ann, id)))
   polling = false
   await poller
   t.equal(missing, 0, `the avatar was served ${served} times while replaced, never missing`)

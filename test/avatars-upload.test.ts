@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
-import { fixture, jobDone, multipartBody, signup, startApp, uploadRaw } from './helpers/app.ts'
+import { fixture, multipartBody, signup, startApp, uploadRaw, waitForJob } from './helpers/app.ts'
 import { chunkedUpload } from './helpers/load.ts'
 
 const filesIn = (dir: string) => (fs.existsSync(dir) ? fs.readdirSync(dir) : [])
@@ -58,7 +58,7 @@ t.test('multipart/form-data with field "file" is accepted; another field or none
   }
   const ok = await send('file')
   t.equal(ok.statusCode, 202)
-  t.equal((await jobDone(app, ann, ok.json().jobId)).status, 'succeeded')
+  t.equal((await waitForJob(app, ann, ok.json().jobId)).status, 'succeeded')
   const wrong = await send('picture')
   t.equal(wrong.statusCode, 400)
   t.equal(wrong.json().code, 'MISSING_FILE')

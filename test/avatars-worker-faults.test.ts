@@ -6,7 +6,7 @@ import { buildApp } from '../src/app.ts'
 import { metricValue } from '../src/bench/stats.ts'
 import { loadConfig } from '../src/config.ts'
 import type { Dispatcher } from '../src/jobs/dispatcher.ts'
-import { fastEnv, getJob, jobDone, signup, startApp, tempDataDir, uploadRaw } from './helpers/app.ts'
+import { fastEnv, getJob, signup, startApp, tempDataDir, uploadRaw, waitForJob } from './helpers/app.ts'
 import { waitFor } from './helpers/wait.ts'
 import { armWorkerFault } from './helpers/worker-faults.ts'
 
@@ -35,7 +35,7 @@ async function expectRecovered(t: Test, app: FastifyInstance) {
   t.equal((await app.inject({ url: '/readyz' })).statusCode, 200, 'and ready')
   t.equal(app.services.pool?.stats().alive, 1, 'Piscina replaced the thread')
   const user = await signup(app, 'next@example.com')
-  const next = await jobDone(app, user, (await uploadRaw(app, user, 'photo-exif.jpg')).json().jobId, 30_000)
+  const next = await waitForJob(app, user, (await uploadRaw(app, user, 'photo-exif.jpg')).json().jobId, 30_000)
   t.equal(next.status, 'succeeded', 'the next job runs on the new thread')
   t.equal(next.attempts, 1, 'at its first attempt')
 }
@@ -63,24 +63,24 @@ t.test(
       fine: await upload(fine, 'photo-exif.jpg'),
     }
 
-    const outOfMemory = await jobDone(app, oom, ids.oom, 60_000)
+    const outOfMemory = await waitForJob(app, oom, ids.oom, 60_000)
     t.equal(outOfMemory.status, 'failed')
     t.equal(outOfMemory.attempts, 2, 'retried up to MAX_ATTEMPTS')
     t.equal(outOfMemory.error.code, 'WORKER_FAILED')
     t.match(outOfMemory.error.message, /memory/i)
 
-    const threw = await jobDone(app, throws, ids.throws, 60_000)
+    const threw = await waitForJob(app, throws, ids.throws, 60_000)
     t.equal(threw.status, 'failed')
     t.equal(threw.attempts, 2)
     // What the thread threw is the error's detail, for the admin; the owner is told what kind of fault it was.
     t.same(threw.error, { code: 'WORKER_FAILED', message: 'the image worker failed' })
 
-    const crashedOnce = await jobDone(app, crashes, ids.crashes, 60_000)
+    const crashedOnce = await waitForJob(app, crashes, ids.crashes, 60_000)
     t.equal(crashedOnce.status, 'succeeded', 'a crash is retried, and the retry succeeds')
     t.equal(crashedOnce.attempts, 2)
 
     t.equal(
-      (await jobDone(app, fine, ids.fine, 60_000)).status,
+      (await waitForJob(app, fine, ids.fine, 60_000)).status,
       'succeeded',
       "the healthy job is untouched by its neighbours' faults",
     )
@@ -94,7 +94,7 @@ t.test(
   async (t) => {
     const app = await oneThreadApp(t)
     const ann = await signup(app, 'ann@example.com')
-    const job = await jobDone(app, ann, (await uploadRaw(app, ann, 'image.avif')).json().jobId, 30_000)
+    const job = await waitForJob(app, ann, (await uploadRaw(app, ann, 'image.avif')).json().jobId, 30_000)
     t.equal(job.status, 'succeeded', 'the result came back before the thread died')
     await waitFor('the thread to die of its heap', async () => (await poolErrors(app)) >= 1, 20_000)
     await expectRecovered(t, app)
@@ -121,11 +121,11 @@ t.test('a job that runs past IMAGE_TIMEOUT_MS is aborted and fails with TIMEOUT;
   t.teardown(() => app.close())
   await app.ready()
   const ann = await signup(app, 'ann@example.com')
-  const stuck = await jobDone(app, ann, (await uploadRaw(app, ann, 'image.webp')).json().jobId, 30_000)
+  const stuck = await waitForJob(app, ann, (await uploadRaw(app, ann, 'image.webp')).json().jobId, 30_000)
   t.equal(stuck.status, 'failed')
   t.equal(stuck.attempts, 2)
   t.same(stuck.error, { code: 'TIMEOUT', message: 'no result within 2000 ms' })
-  const next = await jobDone(app, ann, (await uploadRaw(app, ann, 'photo-exif.jpg')).json().jobId, 30_000)
+  const next = await waitForJob(app, ann, (await uploadRaw(app, ann, 'photo-exif.jpg')).json().jobId, 30_000)
   t.equal(next.status, 'succeeded', 'the next job runs normally')
 })
 
@@ -133,7 +133,7 @@ t.test('a job run again after it published (its success was never recorded) keep
   const app = await startApp(t)
   const ann = await signup(app, 'ann@example.com')
   const jobId = (await uploadRaw(app, ann, 'photo-exif.jpg')).json().jobId as string
-  const first = await jobDone(app, ann, jobId)
+  const first = await waitForJob(app, ann, jobId)
   t.equal(first.status, 'succeeded')
   const before = await app.inject({ url: `/users/${ann.id}/avatar?format=webp` })
   t.equal(before.statusCode, 200)

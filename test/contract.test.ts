@@ -1,6 +1,6 @@
 import t from 'tap'
 import { metricValue } from '../src/bench/stats.ts'
-import { getJob, jobDone, signup, startApp, uploadRaw } from './helpers/app.ts'
+import { getJob, signup, startApp, uploadRaw, waitForJob } from './helpers/app.ts'
 import { scaledEnv, servicesAvailable } from './helpers/services.ts'
 import { startSmtp } from './helpers/smtp.ts'
 import { waitFor } from './helpers/wait.ts'
@@ -29,7 +29,7 @@ for (const [mode, environment] of Object.entries(modes)) {
       t.equal(ann.jobs.length, 2)
       const queued = await getJob(app, ann, ann.jobs[0]?.id as string)
       t.ok(['queued', 'running', 'succeeded'].includes(queued.status), `readable at once: ${queued.status}`)
-      for (const job of ann.jobs) t.equal((await jobDone(app, ann, job.id)).status, 'succeeded', job.kind)
+      for (const job of ann.jobs) t.equal((await waitForJob(app, ann, job.id)).status, 'succeeded', job.kind)
       const ids = ann.jobs.map((j) => `<${j.id}@deckhand.local>`)
       t.same(smtp.received.filter((m) => ids.includes(m.messageId)).length, 2, 'each mail arrived exactly once')
       const dup = await app.inject({ method: 'POST', url: '/signup', payload: { email: 'ann@example.COM' } })
@@ -54,7 +54,7 @@ for (const [mode, environment] of Object.entries(modes)) {
       const res = await uploadRaw(app, cat, 'photo-exif.jpg')
       t.equal(res.statusCode, 202)
       t.equal(res.headers.location, `/jobs/${res.json().jobId}`)
-      const done = await jobDone(app, cat, res.json().jobId, 60_000)
+      const done = await waitForJob(app, cat, res.json().jobId, 60_000)
       t.equal(done.status, 'succeeded')
       t.equal(done.attempts, 1)
       const profile = (await app.inject({ url: `/users/${cat.id}` })).json()
@@ -69,7 +69,7 @@ for (const [mode, environment] of Object.entries(modes)) {
       const dan = await signup(app, 'dan@example.com')
       const res = await uploadRaw(app, dan, 'truncated.jpg')
       t.equal(res.statusCode, 202)
-      const done = await jobDone(app, dan, res.json().jobId, 60_000)
+      const done = await waitForJob(app, dan, res.json().jobId, 60_000)
       t.equal(done.status, 'failed')
       t.equal(done.error.code, 'IMAGE_UNDECODABLE')
       t.equal(done.attempts, 1, 'not retried: the image, not the worker, is at fault')
@@ -100,7 +100,7 @@ for (const [mode, environment] of Object.entries(modes)) {
         const other = await startApp(t, { ...own, SMTP_URL: failing.url, ADMIN_TOKEN, MAX_ATTEMPTS: '3' })
         const eli = await signup(other, 'eli@example.com')
         const welcome = eli.jobs.find((j) => j.kind === 'mail.welcome')?.id as string
-        const failed = await jobDone(other, eli, welcome)
+        const failed = await waitForJob(other, eli, welcome)
         t.equal(failed.status, 'failed')
         t.equal(failed.attempts, 1, 'one attempt of MAX_ATTEMPTS 3: RFC 5321 makes 5xx permanent')
         t.equal(failed.error.code, 'SMTP_REJECTED')

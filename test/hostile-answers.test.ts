@@ -1,5 +1,5 @@
 import t from 'tap'
-import { jobDone, signup, startApp } from './helpers/app.ts'
+import { signup, startApp, waitForJob } from './helpers/app.ts'
 import { startSmtp } from './helpers/smtp.ts'
 
 const ADMIN_TOKEN = 'admin-token-for-tests-0123456789'
@@ -58,7 +58,7 @@ t.test('libvips text with server paths stays in the log: the client gets a short
 
   const accepted = await put(tiffWithFarStrip(), 'image/tiff')
   t.equal(accepted.statusCode, 202, 'the header is fine, so it is accepted')
-  const failed = await jobDone(app, ann, accepted.json().jobId)
+  const failed = await waitForJob(app, ann, accepted.json().jobId)
   t.equal(failed.status, 'failed')
   t.equal(failed.error.code, 'IMAGE_UNDECODABLE')
   t.notMatch(JSON.stringify(failed), dataDir, "no server path in the owner's job view")
@@ -78,7 +78,7 @@ t.test("an admin-notice job does not show its owner the admin's address", async 
   const app = await startApp(t, { ADMIN_EMAIL: 'ops-secret@deckhand.test', SMTP_URL: smtp.url })
   const ann = await signup(app, 'ann@example.com')
   for (const { id } of ann.jobs) {
-    const job = await jobDone(app, ann, id)
+    const job = await waitForJob(app, ann, id)
     t.equal(job.status, 'succeeded')
     t.notMatch(JSON.stringify(job), /ops-secret/, `${job.kind}: no admin address`)
   }
@@ -97,7 +97,7 @@ t.test("a mail job that cannot reach the relay does not show its owner the relay
   })
   const ann = await signup(app, 'ann@example.com')
   for (const { id } of ann.jobs) {
-    const job = await jobDone(app, ann, id)
+    const job = await waitForJob(app, ann, id)
     t.equal(job.status, 'failed')
     t.equal(job.error.code, 'SMTP_ERROR')
     t.notMatch(JSON.stringify(job), /127\.0\.0\.1|:9\b/, 'no relay address or port')

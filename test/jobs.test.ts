@@ -1,15 +1,13 @@
 import t from 'tap'
-import { getJob, type SignedUp, signup, startApp } from './helpers/app.ts'
+import { getJob, type SignedUp, signup, startApp, waitForJob } from './helpers/app.ts'
 import { waitFor } from './helpers/wait.ts'
 
 t.test('GET /jobs/:id shows the owner its job, from queued to succeeded', async (t) => {
   const app = await startApp(t)
   const ann = await signup(app, 'ann@example.com')
   const welcome = ann.jobs.find((j) => j.kind === 'mail.welcome') as SignedUp['jobs'][number]
-  const done = await waitFor('welcome mail written', async () => {
-    const job = await getJob(app, ann, welcome.id)
-    return job.status === 'succeeded' && job
-  })
+  const done = await waitForJob(app, ann, welcome.id)
+  t.equal(done.status, 'succeeded')
   t.equal(done.id, welcome.id)
   t.equal(done.kind, 'mail.welcome')
   t.equal(done.attempts, 1)

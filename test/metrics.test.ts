@@ -2,7 +2,7 @@ import t from 'tap'
 import { buildApp } from '../src/app.ts'
 import { metricValue } from '../src/bench/stats.ts'
 import { loadConfig } from '../src/config.ts'
-import { fastEnv, jobDone, signup, startApp, tempDataDir, uploadRaw } from './helpers/app.ts'
+import { fastEnv, signup, startApp, tempDataDir, uploadRaw, waitForJob } from './helpers/app.ts'
 import { scaledEnv, servicesAvailable } from './helpers/services.ts'
 import { waitFor } from './helpers/wait.ts'
 
@@ -11,7 +11,7 @@ t.test(
   async (t) => {
     const app = await startApp(t)
     const ann = await signup(app, 'ann@example.com')
-    await jobDone(app, ann, (await uploadRaw(app, ann, 'photo-exif.jpg')).json().jobId)
+    await waitForJob(app, ann, (await uploadRaw(app, ann, 'photo-exif.jpg')).json().jobId)
     await waitFor(
       'mail sent',
       async () => (await app.services.queue.depth()).filter((d) => d.status === 'succeeded').length === 3,

@@ -3,7 +3,7 @@ import path from 'node:path'
 import { sql } from 'kysely'
 import t from 'tap'
 import type { FinishedStatus } from '../src/jobs/types.ts'
-import { getJob, signup, startApp } from './helpers/app.ts'
+import { getJob, signup, startApp, waitForJob } from './helpers/app.ts'
 import { EVENT_LOOP_P99_LIMIT_MS, watchEventLoop } from './helpers/event-loop.ts'
 import { countByStatus, fillJobs } from './helpers/journal.ts'
 import { scaledEnv, servicesAvailable } from './helpers/services.ts'
@@ -103,7 +103,7 @@ t.test('a swept job answers 404 JOB_NOT_FOUND', async (t) => {
   const app = await startApp(t, retainHour)
   const ann = await signup(app, 'ann@example.com')
   const welcome = ann.jobs.find((j) => j.kind === 'mail.welcome')?.id as string
-  await waitFor('the welcome mail', async () => (await getJob(app, ann, welcome)).status === 'succeeded')
+  t.equal((await waitForJob(app, ann, welcome)).status, 'succeeded')
   await app.services.sweeper.sweep()
   t.equal((await getJob(app, ann, welcome)).status, 'succeeded', 'younger than JOB_RETENTION_MS: kept')
 

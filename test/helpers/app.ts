@@ -97,13 +97,22 @@ export function multipartBody(field: string, filename: string, bytes: Buffer) {
   return { payload, contentType: `multipart/form-data; boundary=${boundary}` }
 }
 
-/** Waits until a job has finished (succeeded or failed) and returns its view. */
-export async function jobDone(app: FastifyInstance, user: SignedUp, jobId: string, timeoutMs = 20_000) {
+/**
+ * Waits until a job has finished (succeeded or failed) and returns its view: through the API's own
+ * `Prefer: wait`, which holds each request until the job settles or JOB_WAIT_MAX_MS passes.
+ */
+export async function waitForJob(app: FastifyInstance, user: SignedUp, jobId: string, timeoutMs = 20_000) {
   const deadline = Date.now() + timeoutMs
   for (;;) {
-    const job = await getJob(app, user, jobId)
+    const left = Math.ceil((deadline - Date.now()) / 1000)
+    const res = await app.inject({
+      url: `/jobs/${jobId}`,
+      headers: { authorization: `Bearer ${user.token}`, prefer: `wait=${Math.max(left, 1)}` },
+    })
+    const job = res.json()
     if (job.status === 'succeeded' || job.status === 'failed') return job
     if (Date.now() > deadline) throw new Error(`job ${jobId} still ${job.status} after ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
+    // Not held (waiting switched off, or every waiter's place taken): look again shortly rather than spin.
+    if (!res.headers['preference-applied']) await new Promise((resolve) => setTimeout(resolve, 25))
   }
 }
