@@ -1,6 +1,5 @@
 import t from 'tap'
-import { getJob, type SignedUp, signup, startApp, waitForJob } from './helpers/app.ts'
-import { waitFor } from './helpers/wait.ts'
+import { type SignedUp, signup, startApp, waitForJob } from './helpers/app.ts'
 
 t.test('GET /jobs/:id shows the owner its job, from queued to succeeded', async (t) => {
   const app = await startApp(t)
