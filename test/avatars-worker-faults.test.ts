@@ -75,14 +75,17 @@ t.test(
     // What the thread threw is the error's detail, for the admin; the owner is told what kind of fault it was.
     t.same(threw.error, { code: 'WORKER_FAILED', message: 'the image worker failed' })
 
+    // What went wrong, when a job ends otherwise than expected: the error with its detail (admin-only).
+    const why = async (id: string) => JSON.stringify((await app.services.queue.get(id))?.lastError)
+
     const crashedOnce = await waitForJob(app, crashes, ids.crashes, 60_000)
-    t.equal(crashedOnce.status, 'succeeded', 'a crash is retried, and the retry succeeds')
+    t.equal(crashedOnce.status, 'succeeded', `a crash is retried, and the retry succeeds ${await why(ids.crashes)}`)
     t.equal(crashedOnce.attempts, 2)
 
     t.equal(
       (await waitForJob(app, fine, ids.fine, 60_000)).status,
       'succeeded',
-      "the healthy job is untouched by its neighbours' faults",
+      `the healthy job is untouched by its neighbours' faults ${await why(ids.fine)}`,
     )
     t.equal((await app.inject({ url: '/healthz' })).statusCode, 200, 'the service is up')
     t.equal((await app.inject({ url: '/readyz' })).statusCode, 200)
