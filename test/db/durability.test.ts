@@ -1,0 +1,143 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import { sql } from 'kysely'
+import t from 'tap'
+import { type Database, openDatabase, transact } from '../../src/db/database.ts'
+import { WalSyncer } from '../../src/db/wal-sync.ts'
+import { tempDataDir, watchErrorsQuietly } from '../helpers/app.ts'
+
+/*
+ * SQLITE_SYNCHRONOUS=FULL is kept by fsyncing the WAL on a thread of its own before anything is acknowledged.
+ * What a power cut would do cannot be tested here; what is tested is that acknowledgements wait for the fsync,
+ * that bursts share fsyncs, and that the connection itself no longer blocks on the disk at every commit.
+ */
+const open = (t: Parameters<typeof tempDataDir>[0], synchronous: 'FULL' | 'NORMAL') =>
+  openDatabase({
+    url: undefined,
+    sqliteFile: path.join(tempDataDir(t), 'deckhand.db'),
+    synchronous,
+    poolSize: 1,
+    watchErrors: watchErrorsQuietly,
+    timeoutMs: 2000,
+  })
+
+t.test('a burst of syncs shares fsyncs, and each resolves after an fsync that began after it was asked', async (t) => {
+  const dir = tempDataDir(t)
+  const wal = path.join(dir, 'x.db-wal')
+  fs.writeFileSync(wal, 'frames')
+  const syncer = new WalSyncer(wal)
+  t.teardown(() => syncer.close())
+  await syncer.sync()
+  t.same(syncer.stats(), { requested: 1, fsyncs: 1 })
+
+  const order: string[] = []
+  const burst = Array.from({ length: 200 }, (_, i) => syncer.sync().then(() => order.push(`done ${i}`)))
+  await Promise.all(burst)
+  const { requested, fsyncs } = syncer.stats()
+  t.equal(requested, 201)
+  t.ok(fsyncs - 1 <= 2, `200 callers at once were served by ${fsyncs - 1} fsync(s)`)
+  t.equal(order.length, 200)
+
+  // One asked while an fsync is under way waits for the next one: the running one may have started before its commit.
+  const first = syncer.sync()
+  const second = syncer.sync()
+  await first
+  const afterFirst = syncer.stats().fsyncs
+  await second
+  t.equal(syncer.stats().fsyncs, afterFirst + 1, 'the second is served by an fsync of its own, begun after it asked')
+})
+
+t.test('no WAL file (everything checkpointed) means nothing to sync', async (t) => {
+  const syncer = new WalSyncer(path.join(tempDataDir(t), 'missing.db-wal'))
+  t.teardown(() => syncer.close())
+  await syncer.sync()
+  t.equal(syncer.stats().fsyncs, 1)
+})
+
+t.test('a transaction resolves only once durable() has, and fails if it fails', async (t) => {
+  const database = await open(t, 'FULL')
+  t.teardown(() => database.close())
+  let release: () => void = () => {}
+  let durableCalls = 0
+  const slowDisk: Database = {
+    ...database,
+    durable: () => {
+      durableCalls++
+      return new Promise<void>((resolve) => {
+        release = resolve
+      })
+    },
+  }
+  let settled = false
+  const insert = transact(slowDisk, (tx) =>
+    tx.db
+      .insertInto('users')
+      .values({
+        id: 'u1',
+        email: 'a@b.c',
+        email_key: 'a@b.c',
+        name: null,
+        token_hash: 'h',
+        created_at: 1,
+        avatar_job: null,
+      })
+      .execute(),
+  ).then(() => {
+    settled = true
+  })
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.equal(durableCalls, 1, 'asked for durability after the commit')
+  t.notOk(settled, 'and not done before the disk says so')
+  release()
+  await insert
+  t.ok(settled)
+
+  const brokenDisk: Database = { ...database, durable: () => Promise.reject(new Error('fsync failed: EIO')) }
+  await t.rejects(
+    transact(brokenDisk, async () => {}),
+    /EIO/,
+    'a failed fsync reaches the caller, who then tells the client it was not accepted',
+  )
+})
+
+t.test('after-commit hooks run once the commit is durable, and never for a transaction that failed', async (t) => {
+  const database = await open(t, 'NORMAL')
+  t.teardown(() => database.close())
+  const heard: string[] = []
+  let release: () => void = () => {}
+  const slowDisk: Database = { ...database, durable: () => new Promise<void>((resolve) => (release = resolve)) }
+  const committed = transact(slowDisk, async (tx) => {
+    tx.afterCommit(() => heard.push('committed'))
+  })
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.same(heard, [], 'not while the commit is not yet safe on disk')
+  release()
+  await committed
+  t.same(heard, ['committed'])
+
+  await t.rejects(
+    transact(database, async (tx) => {
+      tx.afterCommit(() => heard.push('rolled back'))
+      throw new Error('the work failed')
+    }),
+    /the work failed/,
+  )
+  const brokenDisk: Database = { ...database, durable: () => Promise.reject(new Error('fsync failed: EIO')) }
+  await t.rejects(
+    transact(brokenDisk, async (tx) => {
+      tx.afterCommit(() => heard.push('not durable'))
+    }),
+    /EIO/,
+  )
+  t.same(heard, ['committed'], 'a rolled-back or unsafe transaction tells no one')
+})
+
+t.test('with SQLITE_SYNCHRONOUS=FULL the connection commits NORMAL and durable() does the fsync', async (t) => {
+  for (const synchronous of ['FULL', 'NORMAL'] as const) {
+    const database = await open(t, synchronous)
+    const level = (await sql<{ synchronous: number }>`PRAGMA synchronous`.execute(database.db)).rows[0]?.synchronous
+    t.equal(level, 1, `${synchronous}: PRAGMA synchronous is NORMAL (1): no fsync on the event loop`)
+    await database.durable()
+    await database.close()
+  }
+})

@@ -1,0 +1,101 @@
+import t from 'tap'
+import { buildApp } from '../../src/app.ts'
+import { metricValue } from '../../src/bench/stats.ts'
+import { loadConfig } from '../../src/config.ts'
+import { fastEnv, signup, startApp, tempDataDir, uploadRaw, waitForJob } from '../helpers/app.ts'
+import { scaledEnv, servicesAvailable } from '../helpers/services.ts'
+import { waitFor } from '../helpers/wait.ts'
+
+t.test(
+  'GET /metrics reports HTTP latency by route, jobs by kind and status, durations, mail, pool and process',
+  async (t) => {
+    const app = await startApp(t)
+    const ann = await signup(app, 'ann@example.com')
+    await waitForJob(app, ann, (await uploadRaw(app, ann, 'photo-exif.jpg')).json().jobId)
+    await waitFor(
+      'mail sent',
+      async () => (await app.services.queue.depth()).filter((d) => d.status === 'succeeded').length === 3,
+    )
+    await app.inject({ url: `/users/${ann.id}` })
+
+    const res = await app.inject({ url: '/metrics' })
+    t.equal(res.statusCode, 200)
+    t.match(res.headers['content-type'], /^text\/plain/)
+    const text = res.body
+    t.match(text, /deckhand_http_request_duration_seconds_count\{method="GET",route="\/users\/:id",status="200"\} 1/)
+    t.match(text, /deckhand_http_request_duration_seconds_count\{method="POST",route="\/signup",status="201"\} 1/)
+    t.equal(metricValue(text, 'deckhand_jobs{kind="image.avatar",status="succeeded"}'), 1)
+    t.equal(metricValue(text, 'deckhand_jobs{kind="mail.welcome",status="succeeded"}'), 1)
+    t.match(text, /deckhand_job_duration_seconds_count\{kind="image.avatar",outcome="succeeded"\} 1/)
+    t.match(text, /deckhand_mail_attempts_total\{kind="mail.admin-notice",outcome="succeeded"\} 1/)
+    t.ok(metricValue(text, 'deckhand_pool_threads') >= 1)
+    t.equal(metricValue(text, 'deckhand_pool_threads_alive'), metricValue(text, 'deckhand_pool_threads'))
+    for (const source of ['pool', 'worker', 'redis', 'pg', 'mail', 'stream']) {
+      t.equal(metricValue(text, `deckhand_errors_total{source="${source}"}`), 0, `no ${source} errors, shown as 0`)
+    }
+    t.ok(metricValue(text, 'deckhand_pool_utilization_ratio') > 0, 'the pool did work')
+    t.ok(metricValue(text, 'deckhand_process_max_rss_bytes') > 10 * 2 ** 20)
+    t.equal(metricValue(text, 'deckhand_job_waiters'), 0)
+    const waits = metricValue(text, 'deckhand_db_durable_waits_total')
+    t.ok(waits >= 2, `the signup and the upload waited for the disk (${waits})`)
+    const fsyncs = metricValue(text, 'deckhand_db_fsyncs_total')
+    t.ok(fsyncs >= 1 && fsyncs <= waits, `served by ${fsyncs} fsync(s)`)
+    t.ok(Number.isFinite(metricValue(text, 'nodejs_eventloop_lag_p99_seconds')), 'event-loop delay')
+    t.ok(metricValue(text, 'process_resident_memory_bytes') > 0, 'default process metrics')
+  },
+)
+
+t.test('with METRICS_TOKEN set, /metrics answers only its bearer; unset, it stays open', async (t) => {
+  const token = 'metrics-token-for-tests-012345'
+  const closed = await startApp(t, { METRICS_TOKEN: token })
+  for (const authorization of [undefined, 'Bearer wrong-token-0123456789', `Basic ${token}`]) {
+    const res = await closed.inject({ url: '/metrics', headers: authorization ? { authorization } : {} })
+    t.equal(res.statusCode, 401, `${authorization ?? 'no header'}: refused`)
+    t.equal(res.json().code, 'UNAUTHORIZED')
+    t.notMatch(res.body, /deckhand_/)
+  }
+  for (const scheme of ['Bearer', 'bearer', 'BEARER']) {
+    const res = await closed.inject({ url: '/metrics', headers: { authorization: `${scheme} ${token}` } })
+    t.equal(res.statusCode, 200, `${scheme}: served`)
+    t.match(res.body, /deckhand_jobs/)
+  }
+  const open = await startApp(t)
+  t.equal((await open.inject({ url: '/metrics' })).statusCode, 200)
+})
+
+const queueLatency = async (app: Awaited<ReturnType<typeof startApp>>, kind: string) =>
+  metricValue((await app.inject({ url: '/metrics' })).body, `deckhand_job_queue_latency_seconds{kind="${kind}"}`)
+
+const latencyModes: Record<
+  string,
+  (t: Parameters<typeof scaledEnv>[0]) => Promise<Record<string, string> | undefined>
+> = {
+  'embedded (SQLite journal)': async () => ({}),
+  'scaled out (the outbox and BullMQ)': async (t) => ((await servicesAvailable(t)) ? scaledEnv(t) : undefined),
+}
+
+for (const [mode, environment] of Object.entries(latencyModes)) {
+  t.test(`deckhand_job_queue_latency_seconds is the age of the oldest due job of each kind: ${mode}`, async (t) => {
+    const env = await environment(t)
+    if (!env) return
+    const config = loadConfig({ ...fastEnv, DATA_DIR: tempDataDir(t), ...env })
+    // Nothing runs the jobs: an api process in BullMQ mode, a stopped dispatcher in the embedded one.
+    const app = await buildApp(config, env.QUEUE ? { role: 'api' } : {})
+    t.teardown(() => app.close())
+    await app.ready()
+    await app.services.runner?.stop(0)
+    t.equal(await queueLatency(app, 'mail.welcome'), 0, 'nothing waits yet')
+    await signup(app, 'ann@example.com')
+    const latency = await waitFor(
+      'the welcome mail to have waited a second',
+      async () => {
+        const seconds = await queueLatency(app, 'mail.welcome')
+        return seconds >= 1 && seconds
+      },
+      10_000,
+      100,
+    )
+    t.ok(latency >= 1 && latency < 10, `the oldest welcome mail has waited ${latency} s`)
+    t.equal(await queueLatency(app, 'image.avatar'), 0, 'a kind with nothing due shows 0')
+  })
+}

@@ -1,0 +1,237 @@
+import path from 'node:path'
+import pino from 'pino'
+import t from 'tap'
+import { type Db, openDatabase, transact } from '../../src/db/database.ts'
+import { JobFailure } from '../../src/errors.ts'
+import { retryDelay } from '../../src/jobs/backoff.ts'
+import { createDbJournal } from '../../src/jobs/db-journal.ts'
+import { Dispatcher } from '../../src/jobs/dispatcher.ts'
+import type { JobHandler, NewJob } from '../../src/jobs/types.ts'
+import { tempDataDir, watchErrorsQuietly } from '../helpers/app.ts'
+import { waitFor } from '../helpers/wait.ts'
+
+type T = Parameters<typeof tempDataDir>[0]
+
+async function setup(
+  t: T,
+  handlers: Record<string, JobHandler>,
+  concurrency = 2,
+  maxAttempts = 3,
+  pollIntervalMs = 50,
+) {
+  const database = await openDatabase({
+    url: undefined,
+    sqliteFile: path.join(tempDataDir(t), 'jobs.db'),
+    synchronous: 'NORMAL',
+    poolSize: 1,
+    watchErrors: watchErrorsQuietly,
+    timeoutMs: 2000,
+  })
+  const db = database.db
+  const journal = createDbJournal(database)
+  const queue = Object.assign(journal, {
+    add: (jobs: NewJob[]) => transact(database, (tx) => journal.enqueue(tx, jobs)),
+  })
+  const dispatcher = new Dispatcher({
+    queue,
+    lanes: [{ name: 'test', concurrency, handlers }],
+    maxAttempts,
+    retryBaseMs: 10,
+    retryMaxMs: 40,
+    pollIntervalMs,
+    log: pino({ level: 'silent' }),
+  })
+  t.teardown(async () => {
+    await dispatcher.stop(1000)
+    await database.close()
+  })
+  return { db, queue, dispatcher }
+}
+
+const count = async (db: Db, status: 'queued' | 'running' | 'succeeded' | 'failed') =>
+  Number(
+    (
+      await db
+        .selectFrom('jobs')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('status', '=', status)
+        .executeTakeFirstOrThrow()
+    ).n,
+  )
+
+t.test('retry delays grow exponentially with jitter, capped', async (t) => {
+  t.equal(
+    retryDelay(1, 1000, 60_000, () => 0),
+    500,
+  )
+  t.equal(
+    retryDelay(1, 1000, 60_000, () => 1),
+    1000,
+  )
+  t.equal(
+    retryDelay(3, 1000, 60_000, () => 1),
+    4000,
+  )
+  t.equal(
+    retryDelay(30, 1000, 60_000, () => 1),
+    60_000,
+    'capped',
+  )
+  const spread = new Set(Array.from({ length: 50 }, () => retryDelay(4, 1000, 60_000)))
+  t.ok(spread.size > 10, 'jittered')
+})
+
+t.test('never more jobs run at once than the lane allows; the rest wait in the journal', async (t) => {
+  let inFlight = 0
+  let peak = 0
+  const { db, queue, dispatcher } = await setup(t, {
+    work: async () => {
+      peak = Math.max(peak, ++inFlight)
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      inFlight--
+    },
+  })
+  await queue.add(Array.from({ length: 12 }, (_, i) => ({ kind: 'work', ownerId: 'o', payload: { i } })))
+  await dispatcher.start()
+  await waitFor('all succeeded', async () => (await count(db, 'succeeded')) === 12)
+  t.equal(peak, 2)
+})
+
+t.test('a failing job is retried, then succeeds with its attempts counted and its result kept', async (t) => {
+  let calls = 0
+  const { queue, dispatcher } = await setup(t, {
+    flaky: async () => {
+      if (++calls < 3) throw new Error(`boom ${calls}`)
+      return { ok: true }
+    },
+  })
+  const [job] = await queue.add([{ kind: 'flaky', ownerId: 'o', payload: {} }])
+  await dispatcher.start()
+  const done = await waitFor('success', async () => {
+    const j = await queue.get(job?.id as string)
+    return j?.status === 'succeeded' && j
+  })
+  t.equal(done.attempts, 3)
+  t.same(done.result, { ok: true })
+  t.equal(done.lastError, null, 'a success clears the last error')
+})
+
+t.test('a non-retryable failure fails at once; an unknown kind stays queued for a build that knows it', async (t) => {
+  const { queue, dispatcher } = await setup(t, {
+    bad: async () => {
+      throw new JobFailure('IMAGE_UNDECODABLE', 'not an image', false)
+    },
+  })
+  const [bad, unknown] = await queue.add([
+    { kind: 'bad', ownerId: 'o', payload: {} },
+    { kind: 'from-the-future', ownerId: 'o', payload: {} },
+  ])
+  await dispatcher.start()
+  const failed = await waitFor('failure', async () => {
+    const j = await queue.get(bad?.id as string)
+    return j?.status === 'failed' && j
+  })
+  t.equal(failed.attempts, 1)
+  t.same(failed.lastError, { code: 'IMAGE_UNDECODABLE', message: 'not an image' })
+  // An unknown kind belongs to no lane: it stays queued for a build that knows it.
+  t.equal((await queue.get(unknown?.id as string))?.status, 'queued')
+})
+
+t.test('jobs left running by a crash are requeued at start and run again (at-least-once)', async (t) => {
+  const ran: string[] = []
+  const { queue, dispatcher } = await setup(t, {
+    work: async (job) => {
+      ran.push(job.id)
+    },
+  })
+  const [job] = await queue.add([{ kind: 'work', ownerId: 'o', payload: {} }])
+  t.equal((await queue.claim(['work'], 10, Date.now())).length, 1, 'claimed by a process that then "crashed"')
+  t.equal((await queue.get(job?.id as string))?.status, 'running')
+  await dispatcher.start()
+  await waitFor('rerun', async () => (await queue.get(job?.id as string))?.status === 'succeeded')
+  t.same(ran, [job?.id])
+  t.equal((await queue.get(job?.id as string))?.attempts, 2, 'the crashed attempt still counts')
+})
+
+t.test('stop() waits for running jobs within the grace period, then releases the rest', async (t) => {
+  let finished = 0
+  const { queue, dispatcher, db } = await setup(
+    t,
+    {
+      quick: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 30))
+        finished++
+      },
+      stuck: (_job, { signal }) =>
+        new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true })),
+    },
+    4,
+  )
+  await queue.add([
+    { kind: 'quick', ownerId: 'o', payload: {} },
+    { kind: 'stuck', ownerId: 'o', payload: {} },
+  ])
+  await dispatcher.start()
+  await waitFor('both running', async () => (await count(db, 'running')) === 2)
+  await dispatcher.stop(200)
+  t.equal(finished, 1, 'the quick job finished during the grace period')
+  t.equal(await count(db, 'succeeded'), 1)
+  const stuck = await db
+    .selectFrom('jobs')
+    .select(['status', 'attempts'])
+    .where('kind', '=', 'stuck')
+    .executeTakeFirst()
+  t.same(stuck, { status: 'queued', attempts: 0 }, 'the stuck job is queued again, its attempt not counted')
+})
+
+t.test('the kinds of one lane take turns: a backlog of one kind does not starve another', async (t) => {
+  const ran: string[] = []
+  const handler: JobHandler = async (job) => {
+    ran.push(job.kind)
+  }
+  const { queue, dispatcher } = await setup(t, { busy: handler, rare: handler }, 1)
+  await queue.add(Array.from({ length: 20 }, () => ({ kind: 'busy', ownerId: 'o', payload: {} })))
+  await queue.add([{ kind: 'rare', ownerId: 'o', payload: {} }])
+  await dispatcher.start()
+  await waitFor('all 21 jobs to run', () => ran.length === 21)
+  t.ok(
+    ran.indexOf('rare') <= 1,
+    `the one "rare" job ran at turn ${ran.indexOf('rare') + 1} of 21, not after the backlog`,
+  )
+  t.same(ran.filter((k) => k === 'busy').length, 20)
+})
+
+t.test("a commit that queues jobs, or an admin's requeue, wakes the dispatcher: no poll is waited for", async (t) => {
+  const ran: string[] = []
+  // An hour between looks: only the journal's own word after the commit can start these jobs.
+  const { queue, dispatcher } = await setup(
+    t,
+    {
+      work: async (job) => void ran.push(job.id),
+      broken: async () => {
+        throw new JobFailure('BROKEN', 'broken', false)
+      },
+    },
+    2,
+    1,
+    3_600_000,
+  )
+  await dispatcher.start()
+  const [job] = await queue.add([{ kind: 'work', ownerId: 'o', payload: {} }])
+  await waitFor('the job to run', () => ran.includes(job?.id as string), 5000)
+  t.pass('a queued job ran at once')
+
+  const [broken] = await queue.add([{ kind: 'broken', ownerId: 'o', payload: {} }])
+  const id = broken?.id as string
+  await waitFor('the job to fail', async () => (await queue.get(id))?.status === 'failed', 5000)
+  t.equal((await queue.requeueFailed(id, Date.now()))?.attempts, 0, 'requeued with a fresh set of attempts')
+  const again = await waitFor(
+    'the requeued job to run at once',
+    async () => {
+      const j = await queue.get(id)
+      return j?.status === 'failed' && j.attempts === 1 && j
+    },
+    5000,
+  )
+  t.equal(again.lastError?.code, 'BROKEN', 'and it ran again')
+})
