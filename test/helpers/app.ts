@@ -60,8 +60,22 @@ export interface SignedUp {
   jobs: { id: string; kind: string }[]
 }
 
-export async function signup(app: FastifyInstance, email: string, name?: string): Promise<SignedUp> {
-  const res = await app.inject({ method: 'POST', url: '/signup', payload: name ? { email, name } : { email } })
+/**
+ * POST /signup, in process (`inject`) or over real HTTP to a server process's base URL; resolves with the 201
+ * body or throws.
+ */
+export async function signup(target: FastifyInstance | string, email: string, name?: string): Promise<SignedUp> {
+  const payload = name ? { email, name } : { email }
+  if (typeof target === 'string') {
+    const res = await fetch(`${target}/signup`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(payload),
+    })
+    if (res.status !== 201) throw new Error(`signup ${email}: ${res.status} ${await res.text()}`)
+    return (await res.json()) as SignedUp
+  }
+  const res = await target.inject({ method: 'POST', url: '/signup', payload })
   if (res.statusCode !== 201) throw new Error(`signup failed: ${res.statusCode} ${res.body}`)
   return res.json()
 }

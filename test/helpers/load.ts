@@ -1,34 +1,19 @@
 import http from 'node:http'
 
-export interface Acked {
-  id: string
-  token: string
-  jobs: { id: string; kind: string }[]
-}
-
-/** POST /signup over real HTTP; resolves with the 201 body or throws. */
-export async function signupOver(url: string, email: string): Promise<Acked> {
-  const res = await fetch(`${url}/signup`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email }),
-  })
-  if (res.status !== 201) throw new Error(`signup ${email}: ${res.status}`)
-  return (await res.json()) as Acked
-}
+import { type SignedUp, signup } from './app.ts'
 
 /**
  * `loops` clients signing users up back to back until `stop()`, or until the server goes away. Only answers
  * that arrived count as acknowledged.
  */
 export function signupLoad(url: string, prefix: string, loops: number) {
-  const acked: Acked[] = []
+  const acked: SignedUp[] = []
   let stopped = false
   let n = 0
   const loop = async () => {
     while (!stopped) {
       try {
-        acked.push(await signupOver(url, `${prefix}${n++}@example.com`))
+        acked.push(await signup(url, `${prefix}${n++}@example.com`))
       } catch (err) {
         if (err instanceof TypeError) return // fetch failed: the server is gone, nothing more is acknowledged
       }

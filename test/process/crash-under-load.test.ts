@@ -1,8 +1,8 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
-import { fastEnv, fixture, tempDataDir } from '../helpers/app.ts'
-import { type Acked, signupLoad } from '../helpers/load.ts'
+import { fastEnv, fixture, type SignedUp, tempDataDir } from '../helpers/app.ts'
+import { signupLoad } from '../helpers/load.ts'
 import { startServerProcess } from '../helpers/server-process.ts'
 import { startSmtp } from '../helpers/smtp.ts'
 import { waitFor } from '../helpers/wait.ts'
@@ -17,7 +17,7 @@ t.test('SIGKILL under a mixed load of signups and uploads: after restart nothing
 
   const load = signupLoad(first.url, 'load', 6)
   const signups = load.acked
-  const uploads: { user: Acked; jobId: string }[] = []
+  const uploads: { user: SignedUp; jobId: string }[] = []
   const images = [fs.readFileSync(fixture('photo-exif.jpg')), fs.readFileSync(fixture('alpha.png'))]
   let stop = false
   const uploadLoop = async (k: number) => {

@@ -2,8 +2,7 @@ import path from 'node:path'
 import Database from 'better-sqlite3'
 import t from 'tap'
 import { holdStatements } from '../../src/db/sqlite-handles.ts'
-import { fastEnv, tempDataDir } from '../helpers/app.ts'
-import { signupOver } from '../helpers/load.ts'
+import { fastEnv, signup, tempDataDir } from '../helpers/app.ts'
 import { startServerProcess } from '../helpers/server-process.ts'
 import { startSmtp } from '../helpers/smtp.ts'
 import { waitFor } from '../helpers/wait.ts'
@@ -32,7 +31,7 @@ t.test(
     t.teardown(() => first.child.kill('SIGKILL'))
     const emails = ['a@example.com', 'b@example.com', 'c@example.com']
     const accepted = []
-    for (const email of emails) accepted.push(await signupOver(first.url, email))
+    for (const email of emails) accepted.push(await signup(first.url, email))
     await waitFor('the first send to be under way', () => stalled.attempts() >= 1)
     t.equal(await first.stop('SIGKILL'), 'SIGKILL')
     t.equal(stalled.received.length, 0, 'nothing was delivered before the crash')
@@ -72,8 +71,8 @@ t.test('SIGTERM: in-flight work gets the grace period, the rest stays queued and
     SHUTDOWN_GRACE_MS: '300',
   })
   t.teardown(() => first.child.kill('SIGKILL'))
-  await signupOver(first.url, 'a@example.com')
-  await signupOver(first.url, 'b@example.com')
+  await signup(first.url, 'a@example.com')
+  await signup(first.url, 'b@example.com')
   await waitFor('sends to be under way', () => stalled.attempts() >= 1)
   const started = Date.now()
   t.equal(await first.stop('SIGTERM', 10_000), 0, 'exit code 0')

@@ -1,7 +1,6 @@
 import pg from 'pg'
 import t from 'tap'
-import { fastEnv, tempDataDir } from '../helpers/app.ts'
-import { type Acked, signupOver } from '../helpers/load.ts'
+import { fastEnv, type SignedUp, signup, tempDataDir } from '../helpers/app.ts'
 import { startServerProcess } from '../helpers/server-process.ts'
 import { scaledEnv, servicesAvailable } from '../helpers/services.ts'
 import { startSmtp } from '../helpers/smtp.ts'
@@ -22,15 +21,15 @@ t.test(
       'api',
     )
     t.teardown(() => cut.child.kill('SIGKILL'))
-    const users: Acked[] = []
-    for (let i = 0; i < 5; i++) users.push(await signupOver(cut.url, `outbox${i}@example.com`))
+    const users: SignedUp[] = []
+    for (let i = 0; i < 5; i++) users.push(await signup(cut.url, `outbox${i}@example.com`))
     const dup = await fetch(`${cut.url}/signup`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ email: 'OUTBOX0@example.com' }),
     })
     t.equal(dup.status, 409, 'a refused signup')
-    const first = users[0] as Acked
+    const first = users[0] as SignedUp
     const view = await fetch(`${cut.url}/jobs/${first.jobs[0]?.id}`, {
       headers: { authorization: `Bearer ${first.token}` },
     })

@@ -3,8 +3,7 @@ import os from 'node:os'
 import { Queue } from 'bullmq'
 import t from 'tap'
 import { metricValue } from '../../src/bench/stats.ts'
-import { fastEnv, fixture, tempDataDir } from '../helpers/app.ts'
-import { type Acked, signupOver } from '../helpers/load.ts'
+import { fastEnv, fixture, type SignedUp, signup, tempDataDir } from '../helpers/app.ts'
 import { type ServerProcess, startServerProcess } from '../helpers/server-process.ts'
 import { redisUrl, scaledEnv, servicesAvailable } from '../helpers/services.ts'
 import { startSmtp } from '../helpers/smtp.ts'
@@ -36,11 +35,11 @@ t.test('one api and two workers on PostgreSQL, BullMQ and a shared folder', asyn
   const api = await start('api')
   const workers = [await start('worker'), await start('worker')] as [ServerProcess, ServerProcess]
 
-  const job = async (user: Acked, id: string) => {
+  const job = async (user: SignedUp, id: string) => {
     const res = await fetch(`${api.url}/jobs/${id}`, { headers: { authorization: `Bearer ${user.token}` } })
     return (await res.json()) as { id: string; status: string; attempts: number }
   }
-  const upload = async (user: Acked, name: string) => {
+  const upload = async (user: SignedUp, name: string) => {
     const res = await fetch(`${api.url}/users/${user.id}/avatar`, {
       method: 'PUT',
       headers: { authorization: `Bearer ${user.token}`, 'content-type': 'image/jpeg' },
@@ -49,7 +48,7 @@ t.test('one api and two workers on PostgreSQL, BullMQ and a shared folder', asyn
     if (res.status !== 202) throw new Error(`upload: ${res.status} ${await res.text()}`)
     return ((await res.json()) as { jobId: string }).jobId
   }
-  const allDone = (pairs: { user: Acked; id: string }[], timeoutMs: number) =>
+  const allDone = (pairs: { user: SignedUp; id: string }[], timeoutMs: number) =>
     waitFor(
       `${pairs.length} jobs to finish`,
       async () => {
@@ -63,8 +62,8 @@ t.test('one api and two workers on PostgreSQL, BullMQ and a shared folder', asyn
     w.logs.filter((l) => l.msg === 'job succeeded').map((l) => l.jobId as string)
 
   t.test('a batch: every job done exactly once, to success, spread over both workers', async (t) => {
-    const users: Acked[] = []
-    for (let i = 0; i < 10; i++) users.push(await signupOver(api.url, `batch${i}@example.com`))
+    const users: SignedUp[] = []
+    for (let i = 0; i < 10; i++) users.push(await signup(api.url, `batch${i}@example.com`))
     const uploads = await Promise.all(
       users.slice(0, 6).map(async (user) => ({ user, id: await upload(user, 'photo-exif.jpg') })),
     )
@@ -117,13 +116,13 @@ t.test('one api and two workers on PostgreSQL, BullMQ and a shared folder', asyn
   })
 
   t.test('a worker killed mid-job: the other takes its job over once the lock lapses; nothing lost', async (t) => {
-    const users: Acked[] = []
-    for (let i = 0; i < 4; i++) users.push(await signupOver(api.url, `kill${i}@example.com`))
+    const users: SignedUp[] = []
+    for (let i = 0; i < 4; i++) users.push(await signup(api.url, `kill${i}@example.com`))
     const queue = new Queue('image.avatar', { connection: { url: redisUrl }, prefix: env.QUEUE_PREFIX })
     t.teardown(() => queue.close())
     const [victim, survivor] = workers
     const victimName = `${os.hostname()}:${victim.child.pid}`
-    const uploads: { user: Acked; id: string }[] = []
+    const uploads: { user: SignedUp; id: string }[] = []
     for (let round = 0; round < 3; round++) {
       for (const user of users) uploads.push({ user, id: await upload(user, 'photo-12mp.jpg') })
     }
