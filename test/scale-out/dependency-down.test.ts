@@ -3,7 +3,16 @@ import { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
 import { buildApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
-import { countRows, fastEnv, type SignedUp, signup, startApp, tempDataDir, uploadRaw } from '../helpers/app.ts'
+import {
+  countRows,
+  fastEnv,
+  type SignedUp,
+  signup,
+  startApp,
+  tempDataDir,
+  uploadRaw,
+  waitForJob,
+} from '../helpers/app.ts'
 import { postgresUrl, redisUrl, scaledEnv, servicesAvailable } from '../helpers/services.ts'
 import { startSmtp } from '../helpers/smtp.ts'
 import { startTcpProxy } from '../helpers/tcp-proxy.ts'
@@ -63,25 +72,35 @@ function notReady(t: Test, { res, ms }: Timed, dependency: RegExp): void {
   t.ok(ms < LIMIT_MS, `/readyz answered in ${Math.round(ms)} ms`)
 }
 
+/**
+ * The machine's Redis and PostgreSQL for one test (its own database and key prefix), with a proxy in front of
+ * one of them that the test can take down or hang; undefined, with the reason given, where they do not run.
+ */
+async function behindProxy(t: Test, dependency: 'redis' | 'postgres') {
+  if (!(await servicesAvailable(t))) return undefined
+  const env = await scaledEnv(t)
+  const url = dependency === 'redis' ? redisUrl : postgresUrl
+  const proxy = await startTcpProxy(portOf(url, dependency === 'redis' ? 6379 : 5432))
+  t.teardown(() => proxy.close())
+  const through = proxy.through(dependency === 'redis' ? redisUrl : (env.DATABASE_URL as string))
+  return { env: { ...env, [dependency === 'redis' ? 'REDIS_URL' : 'DATABASE_URL']: through }, proxy }
+}
+
 const ready = async (app: FastifyInstance) => (await app.inject({ url: '/readyz' })).statusCode === 200
 
 t.test(
   'Redis down: what needs it answers 503 at once; a signup is still 201 and its mails go once Redis is back',
   async (t) => {
-    if (!(await servicesAvailable(t))) return
-    const env = await scaledEnv(t)
-    const proxy = await startTcpProxy(portOf(redisUrl, 6379))
-    t.teardown(() => proxy.close())
+    const scaled = await behindProxy(t, 'redis')
+    if (!scaled) return
+    const { env, proxy } = scaled
     const smtp = await startSmtp()
     t.teardown(() => smtp.close())
-    const app = await startApp(t, { ...env, REDIS_URL: proxy.through(redisUrl), SMTP_URL: smtp.url, ADMIN_TOKEN })
+    const app = await startApp(t, { ...env, SMTP_URL: smtp.url, ADMIN_TOKEN })
     const ann = await signup(app, 'ann@example.com')
     const annJob = ann.jobs[0]?.id as string
     // Recorded as succeeded in BullMQ, not only sent: a job cut off between the two is active when Redis is back.
-    await waitFor("Ann's welcome mail to have succeeded", async () => {
-      const res = await app.inject({ url: `/jobs/${annJob}`, headers: bearer(ann) })
-      return res.json().status === 'succeeded'
-    })
+    t.equal((await waitForJob(app, ann, annJob)).status, 'succeeded', "Ann's welcome mail succeeded")
 
     await proxy.down()
     unavailable(t, await timed(app, { url: `/jobs/${annJob}`, headers: bearer(ann) }), /Redis/, 'GET /jobs/:id')
@@ -121,15 +140,11 @@ t.test(
 )
 
 t.test('Redis hung (connections accepted, nothing answered): 503 within the limit, then back', async (t) => {
-  if (!(await servicesAvailable(t))) return
-  const env = await scaledEnv(t)
-  const proxy = await startTcpProxy(portOf(redisUrl, 6379))
-  t.teardown(() => proxy.close())
+  const scaled = await behindProxy(t, 'redis')
+  if (!scaled) return
+  const { env, proxy } = scaled
   // An api alone: BullMQ's workers, whose connections wait for ever by design, are not what is tested here.
-  const app = await buildApp(
-    loadConfig({ ...fastEnv, DATA_DIR: tempDataDir(t), ...env, REDIS_URL: proxy.through(redisUrl), ADMIN_TOKEN }),
-    { role: 'api' },
-  )
+  const app = await buildApp(loadConfig({ ...fastEnv, DATA_DIR: tempDataDir(t), ...env, ADMIN_TOKEN }), { role: 'api' })
   t.teardown(() => app.close())
   await app.ready()
   const ann = await signup(app, 'ann@example.com')
@@ -153,10 +168,7 @@ t.test('Redis paused with CLIENT PAUSE: a read that needs it answers 503 within 
   const app = await startApp(t, { ...env, DEPENDENCY_TIMEOUT_MS: '800' })
   const ann = await signup(app, 'ann@example.com')
   const annJob = ann.jobs[0]?.id as string
-  await waitFor('the job handed to BullMQ', async () => {
-    const res = await app.inject({ url: `/jobs/${annJob}`, headers: bearer(ann) })
-    return res.json().status === 'succeeded'
-  })
+  t.equal((await waitForJob(app, ann, annJob)).status, 'succeeded', 'the job went through BullMQ')
   const control = new Redis(redisUrl)
   t.teardown(() => control.disconnect())
   // The shared Redis pauses writes (scripts included) for everyone: kept short, as other tests use it too.
@@ -174,11 +186,10 @@ t.test('Redis paused with CLIENT PAUSE: a read that needs it answers 503 within 
 })
 
 t.test('PostgreSQL down: signup and profile answer 503 at once, then work again', async (t) => {
-  if (!(await servicesAvailable(t))) return
-  const env = await scaledEnv(t)
-  const proxy = await startTcpProxy(portOf(postgresUrl, 5432))
-  t.teardown(() => proxy.close())
-  const app = await startApp(t, { ...env, DATABASE_URL: proxy.through(env.DATABASE_URL as string) })
+  const scaled = await behindProxy(t, 'postgres')
+  if (!scaled) return
+  const { env, proxy } = scaled
+  const app = await startApp(t, env)
   const ann = await signup(app, 'ann@example.com')
 
   await proxy.down()
@@ -197,11 +208,10 @@ t.test('PostgreSQL down: signup and profile answer 503 at once, then work again'
 })
 
 t.test('PostgreSQL hung: 503 within the limit, then back', async (t) => {
-  if (!(await servicesAvailable(t))) return
-  const env = await scaledEnv(t)
-  const proxy = await startTcpProxy(portOf(postgresUrl, 5432))
-  t.teardown(() => proxy.close())
-  const app = await startApp(t, { ...env, DATABASE_URL: proxy.through(env.DATABASE_URL as string) })
+  const scaled = await behindProxy(t, 'postgres')
+  if (!scaled) return
+  const { env, proxy } = scaled
+  const app = await startApp(t, env)
   const ann = await signup(app, 'ann@example.com')
 
   proxy.hang()
