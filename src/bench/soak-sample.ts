@@ -20,6 +20,8 @@ export interface SoakSample {
   mailFiles: number
   /** deckhand.db with its -wal and -shm. */
   dbMiB: number
+  /** Of those, the -wal file: a checkpoint held back lets it grow past its usual few MiB. */
+  walMiB: number
   /** Pages of the users table and its indexes: rows kept for ever by design, so they grow with signups. */
   usersMiB: number
   /** Pages of the jobs table and its indexes: what retention has to keep bounded. */
@@ -100,6 +102,7 @@ export async function sampleService(service: LocalService, minute: number): Prom
     files: countFiles(service.dataDir),
     mailFiles: countFiles(paths.mailFolder),
     dbMiB: ['', '-wal', '-shm'].reduce((sum, suffix) => sum + sizeOf(paths.database + suffix), 0) / MiB,
+    walMiB: sizeOf(`${paths.database}-wal`) / MiB,
     ...pagesByTable(paths.database),
     eventLoopP99Ms: metricValue(metrics, 'nodejs_eventloop_lag_p99_seconds') * 1000,
     queued: metricSum(metrics, 'deckhand_jobs', { status: 'queued' }),

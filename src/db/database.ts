@@ -64,6 +64,9 @@ pg.types.setTypeParser(pg.types.builtins.INT8, Number)
  */
 const RECLAIM_PAGES_PER_STEP = 250
 
+/** The size the WAL file is truncated back to after a checkpoint let it grow past it (see openSqlite). */
+export const WAL_SIZE_LIMIT_BYTES = 8 * 1024 * 1024
+
 /** Opens SQLite or PostgreSQL behind one Kysely instance, migrated to the latest schema. */
 export async function openDatabase(options: OpenOptions): Promise<Database> {
   const database = options.url ? openPostgres(options.url, options) : openSqlite(options)
@@ -90,6 +93,11 @@ function openSqlite(options: OpenOptions): Database {
   statements.pragma('journal_mode = WAL')
   // FULL is kept by fsyncing the WAL off the event loop (durable()), not by SQLite at every commit.
   statements.pragma('synchronous = NORMAL')
+  // SQLite keeps the WAL file at the largest size it ever reached; a checkpoint held back for a while (a reader
+  // of an old snapshot: a backup, the sqlite3 shell, a monitoring query) would leave it that size for ever. Past
+  // this, a checkpoint that restarts the WAL truncates the file: twice what one auto-checkpoint (1,000 pages,
+  // 4 MiB) normally lets it reach.
+  statements.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`)
   statements.pragma('busy_timeout = 5000')
   statements.pragma('foreign_keys = ON')
   if ((statements.pragma('user_version') as number) > 0) {
