@@ -1,9 +1,13 @@
+import type { EncodableFormat } from '../images/avatar-pipeline.ts'
+
 /*
  * The formats avatars are made in, declared once: JPEG always, as every client reads it; WebP and AVIF as
- * AVATAR_FORMATS says. The config, the API schemas, format negotiation and the render pipeline all read them here.
+ * AVATAR_FORMATS says. The config, the API schemas and format negotiation read them here; the render pipeline is
+ * given them with each task, and `satisfies` keeps them within what it can encode.
  */
-export const OPTIONAL_FORMATS = ['webp', 'avif'] as const
-export const FALLBACK_FORMAT = 'jpeg'
+
+export const OPTIONAL_FORMATS = ['webp', 'avif'] as const satisfies readonly EncodableFormat[]
+export const FALLBACK_FORMAT = 'jpeg' as const satisfies EncodableFormat
 export const OUTPUT_FORMATS = [...OPTIONAL_FORMATS, FALLBACK_FORMAT] as const
 
 export type OptionalFormat = (typeof OPTIONAL_FORMATS)[number]

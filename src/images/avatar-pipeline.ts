@@ -1,9 +1,11 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp'
-import type { OutputFormat } from '../avatars/formats.ts'
 import { variantFileName } from '../storage/paths.ts'
 import { placeholderOf } from './placeholder.ts'
+
+/** The formats this pipeline encodes; which of them avatars are made in is the avatars feature's to say. */
+export type EncodableFormat = 'webp' | 'avif' | 'jpeg'
 
 export interface AvatarTask {
   /** The stored original. */
@@ -11,7 +13,7 @@ export interface AvatarTask {
   /** Where the variants are written, one file per size and format: `<size>.<format>`. */
   outDir: string
   sizes: number[]
-  formats: OutputFormat[]
+  formats: EncodableFormat[]
   /** Refuse to decode more pixels than this (guards against decompression bombs). */
   maxPixels: number
   /** libvips stops a pipeline that runs longer than this. */
@@ -20,7 +22,7 @@ export interface AvatarTask {
 
 export interface AvatarVariant {
   size: number
-  format: OutputFormat
+  format: EncodableFormat
   bytes: number
 }
 
@@ -40,7 +42,7 @@ export type AvatarOutcome =
 
 const decodable = new Set(['jpeg', 'png', 'webp', 'heif', 'gif', 'tiff'])
 
-const encoders: Record<OutputFormat, (s: Sharp) => Sharp> = {
+const encoders: Record<EncodableFormat, (s: Sharp) => Sharp> = {
   webp: (s) => s.webp({ quality: 80, effort: 4 }),
   avif: (s) => s.avif({ quality: 50, effort: 2 }),
   // JPEG has no alpha: transparent areas become white rather than black.
