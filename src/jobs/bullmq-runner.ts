@@ -1,25 +1,18 @@
 import os from 'node:os'
 import { type Job as BullJob, DelayedError, UnrecoverableError, Worker } from 'bullmq'
-import type { Logger } from 'pino'
 import type { WatchErrors } from '../error-events.ts'
 import { retryDelay } from './backoff.ts'
 import { type BullData, type BullProgress, fromBull } from './bullmq-store.ts'
-import { RunnerCore } from './runner-core.ts'
-import type { AttemptOutcome, Job, JobRunner, Lane } from './types.ts'
+import { CoreRunner, RunnerCore, type RunnerOptions } from './runner-core.ts'
+import type { Lane } from './types.ts'
 
-export interface BullRunnerOptions {
+export interface BullRunnerOptions extends RunnerOptions {
   redisUrl: string
   prefix: string
-  lanes: Lane[]
-  maxAttempts: number
-  retryBaseMs: number
-  retryMaxMs: number
   /** A job whose worker stops renewing its lock (it died) goes to another worker after this long. */
   stalledAfterMs: number
-  log: Logger
   /** Listens for 'error' on each BullMQ worker (its ioredis connections report there). */
   watchErrors: WatchErrors
-  onSettled?: (job: Job, outcome: AttemptOutcome, ms: number) => void
 }
 
 /** A retryable failure carries its own delay, so the backoff BullMQ applies is the one clients were shown. */
@@ -38,24 +31,18 @@ class RetryLater extends Error {
  * returned result, a RetryLater carrying the core's delay, an UnrecoverableError, a move back to the queue). A
  * job whose process died is taken over by another worker once its lock lapses (BullMQ's stalled-job check).
  */
-export class BullRunner implements JobRunner {
+export class BullRunner extends CoreRunner {
   readonly #opts: BullRunnerOptions
-  readonly #core: RunnerCore
   readonly #workers: Worker[] = []
   /** Names this process in BullMQ (`processedBy`), so an operator can tell which worker ran what. */
   readonly name = `${os.hostname()}:${process.pid}`
 
   constructor(options: BullRunnerOptions) {
+    super(new RunnerCore(options))
     this.#opts = options
-    this.#core = new RunnerCore(options)
   }
 
-  get running(): boolean {
-    return this.#core.running
-  }
-
-  async start(): Promise<void> {
-    if (!this.#core.start()) return
+  protected async begin(): Promise<void> {
     const { redisUrl, prefix, stalledAfterMs, maxAttempts, retryBaseMs, retryMaxMs } = this.#opts
     for (const lane of this.#opts.lanes) {
       for (const kind of Object.keys(lane.handlers)) {
@@ -88,7 +75,7 @@ export class BullRunner implements JobRunner {
         .updateProgress({ stage: null, lastError, runAt })
         .catch((err) => this.#opts.log.warn({ err, jobId: job.id }, 'error not recorded'))
     // attemptsMade counts the attempts that already failed; this one is not among them yet.
-    const outcome = await this.#core.attempt(
+    const outcome = await this.core.attempt(
       lane,
       job,
       {
@@ -117,18 +104,17 @@ export class BullRunner implements JobRunner {
     }
   }
 
-  stopClaiming(): void {
-    if (!this.#core.stopClaiming()) return
+  protected stopTaking(): void {
     for (const worker of this.#workers) {
       worker.pause(true).catch((err) => this.#opts.log.warn({ err }, 'could not pause a worker'))
     }
   }
 
-  async stop(graceMs: number): Promise<void> {
-    this.stopClaiming()
-    // A handler that ignored its signal does not hold the process: its job's lock lapses and another worker
-    // takes it over.
-    const timedOut = await this.#core.drain(graceMs)
-    await Promise.all(this.#workers.map((w) => w.close(timedOut)))
+  /**
+   * A handler that ignored its signal does not hold the process: its job's lock lapses and another worker takes
+   * it over.
+   */
+  protected async end(aborted: boolean): Promise<void> {
+    await Promise.all(this.#workers.map((w) => w.close(aborted)))
   }
 }

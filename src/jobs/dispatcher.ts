@@ -1,27 +1,17 @@
-import type { Logger } from 'pino'
-import { type AttemptRecorder, RunnerCore } from './runner-core.ts'
-import type { AttemptOutcome, Job, JobRunner, Journal, Lane } from './types.ts'
+import { type AttemptRecorder, CoreRunner, RunnerCore, type RunnerOptions } from './runner-core.ts'
+import type { Job, Journal, Lane } from './types.ts'
 
-export interface DispatcherOptions {
+export interface DispatcherOptions extends RunnerOptions {
   queue: Journal
-  lanes: Lane[]
-  maxAttempts: number
-  retryBaseMs: number
-  retryMaxMs: number
   pollIntervalMs: number
-  log: Logger
-  clock?: () => number
-  /** Told of every finished attempt, for metrics. */
-  onSettled?: (job: Job, outcome: AttemptOutcome, ms: number) => void
 }
 
 /**
  * Claims due jobs from the journal and runs them through the runner core, each lane up to its concurrency; the
  * rest wait on disk. Delivery is at-least-once: a job cut off by a crash runs again.
  */
-export class Dispatcher implements JobRunner {
+export class Dispatcher extends CoreRunner {
   readonly #opts: Required<Omit<DispatcherOptions, 'onSettled'>>
-  readonly #core: RunnerCore
   #timer: NodeJS.Timeout | undefined
   #scheduled = false
   /** A look at the journal is under way; a wake() meanwhile asks for another right after it. */
@@ -31,19 +21,15 @@ export class Dispatcher implements JobRunner {
   readonly #unrecorded = new Set<string>()
 
   constructor(options: DispatcherOptions) {
-    this.#opts = { clock: Date.now, ...options }
-    this.#core = new RunnerCore({ ...options, clock: this.#opts.clock })
+    const opts = { clock: Date.now, ...options }
+    super(new RunnerCore({ ...options, clock: opts.clock }))
+    this.#opts = opts
     // The journal says when it queued jobs, so nobody who enqueues need remember to wake the dispatcher.
     options.queue.onEnqueued(() => this.wake())
   }
 
-  get running(): boolean {
-    return this.#core.running
-  }
-
   /** Requeues what a crash left running, then starts claiming. */
-  async start(): Promise<void> {
-    if (!this.#core.start()) return
+  protected async begin(): Promise<void> {
     const requeued = await this.#opts.queue.requeueRunning()
     if (requeued > 0) this.#opts.log.warn({ requeued }, 'requeued jobs left running by an earlier process')
     this.wake()
@@ -99,11 +85,11 @@ export class Dispatcher implements JobRunner {
     }
     for (const lane of this.#opts.lanes) {
       const kinds = Object.keys(lane.handlers)
-      const free = lane.concurrency - this.#core.busy(lane)
+      const free = lane.concurrency - this.core.busy(lane)
       if (free > 0) {
         for (const job of await this.#opts.queue.claim(kinds, free, now)) this.#run(lane, job)
       }
-      if (this.#core.busy(lane) < lane.concurrency) {
+      if (this.core.busy(lane) < lane.concurrency) {
         const due = await this.#opts.queue.nextDueAt(kinds)
         if (due !== undefined) nextAt = Math.min(nextAt, due)
       }
@@ -120,7 +106,7 @@ export class Dispatcher implements JobRunner {
       release: () => queue.release(job.id),
       setStage: (stage) => queue.setStage(job.id, stage),
     }
-    this.#core
+    this.core
       .attempt(lane, job, record)
       .catch((err) => {
         // At-least-once: the job runs again once its release can be written.
@@ -133,19 +119,13 @@ export class Dispatcher implements JobRunner {
       .finally(() => this.wake())
   }
 
-  /** Claims no more jobs; those running carry on. The grace period of `stop()` counts from here. */
-  stopClaiming(): void {
-    if (this.#core.stopClaiming()) clearTimeout(this.#timer)
+  protected stopTaking(): void {
+    clearTimeout(this.#timer)
   }
 
-  /**
-   * Stops claiming, lets running jobs finish within `graceMs` of the first stop request, then aborts the rest
-   * and leaves them queued for the next start.
-   */
-  async stop(graceMs: number): Promise<void> {
-    this.stopClaiming()
-    if (!(await this.#core.drain(graceMs))) return
-    // A handler that ignored its signal must not hold the process: release its job ourselves.
-    for (const job of this.#core.runningJobs()) await this.#opts.queue.release(job.id)
+  /** A handler that ignored its signal must not hold the process: its job is released here, for the next start. */
+  protected async end(aborted: boolean): Promise<void> {
+    if (!aborted) return
+    for (const job of this.core.runningJobs()) await this.#opts.queue.release(job.id)
   }
 }

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import { JobErrorCode } from '../errors.ts'
 import { describeFailure, drain, nextAttempt, type RetryPolicy, type RunningAttempt, runHandler } from './attempt.ts'
-import type { AttemptOutcome, Job, JobContext, JobErrorInfo, Lane } from './types.ts'
+import type { AttemptOutcome, Job, JobContext, JobErrorInfo, JobRunner, Lane } from './types.ts'
 
 /** What one attempt came to, decided by the runner core, written down by the backend. */
 export type Outcome =
@@ -25,6 +25,11 @@ export interface RunnerCoreOptions extends RetryPolicy {
   clock?: () => number
   /** Told of every finished attempt once its outcome is recorded, for metrics. */
   onSettled?: (job: Job, outcome: AttemptOutcome, ms: number) => void
+}
+
+/** What every runner is configured with: its lanes, and how the core runs their jobs. */
+export interface RunnerOptions extends RunnerCoreOptions {
+  lanes: Lane[]
 }
 
 interface Attempt extends RunningAttempt {
@@ -174,4 +179,41 @@ export class RunnerCore {
     const all = () => [...this.#running.values()].flatMap((set) => [...set])
     return drain(all, remaining, this.#opts.log)
   }
+}
+
+/**
+ * The one start/stop lifecycle of every runner: started once; asked to stop, it takes no new jobs and the grace
+ * period counts from then; running attempts get what is left of it, then are aborted and recorded as
+ * interrupted. A backend says only how it begins taking jobs, stops taking them, and ends.
+ */
+export abstract class CoreRunner implements JobRunner {
+  protected readonly core: RunnerCore
+
+  constructor(core: RunnerCore) {
+    this.core = core
+  }
+
+  get running(): boolean {
+    return this.core.running
+  }
+
+  async start(): Promise<void> {
+    if (this.core.start()) await this.begin()
+  }
+
+  stopClaiming(): void {
+    if (this.core.stopClaiming()) this.stopTaking()
+  }
+
+  async stop(graceMs: number): Promise<void> {
+    this.stopClaiming()
+    await this.end(await this.core.drain(graceMs))
+  }
+
+  /** Starts taking jobs; called once. */
+  protected abstract begin(): Promise<void>
+  /** Takes no more jobs; those running carry on. Called once, at the first stop request. */
+  protected abstract stopTaking(): void
+  /** After the drain; `aborted` says whether running attempts had to be cut off. */
+  protected abstract end(aborted: boolean): Promise<void>
 }
