@@ -28,8 +28,8 @@ const fromFastify: Record<string, Declared> = {
   FST_ERR_VALIDATION: (message) => new ValidationError(message),
 }
 
-/** Whether `err` is one of errors.ts's own: a code of ours on a status of 4xx or 503. */
-const isDeclared = (err: FastifyError) =>
+/** Whether `err` names its own code (ours, or a library's that names one), not one of Fastify's FST_ ones. */
+const hasOwnCode = (err: FastifyError) =>
   err.statusCode !== undefined && typeof err.code === 'string' && !err.code.startsWith('FST_')
 
 /**
@@ -51,10 +51,10 @@ function declare(err: FastifyError): FastifyError {
     if (known) return known(err.message)
     // Body, file, part and field limits alike (Fastify's and @fastify/multipart's).
     if (status === 413) return new PayloadTooLargeError(err.message)
-    if (isDeclared(err)) return err
+    if (hasOwnCode(err)) return err
     return new BadRequestError(err.message)
   }
-  if (status === 503 && isDeclared(err)) return err
+  if (status === 503 && hasOwnCode(err)) return err
   return new InternalError()
 }
 

@@ -29,7 +29,10 @@ export const UploadIncompleteError = createError(
 export const UserNotFoundError = createError('USER_NOT_FOUND', 'No such user', 404)
 export const JobNotFoundError = createError('JOB_NOT_FOUND', 'No such job', 404)
 export const EmailTakenError = createError('EMAIL_TAKEN', 'That e-mail address is already signed up', 409)
-export const PayloadTooLargeError = createError<[string]>('PAYLOAD_TOO_LARGE', 'Body exceeds a limit: %s', 413)
+/** Any body over a limit: the upload limit (uploadTooLarge), or Fastify's and @fastify/multipart's, in their words. */
+export const PayloadTooLargeError = createError<[string]>('PAYLOAD_TOO_LARGE', '%s', 413)
+export const uploadTooLarge = (maxBytes: number) =>
+  new PayloadTooLargeError(`Body exceeds the limit of ${maxBytes} bytes`)
 export const UnsupportedMediaTypeError = createError<[string]>('UNSUPPORTED_MEDIA_TYPE', '%s', 415)
 export const ImageTooLargeError = createError<[number, number, number]>(
   'IMAGE_TOO_LARGE',

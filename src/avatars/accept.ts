@@ -8,8 +8,8 @@ import {
   EmptyUploadError,
   ImageTooLargeError,
   ImageUndecodableError,
-  PayloadTooLargeError,
   UnsupportedMediaTypeError,
+  uploadTooLarge,
 } from '../errors.ts'
 import { SNIFF_BYTES, sniffImageType } from '../images/sniff.ts'
 import type { Job, JobStore } from '../jobs/types.ts'
@@ -41,7 +41,7 @@ export async function acceptAvatarUpload(deps: AcceptDeps, userId: string, body:
   try {
     bytes = await receiveToFile(body, incoming, deps.maxUploadBytes)
   } catch (err) {
-    if (err instanceof TooManyBytes) throw new PayloadTooLargeError(`more than ${deps.maxUploadBytes} bytes`)
+    if (err instanceof TooManyBytes) throw uploadTooLarge(deps.maxUploadBytes)
     throw err
   }
   try {

@@ -235,7 +235,8 @@ export async function transact<T>(database: Database, work: (tx: Transaction) =>
       .catch(() => {})
     throw err
   }
-  // Hooks are the queue's own bookkeeping, run behind the answer: none may fail the work that committed.
+  // Hooks are the queue's own bookkeeping (a wake-up, a hand-over that catches its own failure) and must not
+  // throw: the work has committed, and its caller must not hear otherwise.
   for (const hook of hooks) hook()
   return result
 }

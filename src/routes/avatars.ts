@@ -11,10 +11,10 @@ import {
   ForbiddenError,
   InvalidMultipartError,
   MissingFileError,
-  PayloadTooLargeError,
   ServiceBusyError,
   UnsupportedMediaTypeError,
   UploadIncompleteError,
+  uploadTooLarge,
 } from '../errors.ts'
 import type { Job } from '../jobs/types.ts'
 import multipart, { multipartOptions } from '../plugins/multipart.ts'
@@ -43,7 +43,7 @@ export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       throw new UnsupportedMediaTypeError('Expected Content-Type image/* or multipart/form-data')
     }
     const declared = Number(request.headers['content-length'])
-    if (declared > config.MAX_UPLOAD_BYTES) throw new PayloadTooLargeError(`more than ${config.MAX_UPLOAD_BYTES} bytes`)
+    if (declared > config.MAX_UPLOAD_BYTES) throw uploadTooLarge(config.MAX_UPLOAD_BYTES)
   }
   const slots = services.uploads
   // Uploads on the wire count against the backpressure limit like the jobs they will become: a slot is taken
