@@ -1,6 +1,5 @@
 import path from 'node:path'
-import type { Logger } from 'pino'
-import { betweenBatches, type SweepTask } from '../jobs/sweeper.ts'
+import { betweenBatches, type SweepTask, type SweepTaskOptions } from '../jobs/sweeper.ts'
 import { isPending, type JobStore } from '../jobs/types.ts'
 import { oldEntries, removeAll, removeOldFiles, subfolders } from '../storage/old-entries.ts'
 import type { StoragePaths } from '../storage/paths.ts'
@@ -9,7 +8,7 @@ import type { AvatarsRepository } from './repository.ts'
 
 export type OrphanKind = 'incoming' | 'original' | 'version'
 
-export interface OrphanSweepOptions {
+export interface OrphanSweepOptions extends SweepTaskOptions {
   paths: StoragePaths
   queue: Pick<JobStore, 'get' | 'listAll'>
   avatars: Pick<AvatarsRepository, 'currentVersions'>
@@ -22,8 +21,6 @@ export interface OrphanSweepOptions {
   incoming: boolean
   /** Sweep originals and version folders under STORAGE_DIR: processes that run avatar jobs. */
   stored: boolean
-  log: Logger
-  clock?: () => number
   onRemoved?: (what: OrphanKind, count: number) => void
 }
 

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto'
 import { type Job as BullJob, type JobType, Queue, QueueEvents } from 'bullmq'
 import { Redis } from 'ioredis'
 import type { Selectable } from 'kysely'
@@ -7,6 +6,7 @@ import type { Database } from '../db/database.ts'
 import type { OutboxTable } from '../db/schema.ts'
 import { DependencyDown, dependencyFailure, withDeadline } from '../dependencies.ts'
 import type { WatchErrors } from '../error-events.ts'
+import { NOT_STARTED, newJobRow, toJob } from './db-journal.ts'
 import type { FinishedStatus, Job, JobErrorInfo, JobStatus, JobStore } from './types.ts'
 
 /** What deckhand puts in a BullMQ job. The job's name is the kind; its id is deckhand's job id. */
@@ -65,21 +65,15 @@ export function fromBull(job: BullJob<BullData>, status: JobStatus): Job {
   }
 }
 
-const fromOutbox = (row: Selectable<OutboxTable>): Job => ({
-  id: row.id,
-  kind: row.kind,
-  ownerId: row.owner_id,
-  payload: JSON.parse(row.payload),
-  status: 'queued',
-  attempts: 0,
-  runAt: row.created_at,
-  stage: null,
-  lastError: null,
-  result: null,
-  createdAt: row.created_at,
-  startedAt: null,
-  finishedAt: null,
-})
+// A row still in the outbox is a job that no one has run yet: queued since its commit.
+const fromOutbox = (row: Selectable<OutboxTable>): Job =>
+  toJob({
+    ...row,
+    status: 'queued',
+    attempts: 0,
+    run_at: row.created_at,
+    ...NOT_STARTED,
+  })
 
 export interface BullStoreOptions {
   redisUrl: string
@@ -189,6 +183,16 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
       .execute()
   }
 
+  /** Jobs committed but not yet handed over, per kind: how many, and the commit time of the oldest. */
+  async function outboxByKind(): Promise<Map<string, { count: number; since: number }>> {
+    const rows = await db
+      .selectFrom('outbox')
+      .select((eb) => ['kind', eb.fn.countAll<number>().as('count'), eb.fn.min('created_at').as('since')])
+      .groupBy('kind')
+      .execute()
+    return new Map(rows.map((r) => [r.kind, { count: Number(r.count), since: Number(r.since) }]))
+  }
+
   let sweeping: Promise<void> | undefined
   const sweep = () => {
     sweeping ??= (async () => {
@@ -230,13 +234,7 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
     async enqueue(tx, jobs) {
       if (jobs.length === 0) return []
       const now = Date.now()
-      const rows = jobs.map((job) => ({
-        id: randomUUID(),
-        kind: job.kind,
-        owner_id: job.ownerId,
-        payload: JSON.stringify(job.payload),
-        created_at: now,
-      }))
+      const rows = jobs.map((job) => newJobRow(job, now))
       await tx.db.insertInto('outbox').values(rows).execute()
       // Committed: the jobs are safe in the outbox. The hand-over runs behind the answer, never awaited by it; a
       // failure is the sweep's to repair, and is logged, never the client's error. With Redis away it is left to
@@ -270,12 +268,8 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
 
     async pendingCount(kind) {
       const counts = await fromRedis(() => queueOf(kind).getJobCounts(...STATES.queued, ...STATES.running))
-      const inOutbox = await db
-        .selectFrom('outbox')
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .where('kind', '=', kind)
-        .executeTakeFirstOrThrow()
-      return Object.values(counts).reduce((a, b) => a + b, 0) + Number(inOutbox.n)
+      const inOutbox = (await outboxByKind()).get(kind)?.count ?? 0
+      return Object.values(counts).reduce((a, b) => a + b, 0) + inOutbox
     },
 
     async list({ status, kind, limit }) {
@@ -334,12 +328,7 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
     async oldestDue(now) {
       // Rows still in the outbox are due since their commit; in BullMQ the oldest waiting job is at the far end
       // of the wait list (a retried job waits in the delayed set until due, then joins it).
-      const handedOver = await db
-        .selectFrom('outbox')
-        .select((eb) => ['kind', eb.fn.min('created_at').as('at')])
-        .groupBy('kind')
-        .execute()
-      const since = new Map(handedOver.map((r) => [r.kind, Number(r.at)]))
+      const since = new Map([...(await outboxByKind())].map(([kind, r]) => [kind, r.since]))
       for (const [kind, queue] of queues) {
         const [oldest] = await fromRedis(() => queue.getJobs(['wait'], 0, 0, true))
         if (!oldest) continue
@@ -351,12 +340,7 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
 
     async depth() {
       const out: { kind: string; status: JobStatus; count: number }[] = []
-      const waiting = await db
-        .selectFrom('outbox')
-        .select((eb) => ['kind', eb.fn.countAll<number>().as('n')])
-        .groupBy('kind')
-        .execute()
-      const inOutbox = new Map(waiting.map((r) => [r.kind, Number(r.n)]))
+      const inOutbox = await outboxByKind()
       for (const [kind, queue] of queues) {
         const counts = await fromRedis(() => queue.getJobCounts(...Object.values(STATES).flat()))
         const byStatus = new Map<JobStatus, number>()
@@ -364,7 +348,7 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
           const status = toStatus(state)
           byStatus.set(status, (byStatus.get(status) ?? 0) + n)
         }
-        byStatus.set('queued', (byStatus.get('queued') ?? 0) + (inOutbox.get(kind) ?? 0))
+        byStatus.set('queued', (byStatus.get('queued') ?? 0) + (inOutbox.get(kind)?.count ?? 0))
         for (const [status, count] of byStatus) if (count > 0) out.push({ kind, status, count })
       }
       return out

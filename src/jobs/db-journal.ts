@@ -4,9 +4,28 @@ import type { Database, Db } from '../db/database.ts'
 import type { JobsTable } from '../db/schema.ts'
 import type { Job, JobErrorInfo, JobStatus, Journal, NewJob } from './types.ts'
 
-type JobRow = Selectable<JobsTable>
+export type JobRow = Selectable<JobsTable>
 
-function toJob(row: JobRow): Job {
+/** What a new job is stored with, in the journal as in the outbox: a fresh id, the owner, the payload as JSON. */
+export const newJobRow = (job: NewJob, now: number) => ({
+  id: randomUUID(),
+  kind: job.kind,
+  owner_id: job.ownerId,
+  payload: JSON.stringify(job.payload),
+  created_at: now,
+})
+
+/** The columns of a job that has not run yet. */
+export const NOT_STARTED = {
+  stage: null,
+  last_error: null,
+  result: null,
+  started_at: null,
+  finished_at: null,
+} as const
+
+/** The one mapping from a jobs row to the Job the API and the runners see. */
+export function toJob(row: JobRow): Job {
   return {
     id: row.id,
     kind: row.kind,
@@ -38,18 +57,10 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
       .insertInto('jobs')
       .values(
         jobs.map((job) => ({
-          id: randomUUID(),
-          kind: job.kind,
-          owner_id: job.ownerId,
-          payload: JSON.stringify(job.payload),
+          ...newJobRow(job, now),
           status: 'queued' as const,
           run_at: now,
-          created_at: now,
-          stage: null,
-          last_error: null,
-          result: null,
-          started_at: null,
-          finished_at: null,
+          ...NOT_STARTED,
         })),
       )
       .returningAll()

@@ -1,17 +1,14 @@
-import type { Logger } from 'pino'
-import { betweenBatches, type SweepTask } from './sweeper.ts'
+import { betweenBatches, type SweepTask, type SweepTaskOptions } from './sweeper.ts'
 import type { FinishedStatus, JobStore } from './types.ts'
 
-export interface RetentionOptions {
+export interface RetentionOptions extends SweepTaskOptions {
   store: Pick<JobStore, 'deleteFinished'>
   /** Succeeded jobs are deleted this long after they finished; 0 keeps them (JOB_RETENTION_MS). */
   keepSucceededMs: number
   /** Failed jobs likewise (FAILED_JOB_RETENTION_MS). */
   keepFailedMs: number
-  log: Logger
   /** Rows per statement. */
   batchSize?: number
-  clock?: () => number
   /** Told of every batch deleted, for metrics. */
   onSwept?: (status: FinishedStatus, count: number) => void
 }

@@ -7,6 +7,13 @@ export interface SweepTask {
   run(stopping: () => boolean): Promise<void>
 }
 
+/** What every sweep task takes besides its own settings. */
+export interface SweepTaskOptions {
+  log: Logger
+  /** The time; tests move it instead of waiting. */
+  clock?: () => number
+}
+
 /** Lets requests, claims and timers run between two batches of a sweep. */
 export const betweenBatches = (): Promise<void> => yieldToEventLoop()
 

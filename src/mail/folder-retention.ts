@@ -1,14 +1,11 @@
-import type { Logger } from 'pino'
-import type { SweepTask } from '../jobs/sweeper.ts'
+import type { SweepTask, SweepTaskOptions } from '../jobs/sweeper.ts'
 import { removeOldFiles } from '../storage/old-entries.ts'
 
-export interface MailFolderRetentionOptions {
+export interface MailFolderRetentionOptions extends SweepTaskOptions {
   folder: string
   /** Mail files are removed this long after they were written (JOB_RETENTION_MS); 0 keeps them. */
   keepMs: number
-  log: Logger
   onRemoved?: (count: number) => void
-  clock?: () => number
 }
 
 /**
@@ -17,15 +14,15 @@ export interface MailFolderRetentionOptions {
  * for longer copies them out or sets SMTP_URL.
  */
 export function mailFolderRetentionTask(options: MailFolderRetentionOptions): SweepTask {
-  const clock = options.clock ?? Date.now
+  const { folder, keepMs, log, onRemoved, clock = Date.now } = options
   return {
     name: 'mail folder retention',
     async run() {
-      if (options.keepMs === 0) return
-      const removed = await removeOldFiles(options.folder, clock() - options.keepMs)
+      if (keepMs === 0) return
+      const removed = await removeOldFiles(folder, clock() - keepMs)
       if (removed === 0) return
-      options.onRemoved?.(removed)
-      options.log.info({ removed }, 'removed mail files past their retention from the mail folder')
+      onRemoved?.(removed)
+      log.info({ removed }, 'removed mail files past their retention from the mail folder')
     },
   }
 }
