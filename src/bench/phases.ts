@@ -20,6 +20,8 @@ export interface BenchOptions {
   avatarConcurrency: number
   /** Connections autocannon keeps busy with signups. */
   signupConnections: number
+  /** How long each rate of phase 7 lasts. */
+  sustainedMs: number
 }
 
 const defaults = loadConfig({})
@@ -224,6 +226,13 @@ function mailBetween(before: string, after: string, seconds: number) {
   }
 }
 
+/** The age of the oldest mail job still waiting, in seconds: how far behind the mail lane is. */
+const mailQueueLatency = (metrics: string) =>
+  Math.max(...mailKinds.map((kind) => metricValue(metrics, `deckhand_job_queue_latency_seconds{kind="${kind}"}`) || 0))
+
+/** Phase 3's limit: the same load on the bare route of signup-limit.ts. */
+export const signupLimitPhase = (url: string, opts: BenchOptions, label: string) => signupLoad(url, opts, label)
+
 /** Phase 3: signups alone. */
 export async function signupsPhase(url: string, opts: BenchOptions) {
   const before = await scrape(url)
@@ -233,7 +242,68 @@ export async function signupsPhase(url: string, opts: BenchOptions) {
     ...result,
     eventLoopDelayP99Ms: metricValue(metrics, 'nodejs_eventloop_lag_p99_seconds') * 1000,
     ...mailBetween(before, metrics, opts.durationMs / 1000),
+    mailQueueLatencySeconds: mailQueueLatency(metrics),
   }
+}
+
+export interface SustainedStep {
+  rate: number
+  requestsPerSecond: number
+  errors: number
+  latencyP99Ms: number
+  mailsPerSecond: number
+  mailsWaiting: number
+  mailQueueLatencySeconds: number
+  ok: boolean
+}
+
+/** What a sustained step must show to pass: the rate served, no error, p99 under 50 ms, mail caught up. */
+export const SUSTAINED_P99_MS = 50
+
+/**
+ * Phase 7: signups at a constant arrival rate (autocannon's overallRate: an open model, latencies corrected for
+ * coordinated omission), on a fresh service per rate, raised in steps until one fails. A rate passes when,
+ * after `sustainedMs`, it was served (at least 95% of it, no errors), signup p99 stayed under 50 ms, and the mail
+ * jobs still waiting are at most one second's worth (2 × rate: two mails a signup). The answer to "what rate can
+ * it take for an hour?" is the highest rate that passed.
+ */
+export async function sustainedPhase(
+  opts: BenchOptions,
+  rates: readonly number[],
+  onService: <T>(fn: (url: string) => Promise<T>) => Promise<T>,
+  label: string,
+) {
+  const steps: SustainedStep[] = []
+  for (const rate of rates) {
+    const step = await onService(async (url) => {
+      const before = await scrape(url)
+      const load = await signupLoad(
+        url,
+        { durationMs: opts.sustainedMs, signupConnections: Math.max(opts.signupConnections, Math.ceil(rate / 20)) },
+        `${label} at ${rate}/s`,
+        rate,
+      )
+      const metrics = await scrape(url)
+      const mail = mailBetween(before, metrics, opts.sustainedMs / 1000)
+      return {
+        rate,
+        requestsPerSecond: load.requestsPerSecond,
+        errors: load.errors,
+        latencyP99Ms: load.latencyP99Ms,
+        ...mail,
+        mailQueueLatencySeconds: mailQueueLatency(metrics),
+        ok:
+          load.errors === 0 &&
+          load.requestsPerSecond >= 0.95 * rate &&
+          load.latencyP99Ms < SUSTAINED_P99_MS &&
+          mail.mailsWaiting <= 2 * rate,
+      }
+    })
+    steps.push(step)
+    if (!step.ok) break
+  }
+  const passed = steps.filter((s) => s.ok)
+  return { highestRate: passed.at(-1)?.rate ?? 0, steps }
 }
 
 /** Phases 4 and 5: signups while avatar clients keep the image work busy; the server's own metrics say how its event loop and memory fared. */
@@ -255,6 +325,7 @@ export async function mixedPhase(url: string, opts: BenchOptions, label: string)
     avatarsPerSecond: inWindow / ((windowEnd - load.started) / 1000),
     eventLoopDelayP99Ms: metricValue(metrics, 'nodejs_eventloop_lag_p99_seconds') * 1000,
     eventLoopDelayMaxMs: metricValue(metrics, 'nodejs_eventloop_lag_max_seconds') * 1000,
+    mailQueueLatencySeconds: mailQueueLatency(metrics),
     peakRssMiB: metricValue(metrics, 'deckhand_process_max_rss_bytes') / 2 ** 20,
   }
 }

@@ -29,13 +29,18 @@ async function freePort(): Promise<number> {
 
 /** deckhand in a process of its own, on a fresh temporary DATA_DIR that stop() removes. */
 function spawnDeckhand(role: 'all' | 'api' | 'worker', env: Record<string, string>) {
+  return spawnScript('src/server.ts', role === 'all' ? [] : [role], env, role === 'worker')
+}
+
+/** A TypeScript entry point of this package in a process of its own, on a fresh temporary DATA_DIR. */
+function spawnScript(script: string, scriptArgs: string[], env: Record<string, string>, pipeStdout = false) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'deckhand-bench-'))
-  const args = ['--import', 'tsx', path.join(root, 'src/server.ts'), ...(role === 'all' ? [] : [role])]
+  const args = ['--import', 'tsx', path.join(root, script), ...scriptArgs]
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: root,
     env: { ...process.env, DATA_DIR: dataDir, ...env },
     // A worker says it is ready in its log; the others answer /readyz.
-    stdio: ['ignore', role === 'worker' ? 'pipe' : 'ignore', 'inherit'],
+    stdio: ['ignore', pipeStdout ? 'pipe' : 'ignore', 'inherit'],
   })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   return {
@@ -65,6 +70,17 @@ export async function startService(env: Record<string, string> = {}, role?: 'api
     MAX_UPLOADS_IN_FLIGHT_PER_IP: '0',
     ...env,
   })
+  return untilReady(service, port)
+}
+
+/** The bare signup route of src/bench/signup-limit.ts, the limit phase 3 is compared with. */
+export async function startSignupLimit(): Promise<LocalService> {
+  const port = await freePort()
+  return untilReady(spawnScript('src/bench/signup-limit.ts', [], { PORT: String(port) }), port)
+}
+
+/** Waits until the process answers /readyz on `port`. */
+async function untilReady(service: ReturnType<typeof spawnScript>, port: number): Promise<LocalService> {
   const url = `http://127.0.0.1:${port}`
   const deadline = Date.now() + 30_000
   for (;;) {
@@ -128,4 +144,14 @@ export async function startDeployment(workers: number, where: Deployment): Promi
       fs.rmSync(storage, { recursive: true, force: true })
     },
   }
+}
+
+/** The SMTP sink of src/bench/smtp-sink.ts; its URL is the SMTP_URL to give the service. */
+export async function startSmtpSink(): Promise<BenchService> {
+  const sink = spawnScript('src/bench/smtp-sink.ts', [], {}, true)
+  const port = await new Promise<string>((resolve, reject) => {
+    sink.child.stdout?.once('data', (chunk: Buffer) => resolve(chunk.toString().trim()))
+    sink.exited.then(() => reject(new Error('the SMTP sink exited during start-up')))
+  })
+  return { url: `smtp://127.0.0.1:${port}`, stop: sink.stop }
 }

@@ -2,15 +2,10 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import nodemailer from 'nodemailer'
 import type { WatchErrors } from '../error-events.ts'
+import { composeMail, type MailParts, parseMailbox } from './compose.ts'
 
-export interface OutgoingMail {
-  /** Stable per job, so a resend after a crash can be recognised downstream. */
-  messageId: string
-  to: string
-  subject: string
-  text: string
-  html: string
-}
+/** A mail to send: its parts, composed into a message by the transport. */
+export type OutgoingMail = MailParts
 
 export interface MailTransport {
   /** Where messages go, for the start-up log: an SMTP host or the mail folder. */
@@ -46,10 +41,15 @@ function smtpTransport(options: MailTransportOptions, url: string): MailTranspor
   })
   options.watchErrors(transporter, 'mail')
   const target = new URL(url)
+  const from = parseMailbox(options.from)
   return {
     describe: `smtp://${target.hostname}:${target.port || (target.protocol === 'smtps:' ? 465 : 587)}`,
     async send(mail) {
-      await transporter.sendMail({ ...mail, from: options.from })
+      // Composed here (see compose.ts); nodemailer delivers the message as it is.
+      await transporter.sendMail({
+        envelope: { from: from.address, to: [mail.to] },
+        raw: composeMail(mail, from, new Date()),
+      })
     },
     close() {
       transporter.close()
@@ -58,18 +58,30 @@ function smtpTransport(options: MailTransportOptions, url: string): MailTranspor
 }
 
 function folderTransport(options: MailTransportOptions): MailTransport {
-  // streamTransport renders the full RFC 5322 message (headers, MIME parts) without sending it anywhere.
-  const transporter = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' })
+  const from = parseMailbox(options.from)
+  // Made once, and again should it be removed while the service runs.
+  let folder: Promise<unknown> | undefined
+  const write = async (file: string, message: string) => {
+    folder ??= fs.mkdir(options.folder, { recursive: true }).catch((err) => {
+      folder = undefined
+      throw err
+    })
+    await folder
+    await fs.writeFile(file, message)
+  }
   return {
     describe: `mail folder ${options.folder}`,
     async send(mail) {
-      const info = await transporter.sendMail({ ...mail, from: options.from })
-      await fs.mkdir(options.folder, { recursive: true })
+      const message = composeMail(mail, from, new Date(), '\n')
       // Named after the Message-ID so a resend after a crash overwrites instead of duplicating; written to a
       // temporary name and renamed so a reader never sees half a message.
       const name = `${mail.messageId.replace(/[^A-Za-z0-9@._-]/g, '')}.eml`
       const tmp = path.join(options.folder, `.${name}.tmp`)
-      await fs.writeFile(tmp, info.message as Buffer)
+      await write(tmp, message).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err
+        folder = undefined
+        return write(tmp, message)
+      })
       await fs.rename(tmp, path.join(options.folder, name))
     },
     close() {},
