@@ -35,7 +35,7 @@ export const ConfigSchema = Type.Object({
     format: 'email',
     description: 'Receives a notice of each signup',
   }),
-  MAIL_CONCURRENCY: Int(8, 1, 256, 'Mail jobs sent at once (and SMTP pool connections)'),
+  MAIL_CONCURRENCY: Int(16, 1, 256, 'Mail jobs sent at once (and SMTP pool connections)'),
   MAIL_TIMEOUT_MS: Int(30_000, 100, 600_000, 'SMTP connection, greeting and socket timeout'),
   MAX_ATTEMPTS: Int(5, 1, 100, 'Tries per job before it is marked failed'),
   RETRY_BASE_MS: Int(

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { type Selectable, sql } from 'kysely'
 import type { Database, Db } from '../db/database.ts'
+import { WriteBatch } from '../db/write-batch.ts'
 import type { JobsTable } from '../db/schema.ts'
 import type { Job, JobErrorInfo, JobStatus, Journal, NewJob } from './types.ts'
 
@@ -79,6 +80,10 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
     for (const listener of enqueuedListeners) listener()
   }
 
+  // Outcomes that arrive in one turn of the event loop share a transaction: with 2,000 mails a second, one commit
+  // each was a tenth of the event loop (README, what was tried).
+  const outcomes = new WriteBatch(db)
+
   // Which of a lane's kinds goes first at the next claim.
   let nextTurn = 0
 
@@ -140,34 +145,40 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
     },
 
     async succeed(id, result, now) {
-      await db
-        .updateTable('jobs')
-        .set({
-          status: 'succeeded',
-          result: JSON.stringify(result ?? null),
-          last_error: null,
-          stage: null,
-          finished_at: now,
-        })
-        .where('id', '=', id)
-        .execute()
+      await outcomes.add((tx) =>
+        tx
+          .updateTable('jobs')
+          .set({
+            status: 'succeeded',
+            result: JSON.stringify(result ?? null),
+            last_error: null,
+            stage: null,
+            finished_at: now,
+          })
+          .where('id', '=', id)
+          .execute(),
+      )
       settled(id)
     },
 
     async retry(id, error: JobErrorInfo, runAt) {
-      await db
-        .updateTable('jobs')
-        .set({ status: 'queued', last_error: JSON.stringify(error), run_at: runAt, stage: null, started_at: null })
-        .where('id', '=', id)
-        .execute()
+      await outcomes.add((tx) =>
+        tx
+          .updateTable('jobs')
+          .set({ status: 'queued', last_error: JSON.stringify(error), run_at: runAt, stage: null, started_at: null })
+          .where('id', '=', id)
+          .execute(),
+      )
     },
 
     async fail(id, error, now) {
-      await db
-        .updateTable('jobs')
-        .set({ status: 'failed', last_error: JSON.stringify(error), stage: null, finished_at: now })
-        .where('id', '=', id)
-        .execute()
+      await outcomes.add((tx) =>
+        tx
+          .updateTable('jobs')
+          .set({ status: 'failed', last_error: JSON.stringify(error), stage: null, finished_at: now })
+          .where('id', '=', id)
+          .execute(),
+      )
       settled(id)
     },
 

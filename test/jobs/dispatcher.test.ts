@@ -235,3 +235,29 @@ t.test("a commit that queues jobs, or an admin's requeue, wakes the dispatcher: 
   )
   t.equal(again.lastError?.code, 'BROKEN', 'and it ran again')
 })
+
+t.test('a busy lane claims in batches of half its slots; an idle one claims at once', async (t) => {
+  // Jobs of different lengths, so that slots come free one at a time.
+  const work: JobHandler = (job) =>
+    new Promise((resolve) => setTimeout(resolve, 2 + ((((job.payload as { i?: number }).i ?? 0) * 3) % 17)))
+  const { queue, dispatcher } = await setup(t, { work }, 8)
+  const claims: number[] = []
+  const claim = queue.claim.bind(queue)
+  queue.claim = async (...args) => {
+    const jobs = await claim(...args)
+    if (jobs.length > 0) claims.push(jobs.length)
+    return jobs
+  }
+  await queue.add(Array.from({ length: 64 }, (_, i) => ({ kind: 'work', ownerId: 'o', payload: { i } })))
+  await dispatcher.start()
+  await waitFor('all 64 jobs to run', async () => claims.reduce((a, b) => a + b, 0) === 64)
+  t.equal(claims[0], 8, 'the idle lane took all its slots in its first claim')
+  // The last claim takes what is left of the backlog, however little.
+  t.ok(
+    claims.slice(0, -1).every((n) => n >= 4),
+    `every claim but the last took at least 4 jobs (${claims.join(', ')}), not one per freed slot`,
+  )
+  const [one] = await queue.add([{ kind: 'work', ownerId: 'o', payload: {} }])
+  await waitFor('a lone job on the idle lane to be claimed', () => claims.at(-1) === 1)
+  t.ok(one, 'a lone job is claimed without waiting for company')
+})

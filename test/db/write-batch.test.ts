@@ -1,0 +1,44 @@
+import path from 'node:path'
+import t from 'tap'
+import { openDatabase } from '../../src/db/database.ts'
+import { WriteBatch } from '../../src/db/write-batch.ts'
+import { tempDataDir, watchErrorsQuietly } from '../helpers/app.ts'
+import { countByStatus, fillJobs } from '../helpers/journal.ts'
+
+async function journalWithJobs(t: Parameters<typeof tempDataDir>[0]) {
+  const database = await openDatabase({
+    url: undefined,
+    sqliteFile: path.join(tempDataDir(t), 'batch.db'),
+    synchronous: 'NORMAL',
+    poolSize: 1,
+    watchErrors: watchErrorsQuietly,
+    timeoutMs: 2000,
+  })
+  t.teardown(() => database.close())
+  await fillJobs(database.db, { count: 3, status: 'running', finishedAt: null, prefix: 'j' })
+  return database.db
+}
+
+const finish = (id: string) => (tx: Parameters<Parameters<WriteBatch['add']>[0]>[0]) =>
+  tx.updateTable('jobs').set({ status: 'succeeded', finished_at: Date.now() }).where('id', '=', id).execute()
+
+t.test('writes made in one turn commit together: all of them, or (if one fails) none', async (t) => {
+  const db = await journalWithJobs(t)
+  const batch = new WriteBatch(db)
+  await Promise.all([batch.add(finish('j1')), batch.add(finish('j2'))])
+  t.same(await countByStatus(db), { running: 1, succeeded: 2 }, 'both written, each caller told')
+
+  const results = await Promise.allSettled([
+    batch.add(finish('j3')),
+    batch.add((tx) => tx.insertInto('jobs').values({ id: 'j1' } as never).execute()),
+  ])
+  t.same(
+    results.map((r) => r.status),
+    ['rejected', 'rejected'],
+    'a failed write fails every write of its batch, and each caller hears of it',
+  )
+  t.same(await countByStatus(db), { running: 1, succeeded: 2 }, 'j3 rolled back with its batch: one transaction')
+
+  await batch.add(finish('j3'))
+  t.same(await countByStatus(db), { succeeded: 3 }, 'a later batch is a transaction of its own')
+})
