@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { type Selectable, sql } from 'kysely'
 import type { Database, Db } from '../db/database.ts'
-import { WriteBatch } from '../db/write-batch.ts'
 import type { JobsTable } from '../db/schema.ts'
+import { WriteBatch } from '../db/write-batch.ts'
 import type { Job, JobErrorInfo, JobStatus, Journal, NewJob } from './types.ts'
 
 export type JobRow = Selectable<JobsTable>

@@ -30,7 +30,12 @@ t.test('writes made in one turn commit together: all of them, or (if one fails) 
 
   const results = await Promise.allSettled([
     batch.add(finish('j3')),
-    batch.add((tx) => tx.insertInto('jobs').values({ id: 'j1' } as never).execute()),
+    batch.add((tx) =>
+      tx
+        .insertInto('jobs')
+        .values({ id: 'j1' } as never)
+        .execute(),
+    ),
   ])
   t.same(
     results.map((r) => r.status),
