@@ -7,7 +7,6 @@ import pg from 'pg'
 import type { WatchErrors } from '../error-events.ts'
 import { migrateToLatest } from './migrations.ts'
 import type { Schema } from './schema.ts'
-import { Checkpointer } from './checkpointer.ts'
 import { holdStatements } from './sqlite-handles.ts'
 import { WalSyncer } from './wal-sync.ts'
 
@@ -65,12 +64,6 @@ pg.types.setTypeParser(pg.types.builtins.INT8, Number)
  */
 const RECLAIM_PAGES_PER_STEP = 250
 
-/*
- * How often the checkpoint thread copies the WAL into the database file. At 600 signups/s the WAL grows by about
- * 5,000 pages a second; every 100 ms keeps it near SQLite's own automatic threshold of 1,000 pages.
- */
-const CHECKPOINT_INTERVAL_MS = 100
-
 /** The size the WAL file is truncated back to after a checkpoint let it grow past it (see openSqlite). */
 export const WAL_SIZE_LIMIT_BYTES = 8 * 1024 * 1024
 
@@ -119,17 +112,6 @@ function openSqlite(options: OpenOptions): Database {
   const probe = statements.prepare('SELECT 1')
   const syncer =
     options.synchronous === 'FULL' ? new WalSyncer(`${options.sqliteFile}-wal`, options.watchErrors) : undefined
-  // Checkpoints off the event loop (see Checkpointer); should its thread die, the connection does them again.
-  statements.pragma('wal_autocheckpoint = 0')
-  const checkpointer = new Checkpointer({
-    file: options.sqliteFile,
-    intervalMs: CHECKPOINT_INTERVAL_MS,
-    walSizeLimit: WAL_SIZE_LIMIT_BYTES,
-    watchErrors: options.watchErrors,
-    onFailure: () => {
-      if (sqlite.open) statements.pragma('wal_autocheckpoint = 1000')
-    },
-  })
   // 2 is INCREMENTAL; a file made without it answers 0 (NONE) here whatever was asked above.
   const incremental = statements.pragma('auto_vacuum') === 2
   return {
@@ -160,7 +142,6 @@ function openSqlite(options: OpenOptions): Database {
       return reclaimed
     },
     async close() {
-      await checkpointer.close()
       await db.destroy()
       await syncer?.close()
     },
