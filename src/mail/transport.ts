@@ -1,8 +1,8 @@
-import fs from 'node:fs/promises'
 import path from 'node:path'
 import nodemailer from 'nodemailer'
 import type { WatchErrors } from '../error-events.ts'
 import { composeMail, type MailParts, parseMailbox } from './compose.ts'
+import { FolderWriter } from './folder-writer.ts'
 
 /** A mail to send: its parts, composed into a message by the transport. */
 export type OutgoingMail = MailParts
@@ -59,31 +59,16 @@ function smtpTransport(options: MailTransportOptions, url: string): MailTranspor
 
 function folderTransport(options: MailTransportOptions): MailTransport {
   const from = parseMailbox(options.from)
-  // Made once, and again should it be removed while the service runs.
-  let folder: Promise<unknown> | undefined
-  const write = async (file: string, message: string) => {
-    folder ??= fs.mkdir(options.folder, { recursive: true }).catch((err) => {
-      folder = undefined
-      throw err
-    })
-    await folder
-    await fs.writeFile(file, message)
-  }
+  const writer = new FolderWriter(options.watchErrors)
   return {
     describe: `mail folder ${options.folder}`,
     async send(mail) {
-      const message = composeMail(mail, from, new Date(), '\n')
-      // Named after the Message-ID so a resend after a crash overwrites instead of duplicating; written to a
-      // temporary name and renamed so a reader never sees half a message.
+      // Named after the Message-ID so a resend after a crash overwrites instead of duplicating.
       const name = `${mail.messageId.replace(/[^A-Za-z0-9@._-]/g, '')}.eml`
-      const tmp = path.join(options.folder, `.${name}.tmp`)
-      await write(tmp, message).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== 'ENOENT') throw err
-        folder = undefined
-        return write(tmp, message)
-      })
-      await fs.rename(tmp, path.join(options.folder, name))
+      await writer.write(path.join(options.folder, name), composeMail(mail, from, new Date(), '\n'))
     },
-    close() {},
+    close() {
+      void writer.close()
+    },
   }
 }

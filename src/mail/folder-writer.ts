@@ -1,0 +1,119 @@
+import { Worker } from 'node:worker_threads'
+import type { WatchErrors } from '../error-events.ts'
+
+/*
+ * The writing thread: plain JavaScript, so it needs no TypeScript loader. Each message is a batch of files; each
+ * is written to its temporary name and renamed into place (a reader never sees half a message), the folder made
+ * first if it is missing. The answer lists each file's error, if it had one.
+ */
+const writerThread = `
+const fs = require('node:fs')
+const path = require('node:path')
+const { parentPort } = require('node:worker_threads')
+const write = ({ file, data }) => {
+  const tmp = path.join(path.dirname(file), '.' + path.basename(file) + '.tmp')
+  fs.writeFileSync(tmp, data)
+  fs.renameSync(tmp, file)
+}
+parentPort.on('message', ({ batch, files }) => {
+  const errors = files.map((f) => {
+    try {
+      try {
+        write(f)
+      } catch (err) {
+        if (err.code !== 'ENOENT') throw err
+        fs.mkdirSync(path.dirname(f.file), { recursive: true })
+        write(f)
+      }
+      return null
+    } catch (err) {
+      return { message: err.message, code: err.code }
+    }
+  })
+  parentPort.postMessage({ batch, errors })
+})
+`
+
+interface Pending {
+  resolve: () => void
+  reject: (err: Error) => void
+}
+
+/**
+ * Writes files on a thread of its own, a batch per turn of the event loop. Through fs/promises every mail file
+ * was four requests to libuv's threadpool (open, write, close, rename), and submitting them was a tenth of the
+ * event loop under a signup flood (CPU profile of phase 3, README); here the whole turn's files are one message.
+ * Nothing is fsynced: the job journal is the durable record, and a mail lost to a power cut is sent again.
+ */
+export class FolderWriter {
+  readonly #watchErrors: WatchErrors | undefined
+  #worker: Worker | undefined
+  #queued: { file: string; data: string; waiter: Pending }[] = []
+  readonly #inFlight = new Map<number, Pending[]>()
+  #batches = 0
+  #scheduled = false
+
+  constructor(watchErrors?: WatchErrors) {
+    this.#watchErrors = watchErrors
+  }
+
+  /** Writes `data` to `file` (through a temporary name); resolves once it is in place. */
+  write(file: string, data: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#queued.push({ file, data, waiter: { resolve, reject } })
+      if (this.#scheduled) return
+      this.#scheduled = true
+      setImmediate(() => this.#send())
+    })
+  }
+
+  async close(): Promise<void> {
+    const worker = this.#worker
+    this.#worker = undefined
+    await worker?.terminate()
+  }
+
+  #send(): void {
+    this.#scheduled = false
+    const queued = this.#queued
+    this.#queued = []
+    const batch = ++this.#batches
+    // Held while it has work, so that a shutdown waiting on a mail waits for its file too; idle, it holds nothing.
+    this.#thread().ref()
+    this.#inFlight.set(
+      batch,
+      queued.map((q) => q.waiter),
+    )
+    this.#thread().postMessage({ batch, files: queued.map(({ file, data }) => ({ file, data })) })
+  }
+
+  #thread(): Worker {
+    if (this.#worker) return this.#worker
+    const worker = new Worker(writerThread, { eval: true })
+    this.#worker = worker
+    worker.unref()
+    worker.on(
+      'message',
+      ({ batch, errors }: { batch: number; errors: ({ message: string; code?: string } | null)[] }) => {
+        const waiters = this.#inFlight.get(batch) ?? []
+        this.#inFlight.delete(batch)
+        if (this.#inFlight.size === 0) worker.unref()
+        waiters.forEach((waiter, i) => {
+          const error = errors[i]
+          if (error) waiter.reject(Object.assign(new Error(error.message), error))
+          else waiter.resolve()
+        })
+      },
+    )
+    // A thread that died fails what it held (those jobs are retried); the next write starts a new one.
+    const lost = (err: Error) => {
+      if (this.#worker === worker) this.#worker = undefined
+      for (const waiters of this.#inFlight.values()) for (const waiter of waiters) waiter.reject(err)
+      this.#inFlight.clear()
+    }
+    worker.on('error', lost)
+    worker.on('exit', () => lost(new Error('the mail folder writer stopped')))
+    this.#watchErrors?.(worker, 'worker', { thread: 'mail folder writer' })
+    return worker
+  }
+}
