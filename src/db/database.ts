@@ -8,6 +8,10 @@ import type { WatchErrors } from '../error-events.ts'
 import { migrateToLatest } from './migrations.ts'
 import type { Schema } from './schema.ts'
 import { holdStatements } from './sqlite-handles.ts'
+import { GroupCommit, soloTransaction, type Transaction, type Work } from './transaction.ts'
+
+export type { Transaction }
+
 import { WalSyncer } from './wal-sync.ts'
 
 export type Db = Kysely<Schema>
@@ -34,6 +38,8 @@ export interface Database {
    * how many. SQLite files made with incremental auto-vacuum only; PostgreSQL's autovacuum does its own.
    */
   reclaimSpace(stopping: () => boolean): Promise<number>
+  /** See transact(). */
+  transact<T>(work: Work<T>): Promise<T>
   close(): Promise<void>
 }
 
@@ -112,6 +118,8 @@ function openSqlite(options: OpenOptions): Database {
   const probe = statements.prepare('SELECT 1')
   const syncer =
     options.synchronous === 'FULL' ? new WalSyncer(`${options.sqliteFile}-wal`, options.watchErrors) : undefined
+  const durable = syncer ? () => syncer.sync() : async () => {}
+  const group = new GroupCommit(db, durable)
   // 2 is INCREMENTAL; a file made without it answers 0 (NONE) here whatever was asked above.
   const incremental = statements.pragma('auto_vacuum') === 2
   return {
@@ -123,7 +131,8 @@ function openSqlite(options: OpenOptions): Database {
       if (!sqlite.open) throw new Error('database closed')
       probe.get()
     },
-    durable: syncer ? () => syncer.sync() : async () => {},
+    durable,
+    transact: (work) => group.run(work),
     syncStats: syncer && (() => syncer.stats()),
     async reclaimSpace(stopping) {
       if (!incremental) return 0
@@ -191,6 +200,7 @@ function openPostgres(url: string, options: OpenOptions): Database {
     },
     // Every PostgreSQL commit is durable before it returns.
     durable: async () => {},
+    transact: (work) => soloTransaction(db, async () => {}, work),
     reclaimSpace: async () => 0,
     close: () => db.destroy(),
   }
@@ -202,41 +212,11 @@ export function isUniqueViolation(err: unknown): boolean {
   return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === '23505'
 }
 
-/** One open transaction: its queries, and what is to happen once it is safe on disk. */
-export interface Transaction {
-  /** Queries inside the transaction. */
-  db: Db
-  /**
-   * Runs `hook` after the commit is durable, and never if the transaction rolls back: how a queue hears of jobs
-   * that now exist (wake a runner, hand them to BullMQ) without ever hearing of ones that do not.
-   */
-  afterCommit(hook: () => void): void
-}
-
 /**
- * Runs `work` in a transaction, durable when this resolves. Unlike Kysely's `transaction()`, a failed COMMIT
- * reaches the caller as itself: SQLite rolls back on its own when a commit fails (a full disk), and the second
- * ROLLBACK's "no transaction is active" would otherwise hide the SQLITE_FULL that the error handler turns into a
- * 503. A failed fsync (EIO, ENOSPC) is a 503 too: the data may be in the file, but nobody is told it is safe.
+ * Runs `work` in a transaction, durable when this resolves: its writes happen all or not at all, and what it
+ * tells a client was accepted is on disk before the client hears so. SQLite groups the transactions of one turn
+ * of the event loop into one commit (see GroupCommit); PostgreSQL gives each its own.
  */
-export async function transact<T>(database: Database, work: (tx: Transaction) => Promise<T>): Promise<T> {
-  const db = await database.db.startTransaction().execute()
-  const hooks: (() => void)[] = []
-  let result: T
-  try {
-    result = await work({ db, afterCommit: (hook) => hooks.push(hook) })
-    await db.commit().execute()
-    // What a transaction writes is what clients are told was accepted: on disk before they hear so.
-    await database.durable()
-  } catch (err) {
-    await db
-      .rollback()
-      .execute()
-      .catch(() => {})
-    throw err
-  }
-  // Hooks are the queue's own bookkeeping (a wake-up, a hand-over that catches its own failure) and must not
-  // throw: the work has committed, and its caller must not hear otherwise.
-  for (const hook of hooks) hook()
-  return result
+export function transact<T>(database: Database, work: Work<T>): Promise<T> {
+  return database.transact(work)
 }

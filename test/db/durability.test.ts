@@ -1,8 +1,11 @@
 import fs from 'node:fs'
 import path from 'node:path'
+import Sqlite from 'better-sqlite3'
 import { sql } from 'kysely'
 import t from 'tap'
 import { type Database, openDatabase, transact } from '../../src/db/database.ts'
+import { holdStatements } from '../../src/db/sqlite-handles.ts'
+import { GroupCommit, soloTransaction, type Transaction, type Work } from '../../src/db/transaction.ts'
 import { WalSyncer } from '../../src/db/wal-sync.ts'
 import { tempDataDir, watchErrorsQuietly } from '../helpers/app.ts'
 
@@ -54,83 +57,133 @@ t.test('no WAL file (everything checkpointed) means nothing to sync', async (t) 
   t.equal(syncer.stats().fsyncs, 1)
 })
 
+/**
+ * Both ways deckhand runs a transaction (SQLite's grouped commits, PostgreSQL's one each), over the given
+ * durable(): a slow or a broken disk, as the tests below need.
+ */
+const transactions = (database: Database) =>
+  [
+    ['grouped (SQLite)', (durable: () => Promise<void>) => new GroupCommit(database.db, durable)],
+    [
+      'one each (PostgreSQL)',
+      (durable: () => Promise<void>) => ({
+        run: <T>(work: Work<T>) => soloTransaction(database.db, durable, work),
+      }),
+    ],
+  ] as const
+
+const insertUser = (id: string) => (tx: Transaction) =>
+  tx.db
+    .insertInto('users')
+    .values({
+      id,
+      email: `${id}@b.c`,
+      email_key: `${id}@b.c`,
+      name: null,
+      token_hash: 'h',
+      created_at: 1,
+      avatar_job: null,
+    })
+    .execute()
+
 t.test('a transaction resolves only once durable() has, and fails if it fails', async (t) => {
   const database = await open(t, 'FULL')
   t.teardown(() => database.close())
-  let release: () => void = () => {}
-  let durableCalls = 0
-  const slowDisk: Database = {
-    ...database,
-    durable: () => {
+  for (const [name, make] of transactions(database)) {
+    let release: () => void = () => {}
+    let durableCalls = 0
+    const slowDisk = make(() => {
       durableCalls++
       return new Promise<void>((resolve) => {
         release = resolve
       })
-    },
-  }
-  let settled = false
-  const insert = transact(slowDisk, (tx) =>
-    tx.db
-      .insertInto('users')
-      .values({
-        id: 'u1',
-        email: 'a@b.c',
-        email_key: 'a@b.c',
-        name: null,
-        token_hash: 'h',
-        created_at: 1,
-        avatar_job: null,
-      })
-      .execute(),
-  ).then(() => {
-    settled = true
-  })
-  await new Promise((resolve) => setTimeout(resolve, 50))
-  t.equal(durableCalls, 1, 'asked for durability after the commit')
-  t.notOk(settled, 'and not done before the disk says so')
-  release()
-  await insert
-  t.ok(settled)
+    })
+    let settled = false
+    const insert = slowDisk.run(insertUser(`u-${name.length}`)).then(() => {
+      settled = true
+    })
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    t.equal(durableCalls, 1, `${name}: asked for durability after the commit`)
+    t.notOk(settled, 'and not done before the disk says so')
+    release()
+    await insert
+    t.ok(settled)
 
-  const brokenDisk: Database = { ...database, durable: () => Promise.reject(new Error('fsync failed: EIO')) }
-  await t.rejects(
-    transact(brokenDisk, async () => {}),
-    /EIO/,
-    'a failed fsync reaches the caller, who then tells the client it was not accepted',
-  )
+    const brokenDisk = make(() => Promise.reject(new Error('fsync failed: EIO')))
+    await t.rejects(
+      brokenDisk.run(async () => {}),
+      /EIO/,
+      'a failed fsync reaches the caller, who then tells the client it was not accepted',
+    )
+  }
 })
 
 t.test('after-commit hooks run once the commit is durable, and never for a transaction that failed', async (t) => {
   const database = await open(t, 'NORMAL')
   t.teardown(() => database.close())
-  const heard: string[] = []
-  let release: () => void = () => {}
-  const slowDisk: Database = { ...database, durable: () => new Promise<void>((resolve) => (release = resolve)) }
-  const committed = transact(slowDisk, async (tx) => {
-    tx.afterCommit(() => heard.push('committed'))
-  })
-  await new Promise((resolve) => setTimeout(resolve, 50))
-  t.same(heard, [], 'not while the commit is not yet safe on disk')
-  release()
-  await committed
-  t.same(heard, ['committed'])
+  for (const [name, make] of transactions(database)) {
+    const heard: string[] = []
+    let release: () => void = () => {}
+    const slowDisk = make(() => new Promise<void>((resolve) => (release = resolve)))
+    const committed = slowDisk.run(async (tx) => {
+      tx.afterCommit(() => heard.push('committed'))
+    })
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    t.same(heard, [], `${name}: not while the commit is not yet safe on disk`)
+    release()
+    await committed
+    t.same(heard, ['committed'])
 
-  await t.rejects(
-    transact(database, async (tx) => {
-      tx.afterCommit(() => heard.push('rolled back'))
-      throw new Error('the work failed')
-    }),
-    /the work failed/,
-  )
-  const brokenDisk: Database = { ...database, durable: () => Promise.reject(new Error('fsync failed: EIO')) }
-  await t.rejects(
-    transact(brokenDisk, async (tx) => {
-      tx.afterCommit(() => heard.push('not durable'))
-    }),
-    /EIO/,
-  )
-  t.same(heard, ['committed'], 'a rolled-back or unsafe transaction tells no one')
+    await t.rejects(
+      make(async () => {}).run(async (tx) => {
+        tx.afterCommit(() => heard.push('rolled back'))
+        throw new Error('the work failed')
+      }),
+      /the work failed/,
+    )
+    await t.rejects(
+      make(() => Promise.reject(new Error('fsync failed: EIO'))).run(async (tx) => {
+        tx.afterCommit(() => heard.push('not durable'))
+      }),
+      /EIO/,
+    )
+    t.same(heard, ['committed'], 'a rolled-back or unsafe transaction tells no one')
+  }
 })
+
+t.test(
+  'SQLite groups the transactions of one event-loop turn: one commit, and a piece that fails fails alone',
+  async (t) => {
+    const database = await open(t, 'FULL')
+    t.teardown(() => database.close())
+    const count = async () =>
+      Number((await sql<{ n: number }>`SELECT count(*) AS n FROM users`.execute(database.db)).rows[0]?.n)
+    // Another connection sees only what is committed.
+    const outside = new Sqlite(database.describe.replace(/^SQLite /, ''), { readonly: true })
+    const committedUsers = holdStatements(outside).prepare('SELECT count(*) AS n FROM users')
+    t.teardown(() => outside.close())
+    let seenFromOutside: unknown
+    const results = await Promise.allSettled([
+      transact(database, insertUser('a')),
+      transact(database, async (tx) => {
+        await insertUser('b')(tx)
+        // The same address again: a unique violation, as a second signup with it would get.
+        await insertUser('b')(tx)
+      }),
+      transact(database, async (tx) => {
+        seenFromOutside = (committedUsers.get() as { n: number }).n
+        await insertUser('c')(tx)
+      }),
+    ])
+    t.equal(seenFromOutside, 0, 'the first was not committed on its own before the third ran: they commit together')
+    t.same(
+      results.map((r) => r.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+      'the failing piece fails alone',
+    )
+    t.equal(await count(), 2, 'its first insert was rolled back with it; the others committed')
+  },
+)
 
 t.test('with SQLITE_SYNCHRONOUS=FULL the connection commits NORMAL and durable() does the fsync', async (t) => {
   for (const synchronous of ['FULL', 'NORMAL'] as const) {

@@ -1,0 +1,146 @@
+import type { Kysely } from 'kysely'
+import type { Schema } from './schema.ts'
+
+/** One open transaction: its queries, and what is to happen once it is safe on disk. */
+export interface Transaction {
+  /** Queries inside the transaction. */
+  db: Kysely<Schema>
+  /**
+   * Runs `hook` after the commit is durable, and never if the transaction rolls back: how a queue hears of jobs
+   * that now exist (wake a runner, hand them to BullMQ) without ever hearing of ones that do not.
+   */
+  afterCommit(hook: () => void): void
+}
+
+export type Work<T> = (tx: Transaction) => Promise<T>
+
+// Hooks are the queue's own bookkeeping (a wake-up, a hand-over that catches its own failure) and must not
+// throw: the work has committed, and its caller must not hear otherwise.
+const runHooks = (hooks: (() => void)[]) => {
+  for (const hook of hooks) hook()
+}
+
+/**
+ * `work` in a transaction of its own, durable when this resolves (PostgreSQL: a connection each, and the server
+ * makes commits that arrive together share their fsync). Unlike Kysely's `transaction()`, a failed COMMIT
+ * reaches the caller as itself: SQLite rolls back on its own when a commit fails (a full disk), and the second
+ * ROLLBACK's "no transaction is active" would otherwise hide the SQLITE_FULL that the error handler turns into a
+ * 503. A failed fsync (EIO, ENOSPC) is a 503 too: the data may be in the file, but nobody is told it is safe.
+ */
+export async function soloTransaction<T>(db: Kysely<Schema>, durable: () => Promise<void>, work: Work<T>): Promise<T> {
+  const tx = await db.startTransaction().execute()
+  const hooks: (() => void)[] = []
+  let result: T
+  try {
+    result = await work({ db: tx, afterCommit: (hook) => hooks.push(hook) })
+    await tx.commit().execute()
+    // What a transaction writes is what clients are told was accepted: on disk before they hear so.
+    await durable()
+  } catch (err) {
+    await tx
+      .rollback()
+      .execute()
+      .catch(() => {})
+    throw err
+  }
+  runHooks(hooks)
+  return result
+}
+
+interface Queued {
+  work: Work<unknown>
+  resolve: (value: unknown) => void
+  reject: (err: unknown) => void
+}
+
+/**
+ * SQLite's transactions, grouped: the work that arrives in one turn of the event loop runs in one transaction,
+ * each piece in a savepoint of its own, and commits once. A piece that fails is rolled back to its savepoint and
+ * fails alone (an address already taken fails that signup, not its neighbours); a COMMIT or fsync that fails
+ * fails the whole group, as it would have failed each of them. SQLite has one writer and commits one at a time
+ * anyway; a commit writes every page its transaction touched, so ten signups in one commit write the pages they
+ * share once, and pay one commit instead of ten: a commit had been a third of the statements' time under a
+ * signup flood (README, what was tried). Work that arrives while a group runs waits for the next one.
+ */
+export class GroupCommit {
+  readonly #db: Kysely<Schema>
+  readonly #durable: () => Promise<void>
+  #queued: Queued[] = []
+  #running = false
+
+  constructor(db: Kysely<Schema>, durable: () => Promise<void>) {
+    this.#db = db
+    this.#durable = durable
+  }
+
+  run<T>(work: Work<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#queued.push({ work, resolve: resolve as (value: unknown) => void, reject })
+      if (this.#running) return
+      this.#running = true
+      setImmediate(() => void this.#drain())
+    })
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#queued.length > 0) {
+      const group = this.#queued
+      this.#queued = []
+      await this.#commit(group)
+    }
+    this.#running = false
+  }
+
+  async #commit(group: Queued[]): Promise<void> {
+    const done: { item: Queued; result: unknown; hooks: (() => void)[] }[] = []
+    const failed = new Set<Queued>()
+    let tx: Awaited<ReturnType<ReturnType<Kysely<Schema>['startTransaction']>['execute']>> | undefined
+    try {
+      tx = await this.#db.startTransaction().execute()
+      for (const item of group) {
+        const piece = await tx.savepoint('piece').execute()
+        const hooks: (() => void)[] = []
+        try {
+          const result = await item.work({ db: piece, afterCommit: (hook) => hooks.push(hook) })
+          await piece.releaseSavepoint('piece').execute()
+          done.push({ item, result, hooks })
+        } catch (err) {
+          const undone = await piece
+            .rollbackToSavepoint('piece')
+            .execute()
+            .then(() => piece.releaseSavepoint('piece').execute())
+            .then(
+              () => true,
+              () => false,
+            )
+          // No savepoint to go back to: SQLite rolled the whole transaction back (a full disk). The group fails
+          // with this error, which says why.
+          if (!undone) throw err
+          failed.add(item)
+          item.reject(err)
+        }
+      }
+      await tx.commit().execute()
+    } catch (err) {
+      await tx
+        ?.rollback()
+        .execute()
+        .catch(() => {})
+      for (const item of group) if (!failed.has(item)) item.reject(err)
+      return
+    }
+    // The next group may start its transaction while this one's fsync runs: the WAL syncer gives the commits
+    // that wait together one fsync.
+    this.#durable().then(
+      () => {
+        for (const { item, result, hooks } of done) {
+          runHooks(hooks)
+          item.resolve(result)
+        }
+      },
+      (err) => {
+        for (const { item } of done) item.reject(err)
+      },
+    )
+  }
+}
