@@ -9,6 +9,7 @@ import { migrateToLatest } from './migrations.ts'
 import type { Schema } from './schema.ts'
 import { holdStatements } from './sqlite-handles.ts'
 import { GroupCommit, soloTransaction, type Transaction, type Work } from './transaction.ts'
+import { WriteBatch } from './write-batch.ts'
 
 export type { Transaction }
 
@@ -40,6 +41,11 @@ export interface Database {
   reclaimSpace(stopping: () => boolean): Promise<number>
   /** See transact(). */
   transact<T>(work: Work<T>): Promise<T>
+  /**
+   * Bookkeeping writes (a claim, a job's outcome): committed with whatever else this turn of the event loop
+   * writes, resolved once committed, without waiting for the fsync (lost to a power cut, a job runs again).
+   */
+  record<T>(write: (db: Db) => Promise<T>): Promise<T>
   close(): Promise<void>
 }
 
@@ -133,6 +139,7 @@ function openSqlite(options: OpenOptions): Database {
     },
     durable,
     transact: (work) => group.run(work),
+    record: (write) => group.run((tx) => write(tx.db), false),
     syncStats: syncer && (() => syncer.stats()),
     async reclaimSpace(stopping) {
       if (!incremental) return 0
@@ -190,6 +197,7 @@ function openPostgres(url: string, options: OpenOptions): Database {
   pool.on('connect', (client) => options.watchErrors(client, 'pg'))
   pool.on('error', () => {})
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) })
+  const bookkeeping = new WriteBatch(db)
   const target = new URL(url)
   return {
     db,
@@ -201,6 +209,7 @@ function openPostgres(url: string, options: OpenOptions): Database {
     // Every PostgreSQL commit is durable before it returns.
     durable: async () => {},
     transact: (work) => soloTransaction(db, async () => {}, work),
+    record: (write) => bookkeeping.add(write),
     reclaimSpace: async () => 0,
     close: () => db.destroy(),
   }

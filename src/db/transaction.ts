@@ -49,6 +49,8 @@ export async function soloTransaction<T>(db: Kysely<Schema>, durable: () => Prom
 
 interface Queued {
   work: Work<unknown>
+  /** Whether its caller waits for the fsync too (acceptances), or only for the commit (bookkeeping). */
+  durable: boolean
   resolve: (value: unknown) => void
   reject: (err: unknown) => void
 }
@@ -73,9 +75,13 @@ export class GroupCommit {
     this.#durable = durable
   }
 
-  run<T>(work: Work<T>): Promise<T> {
+  /**
+   * Runs `work` in the next group; resolves once it has committed and, when `durable`, is on disk. Bookkeeping
+   * (claims, outcomes) need not wait for the fsync: lost to a power cut, a job only runs again.
+   */
+  run<T>(work: Work<T>, durable = true): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#queued.push({ work, resolve: resolve as (value: unknown) => void, reject })
+      this.#queued.push({ work, durable, resolve: resolve as (value: unknown) => void, reject })
       if (this.#running) return
       this.#running = true
       setImmediate(() => void this.#drain())
@@ -129,17 +135,21 @@ export class GroupCommit {
       for (const item of group) if (!failed.has(item)) item.reject(err)
       return
     }
+    const settle = (pieces: typeof done) => {
+      for (const { item, result, hooks } of pieces) {
+        runHooks(hooks)
+        item.resolve(result)
+      }
+    }
+    settle(done.filter(({ item }) => !item.durable))
+    const waiting = done.filter(({ item }) => item.durable)
+    if (waiting.length === 0) return
     // The next group may start its transaction while this one's fsync runs: the WAL syncer gives the commits
     // that wait together one fsync.
     this.#durable().then(
-      () => {
-        for (const { item, result, hooks } of done) {
-          runHooks(hooks)
-          item.resolve(result)
-        }
-      },
+      () => settle(waiting),
       (err) => {
-        for (const { item } of done) item.reject(err)
+        for (const { item } of waiting) item.reject(err)
       },
     )
   }

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto'
 import { type Selectable, sql } from 'kysely'
 import type { Database, Db } from '../db/database.ts'
 import type { JobsTable } from '../db/schema.ts'
-import { WriteBatch } from '../db/write-batch.ts'
 import type { Job, JobErrorInfo, JobStatus, Journal, NewJob } from './types.ts'
 
 export type JobRow = Selectable<JobsTable>
@@ -80,15 +79,13 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
     for (const listener of enqueuedListeners) listener()
   }
 
-  // Outcomes that arrive in one turn of the event loop share a transaction: with 2,000 mails a second, one commit
-  // each was a tenth of the event loop (README, what was tried).
-  const outcomes = new WriteBatch(db)
-
   // Which of a lane's kinds goes first at the next claim.
   let nextTurn = 0
 
-  // Job bookkeeping (claims, stages, outcomes) does not wait for durable(): lost to a power cut, it only means
-  // a job runs again, as after any crash. Accepting work (transact()) and an admin's requeue do.
+  // Claims and outcomes go through database.record(): they commit with whatever else the turn writes (signups
+  // included, in SQLite); with 2,000 mails a second, a commit each was a fifth of the event loop (README, what
+  // was tried). Job bookkeeping (claims, stages, outcomes) does not wait for durable(): lost to a power cut, it
+  // only means a job runs again, as after any crash. Accepting work (transact()) and an admin's requeue do.
   return {
     describe: `journal in ${database.describe}`,
 
@@ -118,23 +115,25 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
       const claimed: JobRow[] = []
       for (let i = 0; i < kinds.length && claimed.length < limit; i++) {
         const kind = kinds[(first + i) % kinds.length] as string
-        const rows = await db
-          .updateTable('jobs')
-          .set((eb) => ({ status: 'running', attempts: eb('attempts', '+', 1), started_at: now }))
-          .where('id', 'in', (eb) => {
-            const due = eb
-              .selectFrom('jobs')
-              .select('id')
-              .where('status', '=', 'queued')
-              .where('kind', '=', kind)
-              .where('run_at', '<=', now)
-              .orderBy('run_at')
-              .orderBy('created_at')
-              .limit(limit - claimed.length)
-            return database.dialect === 'postgres' ? due.forUpdate().skipLocked() : due
-          })
-          .returningAll()
-          .execute()
+        const rows = await database.record((tx) =>
+          tx
+            .updateTable('jobs')
+            .set((eb) => ({ status: 'running', attempts: eb('attempts', '+', 1), started_at: now }))
+            .where('id', 'in', (eb) => {
+              const due = eb
+                .selectFrom('jobs')
+                .select('id')
+                .where('status', '=', 'queued')
+                .where('kind', '=', kind)
+                .where('run_at', '<=', now)
+                .orderBy('run_at')
+                .orderBy('created_at')
+                .limit(limit - claimed.length)
+              return database.dialect === 'postgres' ? due.forUpdate().skipLocked() : due
+            })
+            .returningAll()
+            .execute(),
+        )
         claimed.push(...rows)
       }
       return claimed.sort((a, b) => a.run_at - b.run_at || a.created_at - b.created_at).map(toJob)
@@ -145,7 +144,7 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
     },
 
     async succeed(id, result, now) {
-      await outcomes.add((tx) =>
+      await database.record((tx) =>
         tx
           .updateTable('jobs')
           .set({
@@ -162,7 +161,7 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
     },
 
     async retry(id, error: JobErrorInfo, runAt) {
-      await outcomes.add((tx) =>
+      await database.record((tx) =>
         tx
           .updateTable('jobs')
           .set({ status: 'queued', last_error: JSON.stringify(error), run_at: runAt, stage: null, started_at: null })
@@ -172,7 +171,7 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
     },
 
     async fail(id, error, now) {
-      await outcomes.add((tx) =>
+      await database.record((tx) =>
         tx
           .updateTable('jobs')
           .set({ status: 'failed', last_error: JSON.stringify(error), stage: null, finished_at: now })
