@@ -1,4 +1,7 @@
-import type { Db } from './database.ts'
+import type { Kysely } from 'kysely'
+import type { Schema } from './schema.ts'
+
+type Db = Kysely<Schema>
 
 /**
  * PostgreSQL's bookkeeping writes (SQLite groups them with its GroupCommit): writes that arrive in the same turn
