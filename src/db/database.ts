@@ -42,8 +42,9 @@ export interface Database {
   /** See transact(). */
   transact<T>(work: Work<T>): Promise<T>
   /**
-   * Bookkeeping writes (a claim, a job's outcome): committed with whatever else this turn of the event loop
-   * writes, resolved once committed, without waiting for the fsync (lost to a power cut, a job runs again).
+   * A bookkeeping write (a claim, a job's outcome), one statement: committed with whatever else this turn of the
+   * event loop writes, resolved once committed, without waiting for the fsync (lost to a power cut, a job runs
+   * again).
    */
   record<T>(write: (db: Db) => Promise<T>): Promise<T>
   close(): Promise<void>

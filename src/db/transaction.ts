@@ -77,7 +77,8 @@ export class GroupCommit {
 
   /**
    * Runs `work` in the next group; resolves once it has committed and, when `durable`, is on disk. Bookkeeping
-   * (claims, outcomes) need not wait for the fsync: lost to a power cut, a job only runs again.
+   * (claims, outcomes) need not wait for the fsync: lost to a power cut, a job only runs again. It is one
+   * statement, so it runs without a savepoint of its own.
    */
   run<T>(work: Work<T>, durable = true): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -104,10 +105,22 @@ export class GroupCommit {
     try {
       tx = await this.#db.startTransaction().execute()
       for (const item of group) {
-        const piece = await tx.savepoint('piece').execute()
         const hooks: (() => void)[] = []
+        const tell = { afterCommit: (hook: () => void) => hooks.push(hook) }
+        if (!item.durable) {
+          // Bookkeeping is one statement: one that fails leaves nothing behind (SQLite undoes a failed statement
+          // on its own), so it needs no savepoint.
+          try {
+            done.push({ item, result: await item.work({ db: tx, ...tell }), hooks })
+          } catch (err) {
+            failed.add(item)
+            item.reject(err)
+          }
+          continue
+        }
+        const piece = await tx.savepoint('piece').execute()
         try {
-          const result = await item.work({ db: piece, afterCommit: (hook) => hooks.push(hook) })
+          const result = await item.work({ db: piece, ...tell })
           await piece.releaseSavepoint('piece').execute()
           done.push({ item, result, hooks })
         } catch (err) {

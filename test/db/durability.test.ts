@@ -194,3 +194,32 @@ t.test('with SQLITE_SYNCHRONOUS=FULL the connection commits NORMAL and durable()
     await database.close()
   }
 })
+
+t.test(
+  'bookkeeping (record) commits with the turn, without waiting for the fsync; one that fails fails alone',
+  async (t) => {
+    const database = await open(t, 'FULL')
+    t.teardown(() => database.close())
+    let release: () => void = () => {}
+    const group = new GroupCommit(database.db, () => new Promise<void>((resolve) => (release = resolve)))
+    const accepted = group.run(insertUser('a'))
+    const kept = group.run((tx) => insertUser('b')(tx), false)
+    const refused = group.run((tx) => insertUser('a')(tx), false)
+    await kept
+    t.pass('the bookkeeping write resolved while the fsync had not')
+    await t.rejects(refused, /UNIQUE/, 'a failing one is refused alone')
+    let settled = false
+    void accepted.then(() => {
+      settled = true
+    })
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    t.notOk(settled, 'the acceptance in the same commit still waits for the disk')
+    release()
+    await accepted
+    const rows = await database.db.selectFrom('users').select('id').orderBy('id').execute()
+    t.same(
+      rows.map((r) => r.id),
+      ['a', 'b'],
+    )
+  },
+)
