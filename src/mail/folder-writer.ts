@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads'
 import type { WatchErrors } from '../error-events.ts'
+import { TurnBatch } from '../turn-batch.ts'
 
 /*
  * The writing thread: plain JavaScript, so it needs no TypeScript loader. Each message is a batch of files; each
@@ -48,10 +49,9 @@ interface Pending {
 export class FolderWriter {
   readonly #watchErrors: WatchErrors | undefined
   #worker: Worker | undefined
-  #queued: { file: string; data: string; waiter: Pending }[] = []
+  readonly #turn = new TurnBatch<{ file: string; data: string; waiter: Pending }>((queued) => this.#send(queued))
   readonly #inFlight = new Map<number, Pending[]>()
   #batches = 0
-  #scheduled = false
 
   constructor(watchErrors?: WatchErrors) {
     this.#watchErrors = watchErrors
@@ -60,10 +60,7 @@ export class FolderWriter {
   /** Writes `data` to `file` (through a temporary name); resolves once it is in place. */
   write(file: string, data: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#queued.push({ file, data, waiter: { resolve, reject } })
-      if (this.#scheduled) return
-      this.#scheduled = true
-      setImmediate(() => this.#send())
+      this.#turn.add({ file, data, waiter: { resolve, reject } })
     })
   }
 
@@ -73,10 +70,7 @@ export class FolderWriter {
     await worker?.terminate()
   }
 
-  #send(): void {
-    this.#scheduled = false
-    const queued = this.#queued
-    this.#queued = []
+  #send(queued: { file: string; data: string; waiter: Pending }[]): void {
     const batch = ++this.#batches
     // Held while it has work, so that a shutdown waiting on a mail waits for its file too; idle, it holds nothing.
     this.#thread().ref()

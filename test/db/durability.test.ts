@@ -3,26 +3,19 @@ import path from 'node:path'
 import Sqlite from 'better-sqlite3'
 import { sql } from 'kysely'
 import t from 'tap'
-import { type Database, openDatabase, transact } from '../../src/db/database.ts'
+import { type Database, transact } from '../../src/db/database.ts'
 import { holdStatements } from '../../src/db/sqlite-handles.ts'
 import { GroupCommit, soloTransaction, type Transaction, type Work } from '../../src/db/transaction.ts'
 import { WalSyncer } from '../../src/db/wal-sync.ts'
-import { tempDataDir, watchErrorsQuietly } from '../helpers/app.ts'
+import { tempDataDir } from '../helpers/app.ts'
+import { openTempDatabase } from '../helpers/database.ts'
 
 /*
  * SQLITE_SYNCHRONOUS=FULL is kept by fsyncing the WAL on a thread of its own before anything is acknowledged.
  * What a power cut would do cannot be tested here; what is tested is that acknowledgements wait for the fsync,
  * that bursts share fsyncs, and that the connection itself no longer blocks on the disk at every commit.
  */
-const open = (t: Parameters<typeof tempDataDir>[0], synchronous: 'FULL' | 'NORMAL') =>
-  openDatabase({
-    url: undefined,
-    sqliteFile: path.join(tempDataDir(t), 'deckhand.db'),
-    synchronous,
-    poolSize: 1,
-    watchErrors: watchErrorsQuietly,
-    timeoutMs: 2000,
-  })
+const open = openTempDatabase
 
 t.test('a burst of syncs shares fsyncs, and each resolves after an fsync that began after it was asked', async (t) => {
   const dir = tempDataDir(t)
@@ -88,7 +81,6 @@ const insertUser = (id: string) => (tx: Transaction) =>
 
 t.test('a transaction resolves only once durable() has, and fails if it fails', async (t) => {
   const database = await open(t, 'FULL')
-  t.teardown(() => database.close())
   for (const [name, make] of transactions(database)) {
     let release: () => void = () => {}
     let durableCalls = 0
@@ -120,7 +112,6 @@ t.test('a transaction resolves only once durable() has, and fails if it fails', 
 
 t.test('after-commit hooks run once the commit is durable, and never for a transaction that failed', async (t) => {
   const database = await open(t, 'NORMAL')
-  t.teardown(() => database.close())
   for (const [name, make] of transactions(database)) {
     const heard: string[] = []
     let release: () => void = () => {}
@@ -155,7 +146,6 @@ t.test(
   'SQLite groups the transactions of one event-loop turn: one commit, and a piece that fails fails alone',
   async (t) => {
     const database = await open(t, 'FULL')
-    t.teardown(() => database.close())
     const count = async () =>
       Number((await sql<{ n: number }>`SELECT count(*) AS n FROM users`.execute(database.db)).rows[0]?.n)
     // Another connection sees only what is committed.
@@ -191,7 +181,6 @@ t.test('with SQLITE_SYNCHRONOUS=FULL the connection commits NORMAL and durable()
     const level = (await sql<{ synchronous: number }>`PRAGMA synchronous`.execute(database.db)).rows[0]?.synchronous
     t.equal(level, 1, `${synchronous}: PRAGMA synchronous is NORMAL (1): no fsync on the event loop`)
     await database.durable()
-    await database.close()
   }
 })
 
@@ -199,7 +188,6 @@ t.test(
   'bookkeeping (record) commits with the turn, without waiting for the fsync; one that fails fails alone',
   async (t) => {
     const database = await open(t, 'FULL')
-    t.teardown(() => database.close())
     let release: () => void = () => {}
     const group = new GroupCommit(database.db, () => new Promise<void>((resolve) => (release = resolve)))
     const accepted = group.run(insertUser('a'))

@@ -1,20 +1,10 @@
-import path from 'node:path'
 import t from 'tap'
-import { openDatabase } from '../../src/db/database.ts'
 import { WriteBatch } from '../../src/db/write-batch.ts'
-import { tempDataDir, watchErrorsQuietly } from '../helpers/app.ts'
+import { openTempDatabase } from '../helpers/database.ts'
 import { countByStatus, fillJobs } from '../helpers/journal.ts'
 
-async function journalWithJobs(t: Parameters<typeof tempDataDir>[0]) {
-  const database = await openDatabase({
-    url: undefined,
-    sqliteFile: path.join(tempDataDir(t), 'batch.db'),
-    synchronous: 'NORMAL',
-    poolSize: 1,
-    watchErrors: watchErrorsQuietly,
-    timeoutMs: 2000,
-  })
-  t.teardown(() => database.close())
+async function journalWithJobs(t: Parameters<typeof openTempDatabase>[0]) {
+  const database = await openTempDatabase(t)
   await fillJobs(database.db, { count: 3, status: 'running', finishedAt: null, prefix: 'j' })
   return database.db
 }

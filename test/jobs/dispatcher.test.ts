@@ -1,13 +1,13 @@
-import path from 'node:path'
 import pino from 'pino'
 import t from 'tap'
-import { type Db, openDatabase, transact } from '../../src/db/database.ts'
+import { type Db, transact } from '../../src/db/database.ts'
 import { JobFailure } from '../../src/errors.ts'
 import { retryDelay } from '../../src/jobs/backoff.ts'
 import { createDbJournal } from '../../src/jobs/db-journal.ts'
 import { Dispatcher } from '../../src/jobs/dispatcher.ts'
 import type { JobHandler, NewJob } from '../../src/jobs/types.ts'
-import { tempDataDir, watchErrorsQuietly } from '../helpers/app.ts'
+import type { tempDataDir } from '../helpers/app.ts'
+import { openTempDatabase } from '../helpers/database.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 type T = Parameters<typeof tempDataDir>[0]
@@ -19,14 +19,7 @@ async function setup(
   maxAttempts = 3,
   pollIntervalMs = 50,
 ) {
-  const database = await openDatabase({
-    url: undefined,
-    sqliteFile: path.join(tempDataDir(t), 'jobs.db'),
-    synchronous: 'NORMAL',
-    poolSize: 1,
-    watchErrors: watchErrorsQuietly,
-    timeoutMs: 2000,
-  })
+  const database = await openTempDatabase(t)
   const db = database.db
   const journal = createDbJournal(database)
   const queue = Object.assign(journal, {
@@ -41,10 +34,8 @@ async function setup(
     pollIntervalMs,
     log: pino({ level: 'silent' }),
   })
-  t.teardown(async () => {
-    await dispatcher.stop(1000)
-    await database.close()
-  })
+  // Registered after the database's own teardown, so it runs first (tap runs teardowns in reverse).
+  t.teardown(() => dispatcher.stop(1000))
   return { db, queue, dispatcher }
 }
 
