@@ -1,3 +1,4 @@
+import { TurnBatch } from '../turn-batch.ts'
 import { type AttemptRecorder, CoreRunner, RunnerCore, type RunnerOptions } from './runner-core.ts'
 import type { Job, Journal, Lane } from './types.ts'
 
@@ -21,7 +22,8 @@ export const claimBatch = (concurrency: number) => Math.max(1, Math.floor(concur
 export class Dispatcher extends CoreRunner {
   readonly #opts: Required<Omit<DispatcherOptions, 'onSettled'>>
   #timer: NodeJS.Timeout | undefined
-  #scheduled = false
+  /** The wake-ups of one turn of the event loop make one look at the journal. */
+  readonly #wakes = new TurnBatch<true>(() => void this.#tick())
   /** A look at the journal is under way; a wake() meanwhile asks for another right after it. */
   #ticking = false
   #again = false
@@ -49,12 +51,7 @@ export class Dispatcher extends CoreRunner {
       this.#again = true
       return
     }
-    if (this.#scheduled) return
-    this.#scheduled = true
-    setImmediate(() => {
-      this.#scheduled = false
-      void this.#tick()
-    })
+    this.#wakes.add(true)
   }
 
   async #tick(): Promise<void> {
