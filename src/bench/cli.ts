@@ -186,57 +186,49 @@ const sustained = args.url
     })
 
 const nan = Number.NaN
-const figure = (name: string, value: number, target: string, ok: (v: number) => boolean) => ({
+/** A figure's target: its text in the report, and the test of a value. */
+const atLeast = (bound: number) => ({ text: `>= ${bound}`, ok: (v: number) => v >= bound })
+const atMost = (bound: number) => ({ text: `<= ${bound}`, ok: (v: number) => v <= bound })
+const figure = (name: string, value: number, target: { text: string; ok: (v: number) => boolean }) => ({
   figure: name,
   value,
-  target,
-  ok: Number.isFinite(value) ? ok(value) : undefined,
+  target: target.text,
+  ok: Number.isFinite(value) ? target.ok(value) : undefined,
 })
 const figures = [
   figure(
     'avatars over HTTP / raw pipeline',
     (avatars?.avatarsPerSecond ?? nan) / (raw?.avatarsPerSecond ?? nan),
-    '>= 0.85',
-    (v) => v >= 0.85,
+    atLeast(0.85),
   ),
   figure(
     'signup p99 under avatar load / alone',
     (mixed?.signups.latencyP99Ms ?? nan) / (signups?.latencyP99Ms ?? nan),
-    '<= 3',
-    (v) => v <= 3,
+    atMost(3),
   ),
   figure(
     'signup req/s under avatar load / alone',
     (mixed?.signups.requestsPerSecond ?? nan) / (signups?.requestsPerSecond ?? nan),
-    '>= 0.4',
-    (v) => v >= 0.4,
+    atLeast(0.4),
   ),
-  figure(
-    'event-loop delay p99 under load (ms, 10 ms resolution)',
-    mixed?.eventLoopDelayP99Ms ?? nan,
-    '<= 20',
-    (v) => v <= 20,
-  ),
+  figure('event-loop delay p99 under load (ms, 10 ms resolution)', mixed?.eventLoopDelayP99Ms ?? nan, atMost(20)),
   figure(
     'signups/s alone / bare signup route',
     (signups?.requestsPerSecond ?? nan) / (limit?.requestsPerSecond ?? nan),
-    '>= 0.5',
-    (v) => v >= 0.5,
+    atLeast(0.5),
   ),
-  figure('sustained signups/s, mail keeping up', sustained?.folder.highestRate ?? nan, '>= 1000', (v) => v >= 1000),
+  figure('sustained signups/s, mail keeping up', sustained?.folder.highestRate ?? nan, atLeast(1000)),
   figure(
     'sustained signups/s / signups alone',
     (sustained?.folder.highestRate ?? nan) / (signups?.requestsPerSecond ?? nan),
-    '>= 0.75',
-    (v) => v >= 0.75,
+    atLeast(0.75),
   ),
   figure(
     'idle upload->ready p50 - raw single image (ms)',
     (avatars?.idleLatencyP50Ms ?? nan) - (raw?.singleMs ?? nan),
-    '<= 50',
-    (v) => v <= 50,
+    atMost(50),
   ),
-  figure('peak RSS under load (MiB)', mixed?.peakRssMiB ?? nan, '<= 400', (v) => v <= 400),
+  figure('peak RSS under load (MiB)', mixed?.peakRssMiB ?? nan, atMost(400)),
 ]
 
 const report = {
