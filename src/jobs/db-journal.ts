@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import { type Selectable, sql } from 'kysely'
+import { PostgresAdapter, type Selectable, sql } from 'kysely'
+import { compiledOnce } from '../db/compiled.ts'
 import type { Database, Db } from '../db/database.ts'
 import type { JobsTable } from '../db/schema.ts'
 import type { Job, JobErrorInfo, JobStatus, Journal, NewJob } from './types.ts'
@@ -43,6 +44,85 @@ export function toJob(row: JobRow): Job {
   }
 }
 
+/*
+ * The journal's hot statements, built and compiled once (see compiledOnce): an enqueue, a claim and an outcome
+ * for every job.
+ */
+const insertJobsOf = new Map<number, ReturnType<typeof insertJobsQuery>>()
+const insertJobsQuery = (count: number) =>
+  compiledOnce((db, value) =>
+    db
+      .insertInto('jobs')
+      .values(
+        Array.from({ length: count }, (_, i) => ({
+          id: value(5 * i),
+          kind: value(5 * i + 1),
+          owner_id: value(5 * i + 2),
+          payload: value(5 * i + 3),
+          created_at: value(5 * i + 4),
+          status: 'queued' as const,
+          run_at: value(5 * i + 4),
+          ...NOT_STARTED,
+        })),
+      )
+      .returningAll(),
+  )
+/** Inserts `count` jobs; values: id, kind, owner, payload (JSON), now for each. */
+const insertJobs = (count: number) => {
+  let query = insertJobsOf.get(count)
+  if (!query) {
+    query = insertJobsQuery(count)
+    // Enqueues come in a few sizes (one, two); anything else is rare enough to build each time.
+    if (count <= 8) insertJobsOf.set(count, query)
+  }
+  return query
+}
+
+/** Claims a kind's oldest due jobs; values: now (started_at), kind, now (due by), how many. */
+const claimKind = compiledOnce((db, value) =>
+  db
+    .updateTable('jobs')
+    .set((eb) => ({ status: 'running', attempts: eb('attempts', '+', 1), started_at: value(0) }))
+    .where('id', 'in', (eb) => {
+      const due = eb
+        .selectFrom('jobs')
+        .select('id')
+        .where('status', '=', 'queued')
+        .where('kind', '=', value(1))
+        .where('run_at', '<=', value(2))
+        .orderBy('run_at')
+        .orderBy('created_at')
+        .limit(value(3))
+      // One claimer per row in PostgreSQL, where several processes may claim at once.
+      return db.getExecutor().adapter instanceof PostgresAdapter ? due.forUpdate().skipLocked() : due
+    })
+    .returningAll(),
+)
+
+/** values: result (JSON), now, id. */
+const succeedJob = compiledOnce((db, value) =>
+  db
+    .updateTable('jobs')
+    .set({ status: 'succeeded', result: value(0), last_error: null, stage: null, finished_at: value(1) })
+    .where('id', '=', value(2)),
+)
+
+/** values: error (JSON), when to run again, id. */
+const retryJob = compiledOnce((db, value) =>
+  db
+    .updateTable('jobs')
+    .set({ status: 'queued', last_error: value(0), run_at: value(1), stage: null, started_at: null })
+    .where('id', '=', value(2)),
+)
+
+/** values: error (JSON), now, id. */
+const failJob = compiledOnce((db, value) =>
+  db
+    .updateTable('jobs')
+    .set({ status: 'failed', last_error: value(0), stage: null, finished_at: value(1) })
+    .where('id', '=', value(2)),
+)
+
 /**
  * The job journal in the database (SQLite by default, PostgreSQL with DATABASE_URL): the table is the queue,
  * so a job is on disk before anyone hears "accepted". One process claims from it; to spread work over several
@@ -53,18 +133,11 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
   const insert = async (tx: Db, jobs: NewJob[]) => {
     if (jobs.length === 0) return []
     const now = clock()
-    const rows = await tx
-      .insertInto('jobs')
-      .values(
-        jobs.map((job) => ({
-          ...newJobRow(job, now),
-          status: 'queued' as const,
-          run_at: now,
-          ...NOT_STARTED,
-        })),
-      )
-      .returningAll()
-      .execute()
+    const values = jobs.flatMap((job) => {
+      const row = newJobRow(job, now)
+      return [row.id, row.kind, row.owner_id, row.payload, now]
+    })
+    const { rows } = await insertJobs(jobs.length)(tx, values)
     return rows.map(toJob)
   }
   // The dispatcher that settles jobs runs in this process, so the journal itself can tell who waits.
@@ -115,25 +188,7 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
       const claimed: JobRow[] = []
       for (let i = 0; i < kinds.length && claimed.length < limit; i++) {
         const kind = kinds[(first + i) % kinds.length] as string
-        const rows = await database.record((tx) =>
-          tx
-            .updateTable('jobs')
-            .set((eb) => ({ status: 'running', attempts: eb('attempts', '+', 1), started_at: now }))
-            .where('id', 'in', (eb) => {
-              const due = eb
-                .selectFrom('jobs')
-                .select('id')
-                .where('status', '=', 'queued')
-                .where('kind', '=', kind)
-                .where('run_at', '<=', now)
-                .orderBy('run_at')
-                .orderBy('created_at')
-                .limit(limit - claimed.length)
-              return database.dialect === 'postgres' ? due.forUpdate().skipLocked() : due
-            })
-            .returningAll()
-            .execute(),
-        )
+        const { rows } = await database.record((tx) => claimKind(tx, [now, kind, now, limit - claimed.length]))
         claimed.push(...rows)
       }
       return claimed.sort((a, b) => a.run_at - b.run_at || a.created_at - b.created_at).map(toJob)
@@ -144,40 +199,16 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
     },
 
     async succeed(id, result, now) {
-      await database.record((tx) =>
-        tx
-          .updateTable('jobs')
-          .set({
-            status: 'succeeded',
-            result: JSON.stringify(result ?? null),
-            last_error: null,
-            stage: null,
-            finished_at: now,
-          })
-          .where('id', '=', id)
-          .execute(),
-      )
+      await database.record((tx) => succeedJob(tx, [JSON.stringify(result ?? null), now, id]))
       settled(id)
     },
 
     async retry(id, error: JobErrorInfo, runAt) {
-      await database.record((tx) =>
-        tx
-          .updateTable('jobs')
-          .set({ status: 'queued', last_error: JSON.stringify(error), run_at: runAt, stage: null, started_at: null })
-          .where('id', '=', id)
-          .execute(),
-      )
+      await database.record((tx) => retryJob(tx, [JSON.stringify(error), runAt, id]))
     },
 
     async fail(id, error, now) {
-      await database.record((tx) =>
-        tx
-          .updateTable('jobs')
-          .set({ status: 'failed', last_error: JSON.stringify(error), stage: null, finished_at: now })
-          .where('id', '=', id)
-          .execute(),
-      )
+      await database.record((tx) => failJob(tx, [JSON.stringify(error), now, id]))
       settled(id)
     },
 

@@ -1,3 +1,4 @@
+import { compiledOnce } from '../db/compiled.ts'
 import type { Db } from '../db/database.ts'
 
 export interface User {
@@ -16,22 +17,31 @@ export interface UsersRepository {
   findById(id: string): Promise<User | undefined>
 }
 
+/** Every signup's insert, built and compiled once; values: id, email, email key, name, token hash, created at. */
+const insertUser = compiledOnce((db, value) =>
+  db.insertInto('users').values({
+    id: value(0),
+    email: value(1),
+    email_key: value(2),
+    name: value(3),
+    token_hash: value(4),
+    created_at: value(5),
+    avatar_job: null,
+  }),
+)
+
 /** Users in SQLite or PostgreSQL; e-mail uniqueness is case-insensitive through the lower-cased `email_key`. */
 export function createUsersRepository(db: Db): UsersRepository {
   return {
     async insert(user, tx = db) {
-      await tx
-        .insertInto('users')
-        .values({
-          id: user.id,
-          email: user.email,
-          email_key: user.email.toLowerCase(),
-          name: user.name,
-          token_hash: user.tokenHash.toString('hex'),
-          created_at: user.createdAt,
-          avatar_job: null,
-        })
-        .execute()
+      await insertUser(tx, [
+        user.id,
+        user.email,
+        user.email.toLowerCase(),
+        user.name,
+        user.tokenHash.toString('hex'),
+        user.createdAt,
+      ])
     },
     async findById(id) {
       const row = await db

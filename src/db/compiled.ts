@@ -1,0 +1,43 @@
+import type { Compilable, CompiledQuery, Kysely, QueryResult } from 'kysely'
+import type { Schema } from './schema.ts'
+
+type Db = Kysely<Schema>
+
+/** Stands in for the i-th value while the query is built; never sent to the database. */
+const slot = (i: number) => `\u0000deckhand-value-${i}`
+const SLOT = /^\0deckhand-value-(\d+)$/
+
+interface Compiled {
+  query: CompiledQuery
+  /** For each parameter of the compiled query: which value it takes, or -1 for a constant of the query. */
+  slots: number[]
+}
+
+/**
+ * A hot query that Kysely builds and compiles once per dialect instead of at every call. `build` writes the query
+ * with `value(i)` where the i-th value goes; each call runs the same SQL text with the values in their places.
+ * Kysely builds and compiles every query anew: under a signup flood that was a tenth of the event loop (README,
+ * what was tried), while the statements it makes are a handful of fixed texts. Values must be what the database
+ * is to receive (a string, a number, null): `build` never sees them, so it cannot transform them.
+ */
+export function compiledOnce<R>(
+  build: (db: Db, value: (i: number) => never) => Compilable<R>,
+): (db: Db, values: readonly unknown[]) => Promise<QueryResult<R>> {
+  const byDialect = new Map<unknown, Compiled>()
+  return (db, values) => {
+    const dialect = db.getExecutor().adapter.constructor
+    let compiled = byDialect.get(dialect)
+    if (!compiled) {
+      const query = build(db, (i) => slot(i) as never).compile()
+      const slots = query.parameters.map((p) => {
+        const match = typeof p === 'string' ? SLOT.exec(p) : null
+        return match ? Number(match[1]) : -1
+      })
+      compiled = { query, slots }
+      byDialect.set(dialect, compiled)
+    }
+    const { query, slots } = compiled
+    const parameters = slots.map((i, k) => (i === -1 ? query.parameters[k] : values[i]))
+    return db.executeQuery<R>({ ...query, parameters } as CompiledQuery<R>)
+  }
+}
