@@ -40,8 +40,14 @@ interface Pending {
   reject: (err: Error) => void
 }
 
+interface Queued {
+  file: string
+  data: string
+  waiter: Pending
+}
+
 /**
- * Writes files on a thread of its own, a batch per turn of the event loop. Through fs/promises every mail file
+ * Writes files on a thread of its own, in batches: a turn's files, or all that came while the last batch was written. Through fs/promises every mail file
  * was four requests to libuv's threadpool (open, write, close, rename), and submitting them was a tenth of the
  * event loop under a signup flood (CPU profile of phase 3, README); here the whole turn's files are one message.
  * Nothing is fsynced: the job journal is the durable record, and a mail lost to a power cut is sent again.
@@ -49,7 +55,9 @@ interface Pending {
 export class FolderWriter {
   readonly #watchErrors: WatchErrors | undefined
   #worker: Worker | undefined
-  readonly #turn = new TurnBatch<{ file: string; data: string; waiter: Pending }>((queued) => this.#send(queued))
+  readonly #turn = new TurnBatch<Queued>((queued) => this.#send(queued))
+  /** Files that came while a batch was being written. */
+  #waiting: Queued[] = []
   readonly #inFlight = new Map<number, Pending[]>()
   #batches = 0
 
@@ -67,18 +75,28 @@ export class FolderWriter {
   async close(): Promise<void> {
     const worker = this.#worker
     this.#worker = undefined
+    // Nothing waits for a thread after this one: what had not gone out fails (its job is retried).
+    const waiting = this.#waiting
+    this.#waiting = []
+    for (const { waiter } of waiting) waiter.reject(new Error('the mail folder writer stopped'))
     await worker?.terminate()
   }
 
-  #send(queued: { file: string; data: string; waiter: Pending }[]): void {
+  #send(queued: Queued[]): void {
+    // One batch at a time: what arrives while the thread writes waits for its answer and goes as one message.
+    // Under load the batches grow on their own; each message costs the event loop a wake-up of the thread.
+    this.#waiting.push(...queued)
+    if (this.#inFlight.size > 0) return
+    const files = this.#waiting
+    this.#waiting = []
     const batch = ++this.#batches
     // Held while it has work, so that a shutdown waiting on a mail waits for its file too; idle, it holds nothing.
     this.#thread().ref()
     this.#inFlight.set(
       batch,
-      queued.map((q) => q.waiter),
+      files.map((q) => q.waiter),
     )
-    this.#thread().postMessage({ batch, files: queued.map(({ file, data }) => ({ file, data })) })
+    this.#thread().postMessage({ batch, files: files.map(({ file, data }) => ({ file, data })) })
   }
 
   #thread(): Worker {
@@ -97,6 +115,7 @@ export class FolderWriter {
           if (error) waiter.reject(Object.assign(new Error(error.message), error))
           else waiter.resolve()
         })
+        if (this.#waiting.length > 0) this.#send([])
       },
     )
     // A thread that died fails what it held (those jobs are retried); the next write starts a new one.
@@ -104,6 +123,8 @@ export class FolderWriter {
       if (this.#worker === worker) this.#worker = undefined
       for (const waiters of this.#inFlight.values()) for (const waiter of waiters) waiter.reject(err)
       this.#inFlight.clear()
+      // What waited for this thread goes to the next one.
+      if (this.#waiting.length > 0) this.#send([])
     }
     worker.on('error', lost)
     worker.on('exit', () => lost(new Error('the mail folder writer stopped')))
