@@ -23,6 +23,8 @@ export interface TestBucket {
   env(prefix?: string): Record<string, string>
   /** Every key in the bucket, from s3rver's own folder (not through the protocol under test). */
   keys(): string[]
+  /** Dates an object's last write back to `when`, as the sweeps see it. */
+  age(key: string, when: Date): void
   /** Stops answering: connections to the port are refused. */
   stop(): Promise<void>
   /** Answers again on the same port, with the same objects. */
@@ -57,14 +59,17 @@ export async function startS3rver(t: Teardown, bucket = 'deckhand'): Promise<Tes
       S3_FORCE_PATH_STYLE: 'true',
     }),
     keys: () => listKeys(path.join(directory, bucket)),
+    age: (key, when) => fs.utimesSync(path.join(directory, bucket, `${key}${OBJECT_SUFFIX}`), when, when),
     stop,
     start,
   }
 }
 
-/** s3rver keeps each object as `<key>._S3rver_object` beside its metadata files. */
+/** s3rver keeps each object as `<key>._S3rver_object` beside its metadata files; its mtime is LastModified. */
+const OBJECT_SUFFIX = '._S3rver_object'
+
 function listKeys(root: string): string[] {
-  const suffix = '._S3rver_object'
+  const suffix = OBJECT_SUFFIX
   const keys: string[] = []
   const walk = (dir: string) => {
     for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
