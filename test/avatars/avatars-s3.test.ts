@@ -1,5 +1,7 @@
+import fs from 'node:fs'
 import t from 'tap'
 import { countRows, signup, startApp, uploadRaw, waitForJob } from '../helpers/app.ts'
+import { fillJobs } from '../helpers/journal.ts'
 import { startS3rver } from '../helpers/s3.ts'
 
 /*
@@ -159,7 +161,7 @@ t.test('a bucket that fails during a job: the job is tried again and succeeds on
   t.equal((await again.inject({ url: `/users/${ann.id}/avatar?size=64` })).statusCode, 200)
 })
 
-t.test('the orphan sweep and retention work on the bucket', async (t) => {
+t.test('retention and the orphan sweep work on the bucket', async (t) => {
   const s3 = await startS3rver(t)
   const app = await startApp(t, { ...s3.env(), FAILED_JOB_RETENTION_MS: String(HOUR) })
   const ann = await signup(app, 'ann@example.com')
@@ -168,10 +170,31 @@ t.test('the orphan sweep and retention work on the bucket', async (t) => {
   const longAgo = new Date(Date.now() - 2 * HOUR)
   const put = async (key: string, old: boolean) => {
     const file = `${app.services.config.dataDir}/put-${Math.random()}`
-    await import('node:fs').then((fs) => fs.writeFileSync(file, 'x'))
+    fs.writeFileSync(file, 'x')
     await store.putFile(key, file)
     if (old) s3.age(`test/${key}`, longAgo)
   }
+  // A failed job past FAILED_JOB_RETENTION_MS: the retention sweep deletes it, and its original goes with it.
+  await fillJobs(app.services.database.db, {
+    count: 1,
+    prefix: 'failed-old-',
+    status: 'failed',
+    finishedAt: Date.now() - 2 * HOUR,
+    kind: 'image.avatar',
+    ownerId: ann.id,
+    payload: JSON.stringify({ userId: ann.id, seq: 1, original: 'failed-old.jpg' }),
+  })
+  await fillJobs(app.services.database.db, {
+    count: 1,
+    prefix: 'failed-young-',
+    status: 'failed',
+    finishedAt: Date.now(),
+    kind: 'image.avatar',
+    ownerId: ann.id,
+    payload: JSON.stringify({ userId: ann.id, seq: 1, original: 'failed-young.jpg' }),
+  })
+  await put('uploads/originals/failed-old.jpg', true)
+  await put('uploads/originals/failed-young.jpg', true) // kept for an admin's retry
   await put('uploads/originals/stray.jpg', true) // no job points to it
   await put('uploads/originals/fresh.jpg', false) // its job may be committing now
   await put(`avatars/${ann.id}/no-such-job/64.jpeg`, true) // a version whose job is gone
@@ -183,6 +206,9 @@ t.test('the orphan sweep and retention work on the bucket', async (t) => {
   const keys = s3.keys()
   t.notOk(keys.includes('test/uploads/originals/stray.jpg'), 'a stray original is deleted')
   t.ok(keys.includes('test/uploads/originals/fresh.jpg'), 'a young original is kept')
+  t.notOk(keys.includes('test/uploads/originals/failed-old.jpg'), 'the original of a job past retention is deleted')
+  t.equal(await app.services.queue.get('failed-old-1'), undefined, 'with its job')
+  t.ok(keys.includes('test/uploads/originals/failed-young.jpg'), 'the original of a failed job still kept is kept')
   t.notOk(
     keys.some((k) => k.includes('/no-such-job/')),
     'a version whose job is gone is deleted, all its objects',
@@ -190,6 +216,6 @@ t.test('the orphan sweep and retention work on the bucket', async (t) => {
   t.ok(keys.includes(`test/avatars/${ann.id}/young/64.jpeg`), 'a young version is kept')
   t.equal(keys.filter((k) => k.includes(`/${job.id}/`)).length, 12, 'the current avatar is kept, however old')
   const metrics = (await app.inject({ url: '/metrics' })).body
-  t.match(metrics, /deckhand_files_swept_total\{what="original"\} 1/)
+  t.match(metrics, /deckhand_files_swept_total\{what="original"\} 2/)
   t.match(metrics, /deckhand_files_swept_total\{what="version"\} 1/)
 })
