@@ -46,7 +46,8 @@ export function avatarHandler(options: AvatarHandlerOptions): JobHandler {
     ctx: Parameters<JobHandler>[1],
     scratch: string,
   ): Promise<Record<string, unknown>> {
-    const original = path.join(scratch, 'original')
+    // The original keeps its name (made by deckhand: upload id and sniffed type) in the scratch folder.
+    const original = path.join(scratch, payload.original)
     const outDir = path.join(scratch, 'out')
     const version = versionPrefix(payload.userId, jobId)
 
