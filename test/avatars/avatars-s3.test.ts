@@ -219,3 +219,45 @@ t.test('retention and the orphan sweep work on the bucket', async (t) => {
   t.match(metrics, /deckhand_files_swept_total\{what="original"\} 2/)
   t.match(metrics, /deckhand_files_swept_total\{what="version"\} 1/)
 })
+
+t.test('the bucket stopped mid-load, then back: every 202 becomes an avatar, every refusal is a 503', async (t) => {
+  const s3 = await startS3rver(t)
+  const env = {
+    ...s3.env(),
+    DEPENDENCY_TIMEOUT_MS: '500',
+    MAX_ATTEMPTS: '100',
+    RETRY_BASE_MS: '50',
+    RETRY_MAX_MS: '200',
+  }
+  const app = await startApp(t, env)
+  const users = await Promise.all([0, 1, 2, 3].map((i) => signup(app, `load${i}@example.com`)))
+  const accepted: { user: (typeof users)[number]; jobId: string }[] = []
+  const statuses = new Map<number, number>()
+  let sending = true
+  const load = users.map(async (user) => {
+    while (sending) {
+      const res = await uploadRaw(app, user, 'image.webp', 'image/webp')
+      statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1)
+      if (res.statusCode === 202) accepted.push({ user, jobId: res.json().jobId })
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  })
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+  await pause(700)
+  await s3.stop()
+  await pause(1200)
+  await s3.start()
+  await pause(700)
+  sending = false
+  await Promise.all(load)
+
+  t.same([...statuses.keys()].sort(), [202, 503], `only 202 and 503 (${JSON.stringify([...statuses])})`)
+  for (const { user, jobId } of accepted) {
+    const job = await waitForJob(app, user, jobId, 60_000)
+    if (job.status !== 'succeeded') t.fail(`${jobId}: ${job.status} ${JSON.stringify(job.error)}`)
+  }
+  t.pass(`all ${accepted.length} accepted uploads succeeded`)
+  for (const user of users) {
+    t.equal((await app.inject({ url: `/users/${user.id}/avatar?size=64` })).statusCode, 200, 'served once back')
+  }
+})
