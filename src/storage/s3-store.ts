@@ -14,7 +14,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import { NodeHttpHandler } from '@smithy/node-http-handler'
-import { DependencyDown, withDeadline } from '../dependencies.ts'
+import { DependencyDown } from '../dependencies.ts'
 import type { ObjectStore, StoredObject } from './object-store.ts'
 
 export interface S3StoreOptions {
@@ -52,19 +52,35 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
     // its chunk framing: checksums only where the API demands them.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
-    // A bucket out of reach must cost a request DEPENDENCY_TIMEOUT_MS at most, not the SDK's patient retries.
-    maxAttempts: 2,
+    // A bucket out of reach must cost a request DEPENDENCY_TIMEOUT_MS at most, not the SDK's patient retries:
+    // one attempt, and the retry is the job's (its backoff) or the client's (503 with Retry-After).
+    maxAttempts: 1,
     requestHandler: new NodeHttpHandler({
       connectionTimeout: options.timeoutMs,
-      requestTimeout: options.timeoutMs,
+      // Silence on the socket, not the length of a transfer: a large original may take longer than this to send.
+      socketTimeout: options.timeoutMs,
     }),
   })
   const Bucket = bucket
   const Key = (key: string) => `${prefix}${key}`
 
-  /** Calls whose answer is small are bounded as a whole; transfers are bounded by their socket's idleness. */
-  const call = <T>(work: Promise<T>, missingIsAnswer = false) =>
-    withDeadline('storage', options.timeoutMs, asStorageFailure(work, missingIsAnswer))
+  /**
+   * One request, aborted when no answer has come within DEPENDENCY_TIMEOUT_MS, so that neither the caller nor a
+   * socket of the pool waits on a silent bucket. The deadline ends with the answer's headers: a body streamed
+   * afterwards (a served avatar) is bounded by its socket's silence (`socketTimeout`) instead.
+   */
+  const call = async <T>(send: (abortSignal: AbortSignal) => Promise<T>, missingIsAnswer = false) => {
+    const controller = new AbortController()
+    const timer = setTimeout(() => controller.abort(), options.timeoutMs)
+    try {
+      return await asStorageFailure(send(controller.signal), missingIsAnswer)
+    } catch (err) {
+      if (!controller.signal.aborted || isMissing(err)) throw err
+      throw new DependencyDown('storage', `no answer within ${options.timeoutMs} ms`, { cause: err })
+    } finally {
+      clearTimeout(timer)
+    }
+  }
 
   return {
     async putFile(key, file) {
@@ -84,7 +100,10 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
     },
     async get(key) {
       try {
-        const answer = await call(client.send(new GetObjectCommand({ Bucket, Key: Key(key) })), true)
+        const answer = await call(
+          (abortSignal) => client.send(new GetObjectCommand({ Bucket, Key: Key(key) }), { abortSignal }),
+          true,
+        )
         return answer.Body as Readable
       } catch (err) {
         if (isMissing(err)) return undefined
@@ -93,7 +112,10 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
     },
     async head(key) {
       try {
-        const answer = await call(client.send(new HeadObjectCommand({ Bucket, Key: Key(key) })), true)
+        const answer = await call(
+          (abortSignal) => client.send(new HeadObjectCommand({ Bucket, Key: Key(key) }), { abortSignal }),
+          true,
+        )
         return { key, bytes: answer.ContentLength ?? 0, modifiedMs: answer.LastModified?.getTime() ?? 0 }
       } catch (err) {
         if (isMissing(err)) return undefined
@@ -101,7 +123,7 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
       }
     },
     async delete(key) {
-      await call(client.send(new DeleteObjectCommand({ Bucket, Key: Key(key) })))
+      await call((abortSignal) => client.send(new DeleteObjectCommand({ Bucket, Key: Key(key) }), { abortSignal }))
     },
     async deletePrefix(keyPrefix) {
       let count = 0
@@ -109,7 +131,19 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
       const flush = async () => {
         const Objects = batch.map((k) => ({ Key: Key(k) }))
         batch = []
-        await call(client.send(new DeleteObjectsCommand({ Bucket, Delete: { Objects, Quiet: true } })))
+        const command = new DeleteObjectsCommand({ Bucket, Delete: { Objects, Quiet: true } })
+        const send = () => call((abortSignal) => client.send(command, { abortSignal }))
+        // Deleting is idempotent, so a 5xx (S3's InternalError, which it asks clients to retry; s3rver's race
+        // between two keys of one folder) gets one more try here, where the SDK's own retries are off.
+        const answer = await send().catch((err: unknown) => {
+          if (!answeredWith5xx(err)) throw err
+          return send()
+        })
+        // Quiet: the answer lists only the keys that could not be deleted.
+        const failed = answer.Errors ?? []
+        if (failed.length > 0) {
+          throw new DependencyDown('storage', `${failed.length} objects not deleted: ${failed[0]?.Code ?? 'error'}`)
+        }
       }
       for await (const object of this.list(keyPrefix)) {
         batch.push(object.key)
@@ -126,7 +160,7 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
       return getSignedUrl(client, new GetObjectCommand({ Bucket, Key: Key(key) }), { expiresIn: expiresInSeconds })
     },
     async check() {
-      await call(client.send(new HeadBucketCommand({ Bucket })))
+      await call((abortSignal) => client.send(new HeadBucketCommand({ Bucket }), { abortSignal }))
     },
     close() {
       client.destroy()
@@ -136,9 +170,8 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
   async function* listAll(keyPrefix: string): AsyncGenerator<StoredObject> {
     let ContinuationToken: string | undefined
     do {
-      const page = await call(
-        client.send(new ListObjectsV2Command({ Bucket, Prefix: Key(keyPrefix), ContinuationToken })),
-      )
+      const command = new ListObjectsV2Command({ Bucket, Prefix: Key(keyPrefix), ContinuationToken })
+      const page = await call((abortSignal) => client.send(command, { abortSignal }))
       for (const object of page.Contents ?? []) {
         if (!object.Key) continue
         yield {
@@ -150,6 +183,13 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
       ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined
     } while (ContinuationToken)
   }
+}
+
+/** Whether the bucket answered, with a server error: a fault on its side that a repeat may not meet. */
+function answeredWith5xx(err: unknown): boolean {
+  const status = ((err as { cause?: { $metadata?: { httpStatusCode?: number } } }).cause?.$metadata?.httpStatusCode ??
+    0) as number
+  return status >= 500
 }
 
 /** A key that is not there: the one answer of the bucket that is not a fault. */

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
+import net from 'node:net'
 import path from 'node:path'
 import { text } from 'node:stream/consumers'
 import t, { type Test } from 'tap'
@@ -154,6 +155,47 @@ t.test('s3: a bucket out of reach fails every call as DependencyDown(storage), f
   }
   await s3.start()
   t.equal((await bytesOf(store, 'before'))?.toString(), 'x', 'back: the object is there')
+})
+
+t.test('s3: a silent bucket (connected, never answering) fails each call within DEPENDENCY_TIMEOUT_MS', async (t) => {
+  const sockets = new Set<net.Socket>()
+  const silent = net.createServer((socket) => {
+    sockets.add(socket)
+    socket.on('error', () => {})
+  })
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy()
+    silent.close()
+  })
+  const { port } = silent.address() as net.AddressInfo
+  const store = createS3Store({
+    url: 's3://deckhand',
+    endpoint: `http://127.0.0.1:${port}`,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    timeoutMs: 300,
+  })
+  t.teardown(() => store.close())
+  const file = path.join(tempDataDir(t), 'in')
+  fs.writeFileSync(file, 'x')
+  const calls: [string, () => Promise<unknown>][] = [
+    ['get', () => store.get('k')],
+    ['head', () => store.head('k')],
+    ['check', () => store.check()],
+    ['putFile', () => store.putFile('k', file)],
+  ]
+  for (const [name, call] of calls) {
+    const started = Date.now()
+    const err = await call().then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    const took = Date.now() - started
+    t.type(err, DependencyDown, `${name}: DependencyDown (${(err as Error)?.message})`)
+    // One attempt: bounded by the deadline, or for a transfer by its socket's silence (300 ms here).
+    t.ok(took < 1000, `${name}: answered in ${took} ms`)
+  }
 })
 
 t.test('s3: a bucket that does not exist is a fault of the storage too, not a missing key', async (t) => {
