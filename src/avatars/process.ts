@@ -88,8 +88,9 @@ export function avatarHandler(options: AvatarHandlerOptions): JobHandler {
       throw new JobFailure(JobErrorCode.WORKER_FAILED, workerFault(err), true, (err as Error).message)
     }
     if (!outcome.ok) {
-      // The image's own fault: no attempt will do better, and no version objects were put yet.
-      await store.delete(originalKey(payload.original))
+      // The image's own fault: no attempt will do better, and no version objects were put yet. A store that fails
+      // the deletion leaves the original to retention, which deletes it with its failed job.
+      await store.delete(originalKey(payload.original)).catch(() => undefined)
       throw new JobFailure(outcome.code, outcome.message, false, outcome.detail)
     }
 
