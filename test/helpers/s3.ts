@@ -40,7 +40,11 @@ export async function startS3rver(t: Teardown, bucket = 'deckhand'): Promise<Tes
     port = (await server.run()).port
   }
   const stop = async () => {
-    await server?.close()
+    if (!server) return
+    const closing = server.close()
+    // A bucket that goes away drops its connections: s3rver's close() alone would wait for each to end.
+    server.httpServer?.closeAllConnections()
+    await closing
     server = undefined
   }
   await start()
