@@ -22,6 +22,40 @@ export const ConfigSchema = Type.Object({
         'Uploads and avatar files; a folder every api and worker node mounts when they are several; unset: DATA_DIR',
     }),
   ),
+  STORAGE_URL: Type.Optional(
+    Type.String({
+      pattern: '^s3://[A-Za-z0-9.-]+(/.*)?$',
+      description:
+        's3://bucket/prefix keeps uploads and avatars in S3-compatible object storage, so no node needs a shared folder; unset: STORAGE_DIR',
+    }),
+  ),
+  S3_ENDPOINT: Type.Optional(
+    Type.String({
+      pattern: '^https?://',
+      description: 'With STORAGE_URL: the S3-compatible service (R2, B2, MinIO, Ceph…); unset: AWS S3',
+    }),
+  ),
+  S3_REGION: Type.Optional(
+    Type.String({
+      pattern: '^[a-z0-9-]+$',
+      description: "With STORAGE_URL: the bucket's region; unset: AWS_REGION, else us-east-1",
+    }),
+  ),
+  S3_FORCE_PATH_STYLE: Type.Boolean({
+    default: false,
+    description: 'With STORAGE_URL: address the bucket as endpoint/bucket/key rather than bucket.endpoint (MinIO)',
+  }),
+  AVATAR_REDIRECT: Type.Boolean({
+    default: false,
+    description:
+      'With STORAGE_URL: GET /users/:id/avatar answers 302 to a presigned URL of the bucket instead of streaming it',
+  }),
+  AVATAR_REDIRECT_EXPIRES_S: Int(
+    3600,
+    60,
+    604_800,
+    'With AVATAR_REDIRECT: how long a presigned avatar URL stays valid, in seconds (S3 allows 7 days at most)',
+  ),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info', description: 'pino log level' },
@@ -223,6 +257,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (parsed.HEADERS_TIMEOUT_MS > parsed.REQUEST_TIMEOUT_MS) {
     // Node enforces the request timeout only once the headers timeout has passed.
     throw new ConfigError('invalid configuration:\n  HEADERS_TIMEOUT_MS: must not exceed REQUEST_TIMEOUT_MS')
+  }
+  if (parsed.STORAGE_URL && parsed.STORAGE_DIR) {
+    throw new ConfigError(
+      'invalid configuration:\n  STORAGE_DIR: must not be set with STORAGE_URL (one place for files)',
+    )
+  }
+  if (parsed.AVATAR_REDIRECT && !parsed.STORAGE_URL) {
+    throw new ConfigError(
+      'invalid configuration:\n  AVATAR_REDIRECT: needs STORAGE_URL (a folder has no URLs to send to)',
+    )
   }
   if (parsed.QUEUE === 'bullmq' && !parsed.REDIS_URL) {
     throw new ConfigError('invalid configuration:\n  REDIS_URL: must be set when QUEUE=bullmq')

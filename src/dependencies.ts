@@ -1,14 +1,15 @@
 /*
- * Redis and PostgreSQL as outside dependencies: telling a failure of the connection (refused, cut, timed out)
+ * Redis, PostgreSQL and the object storage bucket as outside dependencies: telling a failure of the connection (refused, cut, timed out)
  * from an error of the request, so that the first becomes a 503 DEPENDENCY_UNAVAILABLE and not a 500.
  */
 
-export type Dependency = 'database' | 'redis'
+export type Dependency = 'database' | 'redis' | 'storage'
 
 /** How clients and operators see each dependency named. */
 export const dependencyNames: Record<Dependency, string> = {
   database: 'PostgreSQL (the database)',
   redis: 'Redis (the job queue)',
+  storage: 'object storage (the bucket of uploads and avatars)',
 }
 
 /** A call that failed because its dependency cannot be reached now; thrown where the dependency is known. */

@@ -23,6 +23,8 @@ import { MailKind } from './mail/kinds.ts'
 import { mailHandlers } from './mail/signup-mails.ts'
 import { createMailTransport, type MailTransport } from './mail/transport.ts'
 import { createErrorCounter, createMetrics, type Metrics } from './metrics.ts'
+import type { ObjectStore } from './storage/object-store.ts'
+import { openObjectStore } from './storage/open-store.ts'
 import { type StoragePaths, storagePaths } from './storage/paths.ts'
 import { createUsersRepository, type UsersRepository } from './users/repository.ts'
 
@@ -45,6 +47,8 @@ export interface Services {
   /** Avatar uploads being received now, by user and by address. */
   uploads: UploadSlots
   paths: StoragePaths
+  /** Uploads and avatars: the folder STORAGE_DIR or the bucket of STORAGE_URL. */
+  store: ObjectStore
   metrics: Metrics
   /** Gives an emitter its 'error' listener (logged, counted in /metrics): for streams opened per request. */
   watchErrors: WatchErrors
@@ -66,7 +70,7 @@ export interface ServicesOptions {
 /** Opens the database and the queue, and for job-running roles the image pool, the mail transport and the runner. */
 export async function createServices(config: Config, log: Logger, options: ServicesOptions = {}): Promise<Services> {
   const role = options.role ?? 'all'
-  const paths = storagePaths(config.dataDir, config.storageDir)
+  const paths = storagePaths(config.dataDir)
   const errors = createErrorCounter()
   const watchErrors = errorWatcher(log, errors.count)
   const database = await openDatabase({
@@ -101,6 +105,7 @@ export async function createServices(config: Config, log: Logger, options: Servi
   if (role !== 'worker') queue.onSettled((id) => waiters.settled(id))
   const avatars = createAvatarsRepository(database)
   fs.mkdirSync(config.storageDir, { recursive: true })
+  const store = openObjectStore(config)
   if (role !== 'worker') {
     // Partial uploads of requests a crash cut off: never acknowledged, so nobody is owed them.
     fs.rmSync(paths.incoming, { recursive: true, force: true })
@@ -155,6 +160,7 @@ export async function createServices(config: Config, log: Logger, options: Servi
             pool,
             avatars,
             paths,
+            store,
             sizes: config.avatarSizes,
             formats: [...config.avatarFormats, FALLBACK_FORMAT],
             maxPixels: config.MAX_INPUT_PIXELS,
@@ -211,6 +217,7 @@ export async function createServices(config: Config, log: Logger, options: Servi
   sweeps.push(
     avatarOrphansTask({
       paths,
+      store,
       queue,
       avatars,
       // Node ends a request after REQUEST_TIMEOUT_MS; a minute more covers its handler's last steps (the sniff,
@@ -218,6 +225,7 @@ export async function createServices(config: Config, log: Logger, options: Servi
       minAgeMs: config.REQUEST_TIMEOUT_MS + 60_000,
       incoming: role !== 'worker',
       stored: runsJobs,
+      scratchMinAgeMs: config.IMAGE_TIMEOUT_MS + config.REQUEST_TIMEOUT_MS + 60_000,
       log,
       onRemoved: metrics.observeFilesSwept,
     }),
@@ -244,6 +252,7 @@ export async function createServices(config: Config, log: Logger, options: Servi
     avatars,
     uploads,
     paths,
+    store,
     metrics,
     watchErrors,
     runner,
@@ -257,6 +266,7 @@ export async function createServices(config: Config, log: Logger, options: Servi
       await pool?.close()
       mail?.close()
       await queue.close()
+      store.close()
       await database.close()
     },
   }

@@ -80,3 +80,38 @@ t.test('retention: each setting on its own, 0 keeps jobs for ever, the sweep at 
     t.throws(() => loadConfig(env), { message }, JSON.stringify(env))
   }
 })
+
+t.test('object storage: STORAGE_URL selects a bucket; its settings are checked at start-up', async (t) => {
+  const folder = loadConfig({})
+  t.equal(folder.STORAGE_URL, undefined, 'unset: the folder')
+  t.equal(folder.S3_FORCE_PATH_STYLE, false)
+  t.equal(folder.AVATAR_REDIRECT, false)
+  const bucket = loadConfig({
+    STORAGE_URL: 's3://avatars/deckhand',
+    S3_ENDPOINT: 'http://127.0.0.1:9000',
+    S3_REGION: 'eu-west-1',
+    S3_FORCE_PATH_STYLE: 'true',
+    AVATAR_REDIRECT: 'true',
+    AVATAR_REDIRECT_EXPIRES_S: '600',
+  })
+  t.equal(bucket.STORAGE_URL, 's3://avatars/deckhand')
+  t.equal(bucket.S3_ENDPOINT, 'http://127.0.0.1:9000')
+  t.equal(bucket.S3_REGION, 'eu-west-1')
+  t.equal(bucket.S3_FORCE_PATH_STYLE, true)
+  t.equal(bucket.AVATAR_REDIRECT, true)
+  t.equal(bucket.AVATAR_REDIRECT_EXPIRES_S, 600)
+
+  for (const [env, message] of [
+    [{ STORAGE_URL: 'https://bucket.s3.amazonaws.com' }, /STORAGE_URL/],
+    [{ STORAGE_URL: 's3://' }, /STORAGE_URL/],
+    [{ S3_ENDPOINT: 'minio:9000' }, /S3_ENDPOINT="minio:9000"/],
+    [{ S3_REGION: 'EU West' }, /S3_REGION/],
+    [{ S3_FORCE_PATH_STYLE: 'sometimes' }, /S3_FORCE_PATH_STYLE/],
+    [{ STORAGE_URL: 's3://b', AVATAR_REDIRECT: 'maybe' }, /AVATAR_REDIRECT/],
+    [{ STORAGE_URL: 's3://b', AVATAR_REDIRECT_EXPIRES_S: '604801' }, /AVATAR_REDIRECT_EXPIRES_S/],
+    [{ STORAGE_URL: 's3://b', STORAGE_DIR: '/mnt/shared' }, /STORAGE_DIR: must not be set with STORAGE_URL/],
+    [{ AVATAR_REDIRECT: 'true' }, /AVATAR_REDIRECT: needs STORAGE_URL/],
+  ] as [Record<string, string>, RegExp][]) {
+    t.throws(() => loadConfig(env), { message }, JSON.stringify(env))
+  }
+})

@@ -13,9 +13,11 @@ import {
 } from '../errors.ts'
 import { SNIFF_BYTES, sniffImageType } from '../images/sniff.ts'
 import type { Job, JobStore } from '../jobs/types.ts'
-import { moveDurably, readHead, receiveToFile, TooManyBytes } from '../storage/files.ts'
+import { readHead, receiveToFile, TooManyBytes } from '../storage/files.ts'
+import type { ObjectStore } from '../storage/object-store.ts'
 import type { StoragePaths } from '../storage/paths.ts'
 import { type AvatarJobPayload, AvatarKind } from './job.ts'
+import { originalKey } from './keys.ts'
 import type { AvatarsRepository } from './repository.ts'
 
 export interface AcceptDeps {
@@ -23,6 +25,7 @@ export interface AcceptDeps {
   queue: JobStore
   avatars: AvatarsRepository
   paths: StoragePaths
+  store: ObjectStore
   maxUploadBytes: number
   maxInputPixels: number
 }
@@ -30,7 +33,8 @@ export interface AcceptDeps {
 /**
  * Takes an avatar upload from the wire to the journal: streamed to disk under the byte limit, its type sniffed
  * from its first bytes, its declared dimensions checked from the header (nothing decoded), then stored and its
- * job queued in one transaction. When this returns, the original is on disk and the job in the journal.
+ * job queued in one transaction. When this returns, the original is in the store (on disk, or in the bucket) and
+ * the job in the journal: a store out of reach fails the upload (503) before anything is acknowledged.
  */
 export async function acceptAvatarUpload(deps: AcceptDeps, userId: string, body: Readable): Promise<Job> {
   const { paths } = deps
@@ -55,8 +59,7 @@ export async function acceptAvatarUpload(deps: AcceptDeps, userId: string, body:
     await checkDimensions(incoming, deps.maxInputPixels)
 
     const name = `${uploadId}.${type}`
-    await fs.mkdir(paths.originals, { recursive: true })
-    await moveDurably(incoming, paths.original(name))
+    await deps.store.putFile(originalKey(name), incoming)
     try {
       return await transact(deps.database, async (tx) => {
         const seq = await deps.avatars.recordUpload(userId, tx.db)
@@ -66,7 +69,8 @@ export async function acceptAvatarUpload(deps: AcceptDeps, userId: string, body:
         return job
       })
     } catch (err) {
-      await fs.rm(paths.original(name), { force: true })
+      // Best effort: with the store out of reach too, the orphan sweep takes the original later.
+      await deps.store.delete(originalKey(name)).catch(() => {})
       throw err
     }
   } finally {

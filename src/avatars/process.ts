@@ -1,47 +1,65 @@
 import fs from 'node:fs/promises'
+import path from 'node:path'
 import { JobErrorCode, JobFailure } from '../errors.ts'
 import type { ImagePool } from '../images/pool.ts'
 import type { JobHandler } from '../jobs/types.ts'
-import type { StoragePaths } from '../storage/paths.ts'
+import type { ObjectStore } from '../storage/object-store.ts'
+import { type StoragePaths, variantFileName } from '../storage/paths.ts'
 import type { OutputFormat } from './formats.ts'
 import type { AvatarJobPayload } from './job.ts'
+import { originalKey, variantKey, versionPrefix } from './keys.ts'
 import type { Avatar, AvatarsRepository } from './repository.ts'
 
 export interface AvatarHandlerOptions {
   pool: ImagePool
   avatars: AvatarsRepository
   paths: StoragePaths
+  store: ObjectStore
   sizes: number[]
   formats: OutputFormat[]
   maxPixels: number
   timeoutMs: number
 }
 
-/** Runs the avatar pipeline in the pool, then makes the result current unless a later upload already is. */
+/**
+ * Runs the avatar pipeline in the pool, then makes the result current unless a later upload already is. The
+ * original is fetched into a scratch folder of this job's own and the variants are made there, then put into the
+ * store: the pool works on local files whatever the store is. A store out of reach throws, and the job is tried
+ * again like any other fault that is not the image's.
+ */
 export function avatarHandler(options: AvatarHandlerOptions): JobHandler {
-  const { pool, avatars, paths } = options
+  const { pool, avatars, paths, store } = options
   return async (job, ctx) => {
     const payload = job.payload as AvatarJobPayload
-    const original = paths.original(payload.original)
-    const outDir = paths.avatarVersion(payload.userId, job.id)
-    const discard = async () => {
-      await fs.rm(outDir, { recursive: true, force: true })
-      await fs.rm(original, { force: true })
+    await fs.mkdir(paths.scratch, { recursive: true })
+    const scratch = await fs.mkdtemp(path.join(paths.scratch, `${job.id}-`))
+    try {
+      return await render(job.id, payload, ctx, scratch)
+    } finally {
+      await fs.rm(scratch, { recursive: true, force: true })
     }
+  }
+
+  async function render(
+    jobId: string,
+    payload: AvatarJobPayload,
+    ctx: Parameters<JobHandler>[1],
+    scratch: string,
+  ): Promise<Record<string, unknown>> {
+    // The original keeps its name (made by deckhand: upload id and sniffed type) in the scratch folder.
+    const original = path.join(scratch, payload.original)
+    const outDir = path.join(scratch, 'out')
+    const version = versionPrefix(payload.userId, jobId)
 
     // Run again after a crash that came between publishing and recording success: the original is gone by then,
     // and the version it made may be the one being served. Answer from what was published; never discard it.
-    const stillThere = await fs.access(original).then(
-      () => true,
-      () => false,
-    )
-    if (!stillThere) {
+    if (!(await store.getFile(originalKey(payload.original), original))) {
       const current = await avatars.current(payload.userId)
-      if (current?.version === job.id) {
+      if (current?.version === jobId) {
         const { placeholder, dominantColor, variants } = current
-        return { current: true, version: job.id, placeholder, dominantColor, variants }
+        return { current: true, version: jobId, placeholder, dominantColor, variants }
       }
-      if (current && current.seq > payload.seq) return { current: false, version: job.id }
+      if (current && current.seq > payload.seq) return { current: false, version: jobId }
       throw new JobFailure(JobErrorCode.INTERNAL, 'the uploaded original is missing', false)
     }
 
@@ -70,14 +88,21 @@ export function avatarHandler(options: AvatarHandlerOptions): JobHandler {
       throw new JobFailure(JobErrorCode.WORKER_FAILED, workerFault(err), true, (err as Error).message)
     }
     if (!outcome.ok) {
-      await discard()
+      // The image's own fault: no attempt will do better, and no version objects were put yet. A store that fails
+      // the deletion leaves the original to retention, which deletes it with its failed job.
+      await store.delete(originalKey(payload.original)).catch(() => undefined)
       throw new JobFailure(outcome.code, outcome.message, false, outcome.detail)
     }
 
     ctx.setStage('publishing')
+    // Every variant is stored before the database points at the version: a reader sent there finds them all.
+    for (const variant of outcome.variants) {
+      const file = path.join(outDir, variantFileName(variant.size, variant.format))
+      await store.putFile(variantKey(payload.userId, jobId, variant.size, variant.format), file)
+    }
     const avatar: Avatar = {
       userId: payload.userId,
-      version: job.id,
+      version: jobId,
       seq: payload.seq,
       placeholder: outcome.placeholder,
       dominantColor: outcome.dominantColor,
@@ -85,13 +110,16 @@ export function avatarHandler(options: AvatarHandlerOptions): JobHandler {
       updatedAt: Date.now(),
     }
     const { promoted, replaced } = await avatars.promote(avatar)
-    // Files go only after the database points elsewhere, so a reader never meets a missing file it was sent to.
-    if (replaced) await fs.rm(paths.avatarVersion(payload.userId, replaced), { recursive: true, force: true })
-    if (!promoted) await fs.rm(outDir, { recursive: true, force: true })
-    await fs.rm(original, { force: true })
+    // Objects go only after the database points elsewhere, so a reader never meets a missing one it was sent to.
+    // The avatar is published by now: a store that fails these deletions leaves them to the orphan sweep rather
+    // than failing the job (a rerun would find the version already current, and its replaced one forgotten).
+    const bestEffort = (work: Promise<unknown>) => work.catch(() => undefined)
+    if (replaced) await bestEffort(store.deletePrefix(versionPrefix(payload.userId, replaced)))
+    if (!promoted) await bestEffort(store.deletePrefix(version))
+    await bestEffort(store.delete(originalKey(payload.original)))
     return {
       current: promoted,
-      version: job.id,
+      version: jobId,
       source: outcome.source,
       placeholder: outcome.placeholder,
       dominantColor: outcome.dominantColor,

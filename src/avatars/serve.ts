@@ -1,10 +1,9 @@
-import fs from 'node:fs'
-import path from 'node:path'
 import type { Readable } from 'node:stream'
 import type { WatchErrors } from '../error-events.ts'
 import { AvatarNotFoundError } from '../errors.ts'
-import { type StoragePaths, variantFileName } from '../storage/paths.ts'
+import type { ObjectStore } from '../storage/object-store.ts'
 import type { OutputFormat } from './formats.ts'
+import { variantKey } from './keys.ts'
 import type { AvatarsRepository } from './repository.ts'
 import { negotiateFormat } from './view.ts'
 
@@ -22,14 +21,18 @@ export interface AvatarRequest {
 
 export interface ServedAvatar {
   headers: Record<string, string | number>
-  /** The variant's bytes; undefined for a 304 (the client's copy is current). */
+  /** The variant's bytes; undefined for a 304 (the client's copy is current) or a redirect. */
   body: Readable | undefined
+  /** A presigned URL of the store to send the client to (302), with AVATAR_REDIRECT. */
+  redirect?: string
 }
 
 export interface ServeDeps {
   avatars: AvatarsRepository
-  paths: StoragePaths
+  store: ObjectStore
   watchErrors: WatchErrors
+  /** Seconds a presigned URL lives, when clients are sent to the store rather than streamed the bytes; else 0. */
+  redirectSeconds: number
 }
 
 /**
@@ -54,19 +57,41 @@ export async function serveAvatar(deps: ServeDeps, userId: string, request: Avat
       'content-security-policy': "default-src 'none'; sandbox",
       'cache-control': request.version === avatar.version ? `public, max-age=${YEAR}, immutable` : 'public, no-cache',
     }
-    if (request.ifNoneMatch === etag) return { headers, body: undefined }
-    const file = path.join(deps.paths.avatarVersion(userId, avatar.version), variantFileName(request.size, format))
-    let handle: fs.promises.FileHandle
-    try {
-      handle = await fs.promises.open(file, 'r')
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && attempt === 0) continue
-      throw err
+    const key = variantKey(userId, avatar.version, request.size, format)
+    if (deps.redirectSeconds > 0) {
+      const url = await deps.store.signedUrl(key, deps.redirectSeconds)
+      if (url)
+        return {
+          headers: redirectHeaders(headers, request, avatar.version, deps.redirectSeconds),
+          body: undefined,
+          redirect: url,
+        }
     }
-    const body = handle.createReadStream()
-    // Fastify ends the answer on a read error; counted too, as a failing disk shows here first.
-    deps.watchErrors(body, 'stream', { file })
+    if (request.ifNoneMatch === etag) return { headers, body: undefined }
+    const body = await deps.store.get(key)
+    if (!body) {
+      if (attempt === 0) continue
+      break
+    }
+    // Fastify ends the answer on a read error; counted too, as a failing disk or bucket shows here first.
+    deps.watchErrors(body, 'stream', { key })
     return { headers: { ...headers, 'content-type': `image/${format}`, 'content-length': variant.bytes }, body }
   }
   throw new AvatarNotFoundError()
+}
+
+/**
+ * Headers of a 302 to the store. The presigned URL expires, so the redirect may be cached for a part of its life
+ * only: a versioned URL for half of it (the target never changes), the bare one not at all (it moves with each
+ * new avatar). The ETag is the object's affair, answered by the store.
+ */
+function redirectHeaders(
+  headers: ServedAvatar['headers'],
+  request: AvatarRequest,
+  version: string,
+  seconds: number,
+): ServedAvatar['headers'] {
+  const { etag: _etag, ...rest } = headers
+  const cache = request.version === version ? `public, max-age=${Math.floor(seconds / 2)}` : 'no-cache'
+  return { ...rest, 'cache-control': cache }
 }

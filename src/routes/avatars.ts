@@ -27,6 +27,7 @@ const UPLOAD_TYPE = /^\s*(image\/[\w.+-]+|multipart\/form-data)\s*(;|$)/i
 export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { config } = services
   const acceptDeps = { ...services, maxUploadBytes: config.MAX_UPLOAD_BYTES, maxInputPixels: config.MAX_INPUT_PIXELS }
+  const serveDeps = { ...services, redirectSeconds: config.AVATAR_REDIRECT ? config.AVATAR_REDIRECT_EXPIRES_S : 0 }
   await app.register(multipart, multipartOptions(config.MAX_UPLOAD_BYTES))
   // Raw image bodies reach the handler as the request stream, unread: the handler streams them to disk.
   app.addContentTypeParser(/^image\/[\w.+-]+$/i, (_request, payload, done) => done(null, payload))
@@ -121,7 +122,7 @@ export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
     { schema: getAvatarRouteSchema(config.avatarSizes, config.avatarFormats) },
     async (request, reply) => {
       const query = request.query as { size?: number; format?: OutputFormat; v?: string }
-      const { headers, body } = await serveAvatar(services, request.params.id, {
+      const { headers, body, redirect } = await serveAvatar(serveDeps, request.params.id, {
         size: query.size ?? (config.avatarSizes.at(-1) as number),
         format: query.format,
         accept: request.headers.accept,
@@ -129,6 +130,7 @@ export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
         ifNoneMatch: request.headers['if-none-match'],
       })
       reply.headers(headers)
+      if (redirect) return reply.redirect(redirect, 302)
       return body ? reply.send(body) : reply.code(304).send(null)
     },
   )

@@ -9,8 +9,11 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
 
   app.get('/readyz', { schema: readyzRouteSchema }, async () => {
     // Each dependency asked at once, each within DEPENDENCY_TIMEOUT_MS; the answer names every one that is down.
-    const { database, queue } = services
-    const checks: [string, () => Promise<void>][] = [['database', () => database.ping()]]
+    const { database, queue, store } = services
+    const checks: [string, () => Promise<void>][] = [
+      ['database', () => database.ping()],
+      ['storage', () => store.check()],
+    ]
     if (queue.ping) checks.push(['redis', queue.ping.bind(queue)])
     const problems = await Promise.all(
       checks.map(async ([name, check]) => {

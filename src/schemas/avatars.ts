@@ -59,9 +59,11 @@ export function getAvatarRouteSchema(sizes: number[], formats: OutputFormat[]) {
     ),
     response: {
       200: Type.Unknown({ description: 'The image bytes' }),
+      302: Type.Null({ description: 'AVATAR_REDIRECT: Location is a presigned URL of the bucket' }),
       304: Type.Null({ description: 'Not modified (If-None-Match)' }),
       400: ErrorRef,
       404: ErrorRef,
+      503: ErrorRef,
     },
   }
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import sharp from 'sharp'
 import t from 'tap'
-import { signup, startApp, uploadRaw, waitForJob } from '../helpers/app.ts'
+import { signup, startApp, storedFiles, uploadRaw, waitForJob } from '../helpers/app.ts'
 
 /*
  * Every fixture with its documented outcome (README, "Avatar uploads"). The Content-Type sent is always
@@ -51,7 +51,7 @@ t.test('every fixture gets its documented outcome', async (t) => {
       t.match(job.result.dominantColor, /^#[0-9a-f]{6}$/, `${name}: dominant colour`)
     }
   }
-  t.same(fs.readdirSync(app.services.paths.originals), [], 'every original is removed once its job has finished')
+  t.same(fs.readdirSync(storedFiles(app).originals), [], 'every original is removed once its job has finished')
 })
 
 t.test('pixels over MAX_INPUT_PIXELS are refused from the header, before any decode', async (t) => {
@@ -74,7 +74,7 @@ t.test('outputs: the right sizes and formats, upright, with no metadata at all',
   const ann = await signup(app, 'ann@example.com')
   const job = await waitForJob(app, ann, (await uploadRaw(app, ann, 'photo-exif.jpg')).json().jobId)
   t.equal(job.status, 'succeeded')
-  const dir = app.services.paths.avatarVersion(ann.id, job.id)
+  const dir = storedFiles(app).avatarVersion(ann.id, job.id)
   const expectedFormat = { webp: 'webp', avif: 'heif', jpeg: 'jpeg' } as const
   for (const { size, format, bytes } of job.result.variants as { size: number; format: 'webp'; bytes: number }[]) {
     const file = `${dir}/${size}.${format}`
@@ -100,7 +100,7 @@ t.test('alpha survives in WebP and AVIF, becomes white in JPEG; a GIF avatar is 
   const app = await startApp(t)
   const ann = await signup(app, 'ann@example.com')
   const png = await waitForJob(app, ann, (await uploadRaw(app, ann, 'alpha.png')).json().jobId)
-  const pngDir = app.services.paths.avatarVersion(ann.id, png.id)
+  const pngDir = storedFiles(app).avatarVersion(ann.id, png.id)
   t.equal((await pixel(`${pngDir}/128.webp`, 1, 1))[3], 0, 'WebP corner transparent')
   t.equal((await sharp(`${pngDir}/128.avif`).metadata()).hasAlpha, true, 'AVIF keeps alpha')
   t.same((await pixel(`${pngDir}/128.jpeg`, 1, 1)).slice(0, 3), [255, 255, 255], 'JPEG corner white')
@@ -108,6 +108,6 @@ t.test('alpha survives in WebP and AVIF, becomes white in JPEG; a GIF avatar is 
 
   const bob = await signup(app, 'bob@example.com')
   const gif = await waitForJob(app, bob, (await uploadRaw(app, bob, 'animated.gif')).json().jobId)
-  const [r, g, b] = await pixel(`${app.services.paths.avatarVersion(bob.id, gif.id)}/64.jpeg`, 32, 32)
+  const [r, g, b] = await pixel(`${storedFiles(app).avatarVersion(bob.id, gif.id)}/64.jpeg`, 32, 32)
   t.ok((r as number) > 200 && (g as number) > 100 && (b as number) < 60, `first frame is orange (${r}, ${g}, ${b})`)
 })

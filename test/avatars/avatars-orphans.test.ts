@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
-import { signup, startApp } from '../helpers/app.ts'
+import { signup, startApp, storedFiles } from '../helpers/app.ts'
 import { fillJobs } from '../helpers/journal.ts'
 
 const HOUR = 3_600_000
@@ -14,12 +14,15 @@ t.test('avatar files nothing points to are swept; those a job or an avatar holds
     HEADERS_TIMEOUT_MS: '1000',
   })
   const { paths, database } = app.services
+  const stored = storedFiles(app)
   const ann = await signup(app, 'ann@example.com')
   const anHourAgo = new Date(Date.now() - HOUR)
   const put = (file: string, old: boolean, folder = false) => {
     if (folder) {
       fs.mkdirSync(file, { recursive: true })
       fs.writeFileSync(path.join(file, '64.webp'), 'x')
+      // A version's age is that of its newest object, as a bucket has no folders to date.
+      if (old) fs.utimesSync(path.join(file, '64.webp'), anHourAgo, anHourAgo)
     } else {
       fs.mkdirSync(path.dirname(file), { recursive: true })
       fs.writeFileSync(file, 'x')
@@ -54,8 +57,8 @@ t.test('avatar files nothing points to are swept; those a job or an avatar holds
     })
     .execute()
 
-  const original = (name: string, old = true) => put(paths.original(name), old)
-  const version = (name: string, old = true) => put(paths.avatarVersion(ann.id, name), old, true)
+  const original = (name: string, old = true) => put(stored.original(name), old)
+  const version = (name: string, old = true) => put(stored.avatarVersion(ann.id, name), old, true)
   const gone = [
     original('failed-old.jpg'), // its job is past FAILED_JOB_RETENTION_MS: both go in one sweep
     original('stray.jpg'), // no job at all (a crash between the move and the commit)
@@ -74,8 +77,8 @@ t.test('avatar files nothing points to are swept; those a job or an avatar holds
   ]
 
   await app.services.sweeper.sweep()
-  for (const file of gone) t.notOk(fs.existsSync(file), `removed: ${path.relative(paths.avatars, file)}`)
-  for (const file of kept) t.ok(fs.existsSync(file), `kept: ${path.relative(paths.avatars, file)}`)
+  for (const file of gone) t.notOk(fs.existsSync(file), `removed: ${path.relative(stored.avatars, file)}`)
+  for (const file of kept) t.ok(fs.existsSync(file), `kept: ${path.relative(stored.avatars, file)}`)
   const job = await app.services.queue.get('failed-old-1')
   t.equal(job, undefined, 'the old failed job went with its original')
 

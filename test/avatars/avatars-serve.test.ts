@@ -1,6 +1,6 @@
 import fs from 'node:fs'
 import t from 'tap'
-import { signup, startApp, uploadRaw, waitForJob } from '../helpers/app.ts'
+import { signup, startApp, storedFiles, uploadRaw, waitForJob } from '../helpers/app.ts'
 
 t.test('GET /users/:id/avatar: 404 before the first success, then served with negotiation and caching', async (t) => {
   const app = await startApp(t)
@@ -17,7 +17,7 @@ t.test('GET /users/:id/avatar: 404 before the first success, then served with ne
   t.equal(avif.statusCode, 200)
   t.equal(avif.headers['content-type'], 'image/avif')
   t.equal(avif.headers.vary, 'Accept')
-  const file = `${app.services.paths.avatarVersion(ann.id, job.id)}/128.avif`
+  const file = `${storedFiles(app).avatarVersion(ann.id, job.id)}/128.avif`
   t.same(avif.rawPayload, fs.readFileSync(file), 'the bytes of the 128 px AVIF')
   t.equal(Number(avif.headers['content-length']), fs.statSync(file).size)
   t.equal((await get('?size=128', { accept: 'image/webp,*/*' })).headers['content-type'], 'image/webp')
@@ -29,7 +29,7 @@ t.test('GET /users/:id/avatar: 404 before the first success, then served with ne
   const largest = await get('', { accept: 'image/webp' })
   t.same(
     largest.rawPayload,
-    fs.readFileSync(`${app.services.paths.avatarVersion(ann.id, job.id)}/512.webp`),
+    fs.readFileSync(`${storedFiles(app).avatarVersion(ann.id, job.id)}/512.webp`),
     'default: largest',
   )
 
@@ -67,7 +67,7 @@ t.test(
     const app = await startApp(t)
     const ann = await signup(app, 'ann@example.com')
     const first = await waitForJob(app, ann, (await uploadRaw(app, ann, 'photo-exif.jpg')).json().jobId)
-    const firstDir = app.services.paths.avatarVersion(ann.id, first.id)
+    const firstDir = storedFiles(app).avatarVersion(ann.id, first.id)
 
     await app.services.runner?.stop(0) // hold the second upload in the journal
     const second = (await uploadRaw(app, ann, 'alpha.png')).json().jobId
@@ -118,7 +118,7 @@ t.test('concurrent uploads end with exactly one current avatar, the last accepte
   const lastAccepted = jobIds.reduce((a, b) => (seqOf(a) > seqOf(b) ? a : b))
   const current = await app.services.avatars.current(ann.id)
   t.equal(current?.version, lastAccepted, 'the last accepted upload is current')
-  const versions = fs.readdirSync(`${app.services.paths.avatars}/${ann.id}`)
+  const versions = fs.readdirSync(`${storedFiles(app).avatars}/${ann.id}`)
   t.same(versions, [lastAccepted], 'and only its files remain')
   t.not(current?.version, first.id)
 })

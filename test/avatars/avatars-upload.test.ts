@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
-import { fixture, multipartBody, signup, startApp, uploadRaw, waitForJob } from '../helpers/app.ts'
+import { fixture, multipartBody, signup, startApp, storedFiles, uploadRaw, waitForJob } from '../helpers/app.ts'
 import { chunkedUpload } from '../helpers/load.ts'
 
 const filesIn = (dir: string) => (fs.existsSync(dir) ? fs.readdirSync(dir) : [])
@@ -37,7 +37,7 @@ t.test('an accepted upload answers 202 with the job; the original is on disk and
   t.equal(job?.status, 'queued')
   t.equal(job?.kind, 'image.avatar')
   const original = path.join(
-    app.services.paths.originals,
+    storedFiles(app).originals,
     (job?.payload as { original: string } | undefined)?.original ?? '',
   )
   t.same(fs.readFileSync(original), fs.readFileSync(fixture('photo-exif.jpg')), 'the original, byte for byte')
@@ -91,7 +91,7 @@ t.test(
     t.equal(multi.statusCode, 413)
     t.equal(multi.json().code, 'PAYLOAD_TOO_LARGE')
     t.same(filesIn(app.services.paths.incoming), [], 'no partial upload left behind')
-    t.same(filesIn(app.services.paths.originals), [], 'nothing was stored')
+    t.same(filesIn(storedFiles(app).originals), [], 'nothing was stored')
     const small = await uploadRaw(app, ann, 'alpha.png', 'image/png')
     t.equal(small.statusCode, 202, 'an upload under the limit still works')
   },

@@ -130,3 +130,14 @@ export async function waitForJob(app: FastifyInstance, user: SignedUp, jobId: st
     if (!res.headers['preference-applied']) await new Promise((resolve) => setTimeout(resolve, 25))
   }
 }
+
+/** Where the folder store (STORAGE_DIR, else DATA_DIR) keeps each object, for tests that look at the files. */
+export function storedFiles(app: FastifyInstance) {
+  const root = app.services.config.storageDir
+  return {
+    originals: path.join(root, 'uploads', 'originals'),
+    original: (name: string) => path.join(root, 'uploads', 'originals', name),
+    avatars: path.join(root, 'avatars'),
+    avatarVersion: (userId: string, version: string) => path.join(root, 'avatars', userId, version),
+  }
+}

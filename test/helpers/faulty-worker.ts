@@ -2,6 +2,7 @@
 // worker's failure stays with its own job. JPEGs go through the real pipeline. Faults outside any task are armed
 // by the test (./worker-faults.ts) and strike when a thread loads this module.
 import fs from 'node:fs'
+import path from 'node:path'
 import { type AvatarTask, renderAvatar } from '../../src/images/avatar-pipeline.ts'
 import { takeWorkerFault } from './worker-faults.ts'
 
@@ -37,7 +38,8 @@ export default async function faultyAvatarTask(task: AvatarTask) {
   if (task.input.endsWith('.tiff')) throw new Error('the worker threw')
   if (task.input.endsWith('.gif')) {
     // Crashes the thread on the first attempt only; the retry succeeds.
-    const marker = `${task.input}.crashed-once`
+    // Beside the job's scratch folder, not in it: each attempt gets a new scratch folder.
+    const marker = path.join(path.dirname(path.dirname(task.input)), `${path.basename(task.input)}.crashed-once`)
     if (!fs.existsSync(marker)) {
       fs.writeFileSync(marker, '')
       process.exit(1)

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { metricValue } from '../../src/bench/stats.ts'
 import { getJob, signup, startApp, uploadRaw, waitForJob } from '../helpers/app.ts'
+import { startS3rver } from '../helpers/s3.ts'
 import { scaledEnv, servicesAvailable } from '../helpers/services.ts'
 import { startSmtp } from '../helpers/smtp.ts'
 import { waitFor } from '../helpers/wait.ts'
@@ -8,12 +9,15 @@ import { waitFor } from '../helpers/wait.ts'
 const ADMIN_TOKEN = 'admin-token-for-tests-0123456789'
 
 /*
- * One HTTP contract, two ways of running it: embedded (SQLite journal, the default) and scaled out (users and
- * the outbox in PostgreSQL, jobs in BullMQ). Clients must not be able to tell them apart.
+ * One HTTP contract, three ways of running it: embedded (SQLite journal and the folder, the default), scaled out
+ * (users and the outbox in PostgreSQL, jobs in BullMQ) and scaled out with files in a bucket (s3rver) rather
+ * than a folder. Clients must not be able to tell them apart.
  */
 const modes: Record<string, (t: Parameters<typeof scaledEnv>[0]) => Promise<Record<string, string> | undefined>> = {
   'embedded (SQLite journal)': async () => ({}),
   'scaled out (PostgreSQL + BullMQ)': async (t) => ((await servicesAvailable(t)) ? scaledEnv(t) : undefined),
+  'scaled out on a bucket (PostgreSQL + BullMQ + S3)': async (t) =>
+    (await servicesAvailable(t)) ? { ...(await scaledEnv(t)), ...(await startS3rver(t)).env('contract') } : undefined,
 }
 
 for (const [mode, environment] of Object.entries(modes)) {
