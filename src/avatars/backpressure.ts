@@ -6,6 +6,7 @@ export interface BackpressureLimits {
   queue: JobStore
   /** Other uploads still arriving in this process: each will become a job. */
   arriving: number
+  /** The folder whose disk must keep MIN_FREE_DISK_BYTES: STORAGE_DIR, or DATA_DIR (where uploads arrive) with a bucket. */
   storageDir: string
   maxPendingJobs: number
   minFreeDiskBytes: number
@@ -23,7 +24,9 @@ export async function uploadPauseReason(limits: BackpressureLimits): Promise<str
   if (limits.minFreeDiskBytes > 0) {
     const { bavail, bsize } = await fs.statfs(limits.storageDir)
     const free = bavail * bsize
-    if (free < limits.minFreeDiskBytes) return `${free} bytes free under STORAGE_DIR (floor ${limits.minFreeDiskBytes})`
+    if (free < limits.minFreeDiskBytes) {
+      return `${free} bytes free on the disk that receives uploads (floor ${limits.minFreeDiskBytes})`
+    }
   }
   return undefined
 }

@@ -19,7 +19,14 @@ import {
   signupsPhase,
   sustainedPhase,
 } from './phases.ts'
-import { type BenchService, startDeployment, startService, startSignupLimit, startSmtpSink } from './service.ts'
+import {
+  type BenchService,
+  startBucket,
+  startDeployment,
+  startService,
+  startSignupLimit,
+  startSmtpSink,
+} from './service.ts'
 import { runSoak } from './soak-cli.ts'
 
 const { values: args } = parseArgs({
@@ -138,27 +145,36 @@ const inline = args.url
     )
 
 // Phase 6: the same avatar load on `deckhand api` with one, then two `deckhand worker` processes (BullMQ,
-// PostgreSQL). Skipped, with the reason, where Redis or PostgreSQL does not answer.
+// PostgreSQL), files in one shared folder and then in a bucket (s3rver, a process of its own). Skipped, with the
+// reason, where Redis or PostgreSQL does not answer.
 const scaled = args.url
   ? undefined
   : await run('6', async () => {
-      const where = { redisUrl: args.redis, postgresUrl: args.postgres }
       const out: Record<string, number | string> = {}
-      for (const workers of [1, 2]) {
-        let deployment: BenchService
+      for (const store of ['folder', 'bucket'] as const) {
+        const bucket = store === 'bucket' ? await startBucket() : undefined
+        const where = { redisUrl: args.redis, postgresUrl: args.postgres, bucketEnv: bucket?.env }
         try {
-          deployment = await startDeployment(workers, where)
-        } catch (err) {
-          out.skipped = `needs Redis (${args.redis}) and PostgreSQL (${args.postgres}): ${(err as Error).message}`
-          say(`6 scale-out skipped: ${out.skipped}`)
-          return out
-        }
-        try {
-          const result = await avatarsPhase(deployment.url, options, `6 avatars, ${workers} worker process(es)`)
-          out[`workers${workers}AvatarsPerSecond`] = result.avatarsPerSecond
-          out[`workers${workers}LatencyP50Ms`] = result.latencyP50Ms
+          for (const workers of [1, 2]) {
+            let deployment: BenchService
+            try {
+              deployment = await startDeployment(workers, where)
+            } catch (err) {
+              out.skipped = `needs Redis (${args.redis}) and PostgreSQL (${args.postgres}): ${(err as Error).message}`
+              say(`6 scale-out skipped: ${out.skipped}`)
+              return out
+            }
+            try {
+              const label = `6 avatars, ${workers} worker process(es), ${store}`
+              const result = await avatarsPhase(deployment.url, options, label)
+              out[`${store}Workers${workers}AvatarsPerSecond`] = result.avatarsPerSecond
+              out[`${store}Workers${workers}LatencyP50Ms`] = result.latencyP50Ms
+            } finally {
+              await deployment.stop()
+            }
+          }
         } finally {
-          await deployment.stop()
+          await bucket?.stop()
         }
       }
       return out
@@ -291,8 +307,13 @@ if (args.json) {
     const n = (k: string) => Number(scaled[k])
     phase(
       '6 api + worker processes',
-      `1 worker: ${f(n('workers1AvatarsPerSecond'))} avatars/s (p50 ${f(n('workers1LatencyP50Ms'), 0)} ms); ` +
-        `2 workers: ${f(n('workers2AvatarsPerSecond'))} avatars/s (p50 ${f(n('workers2LatencyP50Ms'), 0)} ms)`,
+      ['folder', 'bucket']
+        .map(
+          (store) =>
+            `${store}: 1 worker ${f(n(`${store}Workers1AvatarsPerSecond`))} avatars/s (p50 ${f(n(`${store}Workers1LatencyP50Ms`), 0)} ms), ` +
+            `2 workers ${f(n(`${store}Workers2AvatarsPerSecond`))} avatars/s (p50 ${f(n(`${store}Workers2LatencyP50Ms`), 0)} ms)`,
+        )
+        .join('; '),
     )
   }
   for (const [name, result] of [

@@ -117,11 +117,13 @@ function startWorker(env: Record<string, string>): BenchService & { ready: Promi
 export interface Deployment {
   redisUrl: string
   postgresUrl: string
+  /** Where files go: a bucket's settings (startBucket), or unset for one folder every process shares. */
+  bucketEnv?: Record<string, string>
 }
 
 /**
  * `deckhand api` plus `workers` × `deckhand worker`, as a scaled-out deployment on this one machine: a fresh
- * PostgreSQL database and Redis prefix, a shared STORAGE_DIR; all of it removed by stop().
+ * PostgreSQL database and Redis prefix, a shared STORAGE_DIR or a bucket; all of it removed by stop().
  */
 export async function startDeployment(workers: number, where: Deployment): Promise<BenchService> {
   const scratch = await scratchState(where.postgresUrl, where.redisUrl, 'bench')
@@ -131,7 +133,7 @@ export async function startDeployment(workers: number, where: Deployment): Promi
     REDIS_URL: where.redisUrl,
     QUEUE_PREFIX: scratch.name,
     DATABASE_URL: scratch.databaseUrl,
-    STORAGE_DIR: storage,
+    ...(where.bucketEnv ?? { STORAGE_DIR: storage }),
   }
   const api = await startService(env, 'api')
   const pool = Array.from({ length: workers }, () => startWorker(env))
@@ -146,12 +148,37 @@ export async function startDeployment(workers: number, where: Deployment): Promi
   }
 }
 
+/** A helper process that prints its port once it listens: the SMTP sink, the bucket. */
+async function startListening(script: string, what: string) {
+  const helper = spawnScript(script, [], {}, true)
+  const port = await new Promise<string>((resolve, reject) => {
+    helper.child.stdout?.once('data', (chunk: Buffer) => resolve(chunk.toString().trim()))
+    helper.exited.then(() => reject(new Error(`the ${what} exited during start-up`)))
+  })
+  return { port, stop: helper.stop }
+}
+
 /** The SMTP sink of src/bench/smtp-sink.ts; its URL is the SMTP_URL to give the service. */
 export async function startSmtpSink(): Promise<BenchService> {
-  const sink = spawnScript('src/bench/smtp-sink.ts', [], {}, true)
-  const port = await new Promise<string>((resolve, reject) => {
-    sink.child.stdout?.once('data', (chunk: Buffer) => resolve(chunk.toString().trim()))
-    sink.exited.then(() => reject(new Error('the SMTP sink exited during start-up')))
-  })
-  return { url: `smtp://127.0.0.1:${port}`, stop: sink.stop }
+  const { port, stop } = await startListening('src/bench/smtp-sink.ts', 'SMTP sink')
+  return { url: `smtp://127.0.0.1:${port}`, stop }
+}
+
+/** The bucket of src/bench/bucket.ts; `env` is what points deckhand at it. */
+export async function startBucket(): Promise<BenchService & { env: Record<string, string> }> {
+  const { port, stop } = await startListening('src/bench/bucket.ts', 'bucket')
+  const endpoint = `http://127.0.0.1:${port}`
+  return {
+    url: endpoint,
+    stop,
+    env: {
+      STORAGE_URL: 's3://deckhand-bench/avatars',
+      S3_ENDPOINT: endpoint,
+      S3_REGION: 'us-east-1',
+      S3_FORCE_PATH_STYLE: 'true',
+      // The standard AWS chain reads these; s3rver accepts only its own pair.
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    },
+  }
 }

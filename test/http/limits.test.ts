@@ -67,7 +67,7 @@ t.test('when free disk under STORAGE_DIR falls below the floor, uploads get 503;
   const busy = await uploadRaw(app, ann, 'alpha.png', 'image/png')
   t.equal(busy.statusCode, 503)
   t.equal(busy.json().code, 'SERVICE_BUSY')
-  t.match(busy.json().message, /bytes free under STORAGE_DIR/)
+  t.match(busy.json().message, /bytes free on the disk that receives uploads/)
   t.equal((await app.inject({ method: 'POST', url: '/signup', payload: { email: 'b@example.com' } })).statusCode, 201)
 })
 
