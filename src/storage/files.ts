@@ -34,11 +34,15 @@ export async function receiveToFile(source: Readable, file: string, limit: numbe
     if (err) counter.destroy(new SourceFailed(err.message, { cause: err }))
   })
   source.pipe(counter)
+  // flush: the data is fsynced before the stream reports done, so "received" means "on disk".
+  const sink = createWriteStream(file, { flags: 'wx', flush: true })
   try {
-    // flush: the data is fsynced before the stream reports done, so "received" means "on disk".
-    await pipeline(counter, createWriteStream(file, { flags: 'wx', flush: true }))
+    await pipeline(counter, sink)
   } catch (err) {
     source.unpipe(counter)
+    // pipeline() settles before the sink it destroyed has closed, and the sink may still be opening its file:
+    // removed now, the file would be created afterwards and stay for ever. So first the sink's close.
+    if (!sink.closed) await new Promise<void>((resolve) => sink.once('close', () => resolve()))
     await fs.rm(file, { force: true })
     throw err
   } finally {
