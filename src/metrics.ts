@@ -2,6 +2,7 @@ import client from 'prom-client'
 import type { UploadSlots } from './avatars/upload-slots.ts'
 import type { Database } from './db/database.ts'
 import { ErrorSource } from './error-events.ts'
+import { eventLoopWindow } from './event-loop-window.ts'
 import type { ImagePool } from './images/pool.ts'
 import type { JobWaiters } from './jobs/job-waiters.ts'
 import type { AttemptOutcome, FinishedStatus, Job, JobStore } from './jobs/types.ts'
@@ -14,6 +15,8 @@ export interface Metrics {
   observeJobsSwept(status: FinishedStatus, count: number): void
   /** Files and folders the orphan sweep removed: `incoming`, `original` or `version`. */
   observeFilesSwept(what: string, count: number): void
+  /** Stops what measures on a timer (the event-loop window). */
+  close(): void
 }
 
 /** `deckhand_errors_total{source}`: 'error' events, counted from before the parts that emit them exist. */
@@ -176,6 +179,17 @@ export function createMetrics(sources: {
       this.set(sources.uploads.inFlight)
     },
   })
+  const loop = eventLoopWindow()
+  new client.Gauge({
+    name: 'deckhand_event_loop_delay_seconds',
+    help: 'Event-loop delay over the last full second (10 ms resolution), by stat (p99, max); not reset by scrapes',
+    labelNames: ['stat'],
+    registers: [registry],
+    collect() {
+      this.set({ stat: 'p99' }, loop.last.p99Ms / 1000)
+      this.set({ stat: 'max' }, loop.last.maxMs / 1000)
+    },
+  })
   new client.Gauge({
     name: 'deckhand_process_max_rss_bytes',
     help: 'Peak resident set size of the process since it started',
@@ -200,5 +214,6 @@ export function createMetrics(sources: {
     observeFilesSwept(what, count) {
       filesSwept.inc({ what }, count)
     },
+    close: loop.close,
   }
 }

@@ -268,6 +268,7 @@ export async function createServices(config: Config, log: Logger, options: Servi
       await queue.close()
       store.close()
       await database.close()
+      metrics.close()
     },
   }
 }

@@ -99,3 +99,62 @@ for (const [mode, environment] of Object.entries(latencyModes)) {
     t.equal(await queueLatency(app, 'image.avatar'), 0, 'a kind with nothing due shows 0')
   })
 }
+
+t.test('GET /metrics?name=… serves only the named families; a malformed name is a 400', async (t) => {
+  const app = await startApp(t)
+  const res = await app.inject({
+    url: '/metrics?name=process_resident_memory_bytes&name=deckhand_jobs&name=no_such_metric',
+  })
+  t.equal(res.statusCode, 200)
+  t.match(res.headers['content-type'], /^text\/plain/)
+  const families = res.body.match(/^# TYPE \S+/gm)
+  t.same(families, ['# TYPE process_resident_memory_bytes', '# TYPE deckhand_jobs'], 'the two that exist, in order')
+  t.ok(metricValue(res.body, 'process_resident_memory_bytes') > 0)
+
+  const one = await app.inject({ url: '/metrics?name=deckhand_job_waiters' })
+  t.same(one.body.match(/^# TYPE \S+/gm), ['# TYPE deckhand_job_waiters'], 'a single name is a list of one')
+
+  const bad = await app.inject({ url: '/metrics?name=not-a-metric%7B' })
+  t.equal(bad.statusCode, 400)
+  t.equal(bad.json().code, 'VALIDATION')
+})
+
+t.test('a scrape by name leaves the event-loop interval of the next full scrape whole', async (t) => {
+  const app = await startApp(t)
+  await app.inject({ url: '/metrics' }) // starts a fresh interval
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const blockedUntil = performance.now() + 120
+  while (performance.now() < blockedUntil); // the loop held for 120 ms
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const window = await app.inject({
+    url: '/metrics?name=process_resident_memory_bytes&name=deckhand_event_loop_delay_seconds',
+  })
+  const full = await app.inject({ url: '/metrics' })
+  const maxMs = metricValue(full.body, 'nodejs_eventloop_lag_max_seconds') * 1000
+  t.ok(maxMs >= 100, `the 120 ms block is still in the interval (max ${maxMs.toFixed(0)} ms)`)
+  t.equal(window.statusCode, 200)
+})
+
+t.test('deckhand_event_loop_delay_seconds reports the last full second, whoever scrapes', async (t) => {
+  const app = await startApp(t)
+  const read = async (stat: string) =>
+    metricValue(
+      (await app.inject({ url: '/metrics?name=deckhand_event_loop_delay_seconds' })).body,
+      `deckhand_event_loop_delay_seconds{stat="${stat}"}`,
+    ) * 1000
+  const blockedUntil = performance.now() + 150
+  while (performance.now() < blockedUntil); // the loop held for 150 ms
+  // The second that held the block ends within a second of it; read until it is the last full one.
+  let seen = 0
+  const deadline = Date.now() + 2500
+  while (Date.now() < deadline && seen < 140) {
+    await app.inject({ url: '/metrics' }) // a full scrape in between restarts prom-client's histogram, not this one
+    seen = Math.max(seen, await read('max'))
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  t.ok(seen >= 140, `the window saw the 150 ms block (max ${seen.toFixed(0)} ms)`)
+  // Two seconds later the windows hold only the idle loop again.
+  await new Promise((resolve) => setTimeout(resolve, 2100))
+  const p99 = await read('p99')
+  t.ok(p99 < 100, `a quiet second has a small p99 (${p99.toFixed(1)} ms)`)
+})
