@@ -4,6 +4,9 @@
  *     [--phases 1,2,3,4,5,6,7] [--redis redis://127.0.0.1:6379] [--postgres postgres://postgres@127.0.0.1:5432/postgres]
  *     [--sustain 20] [--rates 400,600,800,1000,1200,1400,1600,1800,2000] [--sustain-smtp true]
  *   npm run bench -- --soak MINUTES [--soak-signups 100] [--soak-uploads 3] [--json] [--out report.json]
+ *   npm run bench -- … --html report.html       also writes the HTML report (charts over time, PASS/MISS, machine)
+ *   npm run bench -- --from report.json [--html report.html]   the HTML report of an earlier run
+ *   npm run bench -- --compare OLD.json NEW.json [--noise 0.2]  each figure's change; exit 1 when one got worse
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -19,6 +22,8 @@ import {
   signupsPhase,
   sustainedPhase,
 } from './phases.ts'
+import { type BenchReport, figureLines, phaseLines } from './report.ts'
+import { compareFiles, readReport, writeHtmlReport } from './report-files.ts'
 import {
   type BenchService,
   startBucket,
@@ -28,8 +33,10 @@ import {
   startSmtpSink,
 } from './service.ts'
 import { runSoak } from './soak-cli.ts'
+import { type Recorder, Timelines } from './timeline.ts'
 
-const { values: args } = parseArgs({
+const { values: args, positionals } = parseArgs({
+  allowPositionals: true,
   options: {
     url: { type: 'string' },
     jobs: { type: 'string', default: '64' },
@@ -47,8 +54,25 @@ const { values: args } = parseArgs({
     soak: { type: 'string' },
     'soak-signups': { type: 'string', default: '100' },
     'soak-uploads': { type: 'string', default: '3' },
+    html: { type: 'string' },
+    from: { type: 'string' },
+    compare: { type: 'string' },
+    noise: { type: 'string', default: '0.2' },
   },
 })
+
+// Reports of earlier runs: compared, or drawn as HTML, without running anything.
+if (args.compare !== undefined) {
+  const newer = positionals[0]
+  if (!newer) throw new Error('--compare needs two reports: --compare OLD.json NEW.json')
+  process.exit(compareFiles(args.compare, newer, Number(args.noise)))
+}
+if (args.from !== undefined) {
+  const html = args.html ?? `${args.from.replace(/\.json$/, '')}.html`
+  writeHtmlReport(readReport(args.from), html)
+  console.log(`HTML report written to ${html}`)
+  process.exit(0)
+}
 
 const options: BenchOptions = {
   fixture: new URL('../../fixtures/images/photo-12mp.jpg', import.meta.url).pathname,
@@ -102,14 +126,30 @@ if (args.soak !== undefined) {
 }
 say(`input: ${path.basename(options.fixture)}; ${options.avatarJobs} avatar jobs; signup phases ${args.duration} s`)
 
+// Every phase keeps a point a second (throughput, latency, event loop, queue, RSS) for the HTML report.
+const timelines = new Timelines()
+async function timed<T>(phase: string, url: string | undefined, fn: (timeline: Recorder) => Promise<T>) {
+  const timeline = timelines.start(phase, url)
+  try {
+    return await fn(timeline)
+  } finally {
+    await timeline.stop()
+  }
+}
+
 // Tuning runs may pick phases (--phases 3,4); a figure whose phases did not run is reported as not measured.
 const chosen = new Set(args.phases.split(',').map((p) => p.trim()))
 const run = <T>(phase: string, fn: () => Promise<T>) => (chosen.has(phase) ? fn() : Promise.resolve(undefined))
-const rawBefore = await run('1', () => rawPhase(options))
-const avatars = await run('2', () => onService({}, (url) => avatarsPhase(url, options)))
+const rawBefore = await run('1', () => timed('1 raw pipeline', undefined, (tl) => rawPhase(options, undefined, tl)))
+const avatars = await run('2', () =>
+  onService({}, (url) => timed('2 avatars over HTTP', url, (tl) => avatarsPhase(url, options, undefined, tl))),
+)
 // This machine's speed drifts from minute to minute: phase 2 is compared with the raw pipeline measured both
 // right before and right after it.
-const rawAfter = avatars && rawBefore ? await rawPhase(options, '1 raw pipeline, again') : undefined
+const rawAfter =
+  avatars && rawBefore
+    ? await timed('1 raw pipeline, again', undefined, (tl) => rawPhase(options, '1 raw pipeline, again', tl))
+    : undefined
 const raw = rawBefore && {
   ...rawBefore,
   avatarsPerSecond: rawAfter
@@ -122,13 +162,15 @@ const raw = rawBefore && {
 const limitOnce = async (label: string) => {
   const bare = await startSignupLimit()
   try {
-    return await signupLimitPhase(bare.url, options, label)
+    return await timed(label, bare.url, (tl) => signupLimitPhase(bare.url, options, label, tl))
   } finally {
     await bare.stop()
   }
 }
 const limitBefore = args.url ? undefined : await run('3', () => limitOnce('3 limit: bare signup route'))
-const signups = await run('3', () => onService({}, (url) => signupsPhase(url, options)))
+const signups = await run('3', () =>
+  onService({}, (url) => timed('3 signups alone', url, (tl) => signupsPhase(url, options, tl))),
+)
 const limitAfter = limitBefore && (await limitOnce('3 limit: bare signup route, again'))
 const limit = limitBefore &&
   limitAfter && {
@@ -137,12 +179,11 @@ const limit = limitBefore &&
     requestsPerSecondAfter: limitAfter.requestsPerSecond,
     latencyP99Ms: Math.max(limitBefore.latencyP99Ms, limitAfter.latencyP99Ms),
   }
-const mixed = await run('4', () => onService({}, (url) => mixedPhase(url, options, '4 signups + avatars (pool)')))
+const mixedTimed = (label: string) => (url: string) => timed(label, url, (tl) => mixedPhase(url, options, label, tl))
+const mixed = await run('4', () => onService({}, mixedTimed('4 signups + avatars (pool)')))
 const inline = args.url
   ? undefined
-  : await run('5', () =>
-      onService({ IMAGE_WORK_INLINE: 'true' }, (url) => mixedPhase(url, options, '5 signups + avatars (inline)')),
-    )
+  : await run('5', () => onService({ IMAGE_WORK_INLINE: 'true' }, mixedTimed('5 signups + avatars (inline)')))
 
 // Phase 6: the same avatar load on `deckhand api` with one, then two `deckhand worker` processes (BullMQ,
 // PostgreSQL), files in one shared folder and then in a bucket (s3rver, a process of its own). Skipped, with the
@@ -166,7 +207,9 @@ const scaled = args.url
             }
             try {
               const label = `6 avatars, ${workers} worker process(es), ${store}`
-              const result = await avatarsPhase(deployment.url, options, label)
+              const result = await timed(label, deployment.url, (tl) =>
+                avatarsPhase(deployment.url, options, label, tl),
+              )
               out[`${store}Workers${workers}AvatarsPerSecond`] = result.avatarsPerSecond
               out[`${store}Workers${workers}LatencyP50Ms`] = result.latencyP50Ms
             } finally {
@@ -190,11 +233,17 @@ const sustainedOn =
 const sustained = args.url
   ? undefined
   : await run('7', async () => {
-      const folder = await sustainedPhase(options, rates, sustainedOn({}), '7 sustained, mail folder')
+      const folder = await sustainedPhase(options, rates, sustainedOn({}), '7 sustained, mail folder', timelines)
       if (args['sustain-smtp'] !== 'true') return { folder }
       const sink = await startSmtpSink()
       try {
-        const smtp = await sustainedPhase(options, rates, sustainedOn({ SMTP_URL: sink.url }), '7 sustained, SMTP')
+        const smtp = await sustainedPhase(
+          options,
+          rates,
+          sustainedOn({ SMTP_URL: sink.url }),
+          '7 sustained, SMTP',
+          timelines,
+        )
         return { folder, smtp }
       } finally {
         await sink.stop()
@@ -247,7 +296,7 @@ const figures = [
   figure('peak RSS under load (MiB)', mixed?.peakRssMiB ?? nan, atMost(400)),
 ]
 
-const report = {
+const report: BenchReport = {
   date: new Date().toISOString(),
   machine,
   options,
@@ -260,79 +309,15 @@ const report = {
   scaled,
   sustained,
   figures,
+  timelines: timelines.all,
 }
 fs.mkdirSync(path.dirname(path.resolve(args.out)), { recursive: true })
 fs.writeFileSync(args.out, `${JSON.stringify(report, null, 2)}\n`)
+if (args.html) writeHtmlReport(report, args.html)
 
 if (args.json) {
   console.log(JSON.stringify(report, null, 2))
 } else {
-  const f = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '-')
-  const phase = (name: string, cells: string) => console.log(`${name.padEnd(32)} ${cells}`)
-  console.log('')
-  if (raw)
-    phase(
-      '1 raw pipeline',
-      `${f(raw.avatarsPerSecond)} avatars/s (${f(raw.avatarsPerSecondBefore)} before phase 2, ${f(raw.avatarsPerSecondAfter ?? nan)} after); one image ${f(raw.singleMs, 0)} ms`,
-    )
-  if (avatars)
-    phase(
-      '2 avatars over HTTP',
-      `${f(avatars.avatarsPerSecond)} avatars/s; upload->ready p50 ${f(avatars.latencyP50Ms, 0)} ms, p99 ${f(avatars.latencyP99Ms, 0)} ms; idle p50 ${f(avatars.idleLatencyP50Ms, 0)} ms`,
-    )
-  if (limit)
-    phase(
-      '3 limit: bare signup route',
-      `${f(limit.requestsPerSecond, 0)} req/s (${f(limit.requestsPerSecondBefore, 0)} before phase 3, ${f(limit.requestsPerSecondAfter, 0)} after); p99 ${f(limit.latencyP99Ms)} ms`,
-    )
-  if (signups)
-    phase(
-      '3 signups alone',
-      `${f(signups.requestsPerSecond, 0)} req/s; p50 ${f(signups.latencyP50Ms)} ms, p99 ${f(signups.latencyP99Ms)} ms; event loop p99 ${f(signups.eventLoopDelayP99Ms)} ms; ` +
-        `mail ${f(signups.mailsPerSecond, 0)}/s, ${f(signups.mailsWaiting, 0)} waiting, oldest ${f(signups.mailQueueLatencySeconds)} s`,
-    )
-  for (const [name, m] of [
-    ['4 signups + avatars (pool)', mixed],
-    ['5 signups + avatars (inline)', inline],
-  ] as const) {
-    if (!m) continue
-    phase(
-      name,
-      `${f(m.signups.requestsPerSecond, 0)} req/s; p50 ${f(m.signups.latencyP50Ms)} ms, p99 ${f(m.signups.latencyP99Ms)} ms; ` +
-        `mail ${f(m.signups.mailsPerSecond, 0)}/s, ${f(m.signups.mailsWaiting, 0)} waiting, oldest ${f(m.mailQueueLatencySeconds)} s; ` +
-        `${f(m.avatarsPerSecond)} avatars/s; event loop p99 ${f(m.eventLoopDelayP99Ms)} ms; peak RSS ${f(m.peakRssMiB, 0)} MiB`,
-    )
-  }
-  if (scaled && scaled.skipped === undefined) {
-    const n = (k: string) => Number(scaled[k])
-    phase(
-      '6 api + worker processes',
-      ['folder', 'bucket']
-        .map(
-          (store) =>
-            `${store}: 1 worker ${f(n(`${store}Workers1AvatarsPerSecond`))} avatars/s (p50 ${f(n(`${store}Workers1LatencyP50Ms`), 0)} ms), ` +
-            `2 workers ${f(n(`${store}Workers2AvatarsPerSecond`))} avatars/s (p50 ${f(n(`${store}Workers2LatencyP50Ms`), 0)} ms)`,
-        )
-        .join('; '),
-    )
-  }
-  for (const [name, result] of [
-    ['7 sustained, mail folder', sustained?.folder],
-    ['7 sustained, SMTP', sustained?.smtp],
-  ] as const) {
-    if (!result) continue
-    phase(name, `highest rate that keeps up: ${result.highestRate}/s`)
-    for (const step of result.steps)
-      phase(
-        `  at ${step.rate}/s`,
-        `${step.ok ? 'ok  ' : 'MISS'} ${f(step.requestsPerSecond, 0)} req/s, ${step.errors} errors, p99 ${f(step.latencyP99Ms)} ms; ` +
-          `mail ${f(step.mailsPerSecond, 0)}/s, ${f(step.mailsWaiting, 0)} waiting, oldest ${f(step.mailQueueLatencySeconds)} s`,
-      )
-  }
-  console.log('')
-  for (const x of figures)
-    console.log(
-      `${x.ok === undefined ? '----' : x.ok ? 'PASS' : 'MISS'}  ${x.figure.padEnd(56)} ${f(x.value, 2).padStart(8)}  (${x.target})`,
-    )
-  console.log(`\nreport written to ${args.out}`)
+  const written = args.html ? `report written to ${args.out} and ${args.html}` : `report written to ${args.out}`
+  console.log(['', ...phaseLines(report), '', ...figureLines(report), '', written].join('\n'))
 }

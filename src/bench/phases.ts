@@ -8,6 +8,7 @@ import { type AvatarTask, renderAvatar } from '../images/avatar-pipeline.ts'
 import { MailKind } from '../mail/kinds.ts'
 import { progress } from './progress.ts'
 import { median, metricValue, percentile, steadyRate } from './stats.ts'
+import { type Recorder, type Timelines, untimed } from './timeline.ts'
 
 export interface BenchOptions {
   /** The 12 MP JPEG every avatar is made from. */
@@ -30,7 +31,7 @@ const defaults = loadConfig({})
 export const warmUp = (opts: BenchOptions) => Math.min(opts.avatarConcurrency, Math.floor(opts.avatarJobs / 4))
 
 /** Phase 1: the pipeline called directly, as many in flight as there are cores: the machine's limit. */
-export async function rawPhase(opts: BenchOptions, label = '1 raw pipeline') {
+export async function rawPhase(opts: BenchOptions, label = '1 raw pipeline', timeline: Recorder = untimed) {
   const cores = os.availableParallelism()
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'deckhand-bench-raw-'))
   let n = 0
@@ -60,8 +61,10 @@ export async function rawPhase(opts: BenchOptions, label = '1 raw pipeline') {
     await Promise.all(
       Array.from({ length: cores }, async () => {
         while (begun++ < opts.avatarJobs) {
+          const started = performance.now()
           await renderAvatar(task())
           finishedAt.push(performance.now())
+          timeline.avatar(performance.now() - started)
           bar.tick(finishedAt.length)
         }
       }),
@@ -123,15 +126,23 @@ async function uploadAndWait(url: string, user: User, image: Buffer): Promise<nu
 }
 
 /** Each user uploads, waits for the result, uploads again, until `stop()` says so. */
-function avatarClients(url: string, users: User[], image: Buffer, stop: (finished: number) => boolean) {
+function avatarClients(
+  url: string,
+  users: User[],
+  image: Buffer,
+  stop: (finished: number) => boolean,
+  timeline: Recorder,
+) {
   const latencies: number[] = []
   const finishedAt: number[] = []
   const started = Date.now()
   const running = Promise.all(
     users.map(async (user) => {
       while (!stop(latencies.length)) {
-        latencies.push(await uploadAndWait(url, user, image))
+        const latency = await uploadAndWait(url, user, image)
+        latencies.push(latency)
         finishedAt.push(Date.now())
+        timeline.avatar(latency)
       }
     }),
   )
@@ -139,14 +150,25 @@ function avatarClients(url: string, users: User[], image: Buffer, stop: (finishe
 }
 
 /** Phase 2: avatars over HTTP, `avatarConcurrency` clients, until `avatarJobs` have finished; then one at a time on the idle service. */
-export async function avatarsPhase(url: string, opts: BenchOptions, label = '2 avatars over HTTP') {
+export async function avatarsPhase(
+  url: string,
+  opts: BenchOptions,
+  label = '2 avatars over HTTP',
+  timeline: Recorder = untimed,
+) {
   const image = fs.readFileSync(opts.fixture)
   const users = await createUsers(url, opts.avatarConcurrency, label.replace(/\W+/g, '').slice(0, 12))
   const bar = progress(label, opts.avatarJobs)
-  const load = avatarClients(url, users, image, (finished) => {
-    bar.tick(finished)
-    return finished >= opts.avatarJobs
-  })
+  const load = avatarClients(
+    url,
+    users,
+    image,
+    (finished) => {
+      bar.tick(finished)
+      return finished >= opts.avatarJobs
+    },
+    timeline,
+  )
   await load.running
   bar.done()
   // The jobs that finish past the N-th (clients still waiting) do not count: the window ends at the N-th.
@@ -174,27 +196,35 @@ export function signupLoad(
   opts: Pick<BenchOptions, 'durationMs' | 'signupConnections'>,
   label: string,
   overallRate?: number,
+  timeline: Recorder = untimed,
 ) {
   let n = 0
   const run = Date.now().toString(36)
   const bar = progress(label, Math.round(opts.durationMs / 1000))
   const started = Date.now()
   const ticker = setInterval(() => bar.tick(Math.round((Date.now() - started) / 1000)), 250)
-  const instance = autocannon({
-    url,
-    connections: opts.signupConnections,
-    duration: opts.durationMs / 1000,
-    ...(overallRate ? { overallRate } : {}),
-    requests: [
+  let instance!: autocannon.Instance
+  const finished = new Promise<autocannon.Result>((resolve, reject) => {
+    instance = autocannon(
       {
-        method: 'POST',
-        path: '/signup',
-        headers: { 'content-type': 'application/json' },
-        setupRequest: (request) => ({ ...request, body: JSON.stringify({ email: `u${run}-${n++}@bench.test` }) }),
+        url,
+        connections: opts.signupConnections,
+        duration: opts.durationMs / 1000,
+        ...(overallRate ? { overallRate } : {}),
+        requests: [
+          {
+            method: 'POST',
+            path: '/signup',
+            headers: { 'content-type': 'application/json' },
+            setupRequest: (request) => ({ ...request, body: JSON.stringify({ email: `u${run}-${n++}@bench.test` }) }),
+          },
+        ],
       },
-    ],
+      (err, result) => (err ? reject(err) : resolve(result)),
+    )
   })
-  return instance.then((result) => {
+  instance.on('response', (_client, _status, _bytes, responseTime) => timeline.signup(responseTime))
+  return finished.then((result) => {
     clearInterval(ticker)
     bar.done()
     const ok = result['2xx']
@@ -231,12 +261,13 @@ const mailQueueLatency = (metrics: string) =>
   Math.max(...mailKinds.map((kind) => metricValue(metrics, `deckhand_job_queue_latency_seconds{kind="${kind}"}`) || 0))
 
 /** Phase 3's limit: the same load on the bare route of signup-limit.ts. */
-export const signupLimitPhase = (url: string, opts: BenchOptions, label: string) => signupLoad(url, opts, label)
+export const signupLimitPhase = (url: string, opts: BenchOptions, label: string, timeline?: Recorder) =>
+  signupLoad(url, opts, label, undefined, timeline)
 
 /** Phase 3: signups alone. */
-export async function signupsPhase(url: string, opts: BenchOptions) {
+export async function signupsPhase(url: string, opts: BenchOptions, timeline: Recorder = untimed) {
   const before = await scrape(url)
-  const result = await signupLoad(url, opts, '3 signups alone')
+  const result = await signupLoad(url, opts, '3 signups alone', undefined, timeline)
   const metrics = await scrape(url)
   return {
     ...result,
@@ -274,6 +305,7 @@ export async function sustainedPhase(
   rates: readonly number[],
   onService: <T>(fn: (url: string) => Promise<T>) => Promise<T>,
   label: string,
+  timelines?: Timelines,
 ) {
   // Enough connections that an open model stays open: one per 20 requests a second, 10 at the least.
   const connections = (rate: number) => Math.max(opts.signupConnections, Math.ceil(rate / 20))
@@ -284,12 +316,15 @@ export async function sustainedPhase(
       // rate first, so the measured p99 is the service's and not its start-up's. Their mails stay in the count.
       await signupLoad(url, { durationMs: WARM_UP_MS, signupConnections: connections(rate) }, `${label} warm-up`, rate)
       const before = await scrape(url)
+      const timeline = timelines?.start(`${label} at ${rate}/s`, url)
       const load = await signupLoad(
         url,
         { durationMs: opts.sustainedMs, signupConnections: connections(rate) },
         `${label} at ${rate}/s`,
         rate,
+        timeline,
       )
+      await timeline?.stop()
       const metrics = await scrape(url)
       const mail = mailBetween(before, metrics, opts.sustainedMs / 1000)
       return {
@@ -314,14 +349,14 @@ export async function sustainedPhase(
 }
 
 /** Phases 4 and 5: signups while avatar clients keep the image work busy; the server's own metrics say how its event loop and memory fared. */
-export async function mixedPhase(url: string, opts: BenchOptions, label: string) {
+export async function mixedPhase(url: string, opts: BenchOptions, label: string, timeline: Recorder = untimed) {
   const image = fs.readFileSync(opts.fixture)
   const users = await createUsers(url, opts.avatarConcurrency, label[0] as string)
   // This scrape also resets the event-loop delay histogram: the next one covers this phase only.
   const before = await scrape(url)
   let stopping = false
-  const load = avatarClients(url, users, image, () => stopping)
-  const signups = await signupLoad(url, opts, label)
+  const load = avatarClients(url, users, image, () => stopping, timeline)
+  const signups = await signupLoad(url, opts, label, undefined, timeline)
   const metrics = await scrape(url)
   stopping = true
   const windowEnd = Date.now()

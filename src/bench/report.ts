@@ -1,0 +1,118 @@
+import type { avatarsPhase, BenchOptions, mixedPhase, rawPhase, signupsPhase, sustainedPhase } from './phases.ts'
+import type { PhaseTimeline } from './timeline.ts'
+
+/** A figure of the bench with its target; `ok` unset when its phases did not run. */
+export interface Figure {
+  figure: string
+  /** null once read back from JSON, where NaN (not measured) becomes null. */
+  value: number | null
+  target: string
+  ok?: boolean
+}
+
+type Result<F extends (...args: never[]) => unknown> = Awaited<ReturnType<F>>
+
+/** What `npm run bench` writes to its JSON report: what the text, the HTML report and --compare read. */
+export interface BenchReport {
+  date: string
+  machine: Record<string, string | number>
+  options?: BenchOptions
+  raw?: Result<typeof rawPhase> & { avatarsPerSecondBefore: number; avatarsPerSecondAfter?: number }
+  avatars?: Result<typeof avatarsPhase>
+  limit?: {
+    requestsPerSecond: number
+    requestsPerSecondBefore: number
+    requestsPerSecondAfter: number
+    latencyP99Ms: number
+  }
+  signups?: Result<typeof signupsPhase>
+  mixed?: Result<typeof mixedPhase>
+  inline?: Result<typeof mixedPhase>
+  scaled?: Record<string, number | string>
+  sustained?: { folder: Result<typeof sustainedPhase>; smtp?: Result<typeof sustainedPhase> }
+  figures: Figure[]
+  timelines?: PhaseTimeline[]
+}
+
+/** A number as text; '-' for what was not measured (NaN, or null in a report read back from JSON). */
+export const fixed = (n: number | null | undefined, digits = 1) =>
+  typeof n === 'number' && Number.isFinite(n) ? n.toFixed(digits) : '-'
+
+/** One line per phase that ran: its name, then what it measured. */
+export function phaseSummaries(report: BenchReport): { phase: string; result: string }[] {
+  const { raw, avatars, limit, signups, mixed, inline, scaled, sustained } = report
+  const f = fixed
+  const lines: { phase: string; result: string }[] = []
+  const phase = (name: string, cells: string) => lines.push({ phase: name, result: cells })
+  if (raw)
+    phase(
+      '1 raw pipeline',
+      `${f(raw.avatarsPerSecond)} avatars/s (${f(raw.avatarsPerSecondBefore)} before phase 2, ${f(raw.avatarsPerSecondAfter)} after); one image ${f(raw.singleMs, 0)} ms`,
+    )
+  if (avatars)
+    phase(
+      '2 avatars over HTTP',
+      `${f(avatars.avatarsPerSecond)} avatars/s; upload->ready p50 ${f(avatars.latencyP50Ms, 0)} ms, p99 ${f(avatars.latencyP99Ms, 0)} ms; idle p50 ${f(avatars.idleLatencyP50Ms, 0)} ms`,
+    )
+  if (limit)
+    phase(
+      '3 limit: bare signup route',
+      `${f(limit.requestsPerSecond, 0)} req/s (${f(limit.requestsPerSecondBefore, 0)} before phase 3, ${f(limit.requestsPerSecondAfter, 0)} after); p99 ${f(limit.latencyP99Ms)} ms`,
+    )
+  if (signups)
+    phase(
+      '3 signups alone',
+      `${f(signups.requestsPerSecond, 0)} req/s; p50 ${f(signups.latencyP50Ms)} ms, p99 ${f(signups.latencyP99Ms)} ms; event loop p99 ${f(signups.eventLoopDelayP99Ms)} ms; ` +
+        `mail ${f(signups.mailsPerSecond, 0)}/s, ${f(signups.mailsWaiting, 0)} waiting, oldest ${f(signups.mailQueueLatencySeconds)} s`,
+    )
+  for (const [name, m] of [
+    ['4 signups + avatars (pool)', mixed],
+    ['5 signups + avatars (inline)', inline],
+  ] as const) {
+    if (!m) continue
+    phase(
+      name,
+      `${f(m.signups.requestsPerSecond, 0)} req/s; p50 ${f(m.signups.latencyP50Ms)} ms, p99 ${f(m.signups.latencyP99Ms)} ms; ` +
+        `mail ${f(m.signups.mailsPerSecond, 0)}/s, ${f(m.signups.mailsWaiting, 0)} waiting, oldest ${f(m.mailQueueLatencySeconds)} s; ` +
+        `${f(m.avatarsPerSecond)} avatars/s; event loop p99 ${f(m.eventLoopDelayP99Ms)} ms; peak RSS ${f(m.peakRssMiB, 0)} MiB`,
+    )
+  }
+  if (scaled && scaled.skipped === undefined) {
+    const n = (k: string) => Number(scaled[k])
+    phase(
+      '6 api + worker processes',
+      ['folder', 'bucket']
+        .map(
+          (store) =>
+            `${store}: 1 worker ${f(n(`${store}Workers1AvatarsPerSecond`))} avatars/s (p50 ${f(n(`${store}Workers1LatencyP50Ms`), 0)} ms), ` +
+            `2 workers ${f(n(`${store}Workers2AvatarsPerSecond`))} avatars/s (p50 ${f(n(`${store}Workers2LatencyP50Ms`), 0)} ms)`,
+        )
+        .join('; '),
+    )
+  }
+  for (const [name, result] of [
+    ['7 sustained, mail folder', sustained?.folder],
+    ['7 sustained, SMTP', sustained?.smtp],
+  ] as const) {
+    if (!result) continue
+    phase(name, `highest rate that keeps up: ${result.highestRate}/s`)
+    for (const step of result.steps)
+      phase(
+        `  at ${step.rate}/s`,
+        `${step.ok ? 'ok  ' : 'MISS'} ${f(step.requestsPerSecond, 0)} req/s, ${step.errors} errors, p99 ${f(step.latencyP99Ms)} ms; ` +
+          `mail ${f(step.mailsPerSecond, 0)}/s, ${f(step.mailsWaiting, 0)} waiting, oldest ${f(step.mailQueueLatencySeconds)} s`,
+      )
+  }
+  return lines
+}
+
+/** The phases as the console shows them. */
+export const phaseLines = (report: BenchReport) =>
+  phaseSummaries(report).map(({ phase, result }) => `${phase.padEnd(32)} ${result}`)
+
+/** PASS, MISS, or ---- (not measured), one figure a line. */
+export const figureLines = (report: BenchReport) =>
+  report.figures.map(
+    (x) =>
+      `${x.ok === undefined ? '----' : x.ok ? 'PASS' : 'MISS'}  ${x.figure.padEnd(56)} ${fixed(x.value, 2).padStart(8)}  (${x.target})`,
+  )
