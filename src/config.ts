@@ -69,7 +69,13 @@ export const ConfigSchema = Type.Object({
     format: 'email',
     description: 'Receives a notice of each signup',
   }),
-  MAIL_CONCURRENCY: Int(16, 1, 256, 'Mail jobs sent at once (and SMTP pool connections)'),
+  MAIL_CONCURRENCY: Int(16, 1, 256, 'Mail jobs sent at once'),
+  SMTP_MAX_CONNECTIONS: Int(
+    16,
+    1,
+    256,
+    "Connections nodemailer's SMTP pool opens at most; mails beyond them wait in the pool for a free one",
+  ),
   MAIL_TIMEOUT_MS: Int(30_000, 100, 600_000, 'SMTP connection, greeting and socket timeout'),
   MAX_ATTEMPTS: Int(5, 1, 100, 'Tries per job before it is marked failed'),
   RETRY_BASE_MS: Int(

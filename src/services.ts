@@ -137,7 +137,7 @@ export async function createServices(config: Config, log: Logger, options: Servi
       smtpUrl: config.SMTP_URL,
       from: config.MAIL_FROM,
       folder: paths.mailFolder,
-      concurrency: config.MAIL_CONCURRENCY,
+      maxConnections: config.SMTP_MAX_CONNECTIONS,
       timeoutMs: config.MAIL_TIMEOUT_MS,
       watchErrors,
     })

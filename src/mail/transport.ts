@@ -19,7 +19,8 @@ export interface MailTransportOptions {
   from: string
   /** Where .eml files go without SMTP_URL. */
   folder: string
-  concurrency: number
+  /** SMTP connections open at most (relays limit them per client; nodemailer queues the rest). */
+  maxConnections: number
   timeoutMs: number
   /** Listens for 'error' on the transport: the SMTP pool reports connection failures there. */
   watchErrors: WatchErrors
@@ -34,7 +35,7 @@ function smtpTransport(options: MailTransportOptions, url: string): MailTranspor
   const transporter = nodemailer.createTransport({
     url,
     pool: true,
-    maxConnections: options.concurrency,
+    maxConnections: options.maxConnections,
     connectionTimeout: options.timeoutMs,
     greetingTimeout: options.timeoutMs,
     socketTimeout: options.timeoutMs,

@@ -27,6 +27,8 @@ export interface TestSmtp {
   received: ReceivedMail[]
   /** Count of DATA commands, accepted or not. */
   attempts(): number
+  /** The most connections that were open at once. */
+  peakConnections(): number
   close(): Promise<void>
 }
 
@@ -42,7 +44,16 @@ export async function startSmtp(options: SmtpOptions = {}): Promise<TestSmtp> {
   const received: ReceivedMail[] = []
   let count = 0
   const pending = new Set<NodeJS.Timeout>()
+  let open = 0
+  let peak = 0
   const server = new SMTPServer({
+    onConnect(_session, callback) {
+      peak = Math.max(peak, ++open)
+      callback()
+    },
+    onClose() {
+      open--
+    },
     disabledCommands: ['STARTTLS', 'AUTH'],
     authOptional: true,
     logger: false,
@@ -90,6 +101,7 @@ export async function startSmtp(options: SmtpOptions = {}): Promise<TestSmtp> {
     port,
     received,
     attempts: () => count,
+    peakConnections: () => peak,
     close: () => {
       for (const timer of pending) clearTimeout(timer)
       return new Promise<void>((resolve) => server.close(() => resolve()))

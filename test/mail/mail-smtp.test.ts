@@ -101,3 +101,15 @@ t.test(
     await waitFor('the first stalled mail to arrive', () => smtp.received.length >= 1, 10_000)
   },
 )
+
+t.test(
+  'SMTP_MAX_CONNECTIONS caps the connections to the relay; MAIL_CONCURRENCY mails still go, queued in the pool',
+  async (t) => {
+    const smtp = await startSmtp({ delayMs: 300 })
+    t.teardown(() => smtp.close())
+    const app = await startApp(t, { SMTP_URL: smtp.url, MAIL_CONCURRENCY: '8', SMTP_MAX_CONNECTIONS: '2' })
+    for (let i = 0; i < 4; i++) await signup(app, `pool${i}@example.com`)
+    await waitFor('all eight mails', () => smtp.received.length === 8, 15_000)
+    t.equal(smtp.peakConnections(), 2, 'two connections at most, and both used')
+  },
+)
