@@ -12,7 +12,11 @@ export interface SoakSample {
   rssMiB: number
   /** process_resident_memory_bytes: the same figure as the service itself reports it. */
   rssMetricMiB: number
+  /** Of the RSS, anonymous memory (smaps_rollup): what malloc and V8 hold; the rest is mapped files and code. */
+  anonMiB: number
   heapUsedMiB: number
+  /** Memory V8 tracks outside its heap: Buffers and ArrayBuffers (nodejs_external_memory_bytes). */
+  externalMiB: number
   fds: number
   /** Every file under DATA_DIR, the mail folder included. */
   files: number
@@ -44,6 +48,19 @@ function residentBytes(pid: number): number {
     .split('\n')
     .find((l) => l.startsWith('VmRSS:'))
   return line ? Number(line.replace(/\D/g, '')) * 1024 : Number.NaN
+}
+
+/** `Anonymous:` of /proc/<pid>/smaps_rollup in bytes (kB there): RSS that no file backs. */
+function anonymousBytes(pid: number): number {
+  try {
+    const line = fs
+      .readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Anonymous:'))
+    return line ? Number(line.replace(/\D/g, '')) * 1024 : Number.NaN
+  } catch {
+    return Number.NaN // no smaps_rollup before Linux 4.14
+  }
 }
 
 /** Files below `dir`, recursively; a folder removed while we walk counts as empty. */
@@ -97,7 +114,9 @@ export async function sampleService(service: LocalService, minute: number): Prom
     minute,
     rssMiB: residentBytes(service.pid) / MiB,
     rssMetricMiB: metricValue(metrics, 'process_resident_memory_bytes') / MiB,
+    anonMiB: anonymousBytes(service.pid) / MiB,
     heapUsedMiB: metricValue(metrics, 'nodejs_heap_size_used_bytes') / MiB,
+    externalMiB: metricValue(metrics, 'nodejs_external_memory_bytes') / MiB,
     fds: fs.readdirSync(`/proc/${service.pid}/fd`).length,
     files: countFiles(service.dataDir),
     mailFiles: countFiles(paths.mailFolder),

@@ -42,7 +42,7 @@ const SAMPLED = [
 ]
 const sampleQuery = SAMPLED.map((name) => `name=${name}`).join('&')
 
-async function sampleService(url: string) {
+async function serviceSecond(url: string) {
   const res = await fetch(`${url}/metrics?${sampleQuery}`)
   // The bare route of the limit phase has no /metrics: its service figures stay unknown, not 0.
   if (!res.ok) throw new Error(`/metrics answered ${res.status}`)
@@ -80,7 +80,7 @@ export class Timelines {
     let stopped = false
     // The wait for the next second, cut short by stop().
     let wake = () => {}
-    const read = url ? () => sampleService(url) : benchItself
+    const read = url ? () => serviceSecond(url) : benchItself
     const loop = (async () => {
       for (let second = 1; !stopped; second++) {
         const wait = started + second * 1000 - performance.now()
