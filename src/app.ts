@@ -7,11 +7,12 @@ import { installErrorHandling } from './error-handler.ts'
 import { createLogger } from './logger.ts'
 import helmet, { helmetOptions } from './plugins/helmet.ts'
 import rateLimit, { rateLimitOptions } from './plugins/rate-limit.ts'
+import sse, { sseOptions } from './plugins/sse.ts'
 import { registerApiDocs } from './plugins/swagger.ts'
 import { adminRoutes } from './routes/admin.ts'
 import { avatarsRoutes } from './routes/avatars.ts'
 import { healthRoutes } from './routes/health.ts'
-import { jobsRoutes } from './routes/jobs.ts'
+import { jobEventsRoutes, jobsRoutes } from './routes/jobs.ts'
 import { metricsRoutes } from './routes/metrics.ts'
 import { signupRoutes } from './routes/signup.ts'
 import { usersRoutes } from './routes/users.ts'
@@ -108,6 +109,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(signupRoutes, { services })
   await app.register(usersRoutes, { services })
   await app.register(jobsRoutes, { services })
+  await app.register(sse, sseOptions(config.JOB_EVENTS_HEARTBEAT_MS))
+  await app.register(jobEventsRoutes, { services })
   await app.register(avatarsRoutes, { services })
   await app.register(adminRoutes, { services })
   return app

@@ -14,6 +14,7 @@ import { BullRunner } from './jobs/bullmq-runner.ts'
 import { createBullStore } from './jobs/bullmq-store.ts'
 import { createDbJournal } from './jobs/db-journal.ts'
 import { Dispatcher } from './jobs/dispatcher.ts'
+import { JobChangeHub } from './jobs/job-events.ts'
 import { JobWaiters } from './jobs/job-waiters.ts'
 import { retentionTask } from './jobs/retention.ts'
 import { Sweeper, type SweepTask } from './jobs/sweeper.ts'
@@ -43,6 +44,8 @@ export interface Services {
   queue: JobStore
   /** Requests waiting for their job to finish (`Prefer: wait`). */
   waiters: JobWaiters
+  /** Each job's changes, for its event streams (`GET /jobs/:id/events`). */
+  jobChanges: JobChangeHub
   avatars: AvatarsRepository
   /** Avatar uploads being received now, by user and by address. */
   uploads: UploadSlots
@@ -102,7 +105,11 @@ export async function createServices(config: Config, log: Logger, options: Servi
   }
   const queue: JobStore = journal ?? (bull as JobStore)
   const waiters = new JobWaiters(config.JOB_WAITERS_MAX, config.JOB_WAITERS_PER_USER)
-  if (role !== 'worker') queue.onSettled((id) => waiters.settled(id))
+  const jobChanges = new JobChangeHub()
+  if (role !== 'worker') {
+    queue.onSettled((id) => waiters.settled(id))
+    queue.onChange((change) => jobChanges.publish(change))
+  }
   const avatars = createAvatarsRepository(database)
   fs.mkdirSync(config.storageDir, { recursive: true })
   const store = openObjectStore(config)
@@ -249,6 +256,7 @@ export async function createServices(config: Config, log: Logger, options: Servi
     users: createUsersRepository(database.db),
     queue,
     waiters,
+    jobChanges,
     avatars,
     uploads,
     paths,
