@@ -47,18 +47,20 @@ for (const [mode, environment] of Object.entries(modes)) {
       const first = await upload(ann, 'photo-12mp.jpg')
       const good = await upload(ann, 'photo-exif.jpg')
       const broken = await upload(ann, 'truncated.jpg')
-      const [goodStream, brokenStream, firstStream] = await Promise.all(
-        [good, broken, first].map((id) => openEventStream(`${api.url}/jobs/${id}/events`, auth(ann))),
-      )
-      await Promise.all([goodStream?.ended, brokenStream?.ended, firstStream?.ended])
-      const ids = goodStream?.events.map((e) => e.id)
+      const follow = (id: string) => openEventStream(`${api.url}/jobs/${id}/events`, auth(ann))
+      const [goodStream, brokenStream, firstStream] = await Promise.all([follow(good), follow(broken), follow(first)])
+      await Promise.all([goodStream.ended, brokenStream.ended, firstStream.ended])
+      const ids = goodStream.events.map((e) => e.id)
       t.same(ids, ['queued', 'running', 'running.resizing', 'running.publishing', 'succeeded'], `good: ${ids}`)
-      checkOrder(t, goodStream?.events ?? [], 'succeeded')
+      checkOrder(t, goodStream.events, 'succeeded')
       const view = await (await fetch(`${api.url}/jobs/${good}`, { headers: auth(ann) })).json()
-      t.same(goodStream?.events.at(-1)?.data, view, 'the final event is the body of GET /jobs/:id')
-      checkOrder(t, brokenStream?.events ?? [], 'failed')
-      t.equal((brokenStream?.events.at(-1)?.data as { error: { code: string } }).error.code, 'IMAGE_UNDECODABLE')
-      checkOrder(t, firstStream?.events ?? [], 'succeeded')
+      t.same(goodStream.events.at(-1)?.data, view, 'the final event is the body of GET /jobs/:id')
+      checkOrder(t, brokenStream.events, 'failed')
+      t.equal(
+        (brokenStream.events.at(-1)?.data as { error?: { code: string } } | undefined)?.error?.code,
+        'IMAGE_UNDECODABLE',
+      )
+      checkOrder(t, firstStream.events, 'succeeded')
     })
 
     t.test('reconnect with Last-Event-ID while the job waits: the next events, none repeated', async (t) => {
