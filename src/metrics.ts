@@ -14,7 +14,16 @@ export interface Metrics {
   observeJobsSwept(status: FinishedStatus, count: number): void
   /** Files and folders the orphan sweep removed: `incoming`, `original` or `version`. */
   observeFilesSwept(what: string, count: number): void
+  /** One webhook delivery attempt's outcome (see WEBHOOK_OUTCOMES). */
+  observeWebhookDelivery(outcome: WebhookOutcome): void
 }
+
+/**
+ * What one webhook delivery attempt came to: a 2xx; an error worth retrying (429, 5xx, a redirect, a timeout, no
+ * connection); a 4xx that is final; a 410 (the webhook removed); refused by the SSRF guard before connecting.
+ */
+export const WEBHOOK_OUTCOMES = ['delivered', 'error', 'rejected', 'gone', 'refused'] as const
+export type WebhookOutcome = (typeof WEBHOOK_OUTCOMES)[number]
 
 /** `deckhand_errors_total{source}`: 'error' events, counted from before the parts that emit them exist. */
 export interface ErrorCounter {
@@ -87,6 +96,13 @@ export function createMetrics(sources: {
     labelNames: ['what'],
     registers: [registry],
   })
+  const webhooks = new client.Counter({
+    name: 'deckhand_webhook_deliveries_total',
+    help: 'Webhook delivery attempts by outcome: delivered, error (retried), rejected (4xx), gone (410), refused (SSRF)',
+    labelNames: ['outcome'],
+    registers: [registry],
+  })
+  for (const outcome of WEBHOOK_OUTCOMES) webhooks.inc({ outcome }, 0)
   new client.Gauge({
     name: 'deckhand_jobs',
     help: 'Jobs in the journal by kind and status',
@@ -199,6 +215,9 @@ export function createMetrics(sources: {
     },
     observeFilesSwept(what, count) {
       filesSwept.inc({ what }, count)
+    },
+    observeWebhookDelivery(outcome) {
+      webhooks.inc({ outcome })
     },
   }
 }

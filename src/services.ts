@@ -28,9 +28,13 @@ import type { ObjectStore } from './storage/object-store.ts'
 import { openObjectStore } from './storage/open-store.ts'
 import { type StoragePaths, storagePaths } from './storage/paths.ts'
 import { createUsersRepository, type UsersRepository } from './users/repository.ts'
+import { avatarWebhookEvents } from './webhooks/avatar-events.ts'
+import { webhookDeliveryHandler } from './webhooks/deliver.ts'
+import { WebhookDeliveryKind } from './webhooks/kinds.ts'
+import { createWebhooksRepository, type WebhooksRepository } from './webhooks/repository.ts'
 
 /** Every job kind there is: the BullMQ queues and the metrics' labels. */
-const JOB_KINDS = [MailKind.welcome, MailKind.adminNotice, AvatarKind]
+const JOB_KINDS = [MailKind.welcome, MailKind.adminNotice, AvatarKind, WebhookDeliveryKind]
 
 /** What a process does: `all` (the default) serves HTTP and runs jobs; `api` only serves; `worker` only runs. */
 export type Role = 'all' | 'api' | 'worker'
@@ -47,6 +51,8 @@ export interface Services {
   /** Each job's changes, for its event streams (`GET /jobs/:id/events`). */
   jobChanges: JobChangeHub
   avatars: AvatarsRepository
+  /** Users' webhooks: where their avatar events are delivered. */
+  webhooks: WebhooksRepository
   /** Avatar uploads being received now, by user and by address. */
   uploads: UploadSlots
   paths: StoragePaths
@@ -111,6 +117,7 @@ export async function createServices(config: Config, log: Logger, options: Servi
     queue.onChange((change) => jobChanges.publish(change))
   }
   const avatars = createAvatarsRepository(database)
+  const webhooks = createWebhooksRepository(database.db)
   fs.mkdirSync(config.storageDir, { recursive: true })
   const store = openObjectStore(config)
   if (role !== 'worker') {
@@ -159,6 +166,20 @@ export async function createServices(config: Config, log: Logger, options: Servi
         }),
       },
       {
+        // On the event loop like mail: a delivery is a request and a wait for its answer.
+        name: 'webhooks',
+        concurrency: config.WEBHOOK_CONCURRENCY,
+        handlers: {
+          [WebhookDeliveryKind]: webhookDeliveryHandler({
+            webhooks,
+            timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+            allowInsecure: config.WEBHOOK_ALLOW_INSECURE,
+            allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
+            onOutcome: metrics.observeWebhookDelivery,
+          }),
+        },
+      },
+      {
         // Fed only as many jobs as the pool has threads; the rest wait in the journal, not in memory.
         name: 'images',
         concurrency: config.poolThreads,
@@ -180,6 +201,8 @@ export async function createServices(config: Config, log: Logger, options: Servi
       maxAttempts: config.MAX_ATTEMPTS,
       retryBaseMs: config.RETRY_BASE_MS,
       retryMaxMs: config.RETRY_MAX_MS,
+      // An avatar job's end queues its owner's webhook delivery.
+      onFinished: avatarWebhookEvents({ database, queue, webhooks }),
     }
     runner = journal
       ? new Dispatcher({
@@ -258,6 +281,7 @@ export async function createServices(config: Config, log: Logger, options: Servi
     waiters,
     jobChanges,
     avatars,
+    webhooks,
     uploads,
     paths,
     store,

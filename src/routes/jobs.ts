@@ -60,7 +60,7 @@ export const jobEventsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> 
     if (!job) throw new JobNotFoundError()
     const lastEventId = request.headers['last-event-id']
     // An EventSource reconnects after every close; a 204 is what tells it the story is over.
-    if (!isPending(job) && lastEventId === jobEvent(job).id) return reply.code(204).send()
+    if (!isPending(job) && lastEventId === jobEvent(job).id) return reply.code(204).send(null)
 
     const done = new AbortController()
     const release = waiters.hold(user.id, () => done.abort())
