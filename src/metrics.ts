@@ -161,7 +161,7 @@ export function createMetrics(sources: {
   })
   new client.Gauge({
     name: 'deckhand_job_waiters',
-    help: 'Requests waiting for their job to finish (GET /jobs/:id with Prefer: wait)',
+    help: 'Requests waiting for their job to finish (GET /jobs/:id with Prefer: wait) and open job event streams',
     registers: [registry],
     collect() {
       this.set(sources.waiters.size)

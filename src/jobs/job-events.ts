@@ -104,7 +104,14 @@ export async function* followJob(options: FollowOptions): AsyncGenerator<JobEven
       const changes = pending.splice(0)
       // A final change, or a look after the poll interval: the job as stored, the final event's whole body.
       if (changes.length === 0 || changes.some((c) => isFinal(c.status))) {
-        job = await read()
+        // A store out of reach for a moment (Redis, PostgreSQL) costs this look, not the stream: the next poll
+        // looks again.
+        const looked = await read().then(
+          (found) => ({ found }),
+          () => undefined,
+        )
+        if (!looked) continue
+        job = looked.found
         if (!job) break
         const event = jobEvent(job)
         if (event.id !== last) {
