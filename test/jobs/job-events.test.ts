@@ -179,3 +179,38 @@ t.test('shutdown ends open streams cleanly, and close() does not wait on them', 
     'no final event: the job was not finished',
   )
 })
+
+t.test("one user's streams are bounded by JOB_WAITERS_PER_USER; another user's still open", async (t) => {
+  const { app, url } = await listening(t, { JOB_WAITERS_MAX: '10', JOB_WAITERS_PER_USER: '1' })
+  const jon = await signup(app, 'jon@example.com')
+  const kim = await signup(app, 'kim@example.com')
+  const first = await upload(app, jon, 'photo-12mp.jpg')
+  const jons = await upload(app, jon, 'photo-12mp.jpg')
+  const kims = await upload(app, kim, 'photo-12mp.jpg')
+  const a = await openEventStream(`${url}/jobs/${jons}/events`, auth(jon))
+  await a.waitForEvents(1)
+  const b = await openEventStream(`${url}/jobs/${jons}/events`, auth(jon))
+  t.equal(b.status, 503, "jon's second stream is refused")
+  const c = await openEventStream(`${url}/jobs/${kims}/events`, auth(kim))
+  t.equal(c.status, 200, "kim's is not")
+  a.close()
+  c.close()
+  for (const [user, id] of [
+    [jon, first],
+    [jon, jons],
+    [kim, kims],
+  ] as const)
+    await waitForJob(app, user, id)
+})
+
+t.test('the OpenAPI document describes the stream as text/event-stream', async (t) => {
+  const app = await startApp(t)
+  const doc = (await app.inject({ url: '/docs/json' })).json()
+  t.equal(doc.openapi, '3.1.0')
+  const events = doc.paths['/jobs/{id}/events'].get
+  t.ok(events.responses['200'].content['text/event-stream'], 'text/event-stream')
+  t.ok(events.responses['503'], 'the limit is documented')
+  t.same(Object.keys(doc.webhooks).sort(), ['avatar.failed', 'avatar.ready'], 'webhooks, as OpenAPI 3.1 has them')
+  t.ok(doc.webhooks['avatar.ready'].post.requestBody.content['application/json'].schema)
+  t.ok(doc.paths['/users/{id}/webhook'].put && doc.paths['/users/{id}/webhook'].delete)
+})
