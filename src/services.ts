@@ -100,7 +100,8 @@ export async function createServices(config: Config, log: Logger, options: Servi
         maxAttempts: config.MAX_ATTEMPTS,
         keepSucceededMs: config.JOB_RETENTION_MS,
         keepFailedMs: config.FAILED_JOB_RETENTION_MS,
-        // Only processes that write the outbox sweep it.
+        // The apis sweep it: they write most of it. Workers write only webhook deliveries, handed over at once; one
+        // left behind by a Redis outage is relayed by an api's sweep like any other row.
         relayIntervalMs: role === 'worker' ? 0 : config.POLL_INTERVAL_MS,
         timeoutMs: config.DEPENDENCY_TIMEOUT_MS,
         log,

@@ -1,5 +1,4 @@
 import type { Agent } from 'node:http'
-import type { LookupFunction } from 'node:net'
 import { RequestFilteringHttpAgent, RequestFilteringHttpsAgent } from 'request-filtering-agent'
 
 /**
@@ -17,6 +16,3 @@ export function guardedAgents(allowPrivate: boolean): { 'http:': Agent; 'https:'
 
 /** Whether a request failed because the guard refused the address (request-filtering-agent's words). */
 export const refusedByGuard = (err: unknown) => /\bis not allowed\b/.test((err as Error)?.message ?? '')
-
-/** A lookup to resolve with instead of the system's (tests point a public-looking name at loopback). */
-export type Lookup = LookupFunction

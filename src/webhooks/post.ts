@@ -34,6 +34,7 @@ export function post(
       },
       (res) => {
         res.resume()
+        // The answer's status is all that counts: a receiver that cuts its body short changes nothing.
         res.on('error', () => {})
         resolve({ status: res.statusCode ?? 0, headers: res.headers })
       },
