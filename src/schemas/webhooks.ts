@@ -55,6 +55,14 @@ export const WebhookDelivery = Type.Object({
   data: JobView,
 })
 
+const header = (name: string, description: string) => ({
+  name,
+  in: 'header' as const,
+  required: true,
+  description,
+  schema: { type: 'string' as const },
+})
+
 /** The OpenAPI 3.1 `webhooks` of the document: what deckhand calls, described as operations. */
 export function webhooksDocument() {
   const operation = (event: string, summary: string) => ({
@@ -66,6 +74,11 @@ export function webhooksDocument() {
         'HMAC-SHA256 with the `whsec_` secret). Answer 2xx within WEBHOOK_TIMEOUT_MS (10 s). 429 and 5xx are ' +
         'retried up to MAX_ATTEMPTS, after `Retry-After` if sent; redirects are not followed (retried as ' +
         'failures); 410 removes the webhook; any other 4xx ends the delivery.',
+      parameters: [
+        header('webhook-id', "The delivery's id (its job's): the same on every attempt, so a receiver can dedupe"),
+        header('webhook-timestamp', 'When this attempt was signed, in Unix seconds'),
+        header('webhook-signature', '`v1,<base64 HMAC-SHA256 of id.timestamp.body>`, keyed with the whsec_ secret'),
+      ],
       requestBody: { required: true, content: { 'application/json': { schema: WebhookDelivery } } },
       responses: {
         '2XX': { description: 'Delivered' },

@@ -113,9 +113,8 @@ t.test('a comment line keeps an idle stream open; a reconnect with the current i
   const stream = await openEventStream(`${url}/jobs/${second}/events`, { ...auth(eve), 'last-event-id': 'queued' })
   t.equal(stream.status, 200)
   await new Promise((resolve) => setTimeout(resolve, 700))
-  if (stream.events.length === 0)
-    t.ok(stream.comments.length >= 2, `heartbeats while nothing happened: ${stream.comments.length}`)
-  else t.ok(stream.comments.length >= 1, `heartbeats: ${stream.comments.length}`)
+  // Every 200 ms from the headers on, whether events came meanwhile or not.
+  t.ok(stream.comments.length >= 2, `comment lines in 700 ms: ${stream.comments.length}`)
   t.ok(stream.comments.every((c) => c === 'heartbeat'))
   stream.close()
   await waitForJob(app, eve, first)
