@@ -7,15 +7,18 @@ import { installErrorHandling } from './error-handler.ts'
 import { createLogger } from './logger.ts'
 import helmet, { helmetOptions } from './plugins/helmet.ts'
 import rateLimit, { rateLimitOptions } from './plugins/rate-limit.ts'
+import sse, { sseOptions } from './plugins/sse.ts'
 import { registerApiDocs } from './plugins/swagger.ts'
 import { adminRoutes } from './routes/admin.ts'
 import { avatarsRoutes } from './routes/avatars.ts'
 import { healthRoutes } from './routes/health.ts'
-import { jobsRoutes } from './routes/jobs.ts'
+import { jobEventsRoutes, jobsRoutes } from './routes/jobs.ts'
 import { metricsRoutes } from './routes/metrics.ts'
 import { signupRoutes } from './routes/signup.ts'
 import { usersRoutes } from './routes/users.ts'
+import { webhooksRoutes } from './routes/webhooks.ts'
 import { ErrorResponse } from './schemas/common.ts'
+import { webhooksDocument } from './schemas/webhooks.ts'
 import { createServices, type Services, type ServicesOptions } from './services.ts'
 import { validatorCompiler } from './validation.ts'
 
@@ -94,7 +97,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
 
   // A worker serves only what an orchestrator and Prometheus need of it (health and metrics): no API, no docs.
   const servesApi = services.role !== 'worker'
-  if (servesApi) await registerApiDocs(app)
+  if (servesApi) await registerApiDocs(app, webhooksDocument())
 
   app.addHook('onResponse', async (request, reply) => {
     // The route pattern, not the URL: ids must not explode the label set.
@@ -108,7 +111,10 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(signupRoutes, { services })
   await app.register(usersRoutes, { services })
   await app.register(jobsRoutes, { services })
+  await app.register(sse, sseOptions(config.JOB_EVENTS_HEARTBEAT_MS))
+  await app.register(jobEventsRoutes, { services })
   await app.register(avatarsRoutes, { services })
+  await app.register(webhooksRoutes, { services })
   await app.register(adminRoutes, { services })
   return app
 }

@@ -104,6 +104,23 @@ export const ConfigSchema = Type.Object({
     100_000,
     "One user's share of JOB_WAITERS_MAX; past it that user's requests are answered at once",
   ),
+  JOB_EVENTS_HEARTBEAT_MS: Int(
+    15_000,
+    100,
+    300_000,
+    'How often an open GET /jobs/:id/events stream gets a comment line, so proxies do not cut it as idle',
+  ),
+  WEBHOOK_TIMEOUT_MS: Int(10_000, 100, 60_000, 'Longest one webhook delivery may take, connecting included'),
+  WEBHOOK_CONCURRENCY: Int(16, 1, 256, 'Webhook deliveries sent at once (on the event loop, beside mail)'),
+  WEBHOOK_ALLOW_INSECURE: Type.Boolean({
+    default: false,
+    description: 'Development and tests only: accept http:// webhook URLs (otherwise https only)',
+  }),
+  WEBHOOK_ALLOW_PRIVATE: Type.Boolean({
+    default: false,
+    description:
+      'Development and tests only: deliver webhooks to loopback, private and link-local addresses (the SSRF guard off)',
+  }),
   SHUTDOWN_GRACE_MS: Int(10_000, 0, 600_000, 'On SIGTERM, how long running jobs may finish'),
   JOB_RETENTION_MS: Int(
     604_800_000,

@@ -52,6 +52,17 @@ export const UploadsInFlightError = createError<[string]>(
   429,
 )
 export const ServiceBusyError = createError<[string]>('SERVICE_BUSY', 'Uploads are paused: %s. Try again later', 503)
+export const StreamsBusyError = createError<[string]>(
+  'SERVICE_BUSY',
+  'Too many requests wait on jobs now (%s). Try again later',
+  503,
+)
+export const WebhookUrlRefusedError = createError<[string]>(
+  'WEBHOOK_URL_REFUSED',
+  'Expected an https URL of a public host but received %s',
+  400,
+)
+export const WebhookNotFoundError = createError('WEBHOOK_NOT_FOUND', 'This user has no webhook', 404)
 export const JobNotFailedError = createError<[string]>(
   'JOB_NOT_FAILED',
   'Only a failed job can be retried; this one is %s',
@@ -90,6 +101,14 @@ export const JobErrorCode = {
   WORKER_FAILED: 'WORKER_FAILED',
   /** The job ran past its time limit. */
   TIMEOUT: 'TIMEOUT',
+  /** The webhook's host resolves to an address deckhand does not call (loopback, private, metadata…); not retried. */
+  WEBHOOK_TARGET_REFUSED: 'WEBHOOK_TARGET_REFUSED',
+  /** The receiver answered a 4xx other than 410 and 429; not retried. */
+  WEBHOOK_REJECTED: 'WEBHOOK_REJECTED',
+  /** The receiver answered 410 Gone: the webhook is removed; not retried. */
+  WEBHOOK_GONE: 'WEBHOOK_GONE',
+  /** A 429, a 5xx, a redirect (never followed), a timeout or no connection; retried, after Retry-After if sent. */
+  WEBHOOK_ERROR: 'WEBHOOK_ERROR',
   /** Anything unforeseen; the log holds the stack. */
   INTERNAL: 'INTERNAL',
 } as const
@@ -108,6 +127,8 @@ export class JobFailure extends Error {
     message: string,
     readonly retryable = true,
     readonly detail?: string,
+    /** The far end said when to try again (Retry-After): the next attempt waits this long instead of the backoff. */
+    readonly retryAfterMs?: number,
   ) {
     super(message)
   }

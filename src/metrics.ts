@@ -15,9 +15,18 @@ export interface Metrics {
   observeJobsSwept(status: FinishedStatus, count: number): void
   /** Files and folders the orphan sweep removed: `incoming`, `original` or `version`. */
   observeFilesSwept(what: string, count: number): void
+  /** One webhook delivery attempt's outcome (see WEBHOOK_OUTCOMES). */
+  observeWebhookDelivery(outcome: WebhookOutcome): void
   /** Stops what measures on a timer (the event-loop window). */
   close(): void
 }
+
+/**
+ * What one webhook delivery attempt came to: a 2xx; an error worth retrying (429, 5xx, a redirect, a timeout, no
+ * connection); a 4xx that is final; a 410 (the webhook removed); refused by the SSRF guard before connecting.
+ */
+export const WEBHOOK_OUTCOMES = ['delivered', 'error', 'rejected', 'gone', 'refused'] as const
+export type WebhookOutcome = (typeof WEBHOOK_OUTCOMES)[number]
 
 /** `deckhand_errors_total{source}`: 'error' events, counted from before the parts that emit them exist. */
 export interface ErrorCounter {
@@ -90,6 +99,13 @@ export function createMetrics(sources: {
     labelNames: ['what'],
     registers: [registry],
   })
+  const webhooks = new client.Counter({
+    name: 'deckhand_webhook_deliveries_total',
+    help: 'Webhook delivery attempts by outcome: delivered, error (retried), rejected (4xx), gone (410), refused (SSRF)',
+    labelNames: ['outcome'],
+    registers: [registry],
+  })
+  for (const outcome of WEBHOOK_OUTCOMES) webhooks.inc({ outcome }, 0)
   new client.Gauge({
     name: 'deckhand_jobs',
     help: 'Jobs in the journal by kind and status',
@@ -148,7 +164,7 @@ export function createMetrics(sources: {
   })
   new client.Gauge({
     name: 'deckhand_job_waiters',
-    help: 'Requests waiting for their job to finish (GET /jobs/:id with Prefer: wait)',
+    help: 'Requests waiting for their job to finish (GET /jobs/:id with Prefer: wait) and open job event streams',
     registers: [registry],
     collect() {
       this.set(sources.waiters.size)
@@ -213,6 +229,9 @@ export function createMetrics(sources: {
     },
     observeFilesSwept(what, count) {
       filesSwept.inc({ what }, count)
+    },
+    observeWebhookDelivery(outcome) {
+      webhooks.inc({ outcome })
     },
     close: loop.close,
   }

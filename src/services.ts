@@ -14,6 +14,7 @@ import { BullRunner } from './jobs/bullmq-runner.ts'
 import { createBullStore } from './jobs/bullmq-store.ts'
 import { createDbJournal } from './jobs/db-journal.ts'
 import { Dispatcher } from './jobs/dispatcher.ts'
+import { JobChangeHub } from './jobs/job-events.ts'
 import { JobWaiters } from './jobs/job-waiters.ts'
 import { retentionTask } from './jobs/retention.ts'
 import { Sweeper, type SweepTask } from './jobs/sweeper.ts'
@@ -27,9 +28,13 @@ import type { ObjectStore } from './storage/object-store.ts'
 import { openObjectStore } from './storage/open-store.ts'
 import { type StoragePaths, storagePaths } from './storage/paths.ts'
 import { createUsersRepository, type UsersRepository } from './users/repository.ts'
+import { avatarWebhookEvents } from './webhooks/avatar-events.ts'
+import { webhookDeliveryHandler } from './webhooks/deliver.ts'
+import { WebhookDeliveryKind } from './webhooks/kinds.ts'
+import { createWebhooksRepository, type WebhooksRepository } from './webhooks/repository.ts'
 
 /** Every job kind there is: the BullMQ queues and the metrics' labels. */
-const JOB_KINDS = [MailKind.welcome, MailKind.adminNotice, AvatarKind]
+const JOB_KINDS = [MailKind.welcome, MailKind.adminNotice, AvatarKind, WebhookDeliveryKind]
 
 /** What a process does: `all` (the default) serves HTTP and runs jobs; `api` only serves; `worker` only runs. */
 export type Role = 'all' | 'api' | 'worker'
@@ -43,7 +48,11 @@ export interface Services {
   queue: JobStore
   /** Requests waiting for their job to finish (`Prefer: wait`). */
   waiters: JobWaiters
+  /** Each job's changes, for its event streams (`GET /jobs/:id/events`). */
+  jobChanges: JobChangeHub
   avatars: AvatarsRepository
+  /** Users' webhooks: where their avatar events are delivered. */
+  webhooks: WebhooksRepository
   /** Avatar uploads being received now, by user and by address. */
   uploads: UploadSlots
   paths: StoragePaths
@@ -91,7 +100,8 @@ export async function createServices(config: Config, log: Logger, options: Servi
         maxAttempts: config.MAX_ATTEMPTS,
         keepSucceededMs: config.JOB_RETENTION_MS,
         keepFailedMs: config.FAILED_JOB_RETENTION_MS,
-        // Only processes that write the outbox sweep it.
+        // The apis sweep it: they write most of it. Workers write only webhook deliveries, handed over at once; one
+        // left behind by a Redis outage is relayed by an api's sweep like any other row.
         relayIntervalMs: role === 'worker' ? 0 : config.POLL_INTERVAL_MS,
         timeoutMs: config.DEPENDENCY_TIMEOUT_MS,
         log,
@@ -102,8 +112,13 @@ export async function createServices(config: Config, log: Logger, options: Servi
   }
   const queue: JobStore = journal ?? (bull as JobStore)
   const waiters = new JobWaiters(config.JOB_WAITERS_MAX, config.JOB_WAITERS_PER_USER)
-  if (role !== 'worker') queue.onSettled((id) => waiters.settled(id))
+  const jobChanges = new JobChangeHub()
+  if (role !== 'worker') {
+    queue.onSettled((id) => waiters.settled(id))
+    queue.onChange((change) => jobChanges.publish(change))
+  }
   const avatars = createAvatarsRepository(database)
+  const webhooks = createWebhooksRepository(database.db)
   fs.mkdirSync(config.storageDir, { recursive: true })
   const store = openObjectStore(config)
   if (role !== 'worker') {
@@ -152,6 +167,20 @@ export async function createServices(config: Config, log: Logger, options: Servi
         }),
       },
       {
+        // On the event loop like mail: a delivery is a request and a wait for its answer.
+        name: 'webhooks',
+        concurrency: config.WEBHOOK_CONCURRENCY,
+        handlers: {
+          [WebhookDeliveryKind]: webhookDeliveryHandler({
+            webhooks,
+            timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+            allowInsecure: config.WEBHOOK_ALLOW_INSECURE,
+            allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
+            onOutcome: metrics.observeWebhookDelivery,
+          }),
+        },
+      },
+      {
         // Fed only as many jobs as the pool has threads; the rest wait in the journal, not in memory.
         name: 'images',
         concurrency: config.poolThreads,
@@ -173,6 +202,8 @@ export async function createServices(config: Config, log: Logger, options: Servi
       maxAttempts: config.MAX_ATTEMPTS,
       retryBaseMs: config.RETRY_BASE_MS,
       retryMaxMs: config.RETRY_MAX_MS,
+      // An avatar job's end queues its owner's webhook delivery.
+      onFinished: avatarWebhookEvents({ database, queue, webhooks }),
     }
     runner = journal
       ? new Dispatcher({
@@ -249,7 +280,9 @@ export async function createServices(config: Config, log: Logger, options: Servi
     users: createUsersRepository(database.db),
     queue,
     waiters,
+    jobChanges,
     avatars,
+    webhooks,
     uploads,
     paths,
     store,

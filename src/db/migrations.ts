@@ -79,6 +79,18 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('jobs_finished').on('jobs').columns(['status', 'finished_at']).execute()
     },
   },
+  '0004_webhooks': {
+    // One webhook a user: where avatar events are POSTed, and the secret they are signed with.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('webhooks')
+        .addColumn('user_id', 'text', (c) => c.primaryKey().references('users.id'))
+        .addColumn('url', 'text', (c) => c.notNull())
+        .addColumn('secret', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute()
+    },
+  },
 }
 
 const provider: MigrationProvider = { getMigrations: async () => migrations }

@@ -57,9 +57,18 @@ export interface OutboxTable {
   created_at: number
 }
 
+/** A user's webhook: avatar events are POSTed to `url`, signed with `secret` (Standard Webhooks, `whsec_…`). */
+export interface WebhooksTable {
+  user_id: string
+  url: string
+  secret: string
+  created_at: number
+}
+
 export interface Schema {
   users: UsersTable
   jobs: JobsTable
   avatars: AvatarsTable
   outbox: OutboxTable
+  webhooks: WebhooksTable
 }

@@ -37,7 +37,14 @@ export interface RetryPolicy {
 /** After failed attempt number `attempt` (from 1): try again, and after how long, or give up. */
 export function nextAttempt(err: unknown, attempt: number, policy: RetryPolicy): { retry: boolean; delayMs: number } {
   const retry = isRetryable(err) && attempt < policy.maxAttempts
-  return { retry, delayMs: retry ? retryDelay(attempt, policy.retryBaseMs, policy.retryMaxMs) : 0 }
+  if (!retry) return { retry, delayMs: 0 }
+  // A delay the far end asked for is honoured, up to the cap on any one delay.
+  const asked = err instanceof JobFailure ? err.retryAfterMs : undefined
+  const delayMs =
+    asked === undefined
+      ? retryDelay(attempt, policy.retryBaseMs, policy.retryMaxMs)
+      : Math.min(asked, policy.retryMaxMs)
+  return { retry, delayMs }
 }
 
 /** An attempt under way: what it will settle, and how to cut it off. */

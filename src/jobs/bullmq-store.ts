@@ -7,7 +7,7 @@ import type { OutboxTable } from '../db/schema.ts'
 import { DependencyDown, dependencyFailure, withDeadline } from '../dependencies.ts'
 import type { WatchErrors } from '../error-events.ts'
 import { NOT_STARTED, newJobRow, toJob } from './db-journal.ts'
-import type { FinishedStatus, Job, JobErrorInfo, JobStatus, JobStore } from './types.ts'
+import type { FinishedStatus, Job, JobChange, JobErrorInfo, JobStatus, JobStore } from './types.ts'
 
 /** What deckhand puts in a BullMQ job. The job's name is the kind; its id is deckhand's job id. */
 export interface BullData {
@@ -211,12 +211,38 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
   const timer = options.relayIntervalMs > 0 ? setInterval(sweep, options.relayIntervalMs).unref() : undefined
   if (timer) void sweep()
 
-  // Jobs finish in other processes: BullMQ's event stream says when. Opened on the first listener only (a
-  // worker process has none), one blocking connection per kind.
+  // Jobs run and finish in other processes: BullMQ's event stream says when. Opened on the first listener only
+  // (a worker process has none), one blocking connection per kind.
   let events: QueueEvents[] = []
   const settledListeners = new Set<(id: string) => void>()
-  const onSettledEvent = ({ jobId }: { jobId: string }) => {
-    for (const listener of settledListeners) listener(jobId)
+  const changeListeners = new Set<(change: JobChange) => void>()
+  const changed = (id: string, status: JobStatus, stage: string | null = null) => {
+    for (const listener of changeListeners) listener({ id, status, stage })
+  }
+  const onSettledEvent =
+    (status: FinishedStatus) =>
+    ({ jobId }: { jobId: string }) => {
+      changed(jobId, status)
+      for (const listener of settledListeners) listener(jobId)
+    }
+  const listen = () => {
+    if (events.length > 0) return
+    events = options.kinds.map((kind) => {
+      const queueEvents = new QueueEvents(kind, { connection: { url: options.redisUrl }, prefix: options.prefix })
+      queueEvents.on('completed', onSettledEvent('succeeded'))
+      queueEvents.on('failed', onSettledEvent('failed'))
+      queueEvents.on('waiting', ({ jobId }) => changed(jobId, 'queued'))
+      // A retry waits out its delay in the delayed set: queued again, as the journal shows it.
+      queueEvents.on('delayed', ({ jobId }) => changed(jobId, 'queued'))
+      queueEvents.on('active', ({ jobId }) => changed(jobId, 'running'))
+      // Progress is the runner's record of a stage, and of an error at the end of an attempt (no stage then).
+      queueEvents.on('progress', ({ jobId, data }) => {
+        const stage = (data as BullProgress | undefined)?.stage
+        if (typeof stage === 'string') changed(jobId, 'running', stage)
+      })
+      options.watchErrors(queueEvents, 'redis', { kind, client: 'queue events' })
+      return queueEvents
+    })
   }
 
   /** The job and its state, in one bounded call to Redis. */
@@ -256,14 +282,12 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
 
     onSettled(listener) {
       settledListeners.add(listener)
-      if (events.length > 0) return
-      events = options.kinds.map((kind) => {
-        const queueEvents = new QueueEvents(kind, { connection: { url: options.redisUrl }, prefix: options.prefix })
-        queueEvents.on('completed', onSettledEvent)
-        queueEvents.on('failed', onSettledEvent)
-        options.watchErrors(queueEvents, 'redis', { kind, client: 'queue events' })
-        return queueEvents
-      })
+      listen()
+    },
+
+    onChange(listener) {
+      changeListeners.add(listener)
+      listen()
     },
 
     async pendingCount(kind) {

@@ -3,7 +3,7 @@ import { PostgresAdapter, type Selectable, sql } from 'kysely'
 import { compiledOnce } from '../db/compiled.ts'
 import type { Database, Db } from '../db/database.ts'
 import type { JobsTable } from '../db/schema.ts'
-import type { Job, JobErrorInfo, JobStatus, Journal, NewJob } from './types.ts'
+import type { Job, JobChange, JobErrorInfo, JobStatus, Journal, NewJob } from './types.ts'
 
 export type JobRow = Selectable<JobsTable>
 
@@ -146,6 +146,12 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
     for (const listener of listeners) listener(id)
   }
 
+  // Event streams in this process, told of every step a job takes here.
+  const changeListeners = new Set<(change: JobChange) => void>()
+  const changed = (id: string, status: JobStatus, stage: string | null = null) => {
+    for (const listener of changeListeners) listener({ id, status, stage })
+  }
+
   // Runners in this process, told when jobs become due so they need not wait for their next poll.
   const enqueuedListeners = new Set<() => void>()
   const wakeRunners = () => {
@@ -166,14 +172,23 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
       listeners.add(listener)
     },
 
+    onChange(listener) {
+      changeListeners.add(listener)
+    },
+
     onEnqueued(listener) {
       enqueuedListeners.add(listener)
     },
 
     async enqueue(tx, jobs) {
       // After the commit, not before: a runner woken earlier would look and find nothing yet.
-      if (jobs.length > 0) tx.afterCommit(wakeRunners)
-      return insert(tx.db, jobs)
+      if (jobs.length === 0) return []
+      const queued = await insert(tx.db, jobs)
+      tx.afterCommit(() => {
+        for (const job of queued) changed(job.id, 'queued')
+        wakeRunners()
+      })
+      return queued
     },
 
     async get(id) {
@@ -191,24 +206,29 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
         const { rows } = await database.record((tx) => claimKind(tx, [now, kind, now, limit - claimed.length]))
         claimed.push(...rows)
       }
+      for (const row of claimed) changed(row.id, 'running')
       return claimed.sort((a, b) => a.run_at - b.run_at || a.created_at - b.created_at).map(toJob)
     },
 
     async setStage(id, stage) {
       await db.updateTable('jobs').set({ stage }).where('id', '=', id).where('status', '=', 'running').execute()
+      changed(id, 'running', stage)
     },
 
     async succeed(id, result, now) {
       await database.record((tx) => succeedJob(tx, [JSON.stringify(result ?? null), now, id]))
+      changed(id, 'succeeded')
       settled(id)
     },
 
     async retry(id, error: JobErrorInfo, runAt) {
       await database.record((tx) => retryJob(tx, [JSON.stringify(error), runAt, id]))
+      changed(id, 'queued')
     },
 
     async fail(id, error, now) {
       await database.record((tx) => failJob(tx, [JSON.stringify(error), now, id]))
+      changed(id, 'failed')
       settled(id)
     },
 
@@ -224,6 +244,7 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
         .where('id', '=', id)
         .where('status', '=', 'running')
         .execute()
+      changed(id, 'queued')
     },
 
     async requeueRunning() {
@@ -262,7 +283,10 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
         .executeTakeFirst()
       // The admin is told "requeued": on disk first.
       await database.durable()
-      if (row) wakeRunners()
+      if (row) {
+        changed(row.id, 'queued')
+        wakeRunners()
+      }
       return row && toJob(row)
     },
 

@@ -20,7 +20,7 @@ export const claimBatch = (concurrency: number) => Math.max(1, Math.floor(concur
  * rest wait on disk. Delivery is at-least-once: a job cut off by a crash runs again.
  */
 export class Dispatcher extends CoreRunner {
-  readonly #opts: Required<Omit<DispatcherOptions, 'onSettled'>>
+  readonly #opts: Required<Omit<DispatcherOptions, 'onSettled' | 'onFinished'>>
   #timer: NodeJS.Timeout | undefined
   /** The wake-ups of one turn of the event loop make one look at the journal. */
   readonly #wakes = new TurnBatch<true>(() => void this.#tick())
@@ -103,11 +103,11 @@ export class Dispatcher extends CoreRunner {
   }
 
   #run(lane: Lane, job: Job): void {
-    const { queue, clock } = this.#opts
+    const { queue } = this.#opts
     const record: AttemptRecorder = {
-      succeed: (result) => queue.succeed(job.id, result, clock()),
+      succeed: (result, now) => queue.succeed(job.id, result, now),
       retry: (error, runAt) => queue.retry(job.id, error, runAt),
-      fail: (error) => queue.fail(job.id, error, clock()),
+      fail: (error, now) => queue.fail(job.id, error, now),
       release: () => queue.release(job.id),
       setStage: (stage) => queue.setStage(job.id, stage),
     }

@@ -13,9 +13,10 @@ export type Outcome =
 
 /** How a backend writes an attempt's outcome and progress: a journal row, or a BullMQ job. */
 export interface AttemptRecorder {
-  succeed(result: unknown): Promise<void>
+  /** `now`: when the job finished, as whoever heard of it first (onFinished) was told. */
+  succeed(result: unknown, now: number): Promise<void>
   retry(error: JobErrorInfo, runAt: number): Promise<void>
-  fail(error: JobErrorInfo): Promise<void>
+  fail(error: JobErrorInfo, now: number): Promise<void>
   release(): Promise<void>
   setStage(stage: string): Promise<void>
 }
@@ -25,6 +26,13 @@ export interface RunnerCoreOptions extends RetryPolicy {
   clock?: () => number
   /** Told of every finished attempt once its outcome is recorded, for metrics. */
   onSettled?: (job: Job, outcome: AttemptOutcome, ms: number) => void
+  /**
+   * Told of a job reaching its final state (succeeded, or failed for good), with the job as it will be stored,
+   * before that is written: what it queues in consequence (a webhook delivery) is queued at least once, since a
+   * crash before the write runs the job again. A rejection leaves the outcome unwritten (the backend runs the job
+   * again).
+   */
+  onFinished?: (job: Job) => Promise<void>
 }
 
 /** What every runner is configured with: its lanes, and how the core runs their jobs. */
@@ -50,7 +58,7 @@ export class RunnerCore {
   #stoppingSince = 0
 
   constructor(options: RunnerCoreOptions) {
-    this.#opts = { clock: Date.now, onSettled: () => {}, ...options }
+    this.#opts = { clock: Date.now, onSettled: () => {}, onFinished: async () => {}, ...options }
   }
 
   /** True between start() and the first stop request. */
@@ -102,7 +110,11 @@ export class RunnerCore {
         thrown = err
         outcome = this.#decide(err, attempt, abort.signal)
       }
-      await this.#record(outcome, record)
+      const now = this.#opts.clock()
+      if (outcome.type === 'succeeded' || outcome.type === 'failed') {
+        await this.#opts.onFinished(finishedJob(job, outcome, now))
+      }
+      await this.#record(outcome, record, now)
       const ms = this.#opts.clock() - started
       this.#log(log, outcome, ms, thrown)
       this.#opts.onSettled(job, outcome.type, ms)
@@ -126,14 +138,14 @@ export class RunnerCore {
     return next.retry ? { type: 'retry', error, delayMs: next.delayMs } : { type: 'failed', error }
   }
 
-  #record(outcome: Outcome, record: AttemptRecorder): Promise<void> {
+  #record(outcome: Outcome, record: AttemptRecorder, now: number): Promise<void> {
     switch (outcome.type) {
       case 'succeeded':
-        return record.succeed(outcome.result)
+        return record.succeed(outcome.result, now)
       case 'retry':
         return record.retry(outcome.error, this.#opts.clock() + outcome.delayMs)
       case 'failed':
-        return record.fail(outcome.error)
+        return record.fail(outcome.error, now)
       case 'interrupted':
         return record.release()
     }
@@ -178,6 +190,19 @@ export class RunnerCore {
     const remaining = Math.max(0, this.#stoppingSince + graceMs - this.#opts.clock())
     const all = () => [...this.#running.values()].flatMap((set) => [...set])
     return drain(all, remaining, this.#opts.log)
+  }
+}
+
+/** The job as its final outcome leaves it. */
+function finishedJob(job: Job, outcome: Outcome & { type: 'succeeded' | 'failed' }, now: number): Job {
+  const succeeded = outcome.type === 'succeeded'
+  return {
+    ...job,
+    status: outcome.type,
+    stage: null,
+    result: succeeded ? (outcome.result ?? null) : null,
+    lastError: succeeded ? null : outcome.error,
+    finishedAt: now,
   }
 }
 

@@ -32,6 +32,13 @@ export interface Job<P = unknown> {
   finishedAt: number | null
 }
 
+/** A job moved on: what an event stream tells its client. Stages are the handler's own words. */
+export interface JobChange {
+  id: string
+  status: JobStatus
+  stage: string | null
+}
+
 export interface NewJob<P = unknown> {
   kind: string
   ownerId: string
@@ -62,6 +69,11 @@ export interface JobStore {
    * Best effort: a listener that must not miss one also looks again now and then.
    */
   onSettled(listener: (id: string) => void): void
+  /**
+   * Calls `listener` each time a job moves on (queued, running, a new stage, queued again for a retry, finished),
+   * wherever it runs. Best effort like onSettled: followers look again now and then.
+   */
+  onChange(listener: (change: JobChange) => void): void
   /**
    * Every job of `kind` in one of `statuses`, read at one instant: a job moving between two of them is seen.
    * For sweeps of files that jobs hold; callers keep the statuses to sets that stay small.

@@ -1,20 +1,27 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { authenticate } from '../auth/tokens.ts'
-import { JobNotFoundError } from '../errors.ts'
+import { JobNotFoundError, StreamsBusyError } from '../errors.ts'
+import { followJob, jobEvent } from '../jobs/job-events.ts'
 import { jobView } from '../jobs/job-view.ts'
 import { preferredWaitSeconds } from '../jobs/job-waiters.ts'
-import { isPending } from '../jobs/types.ts'
-import { getJobRouteSchema } from '../schemas/jobs.ts'
+import { isPending, type Job, type JobStore } from '../jobs/types.ts'
+import { getJobRouteSchema, jobEventsRouteSchema } from '../schemas/jobs.ts'
 import type { Services } from '../services.ts'
+
+/** The job if it is this user's; another user's job answers like a missing one: job ids leak nothing. */
+async function ownJob(queue: JobStore, userId: string, id: string): Promise<Job | undefined> {
+  const job = await queue.get(id)
+  return job?.ownerId === userId ? job : undefined
+}
 
 export const jobsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { config, waiters } = services
+
   app.get('/jobs/:id', { schema: getJobRouteSchema }, async (request, reply) => {
     const user = await authenticate(services.users, request.headers.authorization)
     const read = async () => {
-      const job = await services.queue.get(request.params.id)
-      // Another user's job answers like a missing one: job ids leak nothing.
-      if (!job || job.ownerId !== user.id) throw new JobNotFoundError()
+      const job = await ownJob(services.queue, user.id, request.params.id)
+      if (!job) throw new JobNotFoundError()
       return job
     }
     let job = await read()
@@ -39,5 +46,41 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
     }
     if (waited) reply.header('preference-applied', `wait=${Math.ceil(waitMs / 1000)}`)
     return jobView(job)
+  })
+}
+
+export const jobEventsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+  const { config, waiters, jobChanges } = services
+  // 'manual': no Accept negotiation, so that refusals (401, 404, 503) leave as deckhand's JSON errors.
+  app.get('/jobs/:id/events', { schema: jobEventsRouteSchema, sse: 'manual' }, async (request, reply) => {
+    const user = await authenticate(services.users, request.headers.authorization)
+    const { id } = request.params
+    const read = () => ownJob(services.queue, user.id, id)
+    const job = await read()
+    if (!job) throw new JobNotFoundError()
+    const lastEventId = request.headers['last-event-id']
+    // An EventSource reconnects after every close; a 204 is what tells it the story is over.
+    if (!isPending(job) && lastEventId === jobEvent(job).id) return reply.code(204).send(null)
+
+    const done = new AbortController()
+    const release = waiters.hold(user.id, () => done.abort())
+    if (!release) throw new StreamsBusyError(`at most ${config.JOB_WAITERS_MAX}, ${config.JOB_WAITERS_PER_USER} a user`)
+    reply.raw.once('close', () => done.abort())
+    try {
+      // Headers (and the heartbeat) at once, even when the client has the current state already.
+      reply.sse.sendHeaders()
+      await reply.sse.send(
+        followJob({
+          job,
+          read,
+          subscribe: (listener) => jobChanges.subscribe(id, listener),
+          lastEventId,
+          pollMs: config.POLL_INTERVAL_MS,
+          signal: done.signal,
+        }),
+      )
+    } finally {
+      release()
+    }
   })
 }

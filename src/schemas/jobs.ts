@@ -33,3 +33,44 @@ export const getJobRouteSchema = {
   }),
   response: { 200: JobView, 400: ErrorRef, 401: ErrorRef, 404: ErrorRef },
 }
+
+const JobProgress = Type.Object({
+  id: Id,
+  status: Type.Enum(['queued', 'running']),
+  stage: Type.Optional(Type.String({ description: 'What a running job is doing now, e.g. resizing, publishing' })),
+})
+
+export const jobEventsRouteSchema = {
+  summary: "A job's lifecycle as Server-Sent Events; only its owner may follow it",
+  description:
+    'A `text/event-stream` (`curl -N`, `EventSource`). Events are named by status: `queued` and `running` carry ' +
+    '`{id, status, stage?}`, one for each stage as it changes; the final `succeeded` or `failed` carries the same ' +
+    'body as `GET /jobs/:id`, and the stream closes after it. A job already finished gets its final event at once. ' +
+    'Every event has an `id:` made from the state (`running.resizing`, `succeeded`): a client reconnecting with ' +
+    '`Last-Event-ID` gets the current state at once unless it has it; after the final event it gets 204, which ' +
+    'tells an EventSource to stop. A comment line comes every JOB_EVENTS_HEARTBEAT_MS (15 s). Open streams count ' +
+    'against JOB_WAITERS_MAX and JOB_WAITERS_PER_USER: past them `503 SERVICE_BUSY` with `Retry-After`. Streams ' +
+    'end when the service shuts down; the client reconnects.',
+  security: BearerSecurity,
+  params: IdParams,
+  headers: Type.Object({
+    'last-event-id': Type.Optional(Type.String({ description: 'The id of the last event the client received' })),
+  }),
+  response: {
+    200: {
+      description: 'The event stream: `event: queued|running|succeeded|failed`, `id: <state>`, `data: <JSON>`',
+      content: {
+        'text/event-stream': {
+          schema: Type.Union([JobProgress, JobView], {
+            description: 'The data of one event: progress, or the final job',
+          }),
+        },
+      },
+    },
+    204: { description: 'The client already has the final event: nothing more will come', type: 'null' },
+    400: ErrorRef,
+    401: ErrorRef,
+    404: ErrorRef,
+    503: ErrorRef,
+  },
+}

@@ -1,0 +1,36 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
+import { authenticate } from '../auth/tokens.ts'
+import { ForbiddenError, WebhookNotFoundError } from '../errors.ts'
+import { deleteWebhookRouteSchema, getWebhookRouteSchema, putWebhookRouteSchema } from '../schemas/webhooks.ts'
+import type { Services } from '../services.ts'
+import { setWebhook } from '../webhooks/settings.ts'
+
+export const webhooksRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+  const { webhooks, config } = services
+  const policy = { allowInsecure: config.WEBHOOK_ALLOW_INSECURE, allowPrivate: config.WEBHOOK_ALLOW_PRIVATE }
+  // Only the user: a webhook says where their events go, and its secret signs them.
+  const onlyTheUser = async (request: FastifyRequest<{ Params: { id: string } }>) => {
+    const user = await authenticate(services.users, request.headers.authorization)
+    if (user.id !== request.params.id) throw new ForbiddenError("Only the user may see or change the user's webhook")
+  }
+
+  app.put('/users/:id/webhook', { schema: putWebhookRouteSchema, onRequest: onlyTheUser }, async (request) =>
+    setWebhook(webhooks, policy, request.params.id, request.body.url),
+  )
+
+  app.get('/users/:id/webhook', { schema: getWebhookRouteSchema, onRequest: onlyTheUser }, async (request) => {
+    const hook = await webhooks.get(request.params.id)
+    if (!hook) throw new WebhookNotFoundError()
+    return { url: hook.url }
+  })
+
+  app.delete(
+    '/users/:id/webhook',
+    { schema: deleteWebhookRouteSchema, onRequest: onlyTheUser },
+    async (request, reply) => {
+      await webhooks.remove(request.params.id)
+      return reply.code(204).send(null)
+    },
+  )
+}

@@ -1,0 +1,42 @@
+import ipaddr from 'ipaddr.js'
+import { WebhookUrlRefusedError } from '../errors.ts'
+
+export interface WebhookUrlPolicy {
+  /** WEBHOOK_ALLOW_INSECURE: http:// too (development and tests). */
+  allowInsecure: boolean
+  /** WEBHOOK_ALLOW_PRIVATE: hosts that are loopback or private addresses too (development and tests). */
+  allowPrivate: boolean
+}
+
+// Names that are loopback or internal by definition (RFC 6761, 6762; the metadata names of cloud providers):
+// refused at once, before DNS is asked. Any other name is resolved at delivery time and checked by the guard.
+const INTERNAL_NAMES = /(^|\.)(localhost|local|internal|localdomain|home\.arpa)$/i
+const METADATA_NAMES = new Set(['metadata', 'metadata.google.internal', 'instance-data'])
+
+/**
+ * Checks a webhook URL as it is set (PUT): plainly bad URLs are refused there, with the reason. Returns the URL
+ * as deckhand will call it. Where the host's name points is checked again at each delivery (see guard.ts), since
+ * DNS may say something else by then.
+ */
+export function checkWebhookUrl(raw: string, policy: WebhookUrlPolicy): string {
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    throw new WebhookUrlRefusedError('something that is not a URL')
+  }
+  if (url.protocol !== 'https:' && !(policy.allowInsecure && url.protocol === 'http:')) {
+    throw new WebhookUrlRefusedError(`a ${url.protocol.replace(/:$/, '')} URL`)
+  }
+  if (url.username || url.password) throw new WebhookUrlRefusedError('a URL with credentials in it')
+  const host = url.hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '')
+  if (!policy.allowPrivate) {
+    if (ipaddr.isValid(host)) {
+      const range = ipaddr.process(host).range()
+      if (range !== 'unicast') throw new WebhookUrlRefusedError(`an address that is ${range}, not public`)
+    } else if (INTERNAL_NAMES.test(host) || METADATA_NAMES.has(host.toLowerCase()) || !host.includes('.')) {
+      throw new WebhookUrlRefusedError(`the internal host name ${host}`)
+    }
+  }
+  return url.href
+}
