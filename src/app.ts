@@ -7,9 +7,11 @@ import { installErrorHandling } from './error-handler.ts'
 import { createLogger } from './logger.ts'
 import helmet, { helmetOptions } from './plugins/helmet.ts'
 import rateLimit, { rateLimitOptions } from './plugins/rate-limit.ts'
+import sse, { sseOptions } from './plugins/sse.ts'
 import { registerApiDocs } from './plugins/swagger.ts'
 import { adminRoutes } from './routes/admin.ts'
 import { avatarsRoutes } from './routes/avatars.ts'
+import { dashboardRoutes } from './routes/dashboard.ts'
 import { healthRoutes } from './routes/health.ts'
 import { jobsRoutes } from './routes/jobs.ts'
 import { metricsRoutes } from './routes/metrics.ts'
@@ -110,5 +112,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(jobsRoutes, { services })
   await app.register(avatarsRoutes, { services })
   await app.register(adminRoutes, { services })
+  // A heartbeat every 15 s keeps an idle stream open through proxies that end quiet connections.
+  await app.register(sse, sseOptions(15_000))
+  await app.register(dashboardRoutes, { services })
   return app
 }

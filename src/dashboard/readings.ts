@@ -1,0 +1,146 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import type client from 'prom-client'
+import type { ImagePool } from '../images/pool.ts'
+import type { JobStore } from '../jobs/types.ts'
+import { type Buckets, bucketQuantile } from './quantile.ts'
+import type { ChartValues, Sample } from './sample.ts'
+
+type Value = { labels: Record<string, string | number | undefined>; value: number; metricName?: string }
+
+/** Cumulative figures read from prom-client at one instant; the next read turns them into rates. */
+interface Totals {
+  t: number
+  requests: Map<string, number>
+  latency: Map<number, number>
+  finished: Map<string, number>
+  mails: number
+}
+
+export interface ReadingsSources {
+  registry: client.Registry
+  queue: JobStore
+  pool: ImagePool | undefined
+  /** A failed read of the queue (Redis away): logged, the charts that need it left out of that sample. */
+  onError(err: unknown): void
+}
+
+export interface Readings {
+  /** Starts what costs something while running (the event-loop monitor); the next read has no rates yet. */
+  begin(): void
+  end(): void
+  read(now: number): Promise<Sample>
+}
+
+async function values(registry: client.Registry, name: string): Promise<Value[]> {
+  const metric = registry.getSingleMetric(name)
+  return metric ? ((await metric.get()).values as Value[]) : []
+}
+
+const add = (map: Map<string, number>, key: string, by: number) => map.set(key, (map.get(key) ?? 0) + by)
+
+/**
+ * The service's own measurements, read from the prom-client registry it already keeps for /metrics (so the
+ * request path pays nothing more) plus the queue, the pool and the process; rates are the change since the
+ * read before.
+ */
+export function createReadings(sources: ReadingsSources): Readings {
+  // A histogram of its own: prom-client resets its event-loop histogram at every /metrics scrape, and reading
+  // that one every second would steal Prometheus's intervals.
+  const loop = monitorEventLoopDelay({ resolution: 10 })
+  let last: Totals | undefined
+
+  async function totals(t: number): Promise<Totals> {
+    const requests = new Map<string, number>()
+    const latency = new Map<number, number>()
+    for (const v of await values(sources.registry, 'deckhand_http_request_duration_seconds')) {
+      const { method, route, status, le } = v.labels
+      if (v.metricName?.endsWith('_count')) add(requests, `${method} ${route} ${String(status)[0]}xx`, v.value)
+      else if (v.metricName?.endsWith('_bucket')) {
+        const bound = le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le)
+        latency.set(bound, (latency.get(bound) ?? 0) + v.value)
+      }
+    }
+    const finished = new Map<string, number>()
+    for (const v of await values(sources.registry, 'deckhand_job_duration_seconds')) {
+      if (v.metricName?.endsWith('_count') && v.labels.outcome !== 'interrupted') {
+        add(finished, `${v.labels.kind} ${v.labels.outcome}`, v.value)
+      }
+    }
+    let mails = 0
+    for (const v of await values(sources.registry, 'deckhand_mail_attempts_total')) {
+      if (v.labels.outcome === 'succeeded') mails += v.value
+    }
+    return { t, requests, latency, finished, mails }
+  }
+
+  function rates(now: Map<string, number>, before: Map<string, number>, seconds: number): ChartValues {
+    const out: ChartValues = {}
+    for (const [key, value] of now) out[key] = Math.max(0, value - (before.get(key) ?? 0)) / seconds
+    return out
+  }
+
+  function latencyQuantiles(now: Totals, before: Totals): ChartValues {
+    const buckets: Buckets = [...now.latency]
+      .sort((a, b) => a[0] - b[0])
+      .map(([le, count]) => [le, count - (before.latency.get(le) ?? 0)] as const)
+    const ms = (q: number) => {
+      const s = bucketQuantile(q, buckets)
+      return s === null ? null : s * 1000
+    }
+    return { p50: ms(0.5), p99: ms(0.99) }
+  }
+
+  async function queueCharts(now: number): Promise<Record<string, ChartValues>> {
+    try {
+      const [depth, oldest] = await Promise.all([sources.queue.depth(), sources.queue.oldestDue(now)])
+      const jobs: ChartValues = {}
+      const queueLatency: ChartValues = {}
+      for (const { kind, status, count } of depth) {
+        if (status === 'queued' || status === 'running') jobs[`${kind} ${status}`] = count
+        queueLatency[kind] = 0
+      }
+      for (const { kind, dueSince } of oldest) queueLatency[kind] = Math.max(0, now - dueSince) / 1000
+      return { jobs, queueLatency }
+    } catch (err) {
+      sources.onError(err)
+      return {}
+    }
+  }
+
+  function loopChart(): ChartValues {
+    const ms = (ns: number) => (Number.isFinite(ns) ? ns / 1e6 : null)
+    const chart = { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) }
+    loop.reset()
+    return chart
+  }
+
+  return {
+    begin() {
+      loop.reset()
+      loop.enable()
+      last = undefined
+    },
+    end() {
+      loop.disable()
+    },
+    async read(now) {
+      const [current, queue] = await Promise.all([totals(now), queueCharts(now)])
+      const before = last
+      last = current
+      const charts: Record<string, ChartValues> = {
+        ...queue,
+        rss: { MiB: process.memoryUsage.rss() / 2 ** 20 },
+      }
+      const pool = sources.pool?.stats()
+      if (pool && sources.pool) charts.pool = { busy: pool.busy, threads: sources.pool.threads, waiting: pool.queued }
+      if (!before) return { t: now, charts }
+      const seconds = Math.max(0.001, (current.t - before.t) / 1000)
+      charts.requests = rates(current.requests, before.requests, seconds)
+      charts.latency = latencyQuantiles(current, before)
+      charts.finished = rates(current.finished, before.finished, seconds)
+      charts.mails = { sent: Math.max(0, current.mails - before.mails) / seconds }
+      charts.loop = loopChart()
+      return { t: now, charts }
+    },
+  }
+}
