@@ -1,6 +1,9 @@
 import type { FastifyRequest } from 'fastify'
 import { CrossOriginError } from '../errors.ts'
 
+// URL drops a scheme's default port from an Origin; a Host header may still carry it.
+const withoutDefaultPort = (host: string) => host.toLowerCase().replace(/:(80|443)$/, '')
+
 /**
  * Refuses a state-changing request that did not come from a page of this host. SameSite=Strict already keeps the
  * cookie off other sites' requests; this is the second lock, and it covers a sibling subdomain too. The scheme is
@@ -14,5 +17,7 @@ export function assertSameOrigin(request: FastifyRequest): void {
   } catch {
     host = undefined
   }
-  if (host === undefined || host !== request.host) throw new CrossOriginError(request.host, origin ?? '(none)')
+  if (host === undefined || withoutDefaultPort(host) !== withoutDefaultPort(request.host)) {
+    throw new CrossOriginError(request.host, origin ?? '(none)')
+  }
 }
