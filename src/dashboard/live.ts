@@ -11,29 +11,48 @@ export interface Scope {
   note: string
 }
 
+function workerUrls(services: Services): string[] {
+  return services.config.DASHBOARD_WORKER_URLS?.split(',') ?? []
+}
+
 function scopeOf(services: Services): Scope {
   const { role } = services
   const queue = services.config.QUEUE
-  let note: string
-  if (queue === 'journal') note = 'Every number is this process’s: it answers the requests and runs the jobs.'
-  else if (role === 'api') {
-    note =
-      'Jobs queued and running and queue latency are across all workers (Redis). This api runs no jobs, so ' +
-      'jobs finished, mails sent and pool threads are not measured here; each worker serves its own on ' +
-      'GET /metrics. Requests, event loop and RSS are this api’s.'
-  } else {
-    note =
-      'Jobs queued and running and queue latency are across all workers (Redis). Requests, jobs finished, mails, ' +
-      'pool, event loop and RSS are this process’s only; other workers serve theirs on GET /metrics.'
+  if (queue === 'journal') {
+    return { role, queue, note: 'Every number is this process’s: it answers the requests and runs the jobs.' }
   }
-  return { role, queue, note }
+  const here =
+    role === 'api'
+      ? 'This api runs no jobs: its own jobs finished, mails and pool stay at nothing. Requests, event loop and RSS are this api’s.'
+      : 'Requests, jobs finished, mails, pool, event loop and RSS without a host are this process’s.'
+  const workers = workerUrls(services).length
+    ? 'Series marked @host are that worker’s, read from its GET /metrics each second (not its event-loop delay: ' +
+      'reading that would reset the histogram Prometheus scrapes).'
+    : 'Other workers’ numbers are not shown: set DASHBOARD_WORKER_URLS to their http://host:PORT to read their ' +
+      'GET /metrics here.'
+  return {
+    role,
+    queue,
+    note: `Jobs queued and running and queue latency are across all workers (Redis). ${here} ${workers}`,
+  }
 }
 
 /** The dashboard's live side: one sampler for the process, fanned out to every open stream. */
 export function createLiveDashboard(services: Services, log: FastifyBaseLogger) {
   const onError = (err: unknown) => log.warn({ err }, 'dashboard sample failed')
   const sampler = new Sampler(
-    createReadings({ registry: services.metrics.registry, queue: services.queue, pool: services.pool, onError }),
+    createReadings({
+      registry: services.metrics.registry,
+      queue: services.queue,
+      pool: services.pool,
+      workers: {
+        urls: workerUrls(services),
+        token: services.config.METRICS_TOKEN,
+        // Within the second, so that a silent worker costs its own series and not the whole sample.
+        timeoutMs: Math.min(services.config.DEPENDENCY_TIMEOUT_MS, 900),
+      },
+      onError,
+    }),
     { intervalMs: 1000, keep: 600, onError },
   )
   const scope = scopeOf(services)

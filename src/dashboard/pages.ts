@@ -52,6 +52,7 @@ export const dashboardPage = page(
 <form id="logout"><button type="submit">Log out</button></form>
 </header>
 <p id="scope"></p>
+<p id="workers" hidden></p>
 <section id="charts"></section>
 <section id="jobs">
 <h2>Jobs</h2>

@@ -4,6 +4,7 @@ import type { ImagePool } from '../images/pool.ts'
 import type { JobStore } from '../jobs/types.ts'
 import { type Buckets, bucketQuantile } from './quantile.ts'
 import type { ChartValues, Sample } from './sample.ts'
+import { readWorker, type WorkerFigures } from './worker-metrics.ts'
 
 type Value = { labels: Record<string, string | number | undefined>; value: number; metricName?: string }
 
@@ -14,12 +15,16 @@ interface Totals {
   latency: Map<number, number>
   finished: Map<string, number>
   mails: number
+  /** By worker host: its figures, or why they could not be read. */
+  workers: Map<string, WorkerFigures | string>
 }
 
 export interface ReadingsSources {
   registry: client.Registry
   queue: JobStore
   pool: ImagePool | undefined
+  /** Workers (QUEUE=bullmq) whose GET /metrics is read with each sample: their own jobs, mails, pool and RSS. */
+  workers?: { urls: readonly string[]; token: string | undefined; timeoutMs: number }
   /** A failed read of the queue (Redis away): logged, the charts that need it left out of that sample. */
   onError(err: unknown): void
 }
@@ -70,7 +75,47 @@ export function createReadings(sources: ReadingsSources): Readings {
     for (const v of await values(sources.registry, 'deckhand_mail_attempts_total')) {
       if (v.labels.outcome === 'succeeded') mails += v.value
     }
-    return { t, requests, latency, finished, mails }
+    return { t, requests, latency, finished, mails, workers: await workerTotals() }
+  }
+
+  async function workerTotals(): Promise<Map<string, WorkerFigures | string>> {
+    const { urls = [], token, timeoutMs = 1000 } = sources.workers ?? {}
+    const read = await Promise.all(
+      urls.map(async (url) => {
+        try {
+          return [new URL(url).host, await readWorker(url, token, timeoutMs)] as const
+        } catch (err) {
+          return [new URL(url).host, (err as Error).message] as const
+        }
+      }),
+    )
+    return new Map<string, WorkerFigures | string>(read)
+  }
+
+  /** Each reachable worker's gauges as series of their own, named `… @host`, beside this process's. */
+  function addWorkerGauges(charts: Record<string, ChartValues>, now: Totals) {
+    for (const [host, figures] of now.workers) {
+      if (typeof figures === 'string') continue
+      charts.rss = { ...charts.rss, [`MiB @${host}`]: figures.rssBytes / 2 ** 20 }
+      charts.pool = { ...charts.pool, [`busy @${host}`]: figures.poolBusy, [`threads @${host}`]: figures.poolThreads }
+    }
+  }
+
+  /** Each worker's rates, where it was read this time and the time before. */
+  function addWorkerRates(charts: Record<string, ChartValues>, now: Totals, before: Totals, seconds: number) {
+    for (const [host, figures] of now.workers) {
+      const was = before.workers.get(host)
+      if (typeof figures === 'string' || typeof was !== 'object') continue
+      for (const [key, value] of Object.entries(rates(figures.finished, was.finished, seconds))) {
+        charts.finished = { ...charts.finished, [`${key} @${host}`]: value }
+      }
+      charts.mails = { ...charts.mails, [`sent @${host}`]: Math.max(0, figures.mails - was.mails) / seconds }
+    }
+  }
+
+  function workerStates(now: Totals): Record<string, string> | undefined {
+    if (now.workers.size === 0) return undefined
+    return Object.fromEntries([...now.workers].map(([host, f]) => [host, typeof f === 'string' ? f : 'ok']))
   }
 
   function rates(now: Map<string, number>, before: Map<string, number>, seconds: number): ChartValues {
@@ -133,14 +178,17 @@ export function createReadings(sources: ReadingsSources): Readings {
       }
       const pool = sources.pool?.stats()
       if (pool && sources.pool) charts.pool = { busy: pool.busy, threads: sources.pool.threads, waiting: pool.queued }
-      if (!before) return { t: now, charts }
+      const workers = workerStates(current)
+      addWorkerGauges(charts, current)
+      if (!before) return { t: now, charts, workers }
       const seconds = Math.max(0.001, (current.t - before.t) / 1000)
       charts.requests = rates(current.requests, before.requests, seconds)
       charts.latency = latencyQuantiles(current, before)
       charts.finished = rates(current.finished, before.finished, seconds)
       charts.mails = { sent: Math.max(0, current.mails - before.mails) / seconds }
       charts.loop = loopChart()
-      return { t: now, charts }
+      addWorkerRates(charts, current, before, seconds)
+      return { t: now, charts, workers }
     },
   }
 }

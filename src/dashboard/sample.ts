@@ -7,6 +7,8 @@ export interface Sample {
   t: number
   /** By chart id; a chart missing from a sample is a gap (the sampler had just started, or a read failed). */
   charts: Record<string, ChartValues>
+  /** With DASHBOARD_WORKER_URLS: each worker's host, and `ok` or why its GET /metrics could not be read. */
+  workers?: Record<string, string> | undefined
 }
 
 /** The charts a sample may carry, in the order the page draws them. */

@@ -230,7 +230,7 @@ t.test('jobs: filtered, bad input refused, retry checks Origin, and no e-mail ad
   t.equal(job.error.code, 'SMTP_REJECTED')
   t.match(job.error.detail, /\[address\]/, 'the detail is kept, its address replaced')
   t.equal((await list('?status=succeeded')).json().jobs.length, 0)
-  for (const query of ['?status=lost', '?limit=0', '?limit=501', '?kind=' + 'k'.repeat(65), '?extra=1']) {
+  for (const query of ['?status=lost', '?limit=0', '?limit=501', `?kind=${'k'.repeat(65)}`, '?extra=1']) {
     const res = await list(query)
     t.equal(res.statusCode, 400, query)
     t.equal(res.json().code, 'VALIDATION', query)

@@ -118,9 +118,16 @@ stream.addEventListener('history', (event) => {
   for (const sample of JSON.parse(event.data)) add(sample)
   draw()
 })
+const workersLine = document.getElementById('workers')
 stream.addEventListener('sample', (event) => {
   const sample = JSON.parse(event.data)
   add(sample)
+  if (sample.workers) {
+    workersLine.hidden = false
+    workersLine.textContent = `Workers: ${Object.entries(sample.workers)
+      .map(([host, state]) => (state === 'ok' ? `${host} ok` : `${host} not read (${state}): its numbers are missing`))
+      .join('; ')}`
+  }
   for (const name of Object.keys(sample.charts.jobs || {})) learnKind(name.split(' ')[0])
   draw()
 })
