@@ -140,9 +140,14 @@ export function createReadings(sources: ReadingsSources): Readings {
       const [depth, oldest] = await Promise.all([sources.queue.depth(), sources.queue.oldestDue(now)])
       const jobs: ChartValues = {}
       const queueLatency: ChartValues = {}
+      // Every kind the queue knows gets both lines, at 0 when nothing is in that state: a gap would mean unknown.
+      for (const { kind } of depth) {
+        jobs[`${kind} queued`] = 0
+        jobs[`${kind} running`] = 0
+        queueLatency[kind] = 0
+      }
       for (const { kind, status, count } of depth) {
         if (status === 'queued' || status === 'running') jobs[`${kind} ${status}`] = count
-        queueLatency[kind] = 0
       }
       for (const { kind, dueSince } of oldest) queueLatency[kind] = Math.max(0, now - dueSince) / 1000
       return { jobs, queueLatency }

@@ -196,6 +196,7 @@ function field(name, value) {
 }
 
 async function openJob(id) {
+  if (openJobId !== id) detailMessage.textContent = ''
   openJobId = id
   try {
     const job = await getJson(`/dashboard/jobs/${id}`)
