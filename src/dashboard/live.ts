@@ -66,9 +66,18 @@ export function createLiveDashboard(services: Services, log: FastifyBaseLogger) 
       open.add(sse)
       await sse.send({ event: 'scope', data: scope })
       await sse.send({ event: 'history', data: sampler.samples })
+      let sending = false
       const unsubscribe = sampler.subscribe((sample) => {
-        // A page that cannot keep up loses samples rather than holding them in memory here.
-        if (sse.isConnected) sse.send({ event: 'sample', data: sample }).catch(() => {})
+        // A page that cannot keep up (its last sample not yet written out) skips this one rather than having
+        // samples pile up in memory here.
+        if (sending || !sse.isConnected) return
+        sending = true
+        sse
+          .send({ event: 'sample', data: sample })
+          .catch(() => {})
+          .finally(() => {
+            sending = false
+          })
       })
       sse.onClose(() => {
         open.delete(sse)

@@ -41,6 +41,9 @@ async function values(registry: client.Registry, name: string): Promise<Value[]>
   return metric ? ((await metric.get()).values as Value[]) : []
 }
 
+/** The dashboard's own stream, whose duration is how long a page stayed open, not a latency. */
+const STREAM_ROUTE = '/dashboard/stream'
+
 const add = (map: Map<string, number>, key: string, by: number) => map.set(key, (map.get(key) ?? 0) + by)
 
 /**
@@ -60,7 +63,8 @@ export function createReadings(sources: ReadingsSources): Readings {
     for (const v of await values(sources.registry, 'deckhand_http_request_duration_seconds')) {
       const { method, route, status, le } = v.labels
       if (v.metricName?.endsWith('_count')) add(requests, `${method} ${route} ${String(status)[0]}xx`, v.value)
-      else if (v.metricName?.endsWith('_bucket')) {
+      // A closed dashboard stream is one request of minutes: in the quantiles it would draw a spike each time.
+      else if (v.metricName?.endsWith('_bucket') && route !== STREAM_ROUTE) {
         const bound = le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le)
         latency.set(bound, (latency.get(bound) ?? 0) + v.value)
       }

@@ -149,6 +149,12 @@ t.test('the readings are the service’s own: requests by route and class, laten
   t.same(Object.keys(second.charts.loop ?? {}).sort(), ['max', 'p50', 'p99'])
   const third = await readings.read(Date.now())
   t.equal(third.charts.requests?.['GET /healthz 2xx'], 0, 'rates are per interval, not since start')
+  // A page closed after two minutes ends a request of two minutes: counted as a request, kept out of latency.
+  app.services.metrics.observeRequest('GET', '/dashboard/stream', 200, 120)
+  for (let i = 0; i < 3; i++) await app.inject({ url: '/healthz' })
+  const fourth = await readings.read(Date.now())
+  t.ok((fourth.charts.requests?.['GET /dashboard/stream 2xx'] ?? 0) > 0, 'the stream counted as a request')
+  t.ok((fourth.charts.latency?.p99 ?? 0) < 1000, `p99 ${fourth.charts.latency?.p99} ms: the stream left out`)
   t.same(errors, [])
 })
 
