@@ -60,10 +60,16 @@ export function createLiveDashboard(services: Services, log: FastifyBaseLogger) 
 
   return {
     sampler,
-    /** Streams samples to one page until it goes away: first the scope and what was kept, then each new one. */
-    async stream(sse: SSEReplyInterface): Promise<void> {
+    /**
+     * Streams samples to one page until it goes away or its session ends: first the scope and what was kept, then
+     * each new one.
+     */
+    async stream(sse: SSEReplyInterface, sessionEndsAt: number): Promise<void> {
       sse.keepAlive()
       open.add(sse)
+      // The session's end ends its stream too: an open page must not outlive the login that opened it.
+      const expiry = setTimeout(() => sse.close(), Math.max(0, sessionEndsAt - Date.now()))
+      expiry.unref()
       await sse.send({ event: 'scope', data: scope })
       await sse.send({ event: 'history', data: sampler.samples })
       let sending = false
@@ -80,6 +86,7 @@ export function createLiveDashboard(services: Services, log: FastifyBaseLogger) 
           })
       })
       sse.onClose(() => {
+        clearTimeout(expiry)
         open.delete(sse)
         unsubscribe()
       })

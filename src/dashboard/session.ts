@@ -39,10 +39,15 @@ export function endSession(reply: FastifyReply) {
   reply.clearCookie(SESSION_COOKIE, { path: COOKIE_PATH })
 }
 
-/** Whether the request carries an untampered session cookie that has not expired. */
-export function hasSession(request: FastifyRequest, now = Date.now()): boolean {
+/** When the request's session ends (epoch ms): undefined without an untampered cookie that has not expired. */
+export function sessionEnd(request: FastifyRequest, now = Date.now()): number | undefined {
   const raw = request.cookies[SESSION_COOKIE]
-  if (!raw) return false
+  if (!raw) return undefined
   const { valid, value } = request.unsignCookie(raw)
-  return valid && value !== null && /^\d{1,15}$/.test(value) && Number(value) > now
+  if (!valid || value === null || !/^\d{1,15}$/.test(value)) return undefined
+  const end = Number(value)
+  return end > now ? end : undefined
 }
+
+/** Whether the request carries an untampered session cookie that has not expired. */
+export const hasSession = (request: FastifyRequest, now = Date.now()) => sessionEnd(request, now) !== undefined

@@ -8,7 +8,7 @@ import { dashboardJobView, listDashboardJobs } from '../dashboard/jobs.ts'
 import { createLiveDashboard } from '../dashboard/live.ts'
 import { assertSameOrigin } from '../dashboard/origin.ts'
 import { dashboardPage, loginPage, setupPage } from '../dashboard/pages.ts'
-import { endSession, hasSession, sessionSecret, startSession } from '../dashboard/session.ts'
+import { endSession, hasSession, sessionEnd, sessionSecret, startSession } from '../dashboard/session.ts'
 import { DashboardOffError, JobNotFoundError, LoginFailedError, SessionRequiredError } from '../errors.ts'
 import { retryFailedJob } from '../jobs/retry.ts'
 import { dashboardCsp } from '../plugins/helmet.ts'
@@ -71,7 +71,7 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<{ services: Services }> 
   app.get(
     '/dashboard/stream',
     { schema: streamRouteSchema, sse: 'only', onRequest: requireSession },
-    async (_request, reply) => live.stream(reply.sse),
+    async (request, reply) => live.stream(reply.sse, sessionEnd(request) ?? 0),
   )
 
   app.get('/dashboard/jobs', { schema: dashboardJobsRouteSchema, onRequest: requireSession }, async (request) => {

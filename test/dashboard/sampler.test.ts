@@ -1,8 +1,10 @@
+import { sign } from '@fastify/cookie'
 import t from 'tap'
 import { bucketQuantile } from '../../src/dashboard/quantile.ts'
 import { createReadings, type Readings } from '../../src/dashboard/readings.ts'
 import type { Sample } from '../../src/dashboard/sample.ts'
 import { Sampler } from '../../src/dashboard/sampler.ts'
+import { sessionSecret } from '../../src/dashboard/session.ts'
 import { signup, startApp } from '../helpers/app.ts'
 import { listen } from '../helpers/browser.ts'
 import { waitFor } from '../helpers/wait.ts'
@@ -190,4 +192,19 @@ t.test('a stream sends the scope, the kept samples and one sample a second; shut
   t.ok(Date.now() - closing < 3000, 'close() did not wait on the open stream')
   const rest = await reader.read().catch(() => ({ done: true }))
   t.ok(rest.done || (await reader.read().catch(() => ({ done: true }))).done, 'the stream ended')
+})
+
+t.test('a stream ends when its session does', async (t) => {
+  const app = await startApp(t, { ADMIN_TOKEN })
+  const base = await listen(app)
+  const cookie = `deckhand_dashboard=${sign(String(Date.now() + 1500), sessionSecret(ADMIN_TOKEN))}`
+  const started = Date.now()
+  const res = await fetch(`${base}/dashboard/stream`, { headers: { cookie }, signal: AbortSignal.timeout(10_000) })
+  t.equal(res.status, 200)
+  const text = await res.text()
+  const took = Date.now() - started
+  t.match(text, /event: sample/, 'samples came while the session lasted')
+  t.ok(took >= 1200 && took < 5000, `the stream ended with the session, after ${took} ms`)
+  const again = await fetch(`${base}/dashboard/stream`, { headers: { cookie } })
+  t.equal(again.status, 401, 'and the cookie opens no other')
 })

@@ -150,6 +150,8 @@ function learnKind(kind) {
 }
 
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : '')
+// From one time to the next, as "1.25 s" (the last attempt's, for a retried job).
+const took = (from, to) => (from && to ? `${((Date.parse(to) - Date.parse(from)) / 1000).toFixed(2)} s` : '')
 
 async function getJson(url, init) {
   const res = await fetch(url, init)
@@ -213,6 +215,8 @@ async function openJob(id) {
         ...field('Created', when(job.createdAt)),
         ...field('Started', when(job.startedAt)),
         ...field('Finished', when(job.finishedAt)),
+        ...field('Waited', took(job.createdAt, job.startedAt)),
+        ...field('Ran', took(job.startedAt, job.finishedAt)),
         ...field('Next attempt', when(job.nextAttemptAt)),
         ...field('Error', job.error && `${job.error.code}: ${job.error.message}`),
         ...field('Error detail', job.error?.detail),
