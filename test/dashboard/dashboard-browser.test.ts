@@ -1,8 +1,9 @@
 import fs from 'node:fs'
 import t from 'tap'
 import { fixture, signup, startApp } from '../helpers/app.ts'
-import { launchChromium, listen } from '../helpers/browser.ts'
+import { launchChromium } from '../helpers/browser.ts'
 import { signupLoad } from '../helpers/load.ts'
+import { listen } from '../helpers/ports.ts'
 import { startSmtp } from '../helpers/smtp.ts'
 import { waitFor } from '../helpers/wait.ts'
 

@@ -1,10 +1,9 @@
-import net from 'node:net'
 import t from 'tap'
 import { buildApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
 import type { Sample } from '../../src/dashboard/sample.ts'
 import { fastEnv, signup, tempDataDir } from '../helpers/app.ts'
-import { listen } from '../helpers/browser.ts'
+import { freePort, listen } from '../helpers/ports.ts'
 import { scaledEnv, servicesAvailable } from '../helpers/services.ts'
 
 /*
@@ -12,14 +11,6 @@ import { scaledEnv, servicesAvailable } from '../helpers/services.ts'
  * worker's own numbers from its GET /metrics once it answers.
  */
 const ADMIN_TOKEN = 'dashboard-token-for-tests-0123456789'
-
-async function freePort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 /** The events of a dashboard stream, read until `until` holds for one or `timeoutMs` passes. */
 async function readStream(base: string, until: (event: string, data: unknown) => boolean, timeoutMs = 30_000) {

@@ -16,12 +16,13 @@ const ADMIN_TOKEN = 'dashboard-token-for-tests-0123456789'
 const ORIGIN = 'http://localhost:80'
 const HOST = 'localhost:80'
 
-async function login(app: FastifyInstance, headers: Record<string, string> = {}) {
+/** POST /dashboard/login from the dashboard's own origin, with `token` (the right one unless said). */
+async function login(app: FastifyInstance, headers: Record<string, string> = {}, token = ADMIN_TOKEN) {
   return app.inject({
     method: 'POST',
     url: '/dashboard/login',
     headers: { origin: ORIGIN, host: HOST, ...headers },
-    payload: { token: ADMIN_TOKEN },
+    payload: { token },
   })
 }
 
@@ -40,12 +41,7 @@ t.test('with ADMIN_TOKEN unset the page says how to set it, and nothing else ope
   t.match(page.headers['content-type'], /text\/html/)
   t.match(page.body, /ADMIN_TOKEN<\/code> is not set/)
   t.match(page.body, /ADMIN_TOKEN="\$\(openssl rand -base64 24\)" npm start/)
-  const refused = await app.inject({
-    method: 'POST',
-    url: '/dashboard/login',
-    headers: { origin: ORIGIN, host: HOST },
-    payload: { token: 'anything-at-all-0123456789' },
-  })
+  const refused = await login(app, {}, 'anything-at-all-0123456789')
   t.equal(refused.statusCode, 403)
   t.equal(refused.json().code, 'DASHBOARD_OFF')
   t.equal(refused.cookies.length, 0)
@@ -94,12 +90,7 @@ t.test(
   'the login exchanges the token for a signed HttpOnly SameSite=Strict cookie; a wrong one gets nothing',
   async (t) => {
     const app = await startApp(t, { ADMIN_TOKEN })
-    const wrong = await app.inject({
-      method: 'POST',
-      url: '/dashboard/login',
-      headers: { origin: ORIGIN, host: HOST },
-      payload: { token: 'dashboard-token-for-tests-0123456788' },
-    })
+    const wrong = await login(app, {}, 'dashboard-token-for-tests-0123456788')
     t.equal(wrong.statusCode, 401)
     t.equal(wrong.json().code, 'LOGIN_FAILED')
     t.equal(wrong.cookies.length, 0, 'a wrong token gets no cookie')

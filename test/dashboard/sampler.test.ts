@@ -6,7 +6,7 @@ import type { Sample } from '../../src/dashboard/sample.ts'
 import { Sampler } from '../../src/dashboard/sampler.ts'
 import { sessionSecret } from '../../src/dashboard/session.ts'
 import { signup, startApp } from '../helpers/app.ts'
-import { listen } from '../helpers/browser.ts'
+import { listen } from '../helpers/ports.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 const ADMIN_TOKEN = 'dashboard-token-for-tests-0123456789'

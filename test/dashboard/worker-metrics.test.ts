@@ -1,9 +1,8 @@
-import net from 'node:net'
 import t from 'tap'
 import { parsePrometheusText } from '../../src/dashboard/prometheus-text.ts'
 import { createReadings } from '../../src/dashboard/readings.ts'
 import { signup, startApp } from '../helpers/app.ts'
-import { listen } from '../helpers/browser.ts'
+import { freePort, listen } from '../helpers/ports.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 const METRICS_TOKEN = 'metrics-token-for-tests-0123456789'
@@ -26,21 +25,12 @@ t.test('the metrics text is read for the names asked, labels unescaped, the rest
   ])
 })
 
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
 t.test('workers’ own numbers come from their GET /metrics; one that cannot be read is named', async (t) => {
   // The "worker" is an all-in-one process: it serves the same /metrics a `deckhand worker` does.
   const worker = await startApp(t, { METRICS_TOKEN })
   const workerUrl = await listen(worker)
   const workerHost = new URL(workerUrl).host
-  const away = `127.0.0.1:${await closedPort()}`
+  const away = `127.0.0.1:${await freePort()}`
   const api = await startApp(t)
   const errors: unknown[] = []
   const readings = createReadings({

@@ -1,6 +1,4 @@
 import fs from 'node:fs'
-import type { AddressInfo } from 'node:net'
-import type { FastifyInstance } from 'fastify'
 import { type Browser, chromium } from 'playwright-core'
 
 /*
@@ -30,10 +28,4 @@ export async function launchChromium(t: Tap): Promise<Browser | undefined> {
   const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: FLAGS })
   t.teardown(() => browser.close())
   return browser
-}
-
-/** An app from startApp() listening on a loopback port; resolves with its base URL. */
-export async function listen(app: FastifyInstance): Promise<string> {
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
 }
