@@ -23,7 +23,7 @@ function scopeOf(services: Services): Scope {
   }
   const here =
     role === 'api'
-      ? 'This api runs no jobs: its own jobs finished, mails and pool stay at nothing. Requests, event loop and RSS are this api’s.'
+      ? 'This api runs no jobs: its own jobs finished and mails stay at 0, and it has no pool. Requests, event loop and RSS are this api’s.'
       : 'Requests, jobs finished, mails, pool, event loop and RSS without a host are this process’s.'
   const workers = workerUrls(services).length
     ? 'Series marked @host are that worker’s, read from its GET /metrics each second (not its event-loop delay: ' +
@@ -99,5 +99,3 @@ export function createLiveDashboard(services: Services, log: FastifyBaseLogger) 
     },
   }
 }
-
-export type LiveDashboard = ReturnType<typeof createLiveDashboard>
