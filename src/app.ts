@@ -11,6 +11,7 @@ import sse, { sseOptions } from './plugins/sse.ts'
 import { registerApiDocs } from './plugins/swagger.ts'
 import { adminRoutes } from './routes/admin.ts'
 import { avatarsRoutes } from './routes/avatars.ts'
+import { dashboardRoutes } from './routes/dashboard.ts'
 import { healthRoutes } from './routes/health.ts'
 import { jobEventsRoutes, jobsRoutes } from './routes/jobs.ts'
 import { metricsRoutes } from './routes/metrics.ts'
@@ -116,5 +117,6 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(avatarsRoutes, { services })
   await app.register(webhooksRoutes, { services })
   await app.register(adminRoutes, { services })
+  await app.register(dashboardRoutes, { services })
   return app
 }

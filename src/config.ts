@@ -194,6 +194,19 @@ export const ConfigSchema = Type.Object({
   ADMIN_TOKEN: Type.Optional(
     Type.String({ minLength: 16, description: 'Bearer token for /admin; unset turns the admin API off' }),
   ),
+  DASHBOARD_SESSION_MS: Int(
+    28_800_000,
+    60_000,
+    604_800_000,
+    'How long a dashboard login lasts (8 hours); changing ADMIN_TOKEN ends every session at once',
+  ),
+  DASHBOARD_WORKER_URLS: Type.Optional(
+    Type.String({
+      pattern: '^https?://[^,\\s]+(,https?://[^,\\s]+)*$',
+      description:
+        "QUEUE=bullmq: the workers' base URLs (http://host:PORT, comma-separated) whose GET /metrics an open dashboard reads each second",
+    }),
+  ),
   METRICS_TOKEN: Type.Optional(
     Type.String({ minLength: 16, description: 'Bearer token for /metrics; unset leaves /metrics open' }),
   ),

@@ -13,6 +13,22 @@ export const UnauthorizedError = createError(
   401,
 )
 export const ForbiddenError = createError<[string]>('FORBIDDEN', '%s', 403)
+export const SessionRequiredError = createError(
+  'SESSION_REQUIRED',
+  'Expected a dashboard session cookie: log in at /dashboard with the ADMIN_TOKEN',
+  401,
+)
+export const LoginFailedError = createError('LOGIN_FAILED', 'Expected the ADMIN_TOKEN but received another token', 401)
+export const DashboardOffError = createError(
+  'DASHBOARD_OFF',
+  'The dashboard is off: ADMIN_TOKEN is not set (set it, 16 characters or more, and restart)',
+  403,
+)
+export const CrossOriginError = createError<[string, string]>(
+  'CROSS_ORIGIN',
+  'Expected a request from the dashboard itself (Origin with host %s) but received Origin %s',
+  403,
+)
 export const RouteNotFoundError = createError<[string, string]>('ROUTE_NOT_FOUND', 'No route %s %s', 404)
 export const EmptyUploadError = createError('EMPTY_UPLOAD', 'Expected image bytes but received an empty body', 400)
 export const MissingFileError = createError<[string]>('MISSING_FILE', '%s', 400)

@@ -155,6 +155,14 @@ export function createMetrics(sources: {
     },
   })
   new client.Gauge({
+    name: 'deckhand_pool_threads_busy',
+    help: 'Image worker threads running a task now',
+    registers: [registry],
+    collect() {
+      this.set(sources.pool?.stats().busy ?? 0)
+    },
+  })
+  new client.Gauge({
     name: 'deckhand_pool_threads_alive',
     help: 'Image worker threads alive now: below deckhand_pool_threads for a moment after a thread dies',
     registers: [registry],

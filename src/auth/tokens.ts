@@ -32,11 +32,14 @@ function hashSecret(secret: string): Buffer {
  * neither the length nor a prefix of the secret leaks through timing. With no secret configured nothing matches.
  */
 export function configuredTokenCheck(secret: string | undefined): (header: string | undefined) => boolean {
+  const matches = configuredSecretCheck(secret)
+  return (header) => matches(bearerCredentials(header))
+}
+
+/** The same check for the secret itself (the dashboard's login form sends it in a body, not a header). */
+export function configuredSecretCheck(secret: string | undefined): (given: string | undefined) => boolean {
   const expected = secret === undefined ? undefined : hashSecret(secret)
-  return (header) => {
-    const given = bearerCredentials(header)
-    return expected !== undefined && given !== undefined && timingSafeEqual(hashSecret(given), expected)
-  }
+  return (given) => expected !== undefined && given !== undefined && timingSafeEqual(hashSecret(given), expected)
 }
 
 /** The user whose token is in `Authorization: Bearer <token>`, or an UNAUTHORIZED error. */

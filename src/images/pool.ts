@@ -18,8 +18,11 @@ export interface ImagePoolOptions {
 export interface ImagePool {
   run(task: AvatarTask, signal: AbortSignal): Promise<AvatarOutcome>
   readonly threads: number
-  /** Tasks waiting inside the pool, the share of time its threads were busy (0–1), threads alive now. */
-  stats(): { queued: number; utilization: number; alive: number }
+  /**
+   * Tasks waiting inside the pool, the share of time its threads were busy (0–1), threads alive now, and threads
+   * running a task now.
+   */
+  stats(): { queued: number; utilization: number; alive: number; busy: number }
   close(): Promise<void>
 }
 
@@ -46,13 +49,21 @@ export function createImagePool(options: ImagePoolOptions): ImagePool {
   // unheard, that event would end the process. Piscina replaces the thread to keep minThreads, unless a replacement
   // itself failed while starting: then it starts threads only when a task finds none free (no restart loop).
   options.watchErrors(piscina, 'pool')
+  // Piscina tells how many tasks wait but not how many run: tasks in flight less those waiting are on a thread.
+  let inFlight = 0
   return {
     threads: options.threads,
-    run: (task, signal) => piscina.run(task, { signal }) as Promise<AvatarOutcome>,
+    run: (task, signal) => {
+      inFlight++
+      return (piscina.run(task, { signal }) as Promise<AvatarOutcome>).finally(() => {
+        inFlight--
+      })
+    },
     stats: () => ({
       queued: piscina.queueSize,
       utilization: piscina.utilization,
       alive: piscina.threads.length,
+      busy: Math.max(0, Math.min(options.threads, inFlight - piscina.queueSize)),
     }),
     close: () => piscina.destroy(),
   }
@@ -63,10 +74,16 @@ export function createImagePool(options: ImagePoolOptions): ImagePool {
  * A signal cannot interrupt it; sharp's own timeout still applies.
  */
 export function createInlineImageRunner(): ImagePool {
+  let busy = 0
   return {
     threads: 1,
-    run: (task) => renderAvatar(task),
-    stats: () => ({ queued: 0, utilization: 0, alive: 1 }),
+    run: (task) => {
+      busy++
+      return renderAvatar(task).finally(() => {
+        busy--
+      })
+    },
+    stats: () => ({ queued: 0, utilization: 0, alive: 1, busy }),
     close: async () => {},
   }
 }

@@ -6,3 +6,19 @@ export const helmetOptions: FastifyHelmetOptions = {
 }
 
 export default helmet
+
+/**
+ * The dashboard's pages (GET /dashboard) load their own scripts, styles and event stream and nothing else: no
+ * inline script or style element, no other host, no frame. uPlot styles its canvases through the CSSOM, which
+ * style-src does not govern.
+ */
+export const dashboardCsp = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "connect-src 'self'",
+  "img-src 'self' data:",
+  "form-action 'self'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+].join('; ')

@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { configuredTokenCheck } from '../auth/tokens.ts'
-import { JobNotFailedError, JobNotFoundError, UnauthorizedError } from '../errors.ts'
+import { UnauthorizedError } from '../errors.ts'
 import { adminJobView } from '../jobs/job-view.ts'
+import { retryFailedJob } from '../jobs/retry.ts'
 import { listJobsRouteSchema, retryJobRouteSchema } from '../schemas/admin.ts'
 import type { Services } from '../services.ts'
 
@@ -17,10 +18,6 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
   })
 
   app.post('/admin/jobs/:id/retry', { schema: retryJobRouteSchema }, async (request, reply) => {
-    const job = await services.queue.get(request.params.id)
-    if (!job) throw new JobNotFoundError()
-    const requeued = await services.queue.requeueFailed(job.id, Date.now())
-    if (!requeued) throw new JobNotFailedError(job.status)
-    return reply.code(202).send(adminJobView(requeued))
+    return reply.code(202).send(adminJobView(await retryFailedJob(services.queue, request.params.id)))
   })
 }

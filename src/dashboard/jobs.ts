@@ -1,0 +1,39 @@
+import { adminJobView } from '../jobs/job-view.ts'
+import { JOB_STATUSES, type JobStatus } from '../jobs/statuses.ts'
+import type { Job, JobStore } from '../jobs/types.ts'
+
+// Anything shaped like an address, Message-IDs included: the page shows owner ids, never people's addresses.
+const ADDRESS = /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+/g
+
+function withoutAddresses<T>(value: T): T {
+  if (typeof value === 'string') return value.replace(ADDRESS, '[address]') as T
+  if (Array.isArray(value)) return value.map(withoutAddresses) as T
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutAddresses(v)])) as T
+  }
+  return value
+}
+
+/**
+ * A job as the dashboard shows it: the admin view (owner id, the error's detail), with every e-mail address
+ * taken out, wherever it hides (a welcome mail's result, an SMTP answer quoting the recipient).
+ */
+export function dashboardJobView(job: Job) {
+  return withoutAddresses(adminJobView(job))
+}
+
+/** The newest jobs, of one status or of all (merged newest first), optionally of one kind. */
+export async function listDashboardJobs(
+  queue: JobStore,
+  filter: { status?: JobStatus | undefined; kind?: string | undefined; limit: number },
+) {
+  const statuses = filter.status ? [filter.status] : JOB_STATUSES
+  const lists = await Promise.all(
+    statuses.map((status) => queue.list({ status, kind: filter.kind, limit: filter.limit })),
+  )
+  return lists
+    .flat()
+    .sort((a, b) => b.createdAt - a.createdAt)
+    .slice(0, filter.limit)
+    .map(dashboardJobView)
+}
