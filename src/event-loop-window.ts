@@ -1,22 +1,26 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 
-/** The event loop's delay over the last full window: p99 and max, in milliseconds. */
+/** The event loop's delay over the last full window: p50, p99 and max, in milliseconds. */
 export interface EventLoopWindow {
-  readonly last: { p99Ms: number; maxMs: number }
+  readonly last: { p50Ms: number; p99Ms: number; maxMs: number }
   close(): void
 }
 
 /**
  * Event-loop delay measured in fixed windows (one second by default) at 10 ms resolution. prom-client's
- * nodejs_eventloop_lag_* restart at every scrape, so a second reader (a timeline sampled every second, a second
+ * nodejs_eventloop_lag_* restart at every scrape, so a second reader (the dashboard, the bench's timeline, a second
  * Prometheus) would cut the first one's interval short; a window of its own is the same for every reader.
  */
 export function eventLoopWindow(windowMs = 1000): EventLoopWindow {
   const histogram = monitorEventLoopDelay({ resolution: 10 })
   histogram.enable()
-  let last = { p99Ms: 0, maxMs: 0 }
+  let last = { p50Ms: 0, p99Ms: 0, maxMs: 0 }
   const timer = setInterval(() => {
-    last = { p99Ms: histogram.percentile(99) / 1e6, maxMs: histogram.max / 1e6 }
+    last = {
+      p50Ms: histogram.percentile(50) / 1e6,
+      p99Ms: histogram.percentile(99) / 1e6,
+      maxMs: histogram.max / 1e6,
+    }
     histogram.reset()
   }, windowMs)
   timer.unref()

@@ -2,13 +2,15 @@ import client from 'prom-client'
 import type { UploadSlots } from './avatars/upload-slots.ts'
 import type { Database } from './db/database.ts'
 import { ErrorSource } from './error-events.ts'
-import { eventLoopWindow } from './event-loop-window.ts'
+import { type EventLoopWindow, eventLoopWindow } from './event-loop-window.ts'
 import type { ImagePool } from './images/pool.ts'
 import type { JobWaiters } from './jobs/job-waiters.ts'
 import type { AttemptOutcome, FinishedStatus, Job, JobStore } from './jobs/types.ts'
 
 export interface Metrics {
   registry: client.Registry
+  /** The event loop's delay over the last full second, for every reader (the gauge, the dashboard). */
+  eventLoop: EventLoopWindow
   observeRequest(method: string, route: string, status: number, seconds: number): void
   observeJob(job: Job, outcome: AttemptOutcome, ms: number): void
   /** Finished jobs deleted by the retention sweep. */
@@ -206,10 +208,11 @@ export function createMetrics(sources: {
   const loop = eventLoopWindow()
   new client.Gauge({
     name: 'deckhand_event_loop_delay_seconds',
-    help: 'Event-loop delay over the last full second (10 ms resolution), by stat (p99, max); not reset by scrapes',
+    help: 'Event-loop delay over the last full second (10 ms resolution), by stat (p50, p99, max); not reset by scrapes',
     labelNames: ['stat'],
     registers: [registry],
     collect() {
+      this.set({ stat: 'p50' }, loop.last.p50Ms / 1000)
       this.set({ stat: 'p99' }, loop.last.p99Ms / 1000)
       this.set({ stat: 'max' }, loop.last.maxMs / 1000)
     },
@@ -225,6 +228,7 @@ export function createMetrics(sources: {
 
   return {
     registry,
+    eventLoop: loop,
     observeRequest(method, route, status, seconds) {
       http.observe({ method, route, status: String(status) }, seconds)
     },

@@ -43,6 +43,7 @@ export function createLiveDashboard(services: Services, log: FastifyBaseLogger) 
   const sampler = new Sampler(
     createReadings({
       registry: services.metrics.registry,
+      eventLoop: services.metrics.eventLoop,
       queue: services.queue,
       pool: services.pool,
       workers: {

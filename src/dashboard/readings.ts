@@ -1,5 +1,5 @@
-import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type client from 'prom-client'
+import type { EventLoopWindow } from '../event-loop-window.ts'
 import type { ImagePool } from '../images/pool.ts'
 import type { JobStore } from '../jobs/types.ts'
 import { type Buckets, bucketQuantile } from './quantile.ts'
@@ -21,6 +21,8 @@ interface Totals {
 
 export interface ReadingsSources {
   registry: client.Registry
+  /** The event loop's delay over the last full second (metrics.ts keeps it for every reader). */
+  eventLoop: EventLoopWindow
   queue: JobStore
   pool: ImagePool | undefined
   /** Workers (QUEUE=bullmq) whose GET /metrics is read with each sample: their own jobs, mails, pool and RSS. */
@@ -30,7 +32,7 @@ export interface ReadingsSources {
 }
 
 export interface Readings {
-  /** Starts what costs something while running (the event-loop monitor); the next read has no rates yet. */
+  /** A page opened: the next read has no rates yet (nothing to take a difference from). */
   begin(): void
   end(): void
   read(now: number): Promise<Sample>
@@ -52,9 +54,6 @@ const add = (map: Map<string, number>, key: string, by: number) => map.set(key, 
  * read before.
  */
 export function createReadings(sources: ReadingsSources): Readings {
-  // A histogram of its own: prom-client resets its event-loop histogram at every /metrics scrape, and reading
-  // that one every second would steal Prometheus's intervals.
-  const loop = monitorEventLoopDelay({ resolution: 10 })
   let last: Totals | undefined
 
   async function totals(t: number): Promise<Totals> {
@@ -161,22 +160,18 @@ export function createReadings(sources: ReadingsSources): Readings {
     }
   }
 
+  // Not prom-client's event-loop histogram: it restarts at every /metrics scrape, and reading it every second would
+  // steal Prometheus's intervals.
   function loopChart(): ChartValues {
-    const ms = (ns: number) => (Number.isFinite(ns) ? ns / 1e6 : null)
-    const chart = { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) }
-    loop.reset()
-    return chart
+    const { p50Ms, p99Ms, maxMs } = sources.eventLoop.last
+    return { p50: p50Ms, p99: p99Ms, max: maxMs }
   }
 
   return {
     begin() {
-      loop.reset()
-      loop.enable()
       last = undefined
     },
-    end() {
-      loop.disable()
-    },
+    end() {},
     async read(now) {
       const [current, queue] = await Promise.all([totals(now), queueCharts(now)])
       const before = last

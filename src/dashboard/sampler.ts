@@ -10,7 +10,7 @@ export interface SamplerOptions {
 
 /**
  * Takes one sample a second while at least one dashboard is open, and none at all otherwise: with nobody
- * watching there is no timer, no event-loop monitor and no queue query, so a load test of the service measures
+ * watching there is no timer and no queue query, so a load test of the service measures
  * the service. The last samples are kept for the next page that opens, so the charts show what was seen.
  */
 export class Sampler {

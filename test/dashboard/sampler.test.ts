@@ -116,6 +116,7 @@ t.test('the readings are the service’s own: requests by route and class, laten
   const errors: unknown[] = []
   const readings = createReadings({
     registry: app.services.metrics.registry,
+    eventLoop: app.services.metrics.eventLoop,
     queue: app.services.queue,
     pool: app.services.pool,
     onError: (err) => errors.push(err),

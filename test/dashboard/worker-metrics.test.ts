@@ -35,6 +35,7 @@ t.test('workers’ own numbers come from their GET /metrics; one that cannot be 
   const errors: unknown[] = []
   const readings = createReadings({
     registry: api.services.metrics.registry,
+    eventLoop: api.services.metrics.eventLoop,
     queue: api.services.queue,
     pool: api.services.pool,
     workers: { urls: [workerUrl, `http://${away}`], token: METRICS_TOKEN, timeoutMs: 900 },
@@ -64,6 +65,7 @@ t.test('workers’ own numbers come from their GET /metrics; one that cannot be 
 
   const wrongToken = createReadings({
     registry: api.services.metrics.registry,
+    eventLoop: api.services.metrics.eventLoop,
     queue: api.services.queue,
     pool: undefined,
     workers: { urls: [workerUrl], token: undefined, timeoutMs: 900 },
