@@ -249,8 +249,16 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
   const find = (id: string) =>
     fromRedis(async () => {
       const found = await Promise.all([...queues.values()].map((q) => q.getJob(id)))
-      const job = found.find((j): j is BullJob<BullData> => j !== undefined)
-      return job && { job, state: await job.getState() }
+      const at = found.findIndex((j) => j !== undefined)
+      let job = found[at]
+      if (!job) return undefined
+      const state = await job.getState()
+      // The job was read before its state: one that finished in between is in its final state, but what was read
+      // has no outcome yet (no error, no result). BullMQ writes the state and the outcome in one script, so a
+      // second read has both.
+      if ((state === 'completed' || state === 'failed') && !job.finishedOn)
+        job = (await [...queues.values()][at]?.getJob(id)) ?? job
+      return { job, state }
     })
 
   return {

@@ -1,8 +1,10 @@
+import { type Queue, UnrecoverableError, Worker } from 'bullmq'
 import pino from 'pino'
 import t from 'tap'
 import { createBullStore } from '../../src/jobs/bullmq-store.ts'
 import { watchErrorsQuietly } from '../helpers/app.ts'
 import { openScratchDatabase, scaledEnv, servicesAvailable } from '../helpers/services.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 t.test('the BullMQ store counts a job still in the outbox as queued, per kind', async (t) => {
   if (!(await servicesAvailable(t))) return
@@ -43,4 +45,59 @@ t.test('the BullMQ store counts a job still in the outbox as queued, per kind', 
     ],
   )
   t.equal(await store.pendingCount('mail.welcome'), 2, 'pending counts the outbox too')
+})
+
+t.test('a job that fails while it is being read is read with its error, not as failed without one', async (t) => {
+  if (!(await servicesAvailable(t))) return
+  const env = await scaledEnv(t)
+  const database = await openScratchDatabase(t, env)
+  const store = createBullStore(database, {
+    redisUrl: env.REDIS_URL as string,
+    prefix: env.QUEUE_PREFIX as string,
+    kinds: ['mail.welcome'],
+    maxAttempts: 1,
+    keepSucceededMs: 60_000,
+    keepFailedMs: 60_000,
+    relayIntervalMs: 0,
+    timeoutMs: 5000,
+    log: pino({ level: 'silent' }),
+    watchErrors: watchErrorsQuietly,
+  })
+  t.teardown(() => store.close())
+  t.ok(await store.connected(2000), 'connected to Redis')
+  const queue = store.queues.get('mail.welcome') as Queue
+  const id = crypto.randomUUID()
+  await queue.add('mail.welcome', { ownerId: 'o', payload: {}, createdAt: Date.now() }, { jobId: id })
+
+  // A worker that fails the job with a reason, once the test lets it.
+  let release = () => {}
+  const released = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  const worker = new Worker(
+    'mail.welcome',
+    async () => {
+      await released
+      throw new UnrecoverableError('the mail server refused the message: 550')
+    },
+    { connection: { url: env.REDIS_URL as string }, prefix: env.QUEUE_PREFIX as string },
+  )
+  t.teardown(() => worker.close())
+  await waitFor('the job to be running', async () => (await queue.getJobState(id)) === 'active')
+
+  // The read the store makes of the job lands while it runs; it fails before the store asks for its state.
+  const getJob = queue.getJob.bind(queue)
+  let reads = 0
+  queue.getJob = async (jobId: string) => {
+    const job = await getJob(jobId)
+    if (reads++ === 0) {
+      release()
+      await waitFor('the job to fail', async () => (await queue.getJobState(id)) === 'failed')
+    }
+    return job
+  }
+  const job = await store.get(id)
+  t.equal(job?.status, 'failed')
+  t.same(job?.lastError, { code: 'INTERNAL', message: 'the mail server refused the message: 550' }, 'with its error')
+  t.ok(job?.finishedAt, 'and when it finished')
 })
