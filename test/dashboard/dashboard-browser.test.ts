@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import t from 'tap'
 import { fixture, signup, startApp } from '../helpers/app.ts'
-import { launchChromium } from '../helpers/browser.ts'
+import { launchChromium, screenshotPath } from '../helpers/browser.ts'
 import { signupLoad } from '../helpers/load.ts'
 import { listen } from '../helpers/ports.ts'
 import { startSmtp } from '../helpers/smtp.ts'
@@ -12,7 +12,6 @@ import { waitFor } from '../helpers/wait.ts'
  * under load, filter the jobs, retry a failed one, and check the page asked nothing of any other host.
  */
 const ADMIN_TOKEN = 'dashboard-token-for-tests-0123456789'
-const SCREENSHOT = new URL('../screenshots/dashboard.png', import.meta.url).pathname
 
 t.test('the dashboard in a browser', async (t) => {
   const browser = await launchChromium(t)
@@ -179,9 +178,9 @@ t.test('the dashboard in a browser', async (t) => {
     await page.locator('#job-table tbody tr').first().click()
     await page.waitForSelector('#job-detail:not([hidden])')
     await page.waitForTimeout(1500)
-    fs.mkdirSync(new URL('.', `file://${SCREENSHOT}`).pathname, { recursive: true })
-    await page.screenshot({ path: SCREENSHOT, fullPage: true })
-    t.ok(fs.statSync(SCREENSHOT).size > 20_000, 'test/screenshots/dashboard.png written')
+    const shot = screenshotPath(t, 'dashboard.png')
+    await page.screenshot({ path: shot, fullPage: true })
+    t.ok(fs.statSync(shot).size > 20_000, `the screenshot written (${shot})`)
     t.ok(Number(await page.locator('#chart-pool').getAttribute('data-samples')) > 10, 'the pool chart has drawn')
   })
 })

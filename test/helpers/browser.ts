@@ -1,4 +1,6 @@
 import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { type Browser, chromium } from 'playwright-core'
 
 /*
@@ -28,4 +30,16 @@ export async function launchChromium(t: Tap): Promise<Browser | undefined> {
   const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: FLAGS })
   t.teardown(() => browser.close())
   return browser
+}
+
+/**
+ * Where a test's screenshot for the README goes: test/screenshots/NAME with UPDATE_SCREENSHOTS=1 (then commit
+ * it), elsewhere a temporary file, so that an ordinary run takes and checks the picture without changing the
+ * checkout.
+ */
+export function screenshotPath(t: Pick<Tap, 'teardown'>, name: string): string {
+  if (process.env.UPDATE_SCREENSHOTS === '1') return new URL(`../screenshots/${name}`, import.meta.url).pathname
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'deckhand-screenshot-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  return path.join(dir, name)
 }
