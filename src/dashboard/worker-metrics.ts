@@ -18,7 +18,7 @@ const WANTED = new Set([
   'deckhand_pool_threads',
 ])
 
-/** The figures in one worker's metrics text. Its event-loop delay is left out: see readWorker. */
+/** The figures in one worker's metrics text. */
 export function workerFigures(text: string): WorkerFigures {
   const figures: WorkerFigures = { finished: new Map(), mails: 0, rssBytes: 0, poolBusy: 0, poolThreads: 0 }
   for (const { name, labels, value } of parsePrometheusText(text, WANTED)) {
@@ -33,12 +33,23 @@ export function workerFigures(text: string): WorkerFigures {
   return figures
 }
 
+/** The families read, by name: a full scrape would restart prom-client's event-loop histogram (see readWorker). */
+const FAMILIES = [
+  'deckhand_job_duration_seconds',
+  'deckhand_mail_attempts_total',
+  'process_resident_memory_bytes',
+  'deckhand_pool_threads_busy',
+  'deckhand_pool_threads',
+]
+const query = FAMILIES.map((name) => `name=${name}`).join('&')
+
 /**
- * One worker's GET /metrics, within `timeoutMs`. Only counters and gauges are used: prom-client resets its
- * event-loop histogram at every scrape, so reading it each second here would take Prometheus's intervals away.
+ * One worker's GET /metrics, within `timeoutMs`, only the families drawn (`?name=`): a full scrape collects
+ * nodejs_eventloop_lag_seconds, which restarts prom-client's event-loop histogram, and doing that every second
+ * here would leave Prometheus a second's worth of the worker's event-loop delay.
  */
 export async function readWorker(url: string, token: string | undefined, timeoutMs: number): Promise<WorkerFigures> {
-  const res = await fetch(new URL('/metrics', url), {
+  const res = await fetch(new URL(`/metrics?${query}`, url), {
     headers: token ? { authorization: `Bearer ${token}` } : {},
     signal: AbortSignal.timeout(timeoutMs),
   })

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { parsePrometheusText } from '../../src/dashboard/prometheus-text.ts'
 import { createReadings } from '../../src/dashboard/readings.ts'
+import { readWorker } from '../../src/dashboard/worker-metrics.ts'
 import { signup, startApp } from '../helpers/app.ts'
 import { freePort, listen } from '../helpers/ports.ts'
 import { waitFor } from '../helpers/wait.ts'
@@ -73,4 +74,22 @@ t.test('workers’ own numbers come from their GET /metrics; one that cannot be 
   })
   t.match((await wrongToken.read(Date.now())).workers?.[workerHost], /answered 401/)
   t.same(errors, [])
+})
+
+t.test('reading a worker every second leaves its event-loop delay whole for Prometheus', async (t) => {
+  const worker = await startApp(t, { METRICS_TOKEN })
+  const workerUrl = await listen(worker)
+  const scrape = (url: string) =>
+    fetch(url, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } }).then((r) => r.text())
+  await scrape(`${workerUrl}/metrics`) // Prometheus's scrape: a fresh interval from here
+  // Node's monitor skips its first tick after a reset: let it tick before the block.
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const blockedUntil = performance.now() + 120
+  while (performance.now() < blockedUntil); // the worker's loop (this process's) held for 120 ms
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const figures = await readWorker(workerUrl, METRICS_TOKEN, 2000)
+  t.ok(figures.rssBytes > 0, 'the dashboard read the worker')
+  const text = await scrape(`${workerUrl}/metrics`)
+  const max = Number(text.match(/^nodejs_eventloop_lag_max_seconds (\S+)$/m)?.[1]) * 1000
+  t.ok(max >= 100, `Prometheus's next scrape still has the 120 ms block (max ${max.toFixed(0)} ms)`)
 })
