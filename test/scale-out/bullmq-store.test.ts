@@ -6,24 +6,37 @@ import { watchErrorsQuietly } from '../helpers/app.ts'
 import { openScratchDatabase, scaledEnv, servicesAvailable } from '../helpers/services.ts'
 import { waitFor } from '../helpers/wait.ts'
 
+type StoreOptions = Parameters<typeof createBullStore>[1]
+
+/** A BullMQ store on the test's own prefix, with no relay (rows written to the outbox stay there), closed at the end. */
+function openStore(
+  t: { teardown(fn: () => unknown): void },
+  env: Record<string, string>,
+  database: Parameters<typeof createBullStore>[0],
+  options: Partial<StoreOptions> & Pick<StoreOptions, 'kinds'>,
+) {
+  const store = createBullStore(database, {
+    redisUrl: env.REDIS_URL as string,
+    prefix: env.QUEUE_PREFIX as string,
+    maxAttempts: 1,
+    keepSucceededMs: 0,
+    keepFailedMs: 0,
+    relayIntervalMs: 0,
+    timeoutMs: 5000,
+    log: pino({ level: 'silent' }),
+    watchErrors: watchErrorsQuietly,
+    ...options,
+  })
+  t.teardown(() => store.close())
+  return store
+}
+
 t.test('the BullMQ store counts a job still in the outbox as queued, per kind', async (t) => {
   if (!(await servicesAvailable(t))) return
   const env = await scaledEnv(t)
   const database = await openScratchDatabase(t, env)
   // No relay: what is written to the outbox stays there for this look.
-  const store = createBullStore(database, {
-    redisUrl: env.REDIS_URL as string,
-    prefix: env.QUEUE_PREFIX as string,
-    kinds: ['mail.welcome', 'image.avatar'],
-    maxAttempts: 1,
-    keepSucceededMs: 0,
-    keepFailedMs: 0,
-    relayIntervalMs: 0,
-    timeoutMs: 2000,
-    log: pino({ level: 'silent' }),
-    watchErrors: watchErrorsQuietly,
-  })
-  t.teardown(() => store.close())
+  const store = openStore(t, env, database, { kinds: ['mail.welcome', 'image.avatar'] })
   t.ok(await store.connected(2000), 'connected to Redis')
   const row = (kind: string) => ({
     id: crypto.randomUUID(),
@@ -51,19 +64,7 @@ t.test('a job that fails while it is being read is read with its error, not as f
   if (!(await servicesAvailable(t))) return
   const env = await scaledEnv(t)
   const database = await openScratchDatabase(t, env)
-  const store = createBullStore(database, {
-    redisUrl: env.REDIS_URL as string,
-    prefix: env.QUEUE_PREFIX as string,
-    kinds: ['mail.welcome'],
-    maxAttempts: 1,
-    keepSucceededMs: 60_000,
-    keepFailedMs: 60_000,
-    relayIntervalMs: 0,
-    timeoutMs: 5000,
-    log: pino({ level: 'silent' }),
-    watchErrors: watchErrorsQuietly,
-  })
-  t.teardown(() => store.close())
+  const store = openStore(t, env, database, { kinds: ['mail.welcome'], keepSucceededMs: 60_000, keepFailedMs: 60_000 })
   t.ok(await store.connected(2000), 'connected to Redis')
   const queue = store.queues.get('mail.welcome') as Queue
   const id = crypto.randomUUID()
