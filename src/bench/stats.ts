@@ -1,3 +1,5 @@
+import { parsePrometheusText } from '../prometheus-text.ts'
+
 /** The p-th percentile (0–100) of `values`, nearest-rank; NaN when there are none. */
 export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return Number.NaN
@@ -35,15 +37,10 @@ export function steadyRate(finishedAt: readonly number[], warm: number): number 
  * `{ status: 'queued' }` summed over its kinds. 0 when none matches: a gauge with no sample has nothing in it.
  */
 export function metricSum(text: string, name: string, labels: Readonly<Record<string, string>> = {}): number {
-  const wanted = Object.entries(labels).map(([key, value]) => `${key}="${value}"`)
-  let sum = 0
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue
-    const open = line.indexOf('{')
-    const pairs = open === name.length ? line.slice(open + 1, line.indexOf('}')).split(',') : []
-    if (wanted.every((pair) => pairs.includes(pair))) sum += Number(line.slice(line.lastIndexOf(' ') + 1))
-  }
-  return sum
+  const wanted = Object.entries(labels)
+  return parsePrometheusText(text, new Set([name]))
+    .filter((sample) => wanted.every(([key, value]) => sample.labels[key] === value))
+    .reduce((sum, sample) => sum + sample.value, 0)
 }
 
 /**

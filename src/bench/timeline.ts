@@ -1,3 +1,4 @@
+import { parsePrometheusText } from '../prometheus-text.ts'
 import { metricSum, metricValue, percentile } from './stats.ts'
 
 /** One second of a phase: what the load client saw, and what the service said of itself at its end. */
@@ -47,7 +48,7 @@ async function serviceSecond(url: string) {
   // The bare route of the limit phase has no /metrics: its service figures stay unknown, not 0.
   if (!res.ok) throw new Error(`/metrics answered ${res.status}`)
   const text = await res.text()
-  const latencies = [...text.matchAll(/^deckhand_job_queue_latency_seconds\{[^}]*\} (\S+)$/gm)].map((m) => Number(m[1]))
+  const latencies = parsePrometheusText(text, new Set(['deckhand_job_queue_latency_seconds'])).map((s) => s.value)
   return {
     eventLoopP99Ms: metricValue(text, 'deckhand_event_loop_delay_seconds{stat="p99"}') * 1000,
     queued: metricSum(text, 'deckhand_jobs', { status: 'queued' }),

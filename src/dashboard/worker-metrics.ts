@@ -1,4 +1,4 @@
-import { parsePrometheusText } from './prometheus-text.ts'
+import { parsePrometheusText } from '../prometheus-text.ts'
 
 /** What the dashboard draws of one worker, read from its GET /metrics: counters cumulative, the rest gauges. */
 export interface WorkerFigures {

@@ -1,7 +1,7 @@
 import t from 'tap'
-import { parsePrometheusText } from '../../src/dashboard/prometheus-text.ts'
 import { createReadings } from '../../src/dashboard/readings.ts'
 import { readWorker } from '../../src/dashboard/worker-metrics.ts'
+import { parsePrometheusText } from '../../src/prometheus-text.ts'
 import { signup, startApp } from '../helpers/app.ts'
 import { freePort, listen } from '../helpers/ports.ts'
 import { waitFor } from '../helpers/wait.ts'

@@ -10,9 +10,9 @@ const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g
 const unescapeLabel = (value: string) => value.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c))
 
 /**
- * The samples of the metrics named in `wanted`, from a worker's GET /metrics (prom-client's text format).
- * Narrow on purpose: deckhand reads its own workers, not any exporter, so comments, timestamps and exemplars
- * are skipped rather than interpreted.
+ * The samples of the metrics named in `wanted`, from deckhand's own GET /metrics (prom-client's text format): a
+ * worker's, read by the dashboard; the service's, read by the bench. Narrow on purpose: deckhand reads itself, not
+ * any exporter, so comments, timestamps and exemplars are skipped rather than interpreted.
  */
 export function parsePrometheusText(text: string, wanted: ReadonlySet<string>): PromSample[] {
   const out: PromSample[] = []
