@@ -58,6 +58,7 @@ const { values: args, positionals } = parseArgs({
     from: { type: 'string' },
     compare: { type: 'string' },
     noise: { type: 'string', default: '0.2' },
+    'sample-service': { type: 'string', default: 'true' },
   },
 })
 
@@ -127,7 +128,7 @@ if (args.soak !== undefined) {
 say(`input: ${path.basename(options.fixture)}; ${options.avatarJobs} avatar jobs; signup phases ${args.duration} s`)
 
 // Every phase keeps a point a second (throughput, latency, event loop, queue, RSS) for the HTML report.
-const timelines = new Timelines()
+const timelines = new Timelines({ readService: args['sample-service'] !== 'false' })
 async function timed<T>(phase: string, url: string | undefined, fn: (timeline: Recorder) => Promise<T>) {
   const timeline = timelines.start(phase, url)
   try {

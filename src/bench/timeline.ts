@@ -57,6 +57,13 @@ async function serviceSecond(url: string) {
   }
 }
 
+const unread = async () => ({
+  eventLoopP99Ms: Number.NaN,
+  queued: Number.NaN,
+  queueLatencySeconds: Number.NaN,
+  rssMiB: Number.NaN,
+})
+
 const benchItself = async () => ({
   eventLoopP99Ms: Number.NaN,
   queued: Number.NaN,
@@ -67,6 +74,15 @@ const benchItself = async () => ({
 /** The timelines of one bench run, in the order their phases ran; the JSON report and the HTML report carry them. */
 export class Timelines {
   readonly all: PhaseTimeline[] = []
+  readonly #readService: boolean
+
+  /**
+   * `readService: false` leaves the service alone during the phases (its figures stay unknown): a run that
+   * measures what the once-a-second read itself costs the service (`--sample-service false`).
+   */
+  constructor({ readService = true }: { readService?: boolean } = {}) {
+    this.#readService = readService
+  }
 
   /**
    * Starts a phase's timeline: one point a second until `stop()`, read of the service at `url` (or of the bench
@@ -81,7 +97,7 @@ export class Timelines {
     let stopped = false
     // The wait for the next second, cut short by stop().
     let wake = () => {}
-    const read = url ? () => serviceSecond(url) : benchItself
+    const read = !url ? benchItself : this.#readService ? () => serviceSecond(url) : unread
     const loop = (async () => {
       for (let second = 1; !stopped; second++) {
         const wait = started + second * 1000 - performance.now()
@@ -97,12 +113,7 @@ export class Timelines {
         const [s, a] = [signups, avatars]
         signups = []
         avatars = []
-        const service = await read().catch(() => ({
-          eventLoopP99Ms: Number.NaN,
-          queued: Number.NaN,
-          queueLatencySeconds: Number.NaN,
-          rssMiB: Number.NaN,
-        }))
+        const service = await read().catch(unread)
         timeline.points.push({
           t: second,
           signupsPerSecond: s.length,

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process'
 import fs from 'node:fs'
+import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
@@ -166,6 +167,31 @@ t.test('a timeline reads the service every second without cutting the interval o
   const unreachable = await bare.stop()
   t.ok(Number.isNaN(unreachable.points[0]?.rssMiB), 'a service that does not answer leaves its figures unknown')
 })
+
+t.test(
+  "--sample-service false: the timeline keeps the load client's figures and asks the service nothing",
+  async (t) => {
+    const asked: string[] = []
+    const server = http.createServer((req, res) => {
+      asked.push(req.url ?? '')
+      res.end('deckhand_jobs{kind="mail.welcome",status="queued"} 3\n')
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    t.teardown(() => server.close())
+    const { port } = server.address() as { port: number }
+    const url = `http://127.0.0.1:${port}`
+    for (const readService of [true, false]) {
+      asked.length = 0
+      const timeline = new Timelines({ readService }).start('test phase', url)
+      timeline.signup(4)
+      await new Promise((resolve) => setTimeout(resolve, 1200))
+      const { points } = await timeline.stop()
+      t.equal(points[0]?.signupsPerSecond, 1, `readService ${readService}: the client's signup counted`)
+      if (readService) t.ok(asked.length > 0 && points[0]?.queued === 3, 'read: the service was asked each second')
+      else t.ok(asked.length === 0 && Number.isNaN(points[0]?.queued), 'not read: no request, its figures unknown')
+    }
+  },
+)
 
 t.test('npm run bench -- --from / --compare: the HTML of a saved report, and exit 1 on a regression', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'deckhand-bench-report-'))
