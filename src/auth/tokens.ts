@@ -1,5 +1,6 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHash, timingSafeEqual } from 'node:crypto'
 import { UnauthorizedError } from '../errors.ts'
+import { randomBase64url } from '../random-pool.ts'
 import type { User, UsersRepository } from '../users/repository.ts'
 
 /*
@@ -15,7 +16,7 @@ export function bearerCredentials(header: string | undefined): string | undefine
 
 /** A new token for a user: 256 random bits after the id. Handed to the client once, never stored. */
 export function newToken(userId: string): { token: string; hash: Buffer } {
-  const secret = randomBytes(32).toString('base64url')
+  const secret = randomBase64url(32)
   return { token: `${userId}.${secret}`, hash: hashSecret(secret) }
 }
 

@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto'
 import { PostgresAdapter, type Selectable, sql } from 'kysely'
 import { compiledOnce } from '../db/compiled.ts'
 import type { Database, Db } from '../db/database.ts'
+import { rowId } from '../db/row-id.ts'
 import type { JobsTable } from '../db/schema.ts'
 import type { Job, JobChange, JobErrorInfo, JobStatus, Journal, NewJob } from './types.ts'
 
@@ -9,7 +9,7 @@ export type JobRow = Selectable<JobsTable>
 
 /** What a new job is stored with, in the journal as in the outbox: a fresh id, the owner, the payload as JSON. */
 export const newJobRow = (job: NewJob, now: number) => ({
-  id: randomUUID(),
+  id: rowId(),
   kind: job.kind,
   owner_id: job.ownerId,
   payload: JSON.stringify(job.payload),

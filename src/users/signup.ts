@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto'
 import { newToken } from '../auth/tokens.ts'
 import { type Database, isUniqueViolation, transact } from '../db/database.ts'
+import { rowId } from '../db/row-id.ts'
 import { EmailTakenError } from '../errors.ts'
 import type { Job, JobStore } from '../jobs/types.ts'
 import { MailKind } from '../mail/kinds.ts'
@@ -30,7 +30,7 @@ export interface SignupDeps {
  * are on disk or none is, so an accepted signup always gets its mails and a refused one never does.
  */
 export async function signUp(deps: SignupDeps, input: SignupInput): Promise<SignupResult> {
-  const id = randomUUID()
+  const id = rowId()
   const { token, hash } = newToken(id)
   const email = input.email.trim()
   const name = input.name?.trim() || null
