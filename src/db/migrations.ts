@@ -1,4 +1,4 @@
-import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely'
+import { type Kysely, type Migration, type MigrationProvider, Migrator, SqliteAdapter, sql } from 'kysely'
 
 /*
  * Schema versions, applied in name order by Kysely's migrator (which takes a lock, so several processes may
@@ -89,6 +89,35 @@ const migrations: Record<string, Migration> = {
         .addColumn('secret', 'text', (c) => c.notNull())
         .addColumn('created_at', 'bigint', (c) => c.notNull())
         .execute()
+    },
+  },
+  '0005_job_counts': {
+    // deckhand_jobs and the dashboard (every second while open) counted the jobs by kind and status with a
+    // GROUP BY over the whole journal. On SQLite that runs on the event loop: 13 ms with 200,000 rows, 94 ms
+    // with a million, and a week of retention holds many more. SQLite keeps the counts itself instead, by
+    // trigger, in the transaction that changes the job: one writer, so no contention, and no cost measurable in
+    // a million jobs inserted, claimed and finished. PostgreSQL counts on its own server, off the event loop, and
+    // a counter row that every writer updates would make its writers wait for each other: it keeps counting.
+    async up(db: Kysely<unknown>) {
+      if (!(db.getExecutor().adapter instanceof SqliteAdapter)) return
+      await sql`CREATE TABLE job_counts (
+        kind TEXT NOT NULL, status TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (kind, status)
+      ) WITHOUT ROWID`.execute(db)
+      await sql`INSERT INTO job_counts (kind, status, count)
+        SELECT kind, status, count(*) FROM jobs GROUP BY kind, status`.execute(db)
+      await sql`CREATE TRIGGER job_counts_insert AFTER INSERT ON jobs BEGIN
+        INSERT INTO job_counts (kind, status, count) VALUES (new.kind, new.status, 1)
+          ON CONFLICT (kind, status) DO UPDATE SET count = count + 1;
+      END`.execute(db)
+      await sql`CREATE TRIGGER job_counts_update AFTER UPDATE OF kind, status ON jobs
+        WHEN old.kind IS NOT new.kind OR old.status IS NOT new.status BEGIN
+        UPDATE job_counts SET count = count - 1 WHERE kind = old.kind AND status = old.status;
+        INSERT INTO job_counts (kind, status, count) VALUES (new.kind, new.status, 1)
+          ON CONFLICT (kind, status) DO UPDATE SET count = count + 1;
+      END`.execute(db)
+      await sql`CREATE TRIGGER job_counts_delete AFTER DELETE ON jobs BEGIN
+        UPDATE job_counts SET count = count - 1 WHERE kind = old.kind AND status = old.status;
+      END`.execute(db)
     },
   },
 }

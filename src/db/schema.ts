@@ -65,10 +65,18 @@ export interface WebhooksTable {
   created_at: number
 }
 
+/** SQLite only: the jobs of each kind and status, kept by triggers on `jobs` (migration 0005). */
+export interface JobCountsTable {
+  kind: string
+  status: string
+  count: number
+}
+
 export interface Schema {
   users: UsersTable
   jobs: JobsTable
   avatars: AvatarsTable
   outbox: OutboxTable
   webhooks: WebhooksTable
+  job_counts: JobCountsTable
 }

@@ -319,7 +319,28 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
     },
 
     async oldestDue(now) {
-      // One MIN per kind along the claim index (status, kind, run_at): a read of the index, not of the backlog.
+      if (database.dialect === 'sqlite') {
+        // The kinds with jobs queued, from the counts; then one MIN per kind, which SQLite answers from the end of
+        // its slice of the claim index (status, kind, run_at): a read of a page or two, however long the backlog.
+        // (A MIN with GROUP BY kind reads every queued row: 1.5 ms of event loop with 20,000 waiting.)
+        const rows = await db
+          .selectFrom('job_counts as c')
+          .select((eb) => [
+            'c.kind',
+            eb
+              .selectFrom('jobs as j')
+              .select((e) => e.fn.min('j.run_at').as('at'))
+              .where('j.status', '=', 'queued')
+              .whereRef('j.kind', '=', 'c.kind')
+              .where('j.run_at', '<=', now)
+              .as('at'),
+          ])
+          .where('c.status', '=', 'queued')
+          .where('c.count', '>', 0)
+          .execute()
+        return rows.flatMap((r) => (r.at == null ? [] : [{ kind: r.kind, dueSince: Number(r.at) }]))
+      }
+      // PostgreSQL answers on its own server, off the event loop.
       const rows = await db
         .selectFrom('jobs')
         .select((eb) => ['kind', eb.fn.min('run_at').as('at')])
@@ -331,6 +352,16 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
     },
 
     async depth() {
+      if (database.dialect === 'sqlite') {
+        // Kept by triggers (migration 0005): a GROUP BY over the journal here held the event loop 94 ms a
+        // million rows, at every scrape and every second of an open dashboard.
+        const counts = await db
+          .selectFrom('job_counts')
+          .select(['kind', 'status', 'count'])
+          .where('count', '>', 0)
+          .execute()
+        return counts.map((r) => ({ kind: r.kind, status: r.status as JobStatus, count: r.count }))
+      }
       const rows = await db
         .selectFrom('jobs')
         .select((eb) => ['kind', 'status', eb.fn.countAll<number>().as('count')])
