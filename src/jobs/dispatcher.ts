@@ -10,8 +10,8 @@ export interface DispatcherOptions extends RunnerOptions {
 /**
  * Free slots a lane waits for before it claims again: a claim is one write transaction, about as dear for eight
  * jobs as for one, and with a slot freed per finished job, claiming at every one was a claim per job (a tenth of
- * the event loop at 2,000 mails/s). An idle lane claims at once (all its slots are free); a busy one claims a
- * quarter of its slots at a time. Lanes of up to three slots claim for every free one.
+ * the event loop at 2,000 mails/s). An idle lane claims at once (all its slots are free); a busy one claims
+ * once half its slots are free. Lanes of up to three slots claim for every free one.
  */
 export const claimBatch = (concurrency: number) => Math.max(1, Math.floor(concurrency / 2))
 
