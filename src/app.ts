@@ -13,6 +13,7 @@ import { adminRoutes } from './routes/admin.ts'
 import { avatarsRoutes } from './routes/avatars.ts'
 import { dashboardRoutes } from './routes/dashboard.ts'
 import { healthRoutes } from './routes/health.ts'
+import { homeRoutes } from './routes/home.ts'
 import { jobEventsRoutes, jobsRoutes } from './routes/jobs.ts'
 import { metricsRoutes } from './routes/metrics.ts'
 import { signupRoutes } from './routes/signup.ts'
@@ -22,6 +23,7 @@ import { ErrorResponse } from './schemas/common.ts'
 import { webhooksDocument } from './schemas/webhooks.ts'
 import { createServices, type Services, type ServicesOptions } from './services.ts'
 import { validatorCompiler } from './validation.ts'
+import { validationMessage } from './validation-messages.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -54,6 +56,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
     // Node checks those timeouts only every connectionsCheckingInterval (30 s by default): check every second.
     http: { headersTimeout: config.HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 1000 },
+    schemaErrorFormatter: (errors, part) => new Error(validationMessage(errors, part)),
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.setValidatorCompiler(validatorCompiler([ErrorResponse]))
@@ -109,6 +112,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(healthRoutes, { services })
   await app.register(metricsRoutes, { services })
   if (!servesApi) return app
+  await app.register(homeRoutes)
   await app.register(signupRoutes, { services })
   await app.register(usersRoutes, { services })
   await app.register(jobsRoutes, { services })

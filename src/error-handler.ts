@@ -1,11 +1,13 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify'
+import { allowedMethods } from './allowed-methods.ts'
 import { dependencyFailure, dependencyNames } from './dependencies.ts'
 import {
   BadRequestError,
   DependencyUnavailableError,
   InternalError,
   InvalidJsonError,
+  MethodNotAllowedError,
   PayloadTooLargeError,
   RouteNotFoundError,
   StorageUnavailableError,
@@ -16,11 +18,19 @@ import { storageFailure } from './storage/failures.ts'
 
 const RETRY_AFTER_SECONDS = 30
 
-type Declared = (message: string) => FastifyError
+type Declared = (message: string, request: FastifyRequest) => FastifyError
 
 /** Fastify's and @fastify/multipart's client errors, as the declared errors of errors.ts: one vocabulary. */
 const fromFastify: Record<string, Declared> = {
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: (message) => new UnsupportedMediaTypeError(message),
+  // Routes that take other bodies (uploads) refuse a wrong type themselves, with their own words: this is JSON's.
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: (_message, request) =>
+    new UnsupportedMediaTypeError(
+      `Expected a JSON body with "Content-Type: application/json" but received ${
+        request.headers['content-type']
+          ? `Content-Type ${request.headers['content-type'].slice(0, 100)}`
+          : 'no Content-Type'
+      }`,
+    ),
   FST_INVALID_MULTIPART_CONTENT_TYPE: (message) => new UnsupportedMediaTypeError(message),
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: (message) => new BadRequestError(message),
   FST_ERR_CTP_EMPTY_JSON_BODY: (message) => new InvalidJsonError(message),
@@ -38,7 +48,7 @@ const hasOwnCode = (err: FastifyError) =>
  * Fastify's text under our code; anything else is a bug or an outside failure, and the client learns nothing
  * of it that could be misused.
  */
-function declare(err: FastifyError): FastifyError {
+function declare(err: FastifyError, request: FastifyRequest): FastifyError {
   const storage = storageFailure(err)
   if (storage) return new StorageUnavailableError(storage)
   const down = dependencyFailure(err)
@@ -48,7 +58,7 @@ function declare(err: FastifyError): FastifyError {
   if (status >= 400 && status < 500) {
     if (err instanceof SyntaxError) return new InvalidJsonError(err.message)
     const known = fromFastify[err.code]
-    if (known) return known(err.message)
+    if (known) return known(err.message, request)
     // Body, file, part and field limits alike (Fastify's and @fastify/multipart's).
     if (status === 413) return new PayloadTooLargeError(err.message)
     if (hasOwnCode(err)) return err
@@ -60,8 +70,13 @@ function declare(err: FastifyError): FastifyError {
 
 /** Every error, 404s and malformed bodies included, leaves as `{statusCode, code, error, message}`. */
 export function installErrorHandling(app: FastifyInstance): void {
-  const notFound = (request: FastifyRequest) =>
-    new RouteNotFoundError(request.method, request.url.split('?')[0] as string)
+  const methodsOn = allowedMethods(app)
+  const notFound = (request: FastifyRequest) => {
+    const path = request.url.split('?')[0] as string
+    const allowed = methodsOn(path)
+    if (allowed.length === 0) return new RouteNotFoundError(request.method, path)
+    return Object.assign(new MethodNotAllowedError(request.method, path, allowed.join(', ')), { allow: allowed })
+  }
   // Answered before Fastify would read (and wait for) a body nobody is going to use; preParsing rather than
   // onRequest, so that every onRequest hook (security headers) has run.
   app.addHook('preParsing', async (request) => {
@@ -72,7 +87,7 @@ export function installErrorHandling(app: FastifyInstance): void {
   })
 
   app.setErrorHandler((original: FastifyError, request, reply) => {
-    const err = declare(original)
+    const err = declare(original, request)
     const statusCode = err.statusCode as number
     if (statusCode === 500) {
       request.log.error({ err: original }, 'request failed')
@@ -84,6 +99,7 @@ export function installErrorHandling(app: FastifyInstance): void {
       request.log.info({ err: original.cause, code: err.code }, 'request refused')
     }
     if (statusCode === 401) reply.header('www-authenticate', 'Bearer')
+    if (statusCode === 405) reply.header('allow', (err as { allow?: string[] }).allow?.join(', ') ?? '')
     // Every 503 is a passing state (busy, disk full, a dependency away, not ready): say when to come back.
     if (statusCode === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS))
     // A 429 of the rate limiter says when its window opens; one for uploads in flight frees up in seconds.

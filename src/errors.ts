@@ -29,7 +29,17 @@ export const CrossOriginError = createError<[string, string]>(
   'Expected a request from the dashboard itself (Origin with host %s) but received Origin %s',
   403,
 )
-export const RouteNotFoundError = createError<[string, string]>('ROUTE_NOT_FOUND', 'No route %s %s', 404)
+export const RouteNotFoundError = createError<[string, string]>(
+  'ROUTE_NOT_FOUND',
+  'No route %s %s: GET / lists where to start, GET /docs the whole API',
+  404,
+)
+/** A known path asked with a method it does not answer; the answer's Allow header lists those it does. */
+export const MethodNotAllowedError = createError<[string, string, string]>(
+  'METHOD_NOT_ALLOWED',
+  '%s is not allowed on %s: use %s',
+  405,
+)
 export const EmptyUploadError = createError('EMPTY_UPLOAD', 'Expected image bytes but received an empty body', 400)
 export const MissingFileError = createError<[string]>('MISSING_FILE', '%s', 400)
 export const InvalidMultipartError = createError<[string]>(

@@ -6,7 +6,15 @@ import type { FastifySchemaCompiler } from 'fastify'
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default
 
 function ajv(coerceTypes: boolean | 'array'): Ajv {
-  const instance = new Ajv({ coerceTypes, useDefaults: true, removeAdditional: false, allErrors: false, strict: false })
+  const instance = new Ajv({
+    coerceTypes,
+    useDefaults: true,
+    removeAdditional: false,
+    allErrors: false,
+    strict: false,
+    // Errors carry their schema, for messages that name what was expected (validation-messages.ts).
+    verbose: true,
+  })
   addFormats(instance)
   return instance
 }

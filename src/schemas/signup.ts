@@ -1,4 +1,5 @@
 import { type Static, Type } from 'typebox'
+import { EXPECTED } from '../validation-messages.ts'
 import { ErrorRef, Id } from './common.ts'
 
 /*
@@ -15,6 +16,7 @@ export const SignupBody = Type.Object(
       format: 'email',
       maxLength: 254,
       pattern: '^[^@]{1,64}@',
+      [EXPECTED]: 'an e-mail address with at most 64 characters before the @',
       description: 'Compared case-insensitively; at most 254 characters, the part before the @ at most 64',
     }),
     name: Type.Optional(
@@ -22,6 +24,7 @@ export const SignupBody = Type.Object(
         minLength: 1,
         maxLength: 100,
         pattern: PRINTABLE_NAME,
+        [EXPECTED]: 'printable text, without control characters, bidirectional controls or line separators',
         description:
           'Shown on the public profile and in mails; no control characters, bidirectional controls or line separators',
       }),

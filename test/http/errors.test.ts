@@ -9,7 +9,7 @@ t.test('every error path answers the one JSON shape {statusCode, code, error, me
   const json = { 'content-type': 'application/json' }
   const cases = [
     { status: 404, code: 'ROUTE_NOT_FOUND', req: { url: '/no/such/route' } },
-    { status: 404, code: 'ROUTE_NOT_FOUND', req: { method: 'DELETE' as const, url: '/signup' } },
+    { status: 405, code: 'METHOD_NOT_ALLOWED', req: { method: 'DELETE' as const, url: '/signup' } },
     {
       status: 400,
       code: 'INVALID_JSON',
