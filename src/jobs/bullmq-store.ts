@@ -160,7 +160,10 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
     }
   }
 
-  async function handOver(rows: Selectable<OutboxTable>[]): Promise<void> {
+  async function handOver(all: Selectable<OutboxTable>[]): Promise<void> {
+    // A kind this process has no queue for (a newer process wrote it, in a rolling deploy) stays in the outbox for
+    // a process that knows it; it must not fail the hand-over of the rows beside it.
+    const rows = all.filter((row) => queues.has(row.kind))
     if (rows.length === 0) return
     await fromRedis(() =>
       Promise.all(
@@ -194,13 +197,34 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
   }
 
   let sweeping: Promise<void> | undefined
+  const unknownSeen = new Set<string>()
   const sweep = () => {
     sweeping ??= (async () => {
       // Redis away: the rows wait where they are; ioredis' reconnects are logged already.
       if (redis.status !== 'ready') return
-      const rows = await db.selectFrom('outbox').selectAll().orderBy('created_at').limit(500).execute()
+      const rows = await db
+        .selectFrom('outbox')
+        .selectAll()
+        .where('kind', 'in', [...queues.keys()])
+        .orderBy('created_at')
+        .limit(500)
+        .execute()
       if (rows.length > 0) options.log.info({ jobs: rows.length }, 'relaying jobs left in the outbox')
       await handOver(rows)
+      const unknown = await db
+        .selectFrom('outbox')
+        .select((eb) => ['kind', eb.fn.countAll<number>().as('count')])
+        .where('kind', 'not in', [...queues.keys()])
+        .groupBy('kind')
+        .execute()
+      // Once per kind, not at every pass: a rolling deploy may take a while.
+      if (unknown.some((r) => !unknownSeen.has(r.kind))) {
+        for (const r of unknown) unknownSeen.add(r.kind)
+        options.log.warn(
+          { waiting: Object.fromEntries(unknown.map((r) => [r.kind, Number(r.count)])) },
+          'outbox rows of job kinds this process does not run wait for a process that does',
+        )
+      }
     })()
       .catch((err) => options.log.warn({ err }, 'outbox relay failed; will try again'))
       .finally(() => {

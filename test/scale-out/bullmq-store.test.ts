@@ -102,3 +102,31 @@ t.test('a job that fails while it is being read is read with its error, not as f
   t.same(job?.lastError, { code: 'INTERNAL', message: 'the mail server refused the message: 550' }, 'with its error')
   t.ok(job?.finishedAt, 'and when it finished')
 })
+
+t.test('an outbox row of a kind this process does not know waits, and never blocks the rows behind it', async (t) => {
+  if (!(await servicesAvailable(t))) return
+  const env = await scaledEnv(t)
+  const database = await openScratchDatabase(t, env)
+  // A rolling deploy: a newer process committed a job of a kind this one has no queue for, before older work.
+  const now = Date.now()
+  const row = (kind: string, at: number) => ({
+    id: crypto.randomUUID(),
+    kind,
+    owner_id: 'o',
+    payload: '{}',
+    created_at: at,
+  })
+  const unknown = row('banner.render', now - 1000)
+  const known = Array.from({ length: 3 }, (_, i) => row('mail.welcome', now + i))
+  await database.db
+    .insertInto('outbox')
+    .values([unknown, ...known])
+    .execute()
+  const store = openStore(t, env, database, { kinds: ['mail.welcome'], relayIntervalMs: 50 })
+  t.ok(await store.connected(2000), 'connected to Redis')
+  const left = async () => (await database.db.selectFrom('outbox').select('id').execute()).map((r) => r.id)
+  await waitFor('the known rows to be relayed', async () => (await left()).length === 1, 5000)
+  t.same(await left(), [unknown.id], 'the unknown row stays in the outbox, for a process that knows its kind')
+  const queue = store.queues.get('mail.welcome') as Queue
+  for (const { id } of known) t.ok(await queue.getJob(id), `${id} is in BullMQ`)
+})
