@@ -1,5 +1,6 @@
 import t from 'tap'
 import { type SignedUp, signup, startApp, waitForJob } from '../helpers/app.ts'
+import { countByStatus, fillJobs } from '../helpers/journal.ts'
 
 t.test('GET /jobs/:id shows the owner its job, from queued to succeeded', async (t) => {
   const app = await startApp(t)
@@ -73,4 +74,19 @@ t.test('the Bearer scheme is case-insensitive (RFC 9110 §11.1), for users and t
     const res = await app.inject({ url: `/jobs/${jobId}`, headers: { authorization } })
     t.equal(res.statusCode, 401, `${authorization.slice(0, 12)}…: refused`)
   }
+})
+
+t.test('a journal row of a kind this process does not run waits, and the jobs behind it run', async (t) => {
+  const app = await startApp(t)
+  const db = app.services.database.db
+  // A rolling deploy: a newer process queued jobs of a kind this one has no handler for, before this signup.
+  await fillJobs(db, { count: 50, status: 'queued', finishedAt: null, kind: 'banner.render', prefix: 'banner-' })
+  await db
+    .updateTable('jobs')
+    .set({ run_at: Date.now() - 60_000 })
+    .where('kind', '=', 'banner.render')
+    .execute()
+  const ann = await signup(app, 'ann@example.com')
+  for (const job of ann.jobs) t.equal((await waitForJob(app, ann, job.id)).status, 'succeeded', job.kind)
+  t.same(await countByStatus(db), { queued: 50, succeeded: 2 }, 'the unknown rows wait, untouched')
 })
