@@ -1,4 +1,3 @@
-import dns from 'node:dns'
 import type { LookupFunction } from 'node:net'
 import { Webhook } from 'standardwebhooks'
 import { JobErrorCode, JobFailure } from '../errors.ts'
@@ -8,6 +7,7 @@ import { guardedAgents, TargetRefusedError } from './guard.ts'
 import type { WebhookDeliveryPayload } from './kinds.ts'
 import { PostTimeoutError, post, retryAfterMs } from './post.ts'
 import type { WebhooksRepository } from './repository.ts'
+import { hostResolver } from './resolve-host.ts'
 import { checkWebhookUrl, type WebhookUrlPolicy } from './url-policy.ts'
 
 export interface DeliveryOptions extends WebhookUrlPolicy {
@@ -18,6 +18,8 @@ export interface DeliveryOptions extends WebhookUrlPolicy {
   onOutcome: (outcome: WebhookOutcome) => void
   /** Tests only: resolve host names with this instead of DNS. */
   lookup?: LookupFunction
+  /** Tests only: the DNS servers to resolve host names with instead of the system's. */
+  dnsServers?: string[]
 }
 
 /**
@@ -29,7 +31,9 @@ export interface DeliveryOptions extends WebhookUrlPolicy {
  * guard refuses fails at once (WEBHOOK_TARGET_REFUSED).
  */
 export function webhookDeliveryHandler(options: DeliveryOptions): JobHandler {
-  const lookup = options.lookup ?? (dns.lookup as LookupFunction)
+  const lookup =
+    options.lookup ??
+    hostResolver({ timeoutMs: options.timeoutMs, servers: options.dnsServers, systemFallback: options.allowPrivate })
   const agents = guardedAgents({ allowPrivate: options.allowPrivate, lookup })
   return async (job, ctx) => {
     const payload = job.payload as WebhookDeliveryPayload

@@ -35,6 +35,7 @@ export function deliveryJob(userId: string): Job {
 
 export interface AttemptOptions {
   lookup?: LookupFunction
+  dnsServers?: string[]
   allowPrivate?: boolean
   timeoutMs?: number
 }
@@ -58,6 +59,7 @@ export async function attempt(url: string, options: AttemptOptions = {}) {
     allowPrivate: options.allowPrivate ?? false,
     onOutcome: (o) => outcomes.push(o),
     ...(options.lookup ? { lookup: options.lookup } : {}),
+    ...(options.dnsServers ? { dnsServers: options.dnsServers } : {}),
   })
   const ctx = { signal: new AbortController().signal, log: pino({ level: 'silent' }), setStage: () => {} }
   try {
