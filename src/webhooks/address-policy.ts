@@ -16,8 +16,8 @@ import ipaddr from 'ipaddr.js'
  * - NAT64's well-known prefix 64:ff9b::/96 (RFC 6052) is judged as its embedded IPv4 address: on an IPv6-only
  *   network DNS64 answers every IPv4-only receiver with such an address, so refusing the prefix would refuse
  *   them all, while the translator would carry 64:ff9b::10.0.0.1 to 10.0.0.1.
- * - IPv4-compatible ::/96 (deprecated by RFC 4291) is refused: some stacks still route ::7f00:1 to 127.0.0.1,
- *   ipaddr.js calls the range unicast, and no receiver has such an address.
+ * - IPv4-compatible ::/96 (deprecated by RFC 4291) is refused: automatic tunnelling (Linux's sit0) carries
+ *   ::7f00:1 to 127.0.0.1, ipaddr.js calls the range unicast, and no receiver has such an address.
  * - NAT64's local-use prefix 64:ff9b:1::/48 (RFC 8215), 6to4 2002::/16 (deprecated by RFC 7526) and Teredo
  *   2001::/32 are refused whatever they embed: each is a tunnel or translator whose other end and prefix length
  *   are the operator's, so the embedded IPv4 address cannot be told reliably; a real receiver has a native

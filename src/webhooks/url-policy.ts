@@ -29,7 +29,7 @@ export function checkWebhookUrl(raw: string, policy: WebhookUrlPolicy): string {
     throw new WebhookUrlRefusedError(`a ${url.protocol.replace(/:$/, '')} URL`)
   }
   if (url.username || url.password) throw new WebhookUrlRefusedError('a URL with credentials in it')
-  // Every root dot goes: `localhost..` is localhost to a resolver.
+  // Every trailing dot goes, not just one: `localhost..` meets the name rules below as localhost.
   const host = bareHost(url.hostname)
   if (!policy.allowPrivate) {
     if (isAddress(host)) {
