@@ -3,20 +3,23 @@ import { Webhook } from 'standardwebhooks'
 import { JobErrorCode, JobFailure } from '../errors.ts'
 import type { JobHandler } from '../jobs/types.ts'
 import type { WebhookOutcome } from '../metrics.ts'
-import { guardedAgents, refusedByGuard } from './guard.ts'
+import { guardedAgents, TargetRefusedError } from './guard.ts'
 import type { WebhookDeliveryPayload } from './kinds.ts'
-import { post, retryAfterMs } from './post.ts'
+import { PostTimeoutError, post, retryAfterMs } from './post.ts'
 import type { WebhooksRepository } from './repository.ts'
+import { hostResolver } from './resolve-host.ts'
 import { checkWebhookUrl, type WebhookUrlPolicy } from './url-policy.ts'
 
 export interface DeliveryOptions extends WebhookUrlPolicy {
   webhooks: WebhooksRepository
-  /** WEBHOOK_TIMEOUT_MS: connecting, sending and the answer's head, all of it. */
+  /** WEBHOOK_TIMEOUT_MS: resolving, connecting, sending and the answer's head, all of it. */
   timeoutMs: number
   /** Counts each attempt's outcome (/metrics). */
   onOutcome: (outcome: WebhookOutcome) => void
-  /** Tests only: resolve host names with this instead of the system's DNS. */
+  /** Tests only: resolve host names with this instead of DNS. */
   lookup?: LookupFunction
+  /** Tests only: the DNS servers to resolve host names with instead of the system's. */
+  dnsServers?: string[]
 }
 
 /**
@@ -28,7 +31,10 @@ export interface DeliveryOptions extends WebhookUrlPolicy {
  * guard refuses fails at once (WEBHOOK_TARGET_REFUSED).
  */
 export function webhookDeliveryHandler(options: DeliveryOptions): JobHandler {
-  const agents = guardedAgents(options.allowPrivate)
+  const lookup =
+    options.lookup ??
+    hostResolver({ timeoutMs: options.timeoutMs, servers: options.dnsServers, systemFallback: options.allowPrivate })
+  const agents = guardedAgents({ allowPrivate: options.allowPrivate, lookup })
   return async (job, ctx) => {
     const payload = job.payload as WebhookDeliveryPayload
     const hook = await options.webhooks.get(payload.userId)
@@ -55,20 +61,19 @@ export function webhookDeliveryHandler(options: DeliveryOptions): JobHandler {
       'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
       'webhook-signature': new Webhook(hook.secret).sign(job.id, now, body),
     }
-    const timeout = AbortSignal.timeout(options.timeoutMs)
     let answer: Awaited<ReturnType<typeof post>>
     try {
       answer = await post(url, {
         headers,
         body,
         agent: agents[new URL(url).protocol as 'http:' | 'https:'],
-        signal: AbortSignal.any([ctx.signal, timeout]),
-        lookup: options.lookup,
+        signal: ctx.signal,
+        timeoutMs: options.timeoutMs,
       })
     } catch (err) {
       // Shutdown: the job goes back to the queue, the attempt not counted.
       if (ctx.signal.aborted) throw err
-      throw unreached(err, timeout.aborted, options)
+      throw unreached(err, options)
     }
     const { status } = answer
     ctx.log.debug({ status }, 'webhook answered')
@@ -93,9 +98,9 @@ export function webhookDeliveryHandler(options: DeliveryOptions): JobHandler {
 }
 
 /** A delivery that got no answer: refused by the guard (final), or timed out or not connected (retried). */
-function unreached(err: unknown, timedOut: boolean, options: DeliveryOptions): JobFailure {
+function unreached(err: unknown, options: DeliveryOptions): JobFailure {
   const detail = (err as Error).message
-  if (refusedByGuard(err)) {
+  if (err instanceof TargetRefusedError) {
     options.onOutcome('refused')
     return new JobFailure(
       JobErrorCode.WEBHOOK_TARGET_REFUSED,
@@ -105,7 +110,8 @@ function unreached(err: unknown, timedOut: boolean, options: DeliveryOptions): J
     )
   }
   options.onOutcome('error')
-  if (timedOut) return new JobFailure(JobErrorCode.WEBHOOK_ERROR, `no answer within ${options.timeoutMs} ms`)
+  if (err instanceof PostTimeoutError)
+    return new JobFailure(JobErrorCode.WEBHOOK_ERROR, `no answer within ${options.timeoutMs} ms`)
   // The system's reason (ECONNREFUSED, ENOTFOUND) without the address it was about.
   const reason = (err as NodeJS.ErrnoException).code ?? 'error'
   return new JobFailure(JobErrorCode.WEBHOOK_ERROR, `could not reach the receiver (${reason})`, true, detail)

@@ -1,5 +1,5 @@
-import ipaddr from 'ipaddr.js'
 import { WebhookUrlRefusedError } from '../errors.ts'
+import { addressRefusal, bareHost, isAddress } from './address-policy.ts'
 
 export interface WebhookUrlPolicy {
   /** WEBHOOK_ALLOW_INSECURE: http:// too (development and tests). */
@@ -29,11 +29,13 @@ export function checkWebhookUrl(raw: string, policy: WebhookUrlPolicy): string {
     throw new WebhookUrlRefusedError(`a ${url.protocol.replace(/:$/, '')} URL`)
   }
   if (url.username || url.password) throw new WebhookUrlRefusedError('a URL with credentials in it')
-  const host = url.hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '')
+  // Every trailing dot goes, not just one: `localhost..` meets the name rules below as localhost.
+  const host = bareHost(url.hostname)
   if (!policy.allowPrivate) {
-    if (ipaddr.isValid(host)) {
-      const range = ipaddr.process(host).range()
-      if (range !== 'unicast') throw new WebhookUrlRefusedError(`an address that is ${range}, not public`)
+    if (isAddress(host)) {
+      // The guard's own rule (address-policy.ts): what is accepted here is what it lets through.
+      const refusal = addressRefusal(host)
+      if (refusal) throw new WebhookUrlRefusedError(refusal)
     } else if (INTERNAL_NAMES.test(host) || METADATA_NAMES.has(host.toLowerCase()) || !host.includes('.')) {
       throw new WebhookUrlRefusedError(`the internal host name ${host}`)
     }

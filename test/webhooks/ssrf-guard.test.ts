@@ -1,73 +1,23 @@
-import type { LookupFunction } from 'node:net'
-import pino from 'pino'
+import diagnostics from 'node:diagnostics_channel'
+import dns from 'node:dns'
+import type { LookupFunction, Socket } from 'node:net'
 import t from 'tap'
 import { metricValue } from '../../src/bench/stats.ts'
 import { JobFailure } from '../../src/errors.ts'
-import type { Job } from '../../src/jobs/types.ts'
-import type { WebhookOutcome } from '../../src/metrics.ts'
-import { webhookDeliveryHandler } from '../../src/webhooks/deliver.ts'
-import type { WebhooksRepository } from '../../src/webhooks/repository.ts'
+import { guardedAgents, TargetRefusedError } from '../../src/webhooks/guard.ts'
+import { post } from '../../src/webhooks/post.ts'
+import { checkWebhookUrl } from '../../src/webhooks/url-policy.ts'
 import { signup, startApp, uploadRaw, waitForJob } from '../helpers/app.ts'
 import { waitFor } from '../helpers/wait.ts'
+import { attempt, resolvingTo } from '../helpers/webhook-attempt.ts'
 import { startReceiver } from '../helpers/webhook-receiver.ts'
 
 /*
  * The SSRF guard at delivery time: the host is resolved when the delivery is made and the address checked
- * before connecting (request-filtering-agent). A public-looking name is pointed at each forbidden address by a
- * resolver of the test's own, and the real receiver on loopback shows whether anything reached it.
+ * before connecting (guard.ts, by the rule of address-policy.ts). A public-looking name is pointed at each
+ * forbidden address by a resolver of the test's own, and the real receiver on loopback shows whether anything
+ * reached it.
  */
-
-/** Resolves every name to `address`, as a DNS server controlled by an attacker would. */
-const resolvingTo =
-  (address: string): LookupFunction =>
-  (_hostname, options, callback) => {
-    const family = address.includes(':') ? 6 : 4
-    if ((options as { all?: boolean }).all)
-      (callback as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address, family }])
-    else (callback as (e: null, a: string, f: number) => void)(null, address, family)
-  }
-
-function deliveryJob(userId: string): Job {
-  return {
-    id: '6f1c1a9e-1b2c-4d3e-8f40-5a6b7c8d9e0f',
-    kind: 'webhook.delivery',
-    ownerId: userId,
-    payload: { userId, event: 'avatar.ready', data: { id: 'x' }, occurredAt: Date.now() },
-    status: 'running',
-    attempts: 1,
-    runAt: Date.now(),
-    stage: null,
-    lastError: null,
-    result: null,
-    createdAt: Date.now(),
-    startedAt: Date.now(),
-    finishedAt: null,
-  }
-}
-
-async function attempt(url: string, lookup: LookupFunction, allowPrivate = false) {
-  const outcomes: WebhookOutcome[] = []
-  const webhooks: WebhooksRepository = {
-    get: async (userId) => ({ userId, url, secret: `whsec_${Buffer.alloc(24, 7).toString('base64')}` }),
-    save: async () => {},
-    remove: async () => {},
-    removeIfUrl: async () => {},
-  }
-  const handler = webhookDeliveryHandler({
-    webhooks,
-    timeoutMs: 2000,
-    allowInsecure: true,
-    allowPrivate,
-    onOutcome: (o) => outcomes.push(o),
-    lookup,
-  })
-  const ctx = { signal: new AbortController().signal, log: pino({ level: 'silent' }), setStage: () => {} }
-  try {
-    return { result: await handler(deliveryJob('u1'), ctx), outcomes }
-  } catch (err) {
-    return { err, outcomes }
-  }
-}
 
 t.test('a host name pointing at a forbidden address is refused before connecting', async (t) => {
   const receiver = await startReceiver(t)
@@ -85,9 +35,17 @@ t.test('a host name pointing at a forbidden address is refused before connecting
     '::ffff:127.0.0.1',
     'fd00::1',
     'fe80::1',
+    // IPv4-compatible (::/96) forms of 127.0.0.1 and 169.254.169.254, which ipaddr.js calls unicast.
+    '::7f00:1',
+    '::a9fe:a9fe',
+    '::ffff:169.254.169.254',
+    // NAT64 of 10.0.0.1; 6to4 of 127.0.0.1; Teredo.
+    '64:ff9b::a00:1',
+    '2002:7f00:1::1',
+    '2001:0:4136:e378:8000:63bf:3fff:fdd2',
   ]
   for (const address of forbidden) {
-    const { err, outcomes } = await attempt(`http://hooks.example.com:${port}/x`, resolvingTo(address))
+    const { err, outcomes } = await attempt(`http://hooks.example.com:${port}/x`, { lookup: resolvingTo(address) })
     t.ok(err instanceof JobFailure, `${address}: the attempt failed`)
     t.equal((err as JobFailure).code, 'WEBHOOK_TARGET_REFUSED', `${address}: WEBHOOK_TARGET_REFUSED`)
     t.equal((err as JobFailure).retryable, false, `${address}: not retried`)
@@ -97,7 +55,10 @@ t.test('a host name pointing at a forbidden address is refused before connecting
 
   // The same name, the same resolver, with WEBHOOK_ALLOW_PRIVATE: it does reach the receiver, so the refusals
   // above were the guard's and not a resolver that did not work.
-  const { result, outcomes } = await attempt(`http://hooks.example.com:${port}/x`, resolvingTo('127.0.0.1'), true)
+  const { result, outcomes } = await attempt(`http://hooks.example.com:${port}/x`, {
+    lookup: resolvingTo('127.0.0.1'),
+    allowPrivate: true,
+  })
   t.same(result, { delivered: true, status: 200 })
   t.same(outcomes, ['delivered'])
   t.equal(receiver.deliveries.length, 1)
@@ -122,4 +83,62 @@ t.test('by default, a stored loopback URL is refused at delivery: the job fails,
   const text = (await app.inject({ url: '/metrics' })).body
   t.equal(metricValue(text, 'deckhand_webhook_deliveries_total{outcome="refused"}'), 1)
   t.equal(receiver.deliveries.length, 0)
+})
+
+t.test('a URL with an address is accepted at PUT exactly when the guard lets it through', async (t) => {
+  // Each connection the guard lets through is seen as it is tried, and closed at once: nothing is sent.
+  const tried: string[] = []
+  const onSocket = (message: unknown) => {
+    const { socket } = message as { socket: Socket }
+    socket.on('connectionAttempt', (ip: string) => {
+      tried.push(ip)
+      setImmediate(() => socket.destroy())
+    })
+  }
+  diagnostics.subscribe('net.client.socket', onSocket)
+  t.teardown(() => diagnostics.unsubscribe('net.client.socket', onSocket))
+  const cases: [url: string, accepted: boolean][] = [
+    ['http://8.8.8.8:9/x', true],
+    ['http://[2606:4700:4700::1111]:9/x', true],
+    // IPv4-mapped: judged as the IPv4 address, at both places.
+    ['http://[::ffff:8.8.8.8]:9/x', true],
+    ['http://[::ffff:127.0.0.1]:9/x', false],
+    // NAT64's well-known prefix: judged as the IPv4 address inside.
+    ['http://[64:ff9b::808:808]:9/x', true],
+    ['http://[64:ff9b::a00:1]:9/x', false],
+    // IPv4-compatible, 6to4, Teredo: refused whatever they carry.
+    ['http://[::7f00:1]:9/x', false],
+    ['http://[::a9fe:a9fe]:9/x', false],
+    ['http://[::808:808]:9/x', false],
+    ['http://[2002:808:808::1]:9/x', false],
+    ['http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]:9/x', false],
+    ['http://127.0.0.1:9/x', false],
+    ['http://169.254.169.254:9/x', false],
+  ]
+  const agents = guardedAgents({ allowPrivate: false, lookup: dns.lookup as LookupFunction })
+  const signal = new AbortController().signal
+  for (const [url, accepted] of cases) {
+    let atPut = true
+    try {
+      checkWebhookUrl(url, { allowInsecure: true, allowPrivate: false })
+    } catch {
+      atPut = false
+    }
+    t.equal(atPut, accepted, `${url}: ${accepted ? 'accepted' : 'refused'} at PUT`)
+    // The guard's own decision on the address as the host, without the handler's check of the URL.
+    tried.length = 0
+    const literal = await post(url, { headers: {}, body: '', agent: agents['http:'], signal, timeoutMs: 1000 }).then(
+      () => undefined,
+      (err: Error) => err,
+    )
+    t.equal(!(literal instanceof TargetRefusedError), accepted, `${url}: the guard agrees (${literal?.message})`)
+    t.equal(tried.length > 0, accepted, `${url}: ${accepted ? 'a connection was tried' : 'no connection tried'}`)
+    // And on the same address as a name resolves to it, through the delivery handler.
+    tried.length = 0
+    const address = new URL(url).hostname.replace(/^\[|\]$/g, '')
+    const { err } = await attempt('http://hooks.example.com:9/x', { lookup: resolvingTo(address), timeoutMs: 1000 })
+    const refused = (err as JobFailure | undefined)?.code === 'WEBHOOK_TARGET_REFUSED'
+    t.equal(!refused, accepted, `hooks.example.com resolving to ${address}: ${(err as Error)?.message}`)
+    t.equal(tried.length > 0, accepted, `${address} by name: ${accepted ? 'tried' : 'not tried'}`)
+  }
 })

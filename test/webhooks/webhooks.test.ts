@@ -98,6 +98,15 @@ t.test('plainly bad URLs: 400 WEBHOOK_URL_REFUSED at PUT, by default', async (t)
     'https://api.localhost/x',
     'https://metadata.google.internal/x',
     'https://intranet/x',
+    // IPv4-compatible forms (::/96) of 127.0.0.1 and 169.254.169.254; NAT64 of 10.0.0.1; 6to4 of 127.0.0.1.
+    'https://[::7f00:1]/x',
+    'https://[::a9fe:a9fe]/x',
+    'https://[64:ff9b::a00:1]/x',
+    'https://[2002:7f00:1::1]/x',
+    // Every root dot is stripped before the names are checked.
+    'https://localhost../x',
+    'https://metadata.google.internal../x',
+    'https://api.localhost.../x',
   ]
   for (const url of refused) {
     const res = await setWebhook(app, cat, url)
@@ -106,6 +115,10 @@ t.test('plainly bad URLs: 400 WEBHOOK_URL_REFUSED at PUT, by default', async (t)
   }
   const ok = await setWebhook(app, cat, 'https://hooks.example.com/deckhand')
   t.equal(ok.statusCode, 200, 'a public https URL is taken')
+  // Public IPv4 addresses in IPv6 forms the guard lets through (ssrf-guard.test.ts): IPv4-mapped, NAT64.
+  for (const url of ['https://[::ffff:8.8.8.8]/x', 'https://[64:ff9b::808:808]/x']) {
+    t.equal((await setWebhook(app, cat, url)).statusCode, 200, `${url}: taken`)
+  }
 })
 
 t.test('avatar.ready and avatar.failed, signed, with the job view as data', async (t) => {
