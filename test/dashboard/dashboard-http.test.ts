@@ -266,3 +266,31 @@ t.test('jobs: filtered, bad input refused, retry checks Origin, and no e-mail ad
   t.equal(shown.json().status, 'succeeded')
   for (const body of [shown.body, (await list('')).body]) t.notMatch(body, /@/, 'the dashboard shows no address')
 })
+
+t.test('every address signup accepts is masked, whatever characters its local part holds', async (t) => {
+  const app = await startApp(t, { ADMIN_TOKEN })
+  const cookie = await session(app)
+  // RFC 5322's atext, which signup's `format: 'email'` accepts before the @.
+  const specials = ['!', '#', '$', '%', '&', "'", '*', '+', '/', '=', '?', '^', '_', '`', '{', '|', '}', '~', '-']
+  const users = []
+  for (const [i, c] of specials.entries()) users.push(await signup(app, `ann${c}lee${c}${i}@example.com`))
+  for (const user of users) {
+    for (const job of user.jobs) t.equal((await waitForJob(app, user, job.id)).status, 'succeeded')
+  }
+  const admin = await app.inject({
+    url: '/admin/jobs?status=succeeded&limit=500',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+  })
+  for (const [i, c] of specials.entries()) {
+    t.ok(admin.body.includes(`ann${c}lee${c}${i}@example.com`), `${c}: the admin API shows the address`)
+  }
+  const listed = await app.inject({ url: '/dashboard/jobs?limit=500', headers: { cookie } })
+  t.equal(listed.json().jobs.length, specials.length * 2)
+  t.notMatch(listed.body, /@/, 'the dashboard shows no address')
+  for (const c of specials) t.notOk(listed.body.includes(`${c}lee`), `${c}: no piece of the local part is left`)
+  for (const user of users) {
+    for (const job of user.jobs) {
+      t.notMatch((await app.inject({ url: `/dashboard/jobs/${job.id}`, headers: { cookie } })).body, /@/)
+    }
+  }
+})
