@@ -84,6 +84,11 @@ export const JobNotFailedError = createError<[string]>(
   'Only a failed job can be retried; this one is %s',
   409,
 )
+export const JobNotRetryableError = createError<[string]>(
+  'JOB_NOT_RETRYABLE',
+  'This failed job cannot succeed if run again: %s',
+  409,
+)
 export const StorageUnavailableError = createError<[string]>(
   'STORAGE_UNAVAILABLE',
   'DATA_DIR cannot be written (%s); nothing was accepted. Try again later',

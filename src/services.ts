@@ -5,6 +5,7 @@ import { AvatarKind } from './avatars/job.ts'
 import { avatarOrphansTask } from './avatars/orphans.ts'
 import { avatarHandler } from './avatars/process.ts'
 import { type AvatarsRepository, createAvatarsRepository } from './avatars/repository.ts'
+import { avatarRetryCheck } from './avatars/retry-check.ts'
 import { UploadSlots } from './avatars/upload-slots.ts'
 import type { Config } from './config.ts'
 import { type Database, openDatabase } from './db/database.ts'
@@ -17,6 +18,7 @@ import { Dispatcher } from './jobs/dispatcher.ts'
 import { JobChangeHub } from './jobs/job-events.ts'
 import { JobWaiters } from './jobs/job-waiters.ts'
 import { retentionTask } from './jobs/retention.ts'
+import type { RetryChecks } from './jobs/retry.ts'
 import { Sweeper, type SweepTask } from './jobs/sweeper.ts'
 import type { JobRunner, JobStore, Lane } from './jobs/types.ts'
 import { mailFolderRetentionTask } from './mail/folder-retention.ts'
@@ -67,6 +69,8 @@ export interface Services {
   mail: MailTransport | undefined
   /** Retention and orphaned files, every RETENTION_SWEEP_MS once started. */
   sweeper: Sweeper
+  /** Per job kind, whether an admin's retry of a failed job can succeed: asked by the api, wherever jobs run. */
+  retryChecks: RetryChecks
   close(): Promise<void>
 }
 
@@ -144,6 +148,8 @@ export async function createServices(config: Config, log: Logger, options: Servi
     perUser: config.MAX_UPLOADS_IN_FLIGHT_PER_USER,
     perAddress: config.MAX_UPLOADS_IN_FLIGHT_PER_IP,
   })
+  // Each kind's feature says which of its failed jobs an admin may retry; an api with no runner asks too.
+  const retryChecks: RetryChecks = { [AvatarKind]: avatarRetryCheck(store) }
   const metrics = createMetrics({ queue, pool, database, waiters, uploads, errors, kinds: JOB_KINDS })
   let mail: MailTransport | undefined
   let runner: JobRunner | undefined
@@ -292,6 +298,7 @@ export async function createServices(config: Config, log: Logger, options: Servi
     pool,
     mail,
     sweeper,
+    retryChecks,
     async close() {
       await sweeper.stop()
       waiters.close()

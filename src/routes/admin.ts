@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { configuredTokenCheck } from '../auth/tokens.ts'
 import { UnauthorizedError } from '../errors.ts'
 import { adminJobView } from '../jobs/job-view.ts'
+import { listNewestJobs } from '../jobs/list.ts'
 import { retryFailedJob } from '../jobs/retry.ts'
 import { listJobsRouteSchema, retryJobRouteSchema } from '../schemas/admin.ts'
 import type { Services } from '../services.ts'
@@ -14,10 +15,12 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
 
   app.get('/admin/jobs', { schema: listJobsRouteSchema }, async (request) => {
     const { status, kind, limit = 50 } = request.query
-    return { jobs: (await services.queue.list({ status, kind, limit })).map(adminJobView) }
+    return { jobs: (await listNewestJobs(services.queue, { status, kind, limit })).map(adminJobView) }
   })
 
   app.post('/admin/jobs/:id/retry', { schema: retryJobRouteSchema }, async (request, reply) => {
-    return reply.code(202).send(adminJobView(await retryFailedJob(services.queue, request.params.id)))
+    return reply
+      .code(202)
+      .send(adminJobView(await retryFailedJob(services.queue, request.params.id, services.retryChecks)))
   })
 }

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { configuredSecretCheck } from '../auth/tokens.ts'
 import { loadAssets } from '../dashboard/assets.ts'
-import { dashboardJobView, listDashboardJobs } from '../dashboard/jobs.ts'
+import { dashboardJobDetail, dashboardJobView, listDashboardJobs } from '../dashboard/jobs.ts'
 import { createLiveDashboard } from '../dashboard/live.ts'
 import { assertSameOrigin } from '../dashboard/origin.ts'
 import { dashboardPage, loginPage, setupPage } from '../dashboard/pages.ts'
@@ -82,7 +82,7 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<{ services: Services }> 
   app.get('/dashboard/jobs/:id', { schema: dashboardJobRouteSchema, onRequest: requireSession }, async (request) => {
     const job = await services.queue.get(request.params.id)
     if (!job) throw new JobNotFoundError()
-    return dashboardJobView(job)
+    return dashboardJobDetail(job, services.retryChecks)
   })
 
   app.post(
@@ -90,7 +90,9 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<{ services: Services }> 
     { schema: dashboardRetryRouteSchema, onRequest: requireSession },
     async (request, reply) => {
       assertSameOrigin(request)
-      return reply.code(202).send(dashboardJobView(await retryFailedJob(services.queue, request.params.id)))
+      return reply
+        .code(202)
+        .send(dashboardJobView(await retryFailedJob(services.queue, request.params.id, services.retryChecks)))
     },
   )
 }

@@ -21,11 +21,11 @@ export const AdminJobView = Type.Object({
 })
 
 export const listJobsRouteSchema = {
-  summary: 'Admin: jobs in a status, newest first',
+  summary: 'Admin: jobs newest first, of one status or all',
   security: BearerSecurity,
   querystring: Type.Object(
     {
-      status: Status,
+      status: Type.Optional(Status),
       kind: Type.Optional(Type.String({ maxLength: 64 })),
       limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
     },
@@ -35,7 +35,8 @@ export const listJobsRouteSchema = {
 }
 
 export const retryJobRouteSchema = {
-  summary: 'Admin: run a failed job again, with a fresh set of attempts',
+  summary:
+    'Admin: run a failed job again, with a fresh set of attempts; 409 JOB_NOT_RETRYABLE when a new run cannot succeed',
   security: BearerSecurity,
   params: IdParams,
   response: { 202: AdminJobView, 400: ErrorRef, 401: ErrorRef, 404: ErrorRef, 409: ErrorRef },

@@ -50,10 +50,16 @@ export const dashboardJobsRouteSchema = {
   response: { 200: Type.Object({ jobs: Type.Array(DashboardJobView) }), 400: ErrorRef, 401: ErrorRef },
 }
 
+const DashboardJobDetail = Type.Object({
+  ...DashboardJobView.properties,
+  retryable: Type.Boolean({ description: 'A failed job an admin retry can run again (the page offers Retry)' }),
+  retryRefusal: Type.Optional(Type.String({ description: 'Why a failed job cannot succeed if run again' })),
+})
+
 export const dashboardJobRouteSchema = {
-  summary: 'Dashboard: one job (session cookie)',
+  summary: 'Dashboard: one job, and whether it can be retried (session cookie)',
   params: IdParams,
-  response: { 200: DashboardJobView, 400: ErrorRef, 401: ErrorRef, 404: ErrorRef },
+  response: { 200: DashboardJobDetail, 400: ErrorRef, 401: ErrorRef, 404: ErrorRef },
 }
 
 export const dashboardRetryRouteSchema = {

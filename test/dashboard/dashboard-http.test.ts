@@ -4,7 +4,7 @@ import { sign } from '@fastify/cookie'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
 import { sessionSecret } from '../../src/dashboard/session.ts'
-import { signup, startApp, waitForJob } from '../helpers/app.ts'
+import { signup, startApp, uploadRaw, waitForJob } from '../helpers/app.ts'
 import { startSmtp } from '../helpers/smtp.ts'
 import { waitFor } from '../helpers/wait.ts'
 
@@ -246,6 +246,9 @@ t.test('jobs: filtered, bad input refused, retry checks Origin, and no e-mail ad
   })
   t.equal(noSession.statusCode, 401)
 
+  const failedShown = (await app.inject({ url: `/dashboard/jobs/${welcome}`, headers: { cookie } })).json()
+  t.equal(failedShown.retryable, true, 'a failed mail offers Retry')
+  t.equal(failedShown.retryRefusal, undefined)
   refusing = false
   const ok = await retry({ origin: ORIGIN })
   t.equal(ok.statusCode, 202)
@@ -264,6 +267,7 @@ t.test('jobs: filtered, bad input refused, retry checks Origin, and no e-mail ad
   t.match(admin.body, /ann@example\.com/, 'the admin API shows the welcome mail’s recipient in its result')
   const shown = await app.inject({ url: `/dashboard/jobs/${welcome}`, headers: { cookie } })
   t.equal(shown.json().status, 'succeeded')
+  t.equal(shown.json().retryable, false, 'a job that did not fail offers no retry')
   for (const body of [shown.body, (await list('')).body]) t.notMatch(body, /@/, 'the dashboard shows no address')
 })
 
@@ -293,4 +297,25 @@ t.test('every address signup accepts is masked, whatever characters its local pa
       t.notMatch((await app.inject({ url: `/dashboard/jobs/${job.id}`, headers: { cookie } })).body, /@/)
     }
   }
+})
+
+t.test('an avatar whose upload was undecodable offers no Retry, and its retry is refused', async (t) => {
+  const app = await startApp(t, { ADMIN_TOKEN, MAX_ATTEMPTS: '1' })
+  const cookie = await session(app)
+  const ann = await signup(app, 'ann@example.com')
+  const jobId = (await uploadRaw(app, ann, 'truncated.jpg')).json().jobId as string
+  t.equal((await waitForJob(app, ann, jobId)).error.code, 'IMAGE_UNDECODABLE')
+
+  const shown = (await app.inject({ url: `/dashboard/jobs/${jobId}`, headers: { cookie } })).json()
+  t.equal(shown.status, 'failed')
+  t.equal(shown.retryable, false, 'the page hides Retry')
+  t.match(shown.retryRefusal, /IMAGE_UNDECODABLE/)
+  const retry = await app.inject({
+    method: 'POST',
+    url: `/dashboard/jobs/${jobId}/retry`,
+    headers: { cookie, host: HOST, origin: ORIGIN },
+  })
+  t.equal(retry.statusCode, 409)
+  t.equal(retry.json().code, 'JOB_NOT_RETRYABLE')
+  t.equal((await app.services.queue.get(jobId))?.status, 'failed', 'left as it was')
 })
