@@ -62,6 +62,11 @@ export const ImageUndecodableError = createError<[string, { cause: Error }?]>(
 )
 export const AvatarNotFoundError = createError('AVATAR_NOT_FOUND', 'This user has no avatar yet', 404)
 export const RateLimitedError = createError<[string]>('RATE_LIMITED', 'Too many requests; try again in %s', 429)
+export const AuthFailuresError = createError<[number]>(
+  'AUTH_FAILURES',
+  'Too many wrong admin tokens from this address; try again in %d s',
+  429,
+)
 export const UploadsInFlightError = createError<[string]>(
   'UPLOADS_IN_FLIGHT',
   'Too many uploads at once: %s. Try again when one has finished',

@@ -1,5 +1,6 @@
 import fs from 'node:fs'
 import type { Logger } from 'pino'
+import { AuthFailureLimit } from './auth/failure-limit.ts'
 import { FALLBACK_FORMAT } from './avatars/formats.ts'
 import { AvatarKind } from './avatars/job.ts'
 import { avatarOrphansTask } from './avatars/orphans.ts'
@@ -8,6 +9,7 @@ import { type AvatarsRepository, createAvatarsRepository } from './avatars/repos
 import { avatarRetryCheck } from './avatars/retry-check.ts'
 import { UploadSlots } from './avatars/upload-slots.ts'
 import type { Config } from './config.ts'
+import { createDashboardSessions, type DashboardSessions } from './dashboard/sessions.ts'
 import { type Database, openDatabase } from './db/database.ts'
 import { errorWatcher, type WatchErrors } from './error-events.ts'
 import { createImagePool, createInlineImageRunner, type ImagePool } from './images/pool.ts'
@@ -71,6 +73,10 @@ export interface Services {
   sweeper: Sweeper
   /** Per job kind, whether an admin's retry of a failed job can succeed: asked by the api, wherever jobs run. */
   retryChecks: RetryChecks
+  /** Dashboard logins, in the database; present when ADMIN_TOKEN is set. */
+  dashboardSessions: DashboardSessions | undefined
+  /** Wrong admin tokens per client address, shared by the dashboard's login and /admin (this process's count). */
+  adminAuthFailures: AuthFailureLimit
   close(): Promise<void>
 }
 
@@ -299,6 +305,8 @@ export async function createServices(config: Config, log: Logger, options: Servi
     mail,
     sweeper,
     retryChecks,
+    dashboardSessions: config.ADMIN_TOKEN ? createDashboardSessions(database, config.ADMIN_TOKEN) : undefined,
+    adminAuthFailures: new AuthFailureLimit(config.ADMIN_AUTH_FAILURES_MAX, config.ADMIN_AUTH_FAILURES_WINDOW_MS),
     async close() {
       await sweeper.stop()
       waiters.close()

@@ -24,6 +24,38 @@ t.test('the admin API answers 401 without ADMIN_TOKEN configured, or with a wron
   t.equal((await on.inject({ url: '/admin/jobs?status=failed', headers: admin })).statusCode, 200)
 })
 
+t.test('wrong admin tokens from one address: 429 AUTH_FAILURES with Retry-After, the right one too', async (t) => {
+  const app = await startApp(t, { ADMIN_TOKEN, ADMIN_AUTH_FAILURES_MAX: '4', ADMIN_AUTH_FAILURES_WINDOW_MS: '60000' })
+  const get = (headers: Record<string, string>, remoteAddress = '127.0.0.1') =>
+    app.inject({ url: '/admin/jobs', headers, remoteAddress })
+  for (let i = 0; i < 3; i++) t.equal((await get(admin)).statusCode, 200, 'the right token is never slowed')
+  for (let i = 0; i < 5; i++) t.equal((await get({})).statusCode, 401, 'no token sent: not a guess, not counted')
+  for (let i = 0; i < 4; i++) {
+    const res = await get({ authorization: `Bearer wrong-token-${i}` })
+    t.equal(res.statusCode, 401, `wrong token ${i + 1}`)
+    t.equal(res.json().code, 'UNAUTHORIZED')
+  }
+  for (const headers of [{ authorization: 'Bearer wrong-token-5' }, admin]) {
+    const refused = await get(headers)
+    t.equal(refused.statusCode, 429)
+    t.equal(refused.json().code, 'AUTH_FAILURES')
+    const retryAfter = Number(refused.headers['retry-after'])
+    t.ok(retryAfter > 50 && retryAfter <= 60, `Retry-After: ${retryAfter}`)
+  }
+  const retry = await app.inject({ method: 'POST', url: `/admin/jobs/${crypto.randomUUID()}/retry`, headers: admin })
+  t.equal(retry.statusCode, 429, 'every admin route')
+  t.equal((await get(admin, '192.0.2.8')).statusCode, 200, 'another address is not blocked')
+  // The dashboard's login guesses the same token: it shares the budget.
+  const login = await app.inject({
+    method: 'POST',
+    url: '/dashboard/login',
+    headers: { origin: 'http://localhost', host: 'localhost' },
+    payload: { token: ADMIN_TOKEN },
+  })
+  t.equal(login.statusCode, 429)
+  t.equal(login.json().code, 'AUTH_FAILURES')
+})
+
 t.test('failed jobs are listed and can be retried with a fresh set of attempts', async (t) => {
   let refusing = true
   const smtp = await startSmtp({
