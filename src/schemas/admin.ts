@@ -31,7 +31,7 @@ export const listJobsRouteSchema = {
     },
     { additionalProperties: false },
   ),
-  response: { 200: Type.Object({ jobs: Type.Array(AdminJobView) }), 400: ErrorRef, 401: ErrorRef },
+  response: { 200: Type.Object({ jobs: Type.Array(AdminJobView) }), 400: ErrorRef, 401: ErrorRef, 429: ErrorRef },
 }
 
 export const retryJobRouteSchema = {
@@ -39,5 +39,5 @@ export const retryJobRouteSchema = {
     'Admin: run a failed job again, with a fresh set of attempts; 409 JOB_NOT_RETRYABLE when a new run cannot succeed',
   security: BearerSecurity,
   params: IdParams,
-  response: { 202: AdminJobView, 400: ErrorRef, 401: ErrorRef, 404: ErrorRef, 409: ErrorRef },
+  response: { 202: AdminJobView, 400: ErrorRef, 401: ErrorRef, 404: ErrorRef, 409: ErrorRef, 429: ErrorRef },
 }

@@ -19,7 +19,7 @@ export const dashboardAssetRouteSchema = {
 export const loginRouteSchema = {
   summary: 'Dashboard: exchange the ADMIN_TOKEN for a session cookie (HttpOnly, SameSite=Strict)',
   body: Type.Object({ token: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false }),
-  response: { 204: Type.Null(), 400: ErrorRef, 401: ErrorRef, 403: ErrorRef },
+  response: { 204: Type.Null(), 400: ErrorRef, 401: ErrorRef, 403: ErrorRef, 429: ErrorRef },
 }
 
 export const logoutRouteSchema = {
