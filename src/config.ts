@@ -194,6 +194,13 @@ export const ConfigSchema = Type.Object({
   ADMIN_TOKEN: Type.Optional(
     Type.String({ minLength: 16, description: 'Bearer token for /admin; unset turns the admin API off' }),
   ),
+  ADMIN_AUTH_FAILURES_MAX: Int(
+    10,
+    0,
+    1_000_000,
+    'Wrong admin tokens (dashboard logins, /admin requests) one address may send per window; 0 turns the limit off',
+  ),
+  ADMIN_AUTH_FAILURES_WINDOW_MS: Int(900_000, 1000, 86_400_000, 'The window of ADMIN_AUTH_FAILURES_MAX'),
   DASHBOARD_SESSION_MS: Int(
     28_800_000,
     60_000,

@@ -72,6 +72,11 @@ export const ImageUndecodableError = createError<[string, { cause: Error }?]>(
 )
 export const AvatarNotFoundError = createError('AVATAR_NOT_FOUND', 'This user has no avatar yet', 404)
 export const RateLimitedError = createError<[string]>('RATE_LIMITED', 'Too many requests; try again in %s', 429)
+export const AuthFailuresError = createError<[number]>(
+  'AUTH_FAILURES',
+  'Too many wrong admin tokens from this address; try again in %d s',
+  429,
+)
 export const UploadsInFlightError = createError<[string]>(
   'UPLOADS_IN_FLIGHT',
   'Too many uploads at once: %s. Try again when one has finished',
@@ -92,6 +97,11 @@ export const WebhookNotFoundError = createError('WEBHOOK_NOT_FOUND', 'This user 
 export const JobNotFailedError = createError<[string]>(
   'JOB_NOT_FAILED',
   'Only a failed job can be retried; this one is %s',
+  409,
+)
+export const JobNotRetryableError = createError<[string]>(
+  'JOB_NOT_RETRYABLE',
+  'This failed job cannot succeed if run again: %s',
   409,
 )
 export const StorageUnavailableError = createError<[string]>(

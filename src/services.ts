@@ -1,12 +1,15 @@
 import fs from 'node:fs'
 import type { Logger } from 'pino'
+import { AuthFailureLimit } from './auth/failure-limit.ts'
 import { FALLBACK_FORMAT } from './avatars/formats.ts'
 import { AvatarKind } from './avatars/job.ts'
 import { avatarOrphansTask } from './avatars/orphans.ts'
 import { avatarHandler } from './avatars/process.ts'
 import { type AvatarsRepository, createAvatarsRepository } from './avatars/repository.ts'
+import { avatarRetryCheck } from './avatars/retry-check.ts'
 import { UploadSlots } from './avatars/upload-slots.ts'
 import type { Config } from './config.ts'
+import { createDashboardSessions, type DashboardSessions } from './dashboard/sessions.ts'
 import { type Database, openDatabase } from './db/database.ts'
 import { errorWatcher, type WatchErrors } from './error-events.ts'
 import { createImagePool, createInlineImageRunner, type ImagePool } from './images/pool.ts'
@@ -17,6 +20,7 @@ import { Dispatcher } from './jobs/dispatcher.ts'
 import { JobChangeHub } from './jobs/job-events.ts'
 import { JobWaiters } from './jobs/job-waiters.ts'
 import { retentionTask } from './jobs/retention.ts'
+import type { RetryChecks } from './jobs/retry.ts'
 import { Sweeper, type SweepTask } from './jobs/sweeper.ts'
 import type { JobRunner, JobStore, Lane } from './jobs/types.ts'
 import { mailFolderRetentionTask } from './mail/folder-retention.ts'
@@ -67,6 +71,12 @@ export interface Services {
   mail: MailTransport | undefined
   /** Retention and orphaned files, every RETENTION_SWEEP_MS once started. */
   sweeper: Sweeper
+  /** Per job kind, whether an admin's retry of a failed job can succeed: asked by the api, wherever jobs run. */
+  retryChecks: RetryChecks
+  /** Dashboard logins, in the database; present when ADMIN_TOKEN is set. */
+  dashboardSessions: DashboardSessions | undefined
+  /** Wrong admin tokens per client address, shared by the dashboard's login and /admin (this process's count). */
+  adminAuthFailures: AuthFailureLimit
   close(): Promise<void>
 }
 
@@ -144,6 +154,8 @@ export async function createServices(config: Config, log: Logger, options: Servi
     perUser: config.MAX_UPLOADS_IN_FLIGHT_PER_USER,
     perAddress: config.MAX_UPLOADS_IN_FLIGHT_PER_IP,
   })
+  // Each kind's feature says which of its failed jobs an admin may retry; an api with no runner asks too.
+  const retryChecks: RetryChecks = { [AvatarKind]: avatarRetryCheck(store) }
   const metrics = createMetrics({ queue, pool, database, waiters, uploads, errors, kinds: JOB_KINDS })
   let mail: MailTransport | undefined
   let runner: JobRunner | undefined
@@ -292,6 +304,9 @@ export async function createServices(config: Config, log: Logger, options: Servi
     pool,
     mail,
     sweeper,
+    retryChecks,
+    dashboardSessions: config.ADMIN_TOKEN ? createDashboardSessions(database, config.ADMIN_TOKEN) : undefined,
+    adminAuthFailures: new AuthFailureLimit(config.ADMIN_AUTH_FAILURES_MAX, config.ADMIN_AUTH_FAILURES_WINDOW_MS),
     async close() {
       await sweeper.stop()
       waiters.close()

@@ -10,6 +10,8 @@ t.test('defaults run the whole service on embedded parts', async (t) => {
   t.equal(config.SMTP_URL, undefined, 'no SMTP: mail goes to the mail folder')
   t.equal(config.MAX_ATTEMPTS, 5)
   t.equal(config.SQLITE_SYNCHRONOUS, 'FULL')
+  t.equal(config.ADMIN_AUTH_FAILURES_MAX, 10, 'ten wrong admin tokens an address')
+  t.equal(config.ADMIN_AUTH_FAILURES_WINDOW_MS, 900_000, 'per 15 minutes')
 })
 
 t.test('values are read from the environment and converted to their types', async (t) => {
@@ -41,6 +43,8 @@ t.test('a bad value stops start-up with a message naming every bad variable', as
     [{ AVATAR_SIZES: '64,0' }, /AVATAR_SIZES/],
     [{ AVATAR_FORMATS: 'webp,gif' }, /AVATAR_FORMATS/],
     [{ ADMIN_TOKEN: 'short' }, /ADMIN_TOKEN/],
+    [{ ADMIN_AUTH_FAILURES_MAX: '-1' }, /ADMIN_AUTH_FAILURES_MAX/],
+    [{ ADMIN_AUTH_FAILURES_WINDOW_MS: '999' }, /ADMIN_AUTH_FAILURES_WINDOW_MS/],
   ]
   for (const [env, message] of bad) {
     t.throws(() => loadConfig(env), ConfigError, JSON.stringify(env))

@@ -1,9 +1,13 @@
 import { adminJobView } from '../jobs/job-view.ts'
-import { JOB_STATUSES, type JobStatus } from '../jobs/statuses.ts'
+import { listNewestJobs } from '../jobs/list.ts'
+import { type RetryChecks, retryRefusal } from '../jobs/retry.ts'
+import type { JobStatus } from '../jobs/statuses.ts'
 import type { Job, JobStore } from '../jobs/types.ts'
 
 // Anything shaped like an address, Message-IDs included: the page shows owner ids, never people's addresses.
-const ADDRESS = /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+/g
+// The local part takes every character signup's `format: 'email'` accepts (ajv-formats: RFC 5322's atext and
+// dots), so no address a user could sign up with slips past; a domain with no dot is masked too.
+const ADDRESS = /[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*/g
 
 function withoutAddresses<T>(value: T): T {
   if (typeof value === 'string') return value.replace(ADDRESS, '[address]') as T
@@ -22,18 +26,23 @@ export function dashboardJobView(job: Job) {
   return withoutAddresses(adminJobView(job))
 }
 
+/**
+ * One job as the dashboard's detail shows it: with whether Retry can be offered, and if not why (a failed job whose
+ * kind says a new run cannot succeed). Only here, not in listings: the check may read the object store.
+ */
+export async function dashboardJobDetail(job: Job, checks: RetryChecks) {
+  const refusal = job.status === 'failed' ? await retryRefusal(job, checks) : undefined
+  return {
+    ...dashboardJobView(job),
+    retryable: job.status === 'failed' && refusal === undefined,
+    ...(refusal ? { retryRefusal: withoutAddresses(refusal) } : {}),
+  }
+}
+
 /** The newest jobs, of one status or of all (merged newest first), optionally of one kind. */
 export async function listDashboardJobs(
   queue: JobStore,
   filter: { status?: JobStatus | undefined; kind?: string | undefined; limit: number },
 ) {
-  const statuses = filter.status ? [filter.status] : JOB_STATUSES
-  const lists = await Promise.all(
-    statuses.map((status) => queue.list({ status, kind: filter.kind, limit: filter.limit })),
-  )
-  return lists
-    .flat()
-    .sort((a, b) => b.createdAt - a.createdAt)
-    .slice(0, filter.limit)
-    .map(dashboardJobView)
+  return (await listNewestJobs(queue, filter)).map(dashboardJobView)
 }

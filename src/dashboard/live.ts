@@ -37,6 +37,9 @@ function scopeOf(services: Services): Scope {
   }
 }
 
+/** How often an open stream looks its session up again, to end on a logout: one primary-key read a page. */
+const SESSION_CHECK_MS = 5000
+
 /** The dashboard's live side: one sampler for the process, fanned out to every open stream. */
 export function createLiveDashboard(services: Services, log: FastifyBaseLogger) {
   const onError = (err: unknown) => log.warn({ err }, 'dashboard sample failed')
@@ -65,12 +68,24 @@ export function createLiveDashboard(services: Services, log: FastifyBaseLogger) 
      * Streams samples to one page until it goes away or its session ends: first the scope and what was kept, then
      * each new one.
      */
-    async stream(sse: SSEReplyInterface, sessionEndsAt: number): Promise<void> {
+    async stream(
+      sse: SSEReplyInterface,
+      sessionEndsAt: number,
+      sessionOpen: () => Promise<boolean> = async () => true,
+    ): Promise<void> {
       sse.keepAlive()
       open.add(sse)
       // The session's end ends its stream too: an open page must not outlive the login that opened it.
       const expiry = setTimeout(() => sse.close(), Math.max(0, sessionEndsAt - Date.now()))
       expiry.unref()
+      // So does a logout, on whichever api it came: the session is looked up again now and then.
+      const revocation = setInterval(() => {
+        sessionOpen().then(
+          (yes) => yes || sse.close(),
+          () => {},
+        )
+      }, SESSION_CHECK_MS)
+      revocation.unref()
       await sse.send({ event: 'scope', data: scope })
       await sse.send({ event: 'history', data: sampler.samples })
       let sending = false
@@ -88,6 +103,7 @@ export function createLiveDashboard(services: Services, log: FastifyBaseLogger) 
       })
       sse.onClose(() => {
         clearTimeout(expiry)
+        clearInterval(revocation)
         open.delete(sse)
         unsubscribe()
       })

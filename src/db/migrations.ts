@@ -120,6 +120,21 @@ const migrations: Record<string, Migration> = {
       END`.execute(db)
     },
   },
+  '0006_dashboard_sessions': {
+    // Dashboard logins, kept on the server so that a logout ends one on every api sharing the database. The key
+    // is a hash of the cookie's random id, so the table alone opens no session; `token_binding` ties the session
+    // to the ADMIN_TOKEN it was opened with (see src/dashboard/sessions.ts).
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('dashboard_sessions')
+        .addColumn('id_hash', 'text', (c) => c.primaryKey())
+        .addColumn('token_binding', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute()
+      await db.schema.createIndex('dashboard_sessions_expiry').on('dashboard_sessions').column('expires_at').execute()
+    },
+  },
 }
 
 const provider: MigrationProvider = { getMigrations: async () => migrations }

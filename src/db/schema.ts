@@ -72,6 +72,16 @@ export interface JobCountsTable {
   count: number
 }
 
+/** A dashboard login (migration 0006): the cookie holds a random id, this table only its hash. */
+export interface DashboardSessionsTable {
+  /** SHA-256 of the cookie's session id, base64url. */
+  id_hash: string
+  /** HMAC-SHA256 of ADMIN_TOKEN keyed with the session id, base64url: a new token ends the session. */
+  token_binding: string
+  expires_at: number
+  created_at: number
+}
+
 export interface Schema {
   users: UsersTable
   jobs: JobsTable
@@ -79,4 +89,5 @@ export interface Schema {
   outbox: OutboxTable
   webhooks: WebhooksTable
   job_counts: JobCountsTable
+  dashboard_sessions: DashboardSessionsTable
 }

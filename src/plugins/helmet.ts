@@ -1,8 +1,12 @@
 import helmet, { type FastifyHelmetOptions } from '@fastify/helmet'
 
-/** Security headers on every answer; the API serves JSON and images, never pages, so its CSP forbids everything. */
+/**
+ * Security headers on every answer; the API serves JSON and images, never pages, so its CSP forbids everything.
+ * Without `useDefaults: false` helmet adds its page-oriented defaults (script-src 'self', style-src with
+ * 'unsafe-inline', upgrade-insecure-requests…) to these two. /docs and /dashboard set their own.
+ */
 export const helmetOptions: FastifyHelmetOptions = {
-  contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+  contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
 }
 
 export default helmet

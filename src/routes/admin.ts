@@ -1,23 +1,40 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { configuredTokenCheck } from '../auth/tokens.ts'
-import { UnauthorizedError } from '../errors.ts'
+import { AuthFailuresError, UnauthorizedError } from '../errors.ts'
 import { adminJobView } from '../jobs/job-view.ts'
+import { listNewestJobs } from '../jobs/list.ts'
 import { retryFailedJob } from '../jobs/retry.ts'
 import { listJobsRouteSchema, retryJobRouteSchema } from '../schemas/admin.ts'
 import type { Services } from '../services.ts'
 
 export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const isAdmin = configuredTokenCheck(services.config.ADMIN_TOKEN)
-  app.addHook('onRequest', async (request) => {
-    if (!isAdmin(request.headers.authorization)) throw new UnauthorizedError()
+  const failures = services.adminAuthFailures
+  app.addHook('onRequest', async (request, reply) => {
+    // An address past its wrong tokens is refused before its token is looked at: right or wrong, it learns nothing.
+    const wait = failures.blockedFor(request.ip)
+    if (wait !== undefined) {
+      reply.header('retry-after', String(wait))
+      throw new AuthFailuresError(wait)
+    }
+    const authorization = request.headers.authorization
+    if (isAdmin(authorization)) {
+      failures.succeeded(request.ip)
+      return
+    }
+    // Only a token sent counts as a guess; a request that sends none is refused without spending the budget.
+    if (authorization !== undefined) failures.failed(request.ip)
+    throw new UnauthorizedError()
   })
 
   app.get('/admin/jobs', { schema: listJobsRouteSchema }, async (request) => {
     const { status, kind, limit = 50 } = request.query
-    return { jobs: (await services.queue.list({ status, kind, limit })).map(adminJobView) }
+    return { jobs: (await listNewestJobs(services.queue, { status, kind, limit })).map(adminJobView) }
   })
 
   app.post('/admin/jobs/:id/retry', { schema: retryJobRouteSchema }, async (request, reply) => {
-    return reply.code(202).send(adminJobView(await retryFailedJob(services.queue, request.params.id)))
+    return reply
+      .code(202)
+      .send(adminJobView(await retryFailedJob(services.queue, request.params.id, services.retryChecks)))
   })
 }

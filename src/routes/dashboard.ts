@@ -1,15 +1,20 @@
-import { randomBytes } from 'node:crypto'
 import cookie from '@fastify/cookie'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { configuredSecretCheck } from '../auth/tokens.ts'
 import { loadAssets } from '../dashboard/assets.ts'
-import { dashboardJobView, listDashboardJobs } from '../dashboard/jobs.ts'
+import { dashboardJobDetail, dashboardJobView, listDashboardJobs } from '../dashboard/jobs.ts'
 import { createLiveDashboard } from '../dashboard/live.ts'
 import { assertSameOrigin } from '../dashboard/origin.ts'
 import { dashboardPage, loginPage, setupPage } from '../dashboard/pages.ts'
-import { endSession, hasSession, sessionEnd, sessionSecret, startSession } from '../dashboard/session.ts'
-import { DashboardOffError, JobNotFoundError, LoginFailedError, SessionRequiredError } from '../errors.ts'
+import { clearSessionCookie, sessionCookie, setSessionCookie } from '../dashboard/session.ts'
+import {
+  AuthFailuresError,
+  DashboardOffError,
+  JobNotFoundError,
+  LoginFailedError,
+  SessionRequiredError,
+} from '../errors.ts'
 import { retryFailedJob } from '../jobs/retry.ts'
 import { dashboardCsp } from '../plugins/helmet.ts'
 import {
@@ -27,15 +32,18 @@ import type { Services } from '../services.ts'
 export const dashboardRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const adminToken = services.config.ADMIN_TOKEN
   const isAdminToken = configuredSecretCheck(adminToken)
+  const sessions = services.dashboardSessions
+  const failures = services.adminAuthFailures
   const assets = loadAssets()
-  // Without ADMIN_TOKEN no cookie can be made; the random key only keeps the plugin's contract.
-  await app.register(cookie, { secret: adminToken ? sessionSecret(adminToken) : randomBytes(32).toString('hex') })
+  // No secret: the cookie is a random session id that the server looks up, with nothing to sign.
+  await app.register(cookie)
   const live = createLiveDashboard(services, app.log)
   app.addHook('preClose', async () => live.close())
 
+  const sessionEnd = async (request: FastifyRequest) => sessions?.endsAt(sessionCookie(request))
   const requireSession = async (request: FastifyRequest) => {
     if (adminToken === undefined) throw new DashboardOffError()
-    if (!hasSession(request)) throw new SessionRequiredError()
+    if ((await sessionEnd(request)) === undefined) throw new SessionRequiredError()
   }
   const html = (reply: FastifyReply, body: string) =>
     reply
@@ -46,7 +54,7 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<{ services: Services }> 
 
   app.get('/dashboard', { schema: dashboardPageRouteSchema }, async (request, reply) => {
     if (adminToken === undefined) return html(reply, setupPage)
-    return html(reply, hasSession(request) ? dashboardPage : loginPage)
+    return html(reply, (await sessionEnd(request)) !== undefined ? dashboardPage : loginPage)
   })
 
   app.get('/dashboard/assets/:name', { schema: dashboardAssetRouteSchema }, async (request, reply) => {
@@ -55,23 +63,37 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<{ services: Services }> 
   })
 
   app.post('/dashboard/login', { schema: loginRouteSchema }, async (request, reply) => {
-    if (adminToken === undefined) throw new DashboardOffError()
+    if (adminToken === undefined || sessions === undefined) throw new DashboardOffError()
     assertSameOrigin(request)
-    if (!isAdminToken(request.body.token)) throw new LoginFailedError()
-    startSession(request, reply, services.config.DASHBOARD_SESSION_MS)
+    // Past its wrong tokens an address is refused before the token is compared: a right guess would teach it too.
+    const wait = failures.blockedFor(request.ip)
+    if (wait !== undefined) {
+      reply.header('retry-after', String(wait))
+      throw new AuthFailuresError(wait)
+    }
+    if (!isAdminToken(request.body.token)) {
+      failures.failed(request.ip)
+      throw new LoginFailedError()
+    }
+    failures.succeeded(request.ip)
+    const lifetimeMs = services.config.DASHBOARD_SESSION_MS
+    setSessionCookie(request, reply, await sessions.start(lifetimeMs), lifetimeMs)
     return reply.code(204).send(null)
   })
 
   app.post('/dashboard/logout', { schema: logoutRouteSchema }, async (request, reply) => {
     assertSameOrigin(request)
-    endSession(reply)
+    // Ended on the server, for every api sharing the database: the old cookie opens nothing from now on.
+    await sessions?.revoke(sessionCookie(request))
+    clearSessionCookie(reply)
     return reply.code(204).send(null)
   })
 
   app.get(
     '/dashboard/stream',
     { schema: streamRouteSchema, sse: 'only', onRequest: requireSession },
-    async (request, reply) => live.stream(reply.sse, sessionEnd(request) ?? 0),
+    async (request, reply) =>
+      live.stream(reply.sse, (await sessionEnd(request)) ?? 0, async () => (await sessionEnd(request)) !== undefined),
   )
 
   app.get('/dashboard/jobs', { schema: dashboardJobsRouteSchema, onRequest: requireSession }, async (request) => {
@@ -82,7 +104,7 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<{ services: Services }> 
   app.get('/dashboard/jobs/:id', { schema: dashboardJobRouteSchema, onRequest: requireSession }, async (request) => {
     const job = await services.queue.get(request.params.id)
     if (!job) throw new JobNotFoundError()
-    return dashboardJobView(job)
+    return dashboardJobDetail(job, services.retryChecks)
   })
 
   app.post(
@@ -90,7 +112,9 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<{ services: Services }> 
     { schema: dashboardRetryRouteSchema, onRequest: requireSession },
     async (request, reply) => {
       assertSameOrigin(request)
-      return reply.code(202).send(dashboardJobView(await retryFailedJob(services.queue, request.params.id)))
+      return reply
+        .code(202)
+        .send(dashboardJobView(await retryFailedJob(services.queue, request.params.id, services.retryChecks)))
     },
   )
 }

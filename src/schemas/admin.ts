@@ -21,22 +21,23 @@ export const AdminJobView = Type.Object({
 })
 
 export const listJobsRouteSchema = {
-  summary: 'Admin: jobs in a status, newest first',
+  summary: 'Admin: jobs newest first, of one status or all',
   security: BearerSecurity,
   querystring: Type.Object(
     {
-      status: Status,
+      status: Type.Optional(Status),
       kind: Type.Optional(Type.String({ maxLength: 64 })),
       limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
     },
     { additionalProperties: false },
   ),
-  response: { 200: Type.Object({ jobs: Type.Array(AdminJobView) }), 400: ErrorRef, 401: ErrorRef },
+  response: { 200: Type.Object({ jobs: Type.Array(AdminJobView) }), 400: ErrorRef, 401: ErrorRef, 429: ErrorRef },
 }
 
 export const retryJobRouteSchema = {
-  summary: 'Admin: run a failed job again, with a fresh set of attempts',
+  summary:
+    'Admin: run a failed job again, with a fresh set of attempts; 409 JOB_NOT_RETRYABLE when a new run cannot succeed',
   security: BearerSecurity,
   params: IdParams,
-  response: { 202: AdminJobView, 400: ErrorRef, 401: ErrorRef, 404: ErrorRef, 409: ErrorRef },
+  response: { 202: AdminJobView, 400: ErrorRef, 401: ErrorRef, 404: ErrorRef, 409: ErrorRef, 429: ErrorRef },
 }

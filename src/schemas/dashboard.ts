@@ -19,7 +19,7 @@ export const dashboardAssetRouteSchema = {
 export const loginRouteSchema = {
   summary: 'Dashboard: exchange the ADMIN_TOKEN for a session cookie (HttpOnly, SameSite=Strict)',
   body: Type.Object({ token: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false }),
-  response: { 204: Type.Null(), 400: ErrorRef, 401: ErrorRef, 403: ErrorRef },
+  response: { 204: Type.Null(), 400: ErrorRef, 401: ErrorRef, 403: ErrorRef, 429: ErrorRef },
 }
 
 export const logoutRouteSchema = {
@@ -50,10 +50,16 @@ export const dashboardJobsRouteSchema = {
   response: { 200: Type.Object({ jobs: Type.Array(DashboardJobView) }), 400: ErrorRef, 401: ErrorRef },
 }
 
+const DashboardJobDetail = Type.Object({
+  ...DashboardJobView.properties,
+  retryable: Type.Boolean({ description: 'A failed job an admin retry can run again (the page offers Retry)' }),
+  retryRefusal: Type.Optional(Type.String({ description: 'Why a failed job cannot succeed if run again' })),
+})
+
 export const dashboardJobRouteSchema = {
-  summary: 'Dashboard: one job (session cookie)',
+  summary: 'Dashboard: one job, and whether it can be retried (session cookie)',
   params: IdParams,
-  response: { 200: DashboardJobView, 400: ErrorRef, 401: ErrorRef, 404: ErrorRef },
+  response: { 200: DashboardJobDetail, 400: ErrorRef, 401: ErrorRef, 404: ErrorRef },
 }
 
 export const dashboardRetryRouteSchema = {

@@ -98,3 +98,35 @@ t.test('an api’s dashboard: the queues across workers, and a worker’s own nu
   t.ok((drained.charts.rss?.[`MiB @${workerHost}`] ?? 0) > 10, 'the worker’s RSS')
   t.equal(drained.charts.mails?.sent, 0, 'the api itself sent none')
 })
+
+t.test('apis sharing PostgreSQL share sessions: a logout on one ends it on the other', async (t) => {
+  if (!(await servicesAvailable(t))) return
+  const env = await scaledEnv(t)
+  const api = async (token: string) => {
+    const app = await buildApp(loadConfig({ ...fastEnv, ...env, DATA_DIR: tempDataDir(t), ADMIN_TOKEN: token }), {
+      role: 'api',
+    })
+    t.teardown(() => app.close())
+    await app.ready()
+    return app
+  }
+  const [one, two] = [await api(ADMIN_TOKEN), await api(ADMIN_TOKEN)]
+  const headers = { origin: 'http://localhost', host: 'localhost' }
+  const login = await one.inject({ method: 'POST', url: '/dashboard/login', headers, payload: { token: ADMIN_TOKEN } })
+  t.equal(login.statusCode, 204)
+  const cookie = `${login.cookies[0]?.name}=${login.cookies[0]?.value}`
+  const jobs = (app: typeof one) => app.inject({ url: '/dashboard/jobs', headers: { cookie } })
+  t.equal((await jobs(two)).statusCode, 200, 'the other api accepts the session')
+  const rotated = await api(`${ADMIN_TOKEN}-rotated`)
+  t.equal((await jobs(rotated)).statusCode, 401, 'an api with a new ADMIN_TOKEN does not')
+
+  t.equal(
+    (await one.inject({ method: 'POST', url: '/dashboard/logout', headers: { ...headers, cookie } })).statusCode,
+    204,
+  )
+  for (const app of [one, two]) {
+    const res = await jobs(app)
+    t.equal(res.statusCode, 401, 'ended on both')
+    t.equal(res.json().code, 'SESSION_REQUIRED')
+  }
+})

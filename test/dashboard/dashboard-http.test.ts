@@ -1,10 +1,11 @@
+import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import { createRequire } from 'node:module'
-import { sign } from '@fastify/cookie'
+import { sign, unsign } from '@fastify/cookie'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
-import { sessionSecret } from '../../src/dashboard/session.ts'
-import { signup, startApp, waitForJob } from '../helpers/app.ts'
+import { createDashboardSessions } from '../../src/dashboard/sessions.ts'
+import { signup, startApp, uploadRaw, waitForJob } from '../helpers/app.ts'
 import { startSmtp } from '../helpers/smtp.ts'
 import { waitFor } from '../helpers/wait.ts'
 
@@ -159,13 +160,19 @@ t.test('a missing, tampered, expired or foreign cookie gets nothing', async (t) 
   const good = await session(app)
   t.equal((await app.inject({ url: '/dashboard/jobs', headers: { cookie: good } })).statusCode, 200)
   const [name, value] = good.split('=') as [string, string]
-  const expires = value.split('.')[0] as string
+  const flipped = `${value.slice(0, -1)}${value.endsWith('A') ? 'B' : 'A'}`
+  const sessions = app.services.dashboardSessions
+  if (!sessions) throw new Error('no sessions with ADMIN_TOKEN set')
+  // Another ADMIN_TOKEN's session in the same database, as after a token change: it must not open this one.
+  const foreign = createDashboardSessions(app.services.database, `${ADMIN_TOKEN}x`)
+  const oldKey = createHash('sha256').update('deckhand dashboard session\0').update(ADMIN_TOKEN).digest('base64url')
   const cookies = {
     missing: undefined,
-    tampered: `${name}=${Number(expires) + 1}.${value.slice(expires.length + 1)}`,
-    expired: `${name}=${sign(String(Date.now() - 1000), sessionSecret(ADMIN_TOKEN))}`,
-    'signed for another ADMIN_TOKEN': `${name}=${sign(String(Date.now() + 60_000), sessionSecret(`${ADMIN_TOKEN}x`))}`,
+    tampered: `${name}=${flipped}`,
+    expired: `${name}=${await sessions.start(60_000, Date.now() - 120_000)}`,
+    'opened under another ADMIN_TOKEN': `${name}=${await foreign.start(60_000)}`,
     'the token itself': `${name}=${ADMIN_TOKEN}`,
+    'an expiry signed as before, with a key derived from the token': `${name}=${sign(String(Date.now() + 60_000), oldKey)}`,
   }
   for (const [what, cookie] of Object.entries(cookies)) {
     const headers = cookie ? { cookie } : {}
@@ -246,6 +253,9 @@ t.test('jobs: filtered, bad input refused, retry checks Origin, and no e-mail ad
   })
   t.equal(noSession.statusCode, 401)
 
+  const failedShown = (await app.inject({ url: `/dashboard/jobs/${welcome}`, headers: { cookie } })).json()
+  t.equal(failedShown.retryable, true, 'a failed mail offers Retry')
+  t.equal(failedShown.retryRefusal, undefined)
   refusing = false
   const ok = await retry({ origin: ORIGIN })
   t.equal(ok.statusCode, 202)
@@ -264,5 +274,126 @@ t.test('jobs: filtered, bad input refused, retry checks Origin, and no e-mail ad
   t.match(admin.body, /ann@example\.com/, 'the admin API shows the welcome mail’s recipient in its result')
   const shown = await app.inject({ url: `/dashboard/jobs/${welcome}`, headers: { cookie } })
   t.equal(shown.json().status, 'succeeded')
+  t.equal(shown.json().retryable, false, 'a job that did not fail offers no retry')
   for (const body of [shown.body, (await list('')).body]) t.notMatch(body, /@/, 'the dashboard shows no address')
+})
+
+t.test('every address signup accepts is masked, whatever characters its local part holds', async (t) => {
+  const app = await startApp(t, { ADMIN_TOKEN })
+  const cookie = await session(app)
+  // RFC 5322's atext, which signup's `format: 'email'` accepts before the @.
+  const specials = ['!', '#', '$', '%', '&', "'", '*', '+', '/', '=', '?', '^', '_', '`', '{', '|', '}', '~', '-']
+  const users = []
+  for (const [i, c] of specials.entries()) users.push(await signup(app, `ann${c}lee${c}${i}@example.com`))
+  for (const user of users) {
+    for (const job of user.jobs) t.equal((await waitForJob(app, user, job.id)).status, 'succeeded')
+  }
+  const admin = await app.inject({
+    url: '/admin/jobs?status=succeeded&limit=500',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+  })
+  for (const [i, c] of specials.entries()) {
+    t.ok(admin.body.includes(`ann${c}lee${c}${i}@example.com`), `${c}: the admin API shows the address`)
+  }
+  const listed = await app.inject({ url: '/dashboard/jobs?limit=500', headers: { cookie } })
+  t.equal(listed.json().jobs.length, specials.length * 2)
+  t.notMatch(listed.body, /@/, 'the dashboard shows no address')
+  for (const c of specials) t.notOk(listed.body.includes(`${c}lee`), `${c}: no piece of the local part is left`)
+  for (const user of users) {
+    for (const job of user.jobs) {
+      t.notMatch((await app.inject({ url: `/dashboard/jobs/${job.id}`, headers: { cookie } })).body, /@/)
+    }
+  }
+})
+
+t.test('an avatar whose upload was undecodable offers no Retry, and its retry is refused', async (t) => {
+  const app = await startApp(t, { ADMIN_TOKEN, MAX_ATTEMPTS: '1' })
+  const cookie = await session(app)
+  const ann = await signup(app, 'ann@example.com')
+  const jobId = (await uploadRaw(app, ann, 'truncated.jpg')).json().jobId as string
+  t.equal((await waitForJob(app, ann, jobId)).error.code, 'IMAGE_UNDECODABLE')
+
+  const shown = (await app.inject({ url: `/dashboard/jobs/${jobId}`, headers: { cookie } })).json()
+  t.equal(shown.status, 'failed')
+  t.equal(shown.retryable, false, 'the page hides Retry')
+  t.match(shown.retryRefusal, /IMAGE_UNDECODABLE/)
+  const retry = await app.inject({
+    method: 'POST',
+    url: `/dashboard/jobs/${jobId}/retry`,
+    headers: { cookie, host: HOST, origin: ORIGIN },
+  })
+  t.equal(retry.statusCode, 409)
+  t.equal(retry.json().code, 'JOB_NOT_RETRYABLE')
+  t.equal((await app.services.queue.get(jobId))?.status, 'failed', 'left as it was')
+})
+
+t.test('logout ends the session on the server: the old cookie opens nothing, other sessions go on', async (t) => {
+  const app = await startApp(t, { ADMIN_TOKEN })
+  const kept = await session(app)
+  const ended = await session(app)
+  const jobs = (cookie: string) => app.inject({ url: '/dashboard/jobs', headers: { cookie } })
+  t.equal((await jobs(ended)).statusCode, 200)
+  const out = await app.inject({
+    method: 'POST',
+    url: '/dashboard/logout',
+    headers: { origin: ORIGIN, host: HOST, cookie: ended },
+  })
+  t.equal(out.statusCode, 204)
+  // A client that kept the cookie (a copy, a browser that ignored the clearing) sends it again.
+  for (const url of ['/dashboard/jobs', `/dashboard/jobs/${crypto.randomUUID()}`, '/dashboard/stream']) {
+    const res = await app.inject({ url, headers: { cookie: ended } })
+    t.equal(res.statusCode, 401, url)
+    t.equal(res.json().code, 'SESSION_REQUIRED', url)
+  }
+  t.match((await app.inject({ url: '/dashboard', headers: { cookie: ended } })).body, /id="login"/)
+  t.equal((await jobs(kept)).statusCode, 200, 'another session is not ended by it')
+})
+
+t.test('the cookie is a random session id: nothing in it comes from ADMIN_TOKEN', async (t) => {
+  const app = await startApp(t, { ADMIN_TOKEN })
+  const values = [await session(app), await session(app)].map((c) => c.split('=')[1] as string)
+  for (const value of values) t.match(value, /^[A-Za-z0-9_-]{43}$/, '256 random bits, base64url, unsigned')
+  t.not(values[0], values[1], 'two logins, two unrelated cookies')
+  const oldKey = createHash('sha256').update('deckhand dashboard session\0').update(ADMIN_TOKEN).digest('base64url')
+  for (const key of [oldKey, createHash('sha256').update(ADMIN_TOKEN).digest('base64url'), ADMIN_TOKEN]) {
+    t.notOk(unsign(values[0] as string, key).valid, 'no signature under a key derived from the token')
+  }
+  const rows = await app.services.database.db.selectFrom('dashboard_sessions').selectAll().execute()
+  t.equal(rows.length, 2)
+  const stored = JSON.stringify(rows)
+  for (const value of values) t.notOk(stored.includes(value), 'the database keeps no session id, only its hash')
+  t.notOk(stored.includes(ADMIN_TOKEN), 'nor the token')
+})
+
+t.test('wrong logins from one address: 429 AUTH_FAILURES with Retry-After, even for the right token', async (t) => {
+  const app = await startApp(t, { ADMIN_TOKEN, ADMIN_AUTH_FAILURES_MAX: '5', ADMIN_AUTH_FAILURES_WINDOW_MS: '5000' })
+  const wrong = `${ADMIN_TOKEN}-wrong`
+  // Good logins are not counted: they come before, between and do not use up the budget.
+  for (let i = 0; i < 3; i++) t.equal((await login(app)).statusCode, 204, 'a good login is never slowed')
+  for (let i = 0; i < 5; i++) {
+    const res = await login(app, {}, wrong)
+    t.equal(res.statusCode, 401, `wrong login ${i + 1}`)
+    t.equal(res.json().code, 'LOGIN_FAILED')
+  }
+  for (const token of [wrong, ADMIN_TOKEN]) {
+    const refused = await login(app, {}, token)
+    t.equal(refused.statusCode, 429, token === wrong ? 'the sixth wrong one' : 'the right one too, while blocked')
+    t.equal(refused.json().code, 'AUTH_FAILURES')
+    const retryAfter = Number(refused.headers['retry-after'])
+    t.ok(retryAfter >= 1 && retryAfter <= 5, `Retry-After: ${retryAfter}`)
+    t.equal(refused.cookies.length, 0, 'no cookie')
+  }
+  const refused = await login(app, {}, ADMIN_TOKEN)
+  const reopens = Date.now() + Number(refused.headers['retry-after']) * 1000
+  const elsewhere = await app.inject({
+    method: 'POST',
+    url: '/dashboard/login',
+    headers: { origin: ORIGIN, host: HOST },
+    payload: { token: ADMIN_TOKEN },
+    remoteAddress: '192.0.2.7',
+  })
+  t.equal(elsewhere.statusCode, 204, 'another address is not blocked')
+  // After the window, the right token logs in again.
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, reopens + 100 - Date.now())))
+  t.equal((await login(app)).statusCode, 204, 'after the window')
 })

@@ -1,10 +1,8 @@
-import { sign } from '@fastify/cookie'
 import t from 'tap'
 import { bucketQuantile } from '../../src/dashboard/quantile.ts'
 import { createReadings, type Readings } from '../../src/dashboard/readings.ts'
 import type { Sample } from '../../src/dashboard/sample.ts'
 import { Sampler } from '../../src/dashboard/sampler.ts'
-import { sessionSecret } from '../../src/dashboard/session.ts'
 import { signup, startApp } from '../helpers/app.ts'
 import { listen } from '../helpers/ports.ts'
 import { waitFor } from '../helpers/wait.ts'
@@ -198,7 +196,7 @@ t.test('a stream sends the scope, the kept samples and one sample a second; shut
 t.test('a stream ends when its session does', async (t) => {
   const app = await startApp(t, { ADMIN_TOKEN })
   const base = await listen(app)
-  const cookie = `deckhand_dashboard=${sign(String(Date.now() + 1500), sessionSecret(ADMIN_TOKEN))}`
+  const cookie = `deckhand_dashboard=${await app.services.dashboardSessions?.start(1500)}`
   const started = Date.now()
   const res = await fetch(`${base}/dashboard/stream`, { headers: { cookie }, signal: AbortSignal.timeout(10_000) })
   t.equal(res.status, 200)
@@ -208,4 +206,20 @@ t.test('a stream ends when its session does', async (t) => {
   t.ok(took >= 1200 && took < 5000, `the stream ended with the session, after ${took} ms`)
   const again = await fetch(`${base}/dashboard/stream`, { headers: { cookie } })
   t.equal(again.status, 401, 'and the cookie opens no other')
+})
+
+t.test('a stream ends when its session is logged out', async (t) => {
+  const app = await startApp(t, { ADMIN_TOKEN })
+  const base = await listen(app)
+  const cookie = `deckhand_dashboard=${await app.services.dashboardSessions?.start(3_600_000)}`
+  const res = await fetch(`${base}/dashboard/stream`, { headers: { cookie }, signal: AbortSignal.timeout(30_000) })
+  t.equal(res.status, 200)
+  const text = res.text()
+  await sleep(1500)
+  const loggedOut = Date.now()
+  const out = await fetch(`${base}/dashboard/logout`, { method: 'POST', headers: { cookie, origin: base } })
+  t.equal(out.status, 204)
+  t.match(await text, /event: sample/, 'the stream ended (within the 30 s the fetch allows)')
+  const took = Date.now() - loggedOut
+  t.ok(took < 15_000, `the stream ended ${took} ms after the logout, not at the session's end an hour later`)
 })

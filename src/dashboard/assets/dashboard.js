@@ -220,9 +220,11 @@ async function openJob(id) {
         ...field('Next attempt', when(job.nextAttemptAt)),
         ...field('Error', job.error && `${job.error.code}: ${job.error.message}`),
         ...field('Error detail', job.error?.detail),
+        ...field('Cannot be retried', job.retryRefusal),
       )
     detail.dataset.status = job.status
-    retryButton.hidden = job.status !== 'failed'
+    // Offered only when a retry can succeed: the service says so (an avatar whose upload is gone cannot).
+    retryButton.hidden = !job.retryable
     detail.hidden = false
   } catch (err) {
     detailMessage.textContent = `The job could not be read: ${err.message}`
