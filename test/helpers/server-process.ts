@@ -105,9 +105,13 @@ async function watchServer(child: ChildProcess): Promise<ServerProcess> {
   }
 }
 
-/** Runs `src/server.ts` expecting it to refuse to start; resolves with its exit code, stderr and stdout (the log). */
+/**
+ * Runs `src/server.ts` expecting it to refuse to start; resolves with its exit code, stderr and stdout (the log).
+ * One still running after `timeoutMs` is killed (code null).
+ */
 export function runServerExpectingFailure(
   env: Record<string, string>,
+  timeoutMs = 60_000,
 ): Promise<{ code: number | null; stderr: string; stdout: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/server.ts')], {
     cwd: root,
@@ -122,7 +126,7 @@ export function runServerExpectingFailure(
   child.stdout?.on('data', (c) => {
     stdout += c
   })
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
   return new Promise((resolve) =>
     child.once('exit', (code) => {
       clearTimeout(timer)
