@@ -2,6 +2,7 @@ import net from 'node:net'
 import t from 'tap'
 import { fastEnv, tempDataDir } from '../helpers/app.ts'
 import { startNpmScript } from '../helpers/server-process.ts'
+import { scaledEnv, servicesAvailable } from '../helpers/services.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 function alive(pid: number): boolean {
@@ -34,12 +35,9 @@ for (const script of ['start', 'start:api'] as const) {
   t.test(`SIGTERM to npm (npm run ${script}) reaches the server, which shuts down`, async (t) => {
     const env: Record<string, string> = { ...fastEnv, LOG_LEVEL: 'info', DATA_DIR: tempDataDir(t) }
     if (script === 'start:api') {
-      // `api` needs BullMQ: a prefix of its own in the local Redis, never touched since no job is queued.
-      Object.assign(env, {
-        QUEUE: 'bullmq',
-        REDIS_URL: 'redis://127.0.0.1:6379',
-        QUEUE_PREFIX: `npm-signals-${process.pid}`,
-      })
+      // `api` needs BullMQ: a scratch database and Redis prefix, removed when the test ends.
+      if (!(await servicesAvailable(t))) return
+      Object.assign(env, await scaledEnv(t))
     }
     const npm = await startNpmScript(script, env)
     t.teardown(() => {
