@@ -34,11 +34,33 @@ declare module 'fastify' {
 export interface AppOptions extends ServicesOptions {
   /** The process's logger, made by server.ts before anything else can fail; unset, one is made from the config. */
   logger?: Logger
+  /**
+   * Leaves the jobs to the caller's startJobs(): server.ts starts them only once its port is bound, because
+   * listen() makes the instance ready before it binds, and an instance that cannot bind must not have claimed a
+   * job or requeued the jobs another process is running. Unset, they start when the instance is ready (inject()).
+   */
+  deferJobs?: boolean
+}
+
+/** Starts the job runner (where this role runs jobs) and the sweeps, and says what this process does. */
+export async function startJobs(app: FastifyInstance): Promise<void> {
+  const { services } = app
+  await services.runner?.start()
+  services.sweeper.start()
+  const { role, database, queue, mail } = services
+  app.log.info(
+    { role, database: database.describe, queue: queue.describe, mail: mail?.describe },
+    role === 'worker'
+      ? 'worker running jobs'
+      : services.runner
+        ? `jobs running; mail to ${mail?.describe}`
+        : 'serving HTTP only; jobs run in workers',
+  )
 }
 
 /**
  * Builds the whole service without listening: tests drive it with `inject()`, `server.ts` calls `listen()`.
- * The dispatcher starts when the instance is ready and drains when it closes.
+ * The dispatcher starts when the instance is ready (or at startJobs(), with `deferJobs`) and drains when it closes.
  */
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
   const log = options.logger ?? createLogger(config)
@@ -67,19 +89,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
 
   const services = await createServices(config, log, options)
   app.decorate('services', services)
-  app.addHook('onReady', async () => {
-    await services.runner?.start()
-    services.sweeper.start()
-    const { role, database, queue, mail } = services
-    app.log.info(
-      { role, database: database.describe, queue: queue.describe, mail: mail?.describe },
-      role === 'worker'
-        ? 'worker running jobs'
-        : services.runner
-          ? `jobs running; mail to ${mail?.describe}`
-          : 'serving HTTP only; jobs run in workers',
-    )
-  })
+  if (!options.deferJobs) app.addHook('onReady', () => startJobs(app))
   // On close, no new jobs start while in-flight requests finish; running jobs get what is left of the grace period.
   // Answers given while closing end their connection, or an idle keep-alive socket would hold close() open.
   let closing = false

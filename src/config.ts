@@ -269,6 +269,22 @@ export type Config = Env & {
   poolThreads: number
 }
 
+/**
+ * Settings whose value is, or may hold, a secret: tokens, and URLs that may carry a user and password (a value
+ * malformed enough to be refused may still hold them). A bad one is named in the error, its value never shown:
+ * start-up errors end up in logs that more people read than should see the token.
+ */
+const SECRET_SETTINGS: ReadonlySet<string> = new Set<keyof Env>([
+  'ADMIN_TOKEN',
+  'METRICS_TOKEN',
+  'DATABASE_URL',
+  'REDIS_URL',
+  'SMTP_URL',
+  'STORAGE_URL',
+  'S3_ENDPOINT',
+  'DASHBOARD_WORKER_URLS',
+])
+
 export class ConfigError extends Error {
   override name = 'ConfigError'
 }
@@ -290,7 +306,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       if (seen.has(name)) continue
       seen.add(name)
       const schema = ConfigSchema.properties[name as keyof Env] as { description?: string } | undefined
-      problems.push(`${name}=${JSON.stringify(known[name])}: ${e.message} (${schema?.description ?? 'setting'})`)
+      const shown = SECRET_SETTINGS.has(name) ? `${name} (value not shown)` : `${name}=${JSON.stringify(known[name])}`
+      problems.push(`${shown}: ${e.message} (${schema?.description ?? 'setting'})`)
     }
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`)
   }

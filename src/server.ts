@@ -1,8 +1,9 @@
 #!/usr/bin/env -S node --import tsx
-import { buildApp } from './app.ts'
+import { buildApp, startJobs } from './app.ts'
 import { type Config, ConfigError, loadConfig } from './config.ts'
 import { createLogger } from './logger.ts'
 import type { Role } from './services.ts'
+import { StartupError } from './startup-error.ts'
 
 /*
  * `deckhand` (or `npm start`): HTTP and jobs in one process, on embedded defaults.
@@ -43,9 +44,28 @@ for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
   })
 }
 
+/** Ends a start that cannot go on for a reason the operator must put right: one line, exit 1. */
+function refuse(message: string): never {
+  console.error(`deckhand: ${message}`)
+  process.exit(1)
+}
+
 // Every role listens: a worker serves only /healthz, /readyz and /metrics, for its orchestrator and Prometheus.
-const app = await buildApp(config, { role, logger: log })
-await app.listen({ port: config.PORT, host: config.HOST })
+const app = await buildApp(config, { role, logger: log, deferJobs: true }).catch((err: unknown) => {
+  if (err instanceof StartupError) refuse(err.message)
+  throw err
+})
+try {
+  await app.listen({ port: config.PORT, host: config.HOST })
+} catch (err) {
+  const code = (err as NodeJS.ErrnoException).code
+  // No job has started yet (they start below, once bound): exiting leaves the journal as it was.
+  if (code === 'EADDRINUSE') refuse(`port ${config.PORT} on ${config.HOST} is in use: another process listens there`)
+  if (code === 'EACCES') refuse(`port ${config.PORT} on ${config.HOST} is not allowed to this user`)
+  if (code === 'EADDRNOTAVAIL') refuse(`HOST=${config.HOST} is no address of this machine`)
+  throw err
+}
+await startJobs(app)
 const stop = () => app.close()
 
 let closing = false

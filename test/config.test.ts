@@ -53,6 +53,33 @@ t.test('a bad value stops start-up with a message naming every bad variable', as
   t.throws(() => loadConfig({ PORT: 'x', MAX_ATTEMPTS: 'y' }), { message: /PORT[\s\S]*MAX_ATTEMPTS/ }, 'all at once')
 })
 
+t.test('a bad secret is named with its rule, its value never shown', async (t) => {
+  const secret = 'pw-0d5a1c'
+  const bad: Record<string, string>[] = [
+    { ADMIN_TOKEN: secret },
+    { METRICS_TOKEN: secret },
+    { DATABASE_URL: `mysql://deckhand:${secret}@db:3306/deckhand` },
+    { REDIS_URL: `http://:${secret}@redis:6379` },
+    { SMTP_URL: `smtpx://mailer:${secret}@mail:587` },
+    { STORAGE_URL: `s3://AKIAKEY:${secret}@bucket/avatars` },
+    { S3_ENDPOINT: `ftp://minio:${secret}@minio:9000` },
+    { DASHBOARD_WORKER_URLS: `http://ops:${secret}@worker-1:3000, http://worker-2:3000` },
+  ]
+  for (const env of bad) {
+    const [name] = Object.keys(env) as [string]
+    const err = t.throws(() => loadConfig(env), ConfigError) as Error
+    t.match(err.message, new RegExp(`${name} \\(value not shown\\): must`), `${name} is named, with its rule`)
+    t.notMatch(err.message, secret, `${name}'s value is not in the message`)
+  }
+  t.match(
+    (t.throws(() => loadConfig({ ADMIN_TOKEN: secret })) as Error).message,
+    /ADMIN_TOKEN \(value not shown\): must not have fewer than 16 characters/,
+  )
+  const { code, stderr } = await runServerExpectingFailure({ ADMIN_TOKEN: secret })
+  t.equal(code, 1)
+  t.notMatch(stderr, secret, 'nor in what the process prints')
+})
+
 t.test('the server process refuses to start on a bad value and says which', async (t) => {
   const { code, stderr } = await runServerExpectingFailure({ MAIL_CONCURRENCY: 'many' })
   t.equal(code, 1)
@@ -108,7 +135,7 @@ t.test('object storage: STORAGE_URL selects a bucket; its settings are checked a
   for (const [env, message] of [
     [{ STORAGE_URL: 'https://bucket.s3.amazonaws.com' }, /STORAGE_URL/],
     [{ STORAGE_URL: 's3://' }, /STORAGE_URL/],
-    [{ S3_ENDPOINT: 'minio:9000' }, /S3_ENDPOINT="minio:9000"/],
+    [{ S3_ENDPOINT: 'minio:9000' }, /S3_ENDPOINT \(value not shown\): must match pattern/],
     [{ S3_REGION: 'EU West' }, /S3_REGION/],
     [{ S3_FORCE_PATH_STYLE: 'sometimes' }, /S3_FORCE_PATH_STYLE/],
     [{ STORAGE_URL: 's3://b', AVATAR_REDIRECT: 'maybe' }, /AVATAR_REDIRECT/],

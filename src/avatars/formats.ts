@@ -10,5 +10,10 @@ export const OPTIONAL_FORMATS = ['webp', 'avif'] as const satisfies readonly Enc
 export const FALLBACK_FORMAT = 'jpeg' as const satisfies EncodableFormat
 export const OUTPUT_FORMATS = [...OPTIONAL_FORMATS, FALLBACK_FORMAT] as const
 
+/** The media type of a variant in `format`: what deckhand and the bucket answer with. */
+export function contentTypeOf(format: OutputFormat): string {
+  return `image/${format}`
+}
+
 export type OptionalFormat = (typeof OPTIONAL_FORMATS)[number]
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number]

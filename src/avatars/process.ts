@@ -5,10 +5,11 @@ import type { ImagePool } from '../images/pool.ts'
 import type { JobHandler } from '../jobs/types.ts'
 import type { ObjectStore } from '../storage/object-store.ts'
 import { type StoragePaths, variantFileName } from '../storage/paths.ts'
-import type { OutputFormat } from './formats.ts'
+import { contentTypeOf, type OutputFormat } from './formats.ts'
 import type { AvatarJobPayload } from './job.ts'
 import { originalKey, variantKey, versionPrefix } from './keys.ts'
 import type { Avatar, AvatarsRepository } from './repository.ts'
+import { VERSIONED_CACHE_CONTROL } from './serve.ts'
 
 export interface AvatarHandlerOptions {
   pool: ImagePool
@@ -98,7 +99,11 @@ export function avatarHandler(options: AvatarHandlerOptions): JobHandler {
     // Every variant is stored before the database points at the version: a reader sent there finds them all.
     for (const variant of outcome.variants) {
       const file = path.join(outDir, variantFileName(variant.size, variant.format))
-      await store.putFile(variantKey(payload.userId, jobId, variant.size, variant.format), file)
+      await store.putFile(variantKey(payload.userId, jobId, variant.size, variant.format), file, {
+        contentType: contentTypeOf(variant.format),
+        // Its key names its version: the object never changes, as a versioned avatar URL's answer never does.
+        cacheControl: VERSIONED_CACHE_CONTROL,
+      })
     }
     const avatar: Avatar = {
       userId: payload.userId,

@@ -2,12 +2,18 @@ import type { Readable } from 'node:stream'
 import type { WatchErrors } from '../error-events.ts'
 import { AvatarNotFoundError } from '../errors.ts'
 import type { ObjectStore } from '../storage/object-store.ts'
-import type { OutputFormat } from './formats.ts'
+import { contentTypeOf, type OutputFormat } from './formats.ts'
 import { variantKey } from './keys.ts'
 import type { AvatarsRepository } from './repository.ts'
 import { negotiateFormat } from './view.ts'
 
 const YEAR = 365 * 24 * 3600
+
+/**
+ * A version's variant never changes (a new avatar is a new version, under new keys): wherever it is fetched by a
+ * versioned address, from deckhand or from the bucket, it may be cached for a year.
+ */
+export const VERSIONED_CACHE_CONTROL = `public, max-age=${YEAR}, immutable`
 
 export interface AvatarRequest {
   size: number
@@ -55,7 +61,7 @@ export async function serveAvatar(deps: ServeDeps, userId: string, request: Avat
       vary: 'Accept',
       'x-content-type-options': 'nosniff',
       'content-security-policy': "default-src 'none'; sandbox",
-      'cache-control': request.version === avatar.version ? `public, max-age=${YEAR}, immutable` : 'public, no-cache',
+      'cache-control': request.version === avatar.version ? VERSIONED_CACHE_CONTROL : 'public, no-cache',
     }
     const key = variantKey(userId, avatar.version, request.size, format)
     if (deps.redirectSeconds > 0) {
@@ -75,7 +81,7 @@ export async function serveAvatar(deps: ServeDeps, userId: string, request: Avat
     }
     // Fastify ends the answer on a read error; counted too, as a failing disk or bucket shows here first.
     deps.watchErrors(body, 'stream', { key })
-    return { headers: { ...headers, 'content-type': `image/${format}`, 'content-length': variant.bytes }, body }
+    return { headers: { ...headers, 'content-type': contentTypeOf(format), 'content-length': variant.bytes }, body }
   }
   throw new AvatarNotFoundError()
 }

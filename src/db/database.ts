@@ -1,10 +1,10 @@
-import fs from 'node:fs'
 import path from 'node:path'
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import Sqlite from 'better-sqlite3'
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely'
 import pg from 'pg'
 import type { WatchErrors } from '../error-events.ts'
+import { type DataDirLock, lockDataDir } from './data-dir-lock.ts'
 import { migrateToLatest } from './migrations.ts'
 import type { Schema } from './schema.ts'
 import { holdStatements } from './sqlite-handles.ts'
@@ -94,7 +94,17 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
 }
 
 function openSqlite(options: OpenOptions): Database {
-  fs.mkdirSync(path.dirname(options.sqliteFile), { recursive: true })
+  // Before the journal is opened: a second process must not so much as read it as if it were its own.
+  const lock = lockDataDir(path.dirname(options.sqliteFile))
+  try {
+    return openLockedSqlite(options, lock)
+  } catch (err) {
+    lock.release()
+    throw err
+  }
+}
+
+function openLockedSqlite(options: OpenOptions, lock: DataDirLock): Database {
   const sqlite = new Sqlite(options.sqliteFile)
   const statements = holdStatements(sqlite)
   // Pages freed by the retention sweep can go back to the file system (reclaimSpace()) instead of the file
@@ -159,8 +169,12 @@ function openSqlite(options: OpenOptions): Database {
       return reclaimed
     },
     async close() {
-      await db.destroy()
-      await syncer?.close()
+      try {
+        await db.destroy()
+        await syncer?.close()
+      } finally {
+        lock.release()
+      }
     },
   }
 }

@@ -10,6 +10,15 @@ export interface StoredObject {
 }
 
 /**
+ * How an object is to be served by the store itself, to a client sent there (a presigned URL, a CDN in front of
+ * the bucket). A folder keeps none: deckhand serves its files and sets these headers as it does.
+ */
+export interface ObjectHeaders {
+  contentType?: string
+  cacheControl?: string
+}
+
+/**
  * Where uploads and avatars live: a folder (STORAGE_DIR) or a bucket (STORAGE_URL). Keys are `/`-separated
  * names made by the features (never by a client); a key ending in `/` is a prefix. Calls that cannot reach the
  * store throw DependencyDown('storage'), so that a request answers 503 and a job is tried again.
@@ -18,8 +27,9 @@ export interface ObjectStore {
   /**
    * Stores the local `file` under `key`, durably: when this resolves the object survives a crash. The local file
    * is consumed (a folder moves it in; a bucket uploads it and leaves its removal to the caller's cleanup).
+   * A bucket stores `headers` with the object and answers with them.
    */
-  putFile(key: string, file: string): Promise<void>
+  putFile(key: string, file: string, headers?: ObjectHeaders): Promise<void>
   /** Writes the object into the local `file`; false when there is no such object. */
   getFile(key: string, file: string): Promise<boolean>
   /** The object's bytes as a stream; undefined when there is no such object. */

@@ -83,11 +83,19 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
   }
 
   return {
-    async putFile(key, file) {
+    async putFile(key, file, headers = {}) {
       const body = (await fs.open(file, 'r')).createReadStream()
+      const params = {
+        Bucket,
+        Key: Key(key),
+        Body: body,
+        // Without them the bucket answers application/octet-stream, and a client's cache guesses.
+        ContentType: headers.contentType,
+        CacheControl: headers.cacheControl,
+      }
       try {
         // Parts of 5 MiB, sent in parallel beyond that: one PutObject for an avatar, multipart for a large file.
-        await asStorageFailure(new Upload({ client, params: { Bucket, Key: Key(key), Body: body } }).done())
+        await asStorageFailure(new Upload({ client, params }).done())
       } finally {
         body.destroy()
       }

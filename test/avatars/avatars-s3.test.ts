@@ -88,6 +88,14 @@ t.test('AVATAR_REDIRECT: a 302 to a presigned URL of the bucket that serves the 
   t.match(location, /X-Amz-Expires=600/)
   const fetched = await fetch(location)
   t.equal(fetched.status, 200)
+  t.equal(fetched.headers.get('content-type'), 'image/webp', 'the bucket answers with the type of the variant')
+  t.equal(fetched.headers.get('cache-control'), 'public, max-age=31536000, immutable', 'a version never changes')
+  for (const format of ['jpeg', 'avif'] as const) {
+    const key = `test/avatars/${ann.id}/${job.id}/64.${format}`
+    const head = await fetch(`${s3.endpoint}/${s3.bucket}/${key}`, { method: 'HEAD' })
+    t.equal(head.headers.get('content-type'), `image/${format}`, `HEAD of ${format} from the bucket`)
+    t.equal(head.headers.get('cache-control'), 'public, max-age=31536000, immutable')
+  }
   const object = await app.services.store.get(`avatars/${ann.id}/${job.id}/256.webp`)
   const chunks: Buffer[] = []
   for await (const chunk of object ?? []) chunks.push(chunk as Buffer)

@@ -32,11 +32,31 @@ export async function startServerProcess(
     path.join(root, 'src/server.ts'),
     ...(role ? [role] : []),
   ]
-  const child = spawn(process.execPath, args, {
+  return watchServer(spawn(process.execPath, args, serverSpawnOptions(env)))
+}
+
+/**
+ * Runs `npm run <script>` as an operator does: `child` is npm, and the server is a process of its own whose pid
+ * its log lines tell (`serverPid`). Resolves once the server listens.
+ */
+export async function startNpmScript(
+  script: string,
+  env: Record<string, string>,
+): Promise<ServerProcess & { serverPid: number }> {
+  const server = await watchServer(spawn('npm', ['run', '--silent', script], serverSpawnOptions(env)))
+  const serverPid = server.logs.find((l) => typeof l.pid === 'number')?.pid as number
+  return { ...server, serverPid }
+}
+
+function serverSpawnOptions(env: Record<string, string>) {
+  return {
     cwd: root,
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+    stdio: ['ignore', 'pipe', 'pipe'] as ['ignore', 'pipe', 'pipe'],
+  }
+}
+
+async function watchServer(child: ChildProcess): Promise<ServerProcess> {
   const logs: Record<string, unknown>[] = []
   let stderr = ''
   child.stderr?.on('data', (c) => {
@@ -85,24 +105,32 @@ export async function startServerProcess(
   }
 }
 
-/** Runs `src/server.ts` expecting it to refuse to start; resolves with its exit code and stderr. */
+/**
+ * Runs `src/server.ts` expecting it to refuse to start; resolves with its exit code, stderr and stdout (the log).
+ * One still running after `timeoutMs` is killed (code null).
+ */
 export function runServerExpectingFailure(
   env: Record<string, string>,
-): Promise<{ code: number | null; stderr: string }> {
+  timeoutMs = 60_000,
+): Promise<{ code: number | null; stderr: string; stdout: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/server.ts')], {
     cwd: root,
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'silent', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stderr = ''
+  let stdout = ''
   child.stderr?.on('data', (c) => {
     stderr += c
   })
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+  child.stdout?.on('data', (c) => {
+    stdout += c
+  })
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
   return new Promise((resolve) =>
     child.once('exit', (code) => {
       clearTimeout(timer)
-      resolve({ code, stderr })
+      resolve({ code, stderr, stdout })
     }),
   )
 }

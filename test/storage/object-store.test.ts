@@ -127,6 +127,26 @@ t.test('s3: a presigned URL serves the object to anybody without credentials', a
   t.match(url, /X-Amz-Expires=60/, 'the URL carries its expiry')
 })
 
+t.test('s3: an object keeps the Content-Type and Cache-Control it was put with, and is served with them', async (t) => {
+  const { s3, store } = await openS3(t)
+  const scratch = tempDataDir(t)
+  const headers = { contentType: 'image/webp', cacheControl: 'public, max-age=31536000, immutable' }
+  // One PutObject, and a multipart upload (past 5 MiB), which names the type when it begins.
+  for (const size of [1000, 6 * 1024 * 1024]) {
+    const file = path.join(scratch, `${size}`)
+    fs.writeFileSync(file, randomBytes(size))
+    await store.putFile(`typed/${size}`, file, headers)
+    const head = await fetch(`${s3.endpoint}/${s3.bucket}/p/typed/${size}`, { method: 'HEAD' })
+    t.equal(head.status, 200)
+    t.equal(head.headers.get('content-type'), 'image/webp', `${size}: HEAD from the bucket`)
+    t.equal(head.headers.get('cache-control'), headers.cacheControl)
+    const got = await fetch((await store.signedUrl(`typed/${size}`, 60)) as string)
+    t.equal(got.headers.get('content-type'), 'image/webp', `${size}: GET of its presigned URL`)
+    t.equal(got.headers.get('cache-control'), headers.cacheControl)
+    t.equal((await got.arrayBuffer()).byteLength, size)
+  }
+})
+
 t.test('s3: a bucket out of reach fails every call as DependencyDown(storage), fast', async (t) => {
   const { s3, store } = await openS3(t)
   const file = path.join(tempDataDir(t), 'in')
