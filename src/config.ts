@@ -1,6 +1,6 @@
 import os from 'node:os'
 import path from 'node:path'
-import { type Static, Type } from 'typebox'
+import { type Static, type TSchema, Type } from 'typebox'
 import { Value } from 'typebox/value'
 import { OPTIONAL_FORMATS, type OptionalFormat } from './avatars/formats.ts'
 
@@ -285,6 +285,19 @@ const SECRET_SETTINGS: ReadonlySet<string> = new Set<keyof Env>([
   'DASHBOARD_WORKER_URLS',
 ])
 
+interface SettingSchema {
+  description?: string
+  anyOf?: { const?: unknown }[]
+}
+
+/** "must be one of …" for a setting that takes one of a few words, where the schema's own words would say
+ * "must be equal to constant" once per word. */
+function allowedValues(schema: SettingSchema | undefined): string | undefined {
+  const words = schema?.anyOf?.map((branch) => branch.const)
+  if (!words || words.length === 0 || words.some((w) => w === undefined)) return undefined
+  return `must be one of ${words.join(', ')}`
+}
+
 export class ConfigError extends Error {
   override name = 'ConfigError'
 }
@@ -299,15 +312,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const parsed = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, known))
   if (!Value.Check(ConfigSchema, parsed)) {
-    const seen = new Set<string>()
+    // Setting by setting: TypeBox stops listing errors after a few, and a union of words fails once per word.
     const problems: string[] = []
-    for (const e of Value.Errors(ConfigSchema, parsed)) {
-      const name = e.instancePath.replace(/^\//, '')
-      if (seen.has(name)) continue
-      seen.add(name)
-      const schema = ConfigSchema.properties[name as keyof Env] as { description?: string } | undefined
+    for (const [name, schema] of Object.entries(ConfigSchema.properties) as [string, TSchema & SettingSchema][]) {
+      const value = (parsed as Record<string, unknown>)[name]
+      // Unset and optional: nothing to check.
+      if (
+        value === undefined
+          ? !(ConfigSchema.required as string[] | undefined)?.includes(name)
+          : Value.Check(schema, value)
+      )
+        continue
+      const [first] = Value.Errors(schema, value)
       const shown = SECRET_SETTINGS.has(name) ? `${name} (value not shown)` : `${name}=${JSON.stringify(known[name])}`
-      problems.push(`${shown}: ${e.message} (${schema?.description ?? 'setting'})`)
+      problems.push(`${shown}: ${allowedValues(schema) ?? first?.message} (${schema.description ?? 'setting'})`)
     }
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`)
   }

@@ -53,6 +53,23 @@ t.test('a bad value stops start-up with a message naming every bad variable', as
   t.throws(() => loadConfig({ PORT: 'x', MAX_ATTEMPTS: 'y' }), { message: /PORT[\s\S]*MAX_ATTEMPTS/ }, 'all at once')
 })
 
+t.test('a setting that takes one of a few words lists them, and every bad setting is named at once', async (t) => {
+  const env = { LOG_LEVEL: 'verbose', PORT: 'x', QUEUE: 'kafka', SQLITE_SYNCHRONOUS: 'OFF', MAX_ATTEMPTS: '0' }
+  let message = ''
+  try {
+    loadConfig(env)
+  } catch (err) {
+    message = (err as Error).message
+  }
+  t.match(message, 'LOG_LEVEL="verbose": must be one of fatal, error, warn, info, debug, trace, silent')
+  t.match(message, 'QUEUE="kafka": must be one of journal, bullmq')
+  t.match(message, 'SQLITE_SYNCHRONOUS="OFF": must be one of FULL, NORMAL')
+  for (const name of Object.keys(env)) t.match(message, name, `${name} is named`)
+  t.notMatch(message, /equal to constant/)
+  // Only what was set wrong: a setting left unset is not a problem.
+  t.equal(message.trim().split('\n').length, 1 + Object.keys(env).length)
+})
+
 t.test('a bad secret is named with its rule, its value never shown', async (t) => {
   const secret = 'pw-0d5a1c'
   const bad: Record<string, string>[] = [
