@@ -4,6 +4,7 @@ import { type Config, ConfigError, loadConfig } from './config.ts'
 import { createLogger } from './logger.ts'
 import type { Role } from './services.ts'
 import { StartupError } from './startup-error.ts'
+import { startupNotes } from './startup-notes.ts'
 
 /*
  * `deckhand` (or `npm start`): HTTP and jobs in one process, on embedded defaults.
@@ -65,6 +66,7 @@ try {
   if (code === 'EADDRNOTAVAIL') refuse(`HOST=${config.HOST} is no address of this machine`)
   throw err
 }
+for (const note of startupNotes(config, role, app.listeningOrigin)) log[note.level](note.msg)
 await startJobs(app)
 const stop = () => app.close()
 
