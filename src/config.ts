@@ -112,6 +112,12 @@ export const ConfigSchema = Type.Object({
   ),
   WEBHOOK_TIMEOUT_MS: Int(10_000, 100, 60_000, 'Longest one webhook delivery may take, connecting included'),
   WEBHOOK_CONCURRENCY: Int(16, 1, 256, 'Webhook deliveries sent at once (on the event loop, beside mail)'),
+  WEBHOOK_CONCURRENCY_PER_USER: Int(
+    2,
+    1,
+    256,
+    "One user's share of WEBHOOK_CONCURRENCY (at most that): a slow receiver holds only its owner's slots; with QUEUE=bullmq, per worker process",
+  ),
   WEBHOOK_ALLOW_INSECURE: Type.Boolean({
     default: false,
     description: 'Development and tests only: accept http:// webhook URLs (otherwise https only)',
@@ -310,6 +316,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     // An empty variable means "not set", as in most shells' `VAR= cmd`.
     if (value !== undefined && value !== '') known[key] = value
   }
+  // Before parsing: Convert and Default fill `known` in place.
+  const shareSet = known.WEBHOOK_CONCURRENCY_PER_USER !== undefined
   const parsed = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, known))
   if (!Value.Check(ConfigSchema, parsed)) {
     // Setting by setting: TypeBox stops listing errors after a few, and a union of words fails once per word.
@@ -335,6 +343,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (parsed.HEADERS_TIMEOUT_MS > parsed.REQUEST_TIMEOUT_MS) {
     // Node enforces the request timeout only once the headers timeout has passed.
     throw new ConfigError('invalid configuration:\n  HEADERS_TIMEOUT_MS: must not exceed REQUEST_TIMEOUT_MS')
+  }
+  // Left unset, the share is the default or the whole lane if that is smaller: WEBHOOK_CONCURRENCY=1 alone still starts.
+  if (!shareSet) {
+    parsed.WEBHOOK_CONCURRENCY_PER_USER = Math.min(parsed.WEBHOOK_CONCURRENCY_PER_USER, parsed.WEBHOOK_CONCURRENCY)
+  }
+  if (parsed.WEBHOOK_CONCURRENCY_PER_USER > parsed.WEBHOOK_CONCURRENCY) {
+    throw new ConfigError(
+      'invalid configuration:\n  WEBHOOK_CONCURRENCY_PER_USER: must not exceed WEBHOOK_CONCURRENCY (a share of it)',
+    )
   }
   if (parsed.STORAGE_URL && parsed.STORAGE_DIR) {
     throw new ConfigError(

@@ -39,6 +39,8 @@ import { createWebhooksRepository, type WebhooksRepository } from './webhooks/re
 
 /** Every job kind there is: the BullMQ queues and the metrics' labels. */
 const JOB_KINDS = [MailKind.welcome, MailKind.adminNotice, AvatarKind, WebhookDeliveryKind]
+/** The kinds of lanes with a per-owner share (Lane.perOwner): the webhooks lane's. */
+const SHARED_KINDS = [WebhookDeliveryKind]
 
 /** What a process does: `all` (the default) serves HTTP and runs jobs; `api` only serves; `worker` only runs. */
 export type Role = 'all' | 'api' | 'worker'
@@ -107,6 +109,7 @@ export async function createServices(config: Config, log: Logger, options: Servi
         redisUrl: config.REDIS_URL as string,
         prefix: config.QUEUE_PREFIX,
         kinds: JOB_KINDS,
+        deferringKinds: SHARED_KINDS,
         maxAttempts: config.MAX_ATTEMPTS,
         keepSucceededMs: config.JOB_RETENTION_MS,
         keepFailedMs: config.FAILED_JOB_RETENTION_MS,
@@ -182,6 +185,8 @@ export async function createServices(config: Config, log: Logger, options: Servi
         // On the event loop like mail: a delivery is a request and a wait for its answer.
         name: 'webhooks',
         concurrency: config.WEBHOOK_CONCURRENCY,
+        // A receiver that never answers holds a slot for WEBHOOK_TIMEOUT_MS: only its owner's.
+        perOwner: config.WEBHOOK_CONCURRENCY_PER_USER,
         handlers: {
           [WebhookDeliveryKind]: webhookDeliveryHandler({
             webhooks,

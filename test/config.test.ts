@@ -12,6 +12,12 @@ t.test('defaults run the whole service on embedded parts', async (t) => {
   t.equal(config.SQLITE_SYNCHRONOUS, 'FULL')
   t.equal(config.ADMIN_AUTH_FAILURES_MAX, 10, 'ten wrong admin tokens an address')
   t.equal(config.ADMIN_AUTH_FAILURES_WINDOW_MS, 900_000, 'per 15 minutes')
+  t.equal(config.WEBHOOK_CONCURRENCY_PER_USER, 2)
+  t.equal(
+    loadConfig({ WEBHOOK_CONCURRENCY: '1' }).WEBHOOK_CONCURRENCY_PER_USER,
+    1,
+    "unset, a user's webhook share is never more than the lane",
+  )
 })
 
 t.test('values are read from the environment and converted to their types', async (t) => {
@@ -40,6 +46,8 @@ t.test('a bad value stops start-up with a message naming every bad variable', as
     [{ SQLITE_SYNCHRONOUS: 'OFF' }, /SQLITE_SYNCHRONOUS/],
     [{ RETRY_BASE_MS: '5000', RETRY_MAX_MS: '10' }, /RETRY_MAX_MS/],
     [{ HEADERS_TIMEOUT_MS: '20000', REQUEST_TIMEOUT_MS: '10000' }, /HEADERS_TIMEOUT_MS/],
+    [{ WEBHOOK_CONCURRENCY: '4', WEBHOOK_CONCURRENCY_PER_USER: '5' }, /WEBHOOK_CONCURRENCY_PER_USER.*exceed/],
+    [{ WEBHOOK_CONCURRENCY_PER_USER: '0' }, /WEBHOOK_CONCURRENCY_PER_USER/],
     [{ AVATAR_SIZES: '64,0' }, /AVATAR_SIZES/],
     [{ AVATAR_FORMATS: 'webp,gif' }, /AVATAR_FORMATS/],
     [{ ADMIN_TOKEN: 'short' }, /ADMIN_TOKEN/],

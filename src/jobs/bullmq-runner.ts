@@ -15,6 +15,14 @@ export interface BullRunnerOptions extends RunnerOptions {
   watchErrors: WatchErrors
 }
 
+/**
+ * How long a deferred job waits before a worker takes it again: long enough that an owner's backlog is not handed
+ * round the workers in a loop, short enough that its next job starts soon after one of its own ends. The jitter
+ * keeps a backlog's jobs from coming back all at once.
+ */
+const DEFER_MS = 500
+const deferMs = () => DEFER_MS + Math.floor(Math.random() * DEFER_MS)
+
 /** A retryable failure carries its own delay, so the backoff BullMQ applies is the one clients were shown. */
 class RetryLater extends Error {
   constructor(
@@ -46,20 +54,24 @@ export class BullRunner extends CoreRunner {
     const { redisUrl, prefix, stalledAfterMs, maxAttempts, retryBaseMs, retryMaxMs } = this.#opts
     for (const lane of this.#opts.lanes) {
       for (const kind of Object.keys(lane.handlers)) {
-        const worker = new Worker(kind, (job, token) => this.#process(lane, job as BullJob<BullData>, token), {
-          connection: { url: redisUrl },
-          prefix,
-          name: this.name,
-          concurrency: lane.concurrency,
-          lockDuration: stalledAfterMs,
-          stalledInterval: stalledAfterMs,
-          // A job left by dead workers is taken over as often as it has attempts; beyond that it fails.
-          maxStalledCount: maxAttempts,
-          settings: {
-            backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) =>
-              err instanceof RetryLater ? err.delayMs : retryDelay(attemptsMade, retryBaseMs, retryMaxMs),
+        const worker: Worker = new Worker(
+          kind,
+          (job, token) => this.#process(worker, lane, job as BullJob<BullData>, token),
+          {
+            connection: { url: redisUrl },
+            prefix,
+            name: this.name,
+            concurrency: lane.concurrency,
+            lockDuration: stalledAfterMs,
+            stalledInterval: stalledAfterMs,
+            // A job left by dead workers is taken over as often as it has attempts; beyond that it fails.
+            maxStalledCount: maxAttempts,
+            settings: {
+              backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) =>
+                err instanceof RetryLater ? err.delayMs : retryDelay(attemptsMade, retryBaseMs, retryMaxMs),
+            },
           },
-        })
+        )
         this.#opts.watchErrors(worker, 'redis', { kind, client: 'worker' })
         this.#workers.push(worker)
       }
@@ -67,12 +79,12 @@ export class BullRunner extends CoreRunner {
     await Promise.all(this.#workers.map((w) => w.waitUntilReady()))
   }
 
-  async #process(lane: Lane, bullJob: BullJob<BullData>, token: string | undefined): Promise<unknown> {
+  async #process(worker: Worker, lane: Lane, bullJob: BullJob<BullData>, token: string | undefined): Promise<unknown> {
     const job = fromBull(bullJob, 'running')
     const progress: BullProgress = { stage: null, lastError: job.lastError, runAt: null }
     const settle = (lastError: BullProgress['lastError'], runAt: number | null) =>
       bullJob
-        .updateProgress({ stage: null, lastError, runAt })
+        .updateProgress({ stage: null, lastError, runAt, started: progress.started })
         .catch((err) => this.#opts.log.warn({ err, jobId: job.id }, 'error not recorded'))
     // attemptsMade counts the attempts that already failed; this one is not among them yet.
     const outcome = await this.core.attempt(
@@ -85,6 +97,25 @@ export class BullRunner extends CoreRunner {
         fail: (error) => settle(error, null),
         // Back in the queue, due now, this attempt not spent on a failure.
         release: () => bullJob.moveToDelayed(Date.now(), token),
+        // Its owner has its share running here: back in the delayed set for a moment, as if never taken. Job's own
+        // moveToDelayed leaves attemptsStarted counting this take, which GET /jobs/:id shows as an attempt; the
+        // backend's does the same move (no attempt made) and puts that count back (`ats`, BullMQ's field for it), in
+        // one script.
+        defer: async () => {
+          await worker.backend.moveToDelayed(bullJob.id as string, Date.now(), deferMs(), token, {
+            skipAttempt: true,
+            fieldsToUpdate: { ats: Math.max(0, bullJob.attemptsStarted - 1) },
+          })
+        },
+        // A take of a lane with a share shows as running only from here (begun, in bullmq-store.ts): until the
+        // share is checked it might be handed back. One more write to Redis per job, in those lanes only.
+        started:
+          lane.perOwner === undefined
+            ? undefined
+            : async () => {
+                progress.started = bullJob.attemptsStarted
+                await bullJob.updateProgress({ ...progress, begun: true })
+              },
         setStage: async (stage) => {
           progress.stage = stage
           await bullJob.updateProgress({ ...progress })
@@ -100,6 +131,7 @@ export class BullRunner extends CoreRunner {
       case 'failed':
         throw new UnrecoverableError(outcome.error.message)
       case 'interrupted':
+      case 'deferred':
         throw new DelayedError()
     }
   }

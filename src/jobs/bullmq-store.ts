@@ -22,6 +22,13 @@ export interface BullProgress {
   lastError?: JobErrorInfo | null
   /** When the next attempt is due, while the job waits out a retry delay. */
   runAt?: number | null
+  /**
+   * Of a kind whose lane has a per-owner share: the attemptsStarted of the take that became an attempt. A take
+   * without it is one the runner is about to defer (the owner's share was full): still queued to its owner.
+   */
+  started?: number | null
+  /** Set on the write that marks the attempt begun (and only on it): what the event stream tells as running. */
+  begun?: boolean
 }
 
 const STATES: Record<JobStatus, JobType[]> = {
@@ -41,9 +48,30 @@ function toStatus(state: string): JobStatus {
   return 'queued'
 }
 
+const progressOf = (job: BullJob<BullData>) =>
+  (typeof job.progress === 'object' && job.progress ? job.progress : {}) as BullProgress
+
+/**
+ * Whether the latest take of a job became an attempt, for kinds whose lanes have a per-owner share: a worker may
+ * take one of their jobs (BullMQ counts it started, shows it active) and hand it back unattempted, its owner's
+ * share being full. The runner marks a take that goes ahead (BullProgress.started).
+ */
+const begun = (job: BullJob<BullData>) => progressOf(job).started === job.attemptsStarted
+
+/**
+ * A job as read in a state. Of a deferring kind, a take not begun is queued and not an attempt, whichever state
+ * was read with it (the job and its state are two reads: a take handed back in between is seen half-way).
+ */
+function fromBullIn(job: BullJob<BullData>, state: string, deferring: ReadonlySet<string>): Job {
+  if (!deferring.has(job.name) || begun(job)) return fromBull(job, toStatus(state))
+  const status = state === 'active' ? 'queued' : toStatus(state)
+  const read = fromBull(job, status)
+  return { ...read, attempts: Math.max(0, read.attempts - 1), startedAt: status === 'queued' ? null : read.startedAt }
+}
+
 /** A BullMQ job as deckhand's Job. */
 export function fromBull(job: BullJob<BullData>, status: JobStatus): Job {
-  const progress = (typeof job.progress === 'object' && job.progress ? job.progress : {}) as BullProgress
+  const progress = progressOf(job)
   const finished = status === 'succeeded' || status === 'failed'
   return {
     id: job.id as string,
@@ -86,6 +114,11 @@ export interface BullStoreOptions {
   keepFailedMs: number
   /** Relay outbox rows left behind (a crash or a Redis outage between commit and hand-over) this often; 0: never. */
   relayIntervalMs: number
+  /**
+   * Kinds whose lanes have a per-owner share (Lane.perOwner): a worker may take one of their jobs and hand it back
+   * unattempted, so they show as running only once the runner marks the attempt begun (BullProgress.started).
+   */
+  deferringKinds?: readonly string[]
   /** Longest one call to Redis may take before it fails as DependencyDown (DEPENDENCY_TIMEOUT_MS). */
   timeoutMs: number
   log: Logger
@@ -111,6 +144,7 @@ export type BullStore = JobStore & {
 export function createBullStore(database: Database, options: BullStoreOptions): BullStore {
   const { db } = database
   const target = new URL(options.redisUrl)
+  const deferring = new Set(options.deferringKinds)
   // The queues' one connection serves requests, so it fails instead of waiting: no offline queue (a command
   // while Redis is away is refused at once, where ioredis would hold it through 20 reconnects), and time limits
   // on connecting and on every command (a hung Redis). Workers and the event stream keep their own blocking
@@ -258,11 +292,13 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
       queueEvents.on('waiting', ({ jobId }) => changed(jobId, 'queued'))
       // A retry waits out its delay in the delayed set: queued again, as the journal shows it.
       queueEvents.on('delayed', ({ jobId }) => changed(jobId, 'queued'))
-      queueEvents.on('active', ({ jobId }) => changed(jobId, 'running'))
-      // Progress is the runner's record of a stage, and of an error at the end of an attempt (no stage then).
+      // A take of a deferring kind is told when the runner marks it an attempt (a progress event, below).
+      if (!deferring.has(kind)) queueEvents.on('active', ({ jobId }) => changed(jobId, 'running'))
+      // Progress is the runner's record of a stage, of an attempt begun, and of an error at the end of an attempt.
       queueEvents.on('progress', ({ jobId, data }) => {
-        const stage = (data as BullProgress | undefined)?.stage
-        if (typeof stage === 'string') changed(jobId, 'running', stage)
+        const progress = data as BullProgress | undefined
+        if (typeof progress?.stage === 'string') changed(jobId, 'running', progress.stage)
+        else if (progress?.begun) changed(jobId, 'running')
       })
       options.watchErrors(queueEvents, 'redis', { kind, client: 'queue events' })
       return queueEvents
@@ -309,7 +345,7 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
       const row = await db.selectFrom('outbox').selectAll().where('id', '=', id).executeTakeFirst()
       if (row) return fromOutbox(row)
       const found = await find(id)
-      return found && fromBull(found.job, toStatus(found.state))
+      return found && fromBullIn(found.job, found.state, deferring)
     },
 
     onSettled(listener) {
@@ -334,7 +370,9 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
         Promise.all(
           kinds.map(async (k) => {
             const jobs = (await queueOf(k).getJobs(STATES[status], 0, limit - 1, false)) as BullJob<BullData>[]
-            return jobs.filter(Boolean).map((j) => fromBull(j, status))
+            return jobs
+              .filter((j) => j && (status !== 'running' || !deferring.has(j.name) || begun(j)))
+              .map((j) => fromBull(j, status))
           }),
         ),
       )
@@ -364,7 +402,7 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
         const jobs = ((await queueOf(kind).getJobs(types)) as (BullJob<BullData> | undefined)[]).filter(
           (job) => job !== undefined,
         )
-        return Promise.all(jobs.map(async (job) => fromBull(job, toStatus(await job.getState()))))
+        return Promise.all(jobs.map(async (job) => fromBullIn(job, await job.getState(), deferring)))
       }, undefined)
       return [...waiting.map(fromOutbox), ...found]
     },

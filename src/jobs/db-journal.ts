@@ -99,6 +99,61 @@ const claimKind = compiledOnce((db, value) =>
     .returningAll(),
 )
 
+/** How many candidates a shared claim reads per job it may take, past owners already at their share. */
+const LOOK_AHEAD = 4
+/** Reads of candidates in one shared claim of a kind, at most; each passes over the owners the last one filled. */
+const MAX_READS = 4
+
+/**
+ * Claims up to `want` of a kind's oldest due jobs, no owner past `perOwner` jobs running: `owners` holds each
+ * owner's running count and is updated with what this claims. Reads a bounded look-ahead of candidates in claim
+ * order, leaving out owners already at their share, picks in JS, and claims exactly the picked ids, all within
+ * `tx`. Built per call: the owners left out change every time (and are at most the lane's slots).
+ */
+async function claimShared(
+  tx: Db,
+  kind: string,
+  want: number,
+  now: number,
+  perOwner: number,
+  owners: Map<string, number>,
+): Promise<JobRow[]> {
+  const postgres = tx.getExecutor().adapter instanceof PostgresAdapter
+  const picked: string[] = []
+  for (let read = 0; read < MAX_READS && picked.length < want; read++) {
+    const full = [...owners].flatMap(([owner, n]) => (n >= perOwner ? [owner] : []))
+    const limit = LOOK_AHEAD * (want - picked.length)
+    let query = tx
+      .selectFrom('jobs')
+      .select(['id', 'owner_id'])
+      .where('status', '=', 'queued')
+      .where('kind', '=', kind)
+      .where('run_at', '<=', now)
+    if (full.length > 0) query = query.where('owner_id', 'not in', full)
+    if (picked.length > 0) query = query.where('id', 'not in', picked)
+    query = query.orderBy('run_at').orderBy('created_at').limit(limit)
+    // Rows read are locked until the claim commits; another claimer passes over them (as claimKind's do).
+    const candidates = await (postgres ? query.forUpdate().skipLocked() : query).execute()
+    for (const { id, owner_id } of candidates) {
+      if (picked.length === want) break
+      const n = owners.get(owner_id) ?? 0
+      if (n >= perOwner) continue
+      owners.set(owner_id, n + 1)
+      picked.push(id)
+    }
+    // Fewer than asked for: nothing more is due for anyone under their share.
+    if (candidates.length < limit) break
+  }
+  if (picked.length === 0) return []
+  return tx
+    .updateTable('jobs')
+    .set((eb) => ({ status: 'running', attempts: eb('attempts', '+', 1), started_at: now }))
+    .where('id', 'in', picked)
+    .where('status', '=', 'queued')
+    .returningAll()
+    .execute()
+}
+
 /** values: result (JSON), now, id. */
 const succeedJob = compiledOnce((db, value) =>
   db
@@ -196,14 +251,21 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
       return row && toJob(row)
     },
 
-    async claim(kinds, limit, now) {
+    async claim(kinds, limit, now, share) {
       // Each kind in its own slice of jobs_claim_order, oldest first, so a claim reads only what it takes; the
       // kinds of a lane take turns at going first, so a long backlog of one cannot starve another.
       const first = nextTurn++
       const claimed: JobRow[] = []
+      // With a share: each owner's jobs running, and those claimed here, counted against it.
+      const owners = share && new Map(share.running)
       for (let i = 0; i < kinds.length && claimed.length < limit; i++) {
         const kind = kinds[(first + i) % kinds.length] as string
-        const { rows } = await database.record((tx) => claimKind(tx, [now, kind, now, limit - claimed.length]))
+        const want = limit - claimed.length
+        const rows = await database.record(async (tx) =>
+          share && owners
+            ? claimShared(tx, kind, want, now, share.perOwner, owners)
+            : (await claimKind(tx, [now, kind, now, want])).rows,
+        )
         claimed.push(...rows)
       }
       for (const row of claimed) changed(row.id, 'running')
@@ -370,14 +432,15 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
       return rows.map((r) => ({ kind: r.kind, status: r.status as JobStatus, count: Number(r.count) }))
     },
 
-    async nextDueAt(kinds) {
+    async nextDueAt(kinds, after) {
       if (kinds.length === 0) return undefined
-      const row = await db
+      let query = db
         .selectFrom('jobs')
         .select((eb) => eb.fn.min('run_at').as('at'))
         .where('status', '=', 'queued')
         .where('kind', 'in', kinds)
-        .executeTakeFirst()
+      if (after !== undefined) query = query.where('run_at', '>', after)
+      const row = await query.executeTakeFirst()
       return row?.at == null ? undefined : Number(row.at)
     },
 

@@ -11,9 +11,13 @@ export interface DispatcherOptions extends RunnerOptions {
  * Free slots a lane waits for before it claims again: a claim is one write transaction, about as dear for eight
  * jobs as for one, and with a slot freed per finished job, claiming at every one was a claim per job (a tenth of
  * the event loop at 2,000 mails/s). An idle lane claims at once (all its slots are free); a busy one claims
- * once half its slots are free. Lanes of up to three slots claim for every free one.
+ * once half its slots are free, or BATCH_WAIT_MS after a slot freed if no more do (jobs that hold their slots long
+ * would keep the batch from filling). Lanes of up to three slots claim for every free one.
  */
 export const claimBatch = (concurrency: number) => Math.max(1, Math.floor(concurrency / 2))
+
+/** Longest free slots wait for a batch to fill before they are claimed for. */
+const BATCH_WAIT_MS = 20
 
 /**
  * Claims due jobs from the journal and runs them through the runner core, each lane up to its concurrency; the
@@ -27,6 +31,8 @@ export class Dispatcher extends CoreRunner {
   /** A look at the journal is under way; a wake() meanwhile asks for another right after it. */
   #ticking = false
   #again = false
+  /** Per lane: since when some slots are free but fewer than a batch, and whether its last claim took all it could. */
+  readonly #lanes = new Map<string, { shortSince?: number; drained: boolean }>()
   /** Jobs whose outcome could not be written (a full disk): released back to queued when writes work again. */
   readonly #unrecorded = new Set<string>()
 
@@ -47,6 +53,7 @@ export class Dispatcher extends CoreRunner {
   /** Asks for a look at the journal soon; cheap to call after every enqueue. */
   wake(): void {
     if (!this.running) return
+    for (const state of this.#lanes.values()) state.drained = false
     if (this.#ticking) {
       this.#again = true
       return
@@ -91,11 +98,30 @@ export class Dispatcher extends CoreRunner {
     for (const lane of this.#opts.lanes) {
       const kinds = Object.keys(lane.handlers)
       const free = lane.concurrency - this.core.busy(lane)
-      if (free >= claimBatch(lane.concurrency)) {
-        for (const job of await this.#opts.queue.claim(kinds, free, now)) this.#run(lane, job)
+      const state = this.#lanes.get(lane.name) ?? { drained: false }
+      this.#lanes.set(lane.name, state)
+      // Fewer slots free than a batch: claimed anyway once they have waited BATCH_WAIT_MS, since jobs that hold
+      // their slots long (a receiver that never answers) may free no more for a while.
+      let short = false
+      if (free === 0) state.shortSince = undefined
+      else if (free < claimBatch(lane.concurrency)) {
+        state.shortSince ??= now
+        short = now - state.shortSince < BATCH_WAIT_MS
+        if (short && !state.drained) nextAt = Math.min(nextAt, state.shortSince + BATCH_WAIT_MS)
+      }
+      if (free > 0 && !short) {
+        state.shortSince = undefined
+        const share =
+          lane.perOwner === undefined ? undefined : { perOwner: lane.perOwner, running: this.core.owners(lane) }
+        const jobs = await this.#opts.queue.claim(kinds, free, now, share)
+        // Less than asked for: nothing more is due that this lane may take until a job ends or is queued.
+        state.drained = jobs.length < free
+        for (const job of jobs) this.#run(lane, job)
       }
       if (this.core.busy(lane) < lane.concurrency) {
-        const due = await this.#opts.queue.nextDueAt(kinds)
+        // Only a job due later needs a timer. What is due now and was left waits for a finished job (which wakes
+        // this): the lane's slots, or its owner's share, were full. Looking again at once would only spin.
+        const due = await this.#opts.queue.nextDueAt(kinds, now)
         if (due !== undefined) nextAt = Math.min(nextAt, due)
       }
     }
@@ -109,6 +135,8 @@ export class Dispatcher extends CoreRunner {
       retry: (error, runAt) => queue.retry(job.id, error, runAt),
       fail: (error, now) => queue.fail(job.id, error, now),
       release: () => queue.release(job.id),
+      // Not reached while claims keep to the share (the claim passes over owners at it); the claim is undone.
+      defer: () => queue.release(job.id),
       setStage: (stage) => queue.setStage(job.id, stage),
     }
     this.core

@@ -10,6 +10,11 @@ export type Outcome =
   | { type: 'failed'; error: JobErrorInfo }
   /** Cut off by shutdown: back in the queue, the attempt not spent. */
   | { type: 'interrupted' }
+  /** Not attempted: its owner had its share of the lane running. Back in the queue, no attempt spent. */
+  | { type: 'deferred' }
+
+/** What an attempt that ran came to. */
+type Attempted = Exclude<Outcome, { type: 'deferred' }>
 
 /** How a backend writes an attempt's outcome and progress: a journal row, or a BullMQ job. */
 export interface AttemptRecorder {
@@ -18,6 +23,13 @@ export interface AttemptRecorder {
   retry(error: JobErrorInfo, runAt: number): Promise<void>
   fail(error: JobErrorInfo, now: number): Promise<void>
   release(): Promise<void>
+  /** Back in the queue without an attempt: its owner had its share of the lane running (Lane.perOwner). */
+  defer(): Promise<void>
+  /**
+   * The attempt begins, its owner's share having room: for a backend that shows a job as running from the moment
+   * it is taken, before the share is checked (BullMQ).
+   */
+  started?(): Promise<void>
   setStage(stage: string): Promise<void>
 }
 
@@ -53,6 +65,8 @@ interface Attempt extends RunningAttempt {
 export class RunnerCore {
   readonly #opts: Required<RunnerCoreOptions>
   readonly #running = new Map<string, Set<Attempt>>()
+  /** Per lane, each owner's attempts under way (owners with none are left out). */
+  readonly #owners = new Map<string, Map<string, number>>()
   #started = false
   #stopping = false
   #stoppingSince = 0
@@ -78,6 +92,11 @@ export class RunnerCore {
     return this.#running.get(lane.name)?.size ?? 0
   }
 
+  /** Per owner, attempts of this lane under way; owners with none are absent. */
+  owners(lane: Lane): ReadonlyMap<string, number> {
+    return this.#owners.get(lane.name) ?? new Map()
+  }
+
   /** Jobs whose attempt is under way. */
   runningJobs(): Job[] {
     return [...this.#running.values()].flatMap((set) => [...set].map((a) => a.job))
@@ -86,9 +105,20 @@ export class RunnerCore {
   /**
    * Runs one attempt of `job` and has `record` write its outcome; resolves with the outcome once it is written,
    * rejects if it could not be (the backend decides what happens to the job then). `attempt` is the number the
-   * retry rules count with, the job's own count unless the backend knows better.
+   * retry rules count with, the job's own count unless the backend knows better. A job whose owner has its share
+   * of the lane (Lane.perOwner) running is not attempted but deferred: back in the queue, no attempt spent.
    */
   async attempt(lane: Lane, job: Job, record: AttemptRecorder, attempt = job.attempts): Promise<Outcome> {
+    const owners = this.#owners.get(lane.name) ?? new Map<string, number>()
+    this.#owners.set(lane.name, owners)
+    const mine = owners.get(job.ownerId) ?? 0
+    if (lane.perOwner !== undefined && mine >= lane.perOwner) {
+      await record.defer()
+      this.#opts.log.debug({ jobId: job.id, kind: job.kind }, 'job deferred: its owner has its share running')
+      return { type: 'deferred' }
+    }
+    // Counted before the first await, so a check of another job of the owner in the same turn sees this one.
+    owners.set(job.ownerId, mine + 1)
     const log = this.#opts.log.child({ jobId: job.id, kind: job.kind, attempt: job.attempts })
     const abort = new AbortController()
     const ctx: JobContext = {
@@ -101,8 +131,10 @@ export class RunnerCore {
     const lanes = this.#running.get(lane.name) ?? new Set<Attempt>()
     this.#running.set(lane.name, lanes)
     const settle = async (): Promise<Outcome> => {
+      // For display, like a stage: not worth failing the job over.
+      await record.started?.().catch((err) => log.warn({ err }, 'start not recorded'))
       log.debug('job started')
-      let outcome: Outcome
+      let outcome: Attempted
       let thrown: unknown
       try {
         outcome = { type: 'succeeded', result: await runHandler(lane, job, ctx) }
@@ -127,10 +159,13 @@ export class RunnerCore {
       return await promise
     } finally {
       lanes.delete(entry)
+      const left = (owners.get(job.ownerId) ?? 1) - 1
+      if (left > 0) owners.set(job.ownerId, left)
+      else owners.delete(job.ownerId)
     }
   }
 
-  #decide(err: unknown, attempt: number, signal: AbortSignal): Outcome {
+  #decide(err: unknown, attempt: number, signal: AbortSignal): Attempted {
     // Cut off by shutdown, not by its own fault: it runs again after restart, the attempt not counted.
     if (signal.aborted && this.#stopping) return { type: 'interrupted' }
     const error = describeFailure(err)
@@ -148,6 +183,8 @@ export class RunnerCore {
         return record.fail(outcome.error, now)
       case 'interrupted':
         return record.release()
+      case 'deferred':
+        return record.defer()
     }
   }
 
@@ -168,6 +205,8 @@ export class RunnerCore {
         return
       case 'interrupted':
         log.warn('job interrupted by shutdown; back in the queue')
+        return
+      case 'deferred':
         return
     }
   }

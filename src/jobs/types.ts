@@ -100,8 +100,11 @@ export interface JobStore {
 export interface Journal extends JobStore {
   /** Calls `listener` after a commit that queued jobs, or an admin's requeue: a runner looks at once. */
   onEnqueued(listener: () => void): void
-  /** Marks up to `limit` due jobs of these kinds running, counting an attempt, and returns them. */
-  claim(kinds: readonly string[], limit: number, now: number): Promise<Job[]>
+  /**
+   * Marks up to `limit` due jobs of these kinds running, counting an attempt, and returns them. With `share`, no
+   * owner ends up with more than `perOwner` running (theirs already running counted): their jobs are passed over.
+   */
+  claim(kinds: readonly string[], limit: number, now: number, share?: OwnerShare): Promise<Job[]>
   setStage(id: string, stage: string): Promise<void>
   succeed(id: string, result: unknown, now: number): Promise<void>
   /** Back to queued, due at `runAt`, keeping the error for clients to see. */
@@ -111,8 +114,14 @@ export interface Journal extends JobStore {
   release(id: string): Promise<void>
   /** After a crash: every job left running goes back to queued. Returns how many. */
   requeueRunning(): Promise<number>
-  /** Earliest run_at among queued jobs of these kinds, if any. */
-  nextDueAt(kinds: readonly string[]): Promise<number | undefined>
+  /** Earliest run_at among queued jobs of these kinds, if any; with `after`, the earliest later than it. */
+  nextDueAt(kinds: readonly string[], after?: number): Promise<number | undefined>
+}
+
+/** A claim's limit per owner: each owner's jobs of the lane running now, and how many each may have. */
+export interface OwnerShare {
+  perOwner: number
+  running: ReadonlyMap<string, number>
 }
 
 /** Runs jobs from a JobStore: the dispatcher for the journal, BullMQ workers for BullMQ. */
@@ -142,6 +151,11 @@ export type JobHandler = (job: Job, ctx: JobContext) => Promise<unknown>
 export interface Lane {
   name: string
   concurrency: number
+  /**
+   * Most jobs of one owner (Job.ownerId) running at once in this lane, so one owner's slow jobs cannot hold every
+   * slot; unset: no limit but the lane's. On BullMQ it holds per worker process.
+   */
+  perOwner?: number
   handlers: Record<string, JobHandler>
 }
 
