@@ -1,8 +1,11 @@
 import fs from 'node:fs'
 import type { FastifyInstance } from 'fastify'
+import { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
 import { buildApp } from '../../src/app.ts'
+import { AvatarKind } from '../../src/avatars/job.ts'
 import { loadConfig } from '../../src/config.ts'
+import { ownerSetKey } from '../../src/jobs/bullmq-store.ts'
 import { fastEnv, type SignedUp, signup, tempDataDir, uploadRaw, waitForJob } from '../helpers/app.ts'
 import { imagesGate } from '../helpers/gated-worker.ts'
 import { scaledEnv, servicesAvailable } from '../helpers/services.ts'
@@ -51,6 +54,13 @@ async function oneUserFillsItsShareAlone(t: Test, env: Record<string, string>) {
 
   openGate()
   for (const id of annJobs) t.equal((await waitForJob(app, ann, id, 60_000)).status, 'succeeded')
+  if (env.QUEUE === 'bullmq') {
+    // No count of hers ran since: the runner itself took her finished jobs out of her set.
+    const redis = new Redis(env.REDIS_URL as string)
+    const left = await redis.smembers(ownerSetKey(env.QUEUE_PREFIX as string, AvatarKind, ann.id))
+    redis.disconnect()
+    t.same(left, [], 'the runner took her finished jobs out of her set of pending jobs')
+  }
   t.equal((await upload(app, ann)).statusCode, 202, 'her jobs done, ann may upload again')
   t.equal((await waitForJob(app, bob, bobs.json().jobId, 60_000)).status, 'succeeded')
 }
