@@ -179,6 +179,12 @@ export const ConfigSchema = Type.Object({
     10_000_000,
     'Image jobs queued or running, plus uploads still arriving, beyond which uploads get 503 SERVICE_BUSY',
   ),
+  MAX_PENDING_JOBS_PER_USER: Int(
+    100,
+    0,
+    10_000_000,
+    "One user's share of MAX_PENDING_JOBS (at most that): past it that user's uploads get 429 TOO_MANY_PENDING_JOBS while others' go on; 0 turns the share off",
+  ),
   MAX_UPLOADS_IN_FLIGHT_PER_USER: Int(
     2,
     0,
@@ -318,6 +324,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   // Before parsing: Convert and Default fill `known` in place.
   const shareSet = known.WEBHOOK_CONCURRENCY_PER_USER !== undefined
+  const pendingShareSet = known.MAX_PENDING_JOBS_PER_USER !== undefined
   const parsed = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, known))
   if (!Value.Check(ConfigSchema, parsed)) {
     // Setting by setting: TypeBox stops listing errors after a few, and a union of words fails once per word.
@@ -351,6 +358,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (parsed.WEBHOOK_CONCURRENCY_PER_USER > parsed.WEBHOOK_CONCURRENCY) {
     throw new ConfigError(
       'invalid configuration:\n  WEBHOOK_CONCURRENCY_PER_USER: must not exceed WEBHOOK_CONCURRENCY (a share of it)',
+    )
+  }
+  // Likewise: MAX_PENDING_JOBS=2 alone still starts, each user's share then the whole.
+  if (!pendingShareSet) {
+    parsed.MAX_PENDING_JOBS_PER_USER = Math.min(parsed.MAX_PENDING_JOBS_PER_USER, parsed.MAX_PENDING_JOBS)
+  }
+  if (parsed.MAX_PENDING_JOBS_PER_USER > parsed.MAX_PENDING_JOBS) {
+    throw new ConfigError(
+      'invalid configuration:\n  MAX_PENDING_JOBS_PER_USER: must not exceed MAX_PENDING_JOBS (a share of it; 0 turns it off)',
     )
   }
   if (parsed.STORAGE_URL && parsed.STORAGE_DIR) {

@@ -102,7 +102,8 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (statusCode === 405) reply.header('allow', (err as { allow?: string[] }).allow?.join(', ') ?? '')
     // Every 503 is a passing state (busy, disk full, a dependency away, not ready): say when to come back.
     if (statusCode === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS))
-    // A 429 of the rate limiter says when its window opens; one for uploads in flight frees up in seconds.
+    // A 429 of the rate limiter says when its window opens; one for uploads in flight, or for a user's share of the
+    // pending jobs, frees up in seconds (an upload ends, one of the user's jobs finishes).
     if (statusCode === 429 && !reply.hasHeader('retry-after')) reply.header('retry-after', '1')
     // A body left unread (refused before or while streaming it) is not drained, which could be gigabytes: the
     // connection closes after the answer instead.

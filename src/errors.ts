@@ -82,6 +82,11 @@ export const UploadsInFlightError = createError<[string]>(
   'Too many uploads at once: %s. Try again when one has finished',
   429,
 )
+export const TooManyPendingJobsError = createError<[string]>(
+  'TOO_MANY_PENDING_JOBS',
+  "Too many of this user's images wait to be processed: %s. Try again when one has finished",
+  429,
+)
 export const ServiceBusyError = createError<[string]>('SERVICE_BUSY', 'Uploads are paused: %s. Try again later', 503)
 export const StreamsBusyError = createError<[string]>(
   'SERVICE_BUSY',

@@ -18,6 +18,13 @@ t.test('defaults run the whole service on embedded parts', async (t) => {
     1,
     "unset, a user's webhook share is never more than the lane",
   )
+  t.equal(config.MAX_PENDING_JOBS_PER_USER, 100)
+  t.equal(
+    loadConfig({ MAX_PENDING_JOBS: '2' }).MAX_PENDING_JOBS_PER_USER,
+    2,
+    "unset, a user's share of the pending jobs is never more than the whole",
+  )
+  t.equal(loadConfig({ MAX_PENDING_JOBS_PER_USER: '0' }).MAX_PENDING_JOBS_PER_USER, 0, '0 turns the share off')
 })
 
 t.test('values are read from the environment and converted to their types', async (t) => {
@@ -48,6 +55,8 @@ t.test('a bad value stops start-up with a message naming every bad variable', as
     [{ HEADERS_TIMEOUT_MS: '20000', REQUEST_TIMEOUT_MS: '10000' }, /HEADERS_TIMEOUT_MS/],
     [{ WEBHOOK_CONCURRENCY: '4', WEBHOOK_CONCURRENCY_PER_USER: '5' }, /WEBHOOK_CONCURRENCY_PER_USER.*exceed/],
     [{ WEBHOOK_CONCURRENCY_PER_USER: '0' }, /WEBHOOK_CONCURRENCY_PER_USER/],
+    [{ MAX_PENDING_JOBS: '50', MAX_PENDING_JOBS_PER_USER: '51' }, /MAX_PENDING_JOBS_PER_USER: must not exceed/],
+    [{ MAX_PENDING_JOBS_PER_USER: '-1' }, /MAX_PENDING_JOBS_PER_USER/],
     [{ AVATAR_SIZES: '64,0' }, /AVATAR_SIZES/],
     [{ AVATAR_FORMATS: 'webp,gif' }, /AVATAR_FORMATS/],
     [{ ADMIN_TOKEN: 'short' }, /ADMIN_TOKEN/],

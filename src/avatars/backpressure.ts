@@ -30,3 +30,24 @@ export async function uploadPauseReason(limits: BackpressureLimits): Promise<str
   }
   return undefined
 }
+
+export interface UserShareLimits {
+  queue: JobStore
+  userId: string
+  /** This user's other uploads still arriving in this process. */
+  arriving: number
+  /** MAX_PENDING_JOBS_PER_USER; 0 is no share. */
+  perUser: number
+}
+
+/**
+ * Why this user's uploads should wait, or undefined: its own jobs and uploads have filled its share of the
+ * backlog. Checked after the service's own limit, so the answer is 429 (this client's doing) only while the
+ * service would take others' uploads; one user's burst then waits alone instead of pausing everyone's.
+ */
+export async function userShareFullReason(limits: UserShareLimits): Promise<string | undefined> {
+  if (limits.perUser === 0) return undefined
+  const pending = (await limits.queue.pendingCountOf(AvatarKind, limits.userId)) + limits.arriving
+  if (pending < limits.perUser) return undefined
+  return `${pending} of them are waiting or arriving (this user's share is ${limits.perUser})`
+}

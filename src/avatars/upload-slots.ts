@@ -25,6 +25,11 @@ export class UploadSlots {
     return this.#total
   }
 
+  /** This user's uploads in flight now. */
+  inFlightOf(userId: string): number {
+    return this.#byUser.get(userId) ?? 0
+  }
+
   /** Takes a slot, or throws UPLOADS_IN_FLIGHT (429). The returned function gives it back; calling it twice is harmless. */
   take(userId: string, address: string): () => void {
     const { perUser, perAddress } = this.limits

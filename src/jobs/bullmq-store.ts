@@ -38,6 +38,39 @@ const STATES: Record<JobStatus, JobType[]> = {
   failed: ['failed'],
 }
 
+/**
+ * The Redis set of one owner's job ids of a kind handed to BullMQ and perhaps not finished: an index of where to
+ * look, not a count. The store adds at hand-over (idempotent, so a relayed second hand-over is harmless), the runner
+ * removes at the end of a job, and pendingCountOf() checks every member against its job and drops those finished or
+ * gone. A member left behind by a crash is therefore dropped at the next count, never counted, and the count reads
+ * only that owner's jobs, however many others wait. In the queue's keyspace, so that an obliterated queue takes it.
+ */
+export const ownerSetKey = (prefix: string, kind: string, ownerId: string) => `${prefix}:${kind}:pending-of:${ownerId}`
+
+/**
+ * KEYS[1]: an owner's set (ownerSetKey); ARGV[1]: the queue's job key prefix; ARGV[2..]: that owner's ids still in
+ * the outbox. Counts the members whose job exists and has not finished (BullMQ sets finishedOn only at the end,
+ * and clears it when a failed job is retried), drops the others, and adds the outbox ids not among them: one
+ * script, so a hand-over between reads cannot count a job twice.
+ */
+const COUNT_OWNER_PENDING = `
+local pending = {}
+local n = 0
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local job = redis.call('HMGET', ARGV[1] .. id, 'timestamp', 'finishedOn')
+  if job[1] and not job[2] then
+    pending[id] = true
+    n = n + 1
+  else
+    redis.call('SREM', KEYS[1], id)
+  end
+end
+for i = 2, #ARGV do
+  if not pending[ARGV[i]] then n = n + 1 end
+end
+return n
+`
+
 /** BullMQ's removeOnComplete / removeOnFail for a retention in ms; 0 keeps jobs. */
 const keepFor = (ms: number) => (ms > 0 ? { age: Math.max(1, Math.round(ms / 1000)) } : false)
 
@@ -199,8 +232,8 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
     // a process that knows it; it must not fail the hand-over of the rows beside it.
     const rows = all.filter((row) => queues.has(row.kind))
     if (rows.length === 0) return
-    await fromRedis(() =>
-      Promise.all(
+    await fromRedis(async () => {
+      await Promise.all(
         rows.map((row) =>
           queueOf(row.kind).add(
             row.kind as never,
@@ -208,8 +241,12 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
             { jobId: row.id },
           ),
         ),
-      ),
-    )
+      )
+      // Before the outbox row goes: until then the outbox counts the job, after it the owner's set does.
+      const multi = redis.multi()
+      for (const row of rows) multi.sadd(ownerSetKey(options.prefix, row.kind, row.owner_id), row.id)
+      await multi.exec()
+    })
     await db
       .deleteFrom('outbox')
       .where(
@@ -364,6 +401,27 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
       return Object.values(counts).reduce((a, b) => a + b, 0) + inOutbox
     },
 
+    async pendingCountOf(kind, ownerId) {
+      const queue = queueOf(kind)
+      // The outbox holds few rows (those committed and not yet handed over), so no index of its owners is needed.
+      const waiting = await db
+        .selectFrom('outbox')
+        .select('id')
+        .where('kind', '=', kind)
+        .where('owner_id', '=', ownerId)
+        .execute()
+      const count = await fromRedis(() =>
+        redis.eval(
+          COUNT_OWNER_PENDING,
+          1,
+          ownerSetKey(options.prefix, kind, ownerId),
+          queue.toKey(''),
+          ...waiting.map((r) => r.id),
+        ),
+      )
+      return Number(count)
+    },
+
     async list({ status, kind, limit }) {
       const kinds = kind === undefined ? [...queues.keys()] : queues.has(kind) ? [kind] : []
       const lists = await fromRedis(() =>
@@ -386,7 +444,11 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
       const found = await find(id)
       if (found?.state !== 'failed') return undefined
       const { job } = found
-      await fromRedis(() => job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }))
+      await fromRedis(async () => {
+        await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true })
+        // Pending again: back in its owner's set (the runner took it out when it failed).
+        await redis.sadd(ownerSetKey(options.prefix, job.name, job.data.ownerId), id)
+      })
       // As requeued: a worker may take it the next moment.
       return { ...fromBull(job, 'queued'), attempts: 0, stage: null, startedAt: null, finishedAt: null }
     },

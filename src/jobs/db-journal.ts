@@ -154,6 +154,19 @@ async function claimShared(
     .execute()
 }
 
+/**
+ * One owner's jobs of a kind queued or running, at every upload; values: owner, kind. jobs_owner leads: it reads
+ * that owner's rows only (finished ones kept for the retention period among them), whoever else has a backlog.
+ */
+const pendingOfOwner = compiledOnce((db, value) =>
+  db
+    .selectFrom('jobs')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('owner_id', '=', value(0))
+    .where('kind', '=', value(1))
+    .where('status', 'in', ['queued', 'running']),
+)
+
 /** values: result (JSON), now, id. */
 const succeedJob = compiledOnce((db, value) =>
   db
@@ -326,6 +339,11 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
         .where('status', 'in', ['queued', 'running'])
         .executeTakeFirstOrThrow()
       return Number(row.n)
+    },
+
+    async pendingCountOf(kind, ownerId) {
+      const { rows } = await pendingOfOwner(db, [ownerId, kind])
+      return Number(rows[0]?.n ?? 0)
     },
 
     async list({ status, kind, limit }) {

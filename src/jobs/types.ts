@@ -60,6 +60,8 @@ export interface JobStore {
   get(id: string): Promise<Job | undefined>
   /** Jobs of this kind queued or running. */
   pendingCount(kind: string): Promise<number>
+  /** One owner's jobs of this kind queued or running; costs in proportion to that owner's jobs, not everyone's. */
+  pendingCountOf(kind: string, ownerId: string): Promise<number>
   /** The newest jobs in a status, optionally of one kind. */
   list(filter: { status: JobStatus; kind?: string | undefined; limit: number }): Promise<Job[]>
   /** A failed job back to queued with a fresh set of attempts, as it is then; undefined when it had not failed. */

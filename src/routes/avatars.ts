@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { authenticate } from '../auth/tokens.ts'
 import { acceptAvatarUpload } from '../avatars/accept.ts'
-import { uploadPauseReason } from '../avatars/backpressure.ts'
+import { uploadPauseReason, userShareFullReason } from '../avatars/backpressure.ts'
 import type { OutputFormat } from '../avatars/formats.ts'
 import { serveAvatar } from '../avatars/serve.ts'
 import {
@@ -12,6 +12,7 @@ import {
   InvalidMultipartError,
   MissingFileError,
   ServiceBusyError,
+  TooManyPendingJobsError,
   UnsupportedMediaTypeError,
   UploadIncompleteError,
   uploadTooLarge,
@@ -60,6 +61,14 @@ export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       minFreeDiskBytes: config.MIN_FREE_DISK_BYTES,
     })
     if (paused) throw new ServiceBusyError(paused)
+    const full = await userShareFullReason({
+      queue: services.queue,
+      userId: request.params.id,
+      arriving: slots.inFlightOf(request.params.id) - 1,
+      perUser: config.MAX_PENDING_JOBS_PER_USER,
+    })
+    // 429 with the error handler's Retry-After for 429s: one of the user's own jobs finishing frees a place.
+    if (full) throw new TooManyPendingJobsError(full)
   }
   const perUser =
     config.UPLOAD_RATE_MAX > 0

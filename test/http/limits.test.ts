@@ -185,3 +185,20 @@ t.test('MAX_UPLOADS_IN_FLIGHT_PER_IP bounds one client address', async (t) => {
   t.equal((await putPng(app, bob, '10.0.0.2')).statusCode, 202, 'another address is not held back')
   t.equal((await first.finish()).statusCode, 202)
 })
+
+t.test("a user's uploads still arriving count against its MAX_PENDING_JOBS_PER_USER share", async (t) => {
+  const app = await startApp(t, { MAX_PENDING_JOBS: '10', MAX_PENDING_JOBS_PER_USER: '2' })
+  await app.services.runner?.stop(0) // nothing drains the queue
+  const [ann, bob] = (await Promise.all(['ann', 'bob'].map((n) => signup(app, `${n}@example.com`)))) as SignedUp[]
+  t.equal((await putPng(app, ann as SignedUp)).statusCode, 202, 'one job of hers')
+  const arrivingOne = uploadInFlight(app, ann as SignedUp)
+  await arriving(app, 1)
+  const over = await putPng(app, ann as SignedUp)
+  t.equal(over.statusCode, 429, 'one job and one upload on its way fill her share of 2')
+  t.equal(over.json().code, 'TOO_MANY_PENDING_JOBS')
+  t.match(over.json().message, /2 of them are waiting or arriving \(this user's share is 2\)/)
+  t.equal(over.headers['retry-after'], '1')
+  t.equal((await putPng(app, bob as SignedUp)).statusCode, 202, "bob's upload goes on")
+  t.equal((await arrivingOne.finish()).statusCode, 202, 'the upload she had on its way was admitted already')
+  t.equal((await putPng(app, ann as SignedUp)).statusCode, 429, 'and once it is a job it counts as one')
+})

@@ -1,7 +1,8 @@
 import { type Queue, UnrecoverableError, Worker } from 'bullmq'
+import { Redis } from 'ioredis'
 import pino from 'pino'
 import t from 'tap'
-import { createBullStore } from '../../src/jobs/bullmq-store.ts'
+import { createBullStore, ownerSetKey } from '../../src/jobs/bullmq-store.ts'
 import { watchErrorsQuietly } from '../helpers/app.ts'
 import { openScratchDatabase, scaledEnv, servicesAvailable } from '../helpers/services.ts'
 import { waitFor } from '../helpers/wait.ts'
@@ -130,3 +131,59 @@ t.test('an outbox row of a kind this process does not know waits, and never bloc
   const queue = store.queues.get('mail.welcome') as Queue
   for (const { id } of known) t.ok(await queue.getJob(id), `${id} is in BullMQ`)
 })
+
+t.test(
+  "one owner's pending count: the outbox and BullMQ once each, and no member left by a crash counts",
+  async (t) => {
+    if (!(await servicesAvailable(t))) return
+    const env = await scaledEnv(t)
+    const database = await openScratchDatabase(t, env)
+    const redis = new Redis(env.REDIS_URL as string)
+    t.teardown(() => redis.disconnect())
+    const kind = 'image.avatar'
+    const row = (owner: string) => ({ id: crypto.randomUUID(), kind, owner_id: owner, payload: '{}', created_at: 1 })
+    const ann = [row('ann'), row('ann')]
+    await database.db
+      .insertInto('outbox')
+      .values([...ann, row('bob')])
+      .execute()
+    const store = openStore(t, env, database, { kinds: [kind] })
+    t.ok(await store.connected(2000), 'connected to Redis')
+    t.equal(await store.pendingCountOf(kind, 'ann'), 2, 'in the outbox')
+    t.equal(await store.pendingCountOf(kind, 'bob'), 1)
+    t.equal(await store.pendingCountOf(kind, 'cid'), 0)
+
+    // A crash between hand-over and the outbox row's delete: the job is in BullMQ and in the outbox.
+    const annSet = ownerSetKey(env.QUEUE_PREFIX as string, kind, 'ann')
+    const queue = store.queues.get(kind) as Queue
+    const [first] = ann as [ReturnType<typeof row>]
+    await queue.add(kind, { ownerId: 'ann', payload: {}, createdAt: 1 }, { jobId: first.id })
+    await redis.sadd(annSet, first.id)
+    t.equal(await store.pendingCountOf(kind, 'ann'), 2, 'a job in both places counts once')
+
+    // The relay finishes the hand-over; then a worker dies before it takes a finished job out of the set, and a
+    // job removed by retention leaves its id behind.
+    const relay = openStore(t, env, database, { kinds: [kind], relayIntervalMs: 50 })
+    await waitFor(
+      'the outbox relayed',
+      async () => (await database.db.selectFrom('outbox').selectAll().execute()).length === 0,
+    )
+    t.equal(await store.pendingCountOf(kind, 'ann'), 2, 'handed over, counted from her set')
+    t.equal(await store.pendingCountOf(kind, 'bob'), 1, 'and his from his')
+    await relay.close()
+    await redis.sadd(annSet, 'a-job-long-gone')
+    const worker = new Worker(kind, async () => 'done', {
+      connection: { url: env.REDIS_URL },
+      prefix: env.QUEUE_PREFIX,
+    })
+    t.teardown(() => worker.close())
+    await waitFor('their jobs done', async () => (await queue.getCompletedCount()) === 3)
+    t.equal(
+      await store.pendingCountOf(kind, 'ann'),
+      0,
+      'finished and vanished jobs are not counted: she is not locked out',
+    )
+    t.same(await redis.smembers(annSet), [], 'and her set is emptied by the count')
+    t.equal(await store.pendingCountOf(kind, 'bob'), 0)
+  },
+)
