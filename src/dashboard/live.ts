@@ -59,6 +59,8 @@ export function createLiveDashboard(services: Services, log: FastifyBaseLogger) 
     }),
     { intervalMs: 1000, keep: 600, onError },
   )
+  // Only where a page can be opened: with ADMIN_TOKEN unset nobody would ever read the ring.
+  if (services.config.ADMIN_TOKEN !== undefined) sampler.start()
   const scope = scopeOf(services)
   const open = new Set<SSEReplyInterface>()
 

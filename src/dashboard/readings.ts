@@ -32,10 +32,11 @@ export interface ReadingsSources {
 }
 
 export interface Readings {
-  /** A page opened: the next read has no rates yet (nothing to take a difference from). */
-  begin(): void
-  end(): void
-  read(now: number): Promise<Sample>
+  /**
+   * One sample. `watched` (a page is open): everything; otherwise only what the process already holds in memory
+   * (counters, histograms, RSS, pool, event loop), with no query of the queue and no call to a worker.
+   */
+  read(now: number, watched: boolean): Promise<Sample>
 }
 
 async function values(registry: client.Registry, name: string): Promise<Value[]> {
@@ -43,8 +44,14 @@ async function values(registry: client.Registry, name: string): Promise<Value[]>
   return metric ? ((await metric.get()).values as Value[]) : []
 }
 
-/** The dashboard's own stream, whose duration is how long a page stayed open, not a latency. */
-const STREAM_ROUTE = '/dashboard/stream'
+/**
+ * The dashboard's own routes (page, assets, job polls, the stream): left out of the requests and the latency, or
+ * the page would chart its own polling; the stream's duration is how long a page stayed open, not a latency.
+ */
+const isDashboardRoute = (route: unknown) => typeof route === 'string' && route.startsWith('/dashboard')
+
+/** The series every 4xx and 5xx answer also counts in, whatever its route. */
+export const ERRORS_SERIES = 'errors (4xx, 5xx)'
 
 const add = (map: Map<string, number>, key: string, by: number) => map.set(key, (map.get(key) ?? 0) + by)
 
@@ -56,14 +63,18 @@ const add = (map: Map<string, number>, key: string, by: number) => map.set(key, 
 export function createReadings(sources: ReadingsSources): Readings {
   let last: Totals | undefined
 
-  async function totals(t: number): Promise<Totals> {
+  async function totals(t: number, watched: boolean): Promise<Totals> {
     const requests = new Map<string, number>()
     const latency = new Map<number, number>()
     for (const v of await values(sources.registry, 'deckhand_http_request_duration_seconds')) {
       const { method, route, status, le } = v.labels
-      if (v.metricName?.endsWith('_count')) add(requests, `${method} ${route} ${String(status)[0]}xx`, v.value)
-      // A closed dashboard stream is one request of minutes: in the quantiles it would draw a spike each time.
-      else if (v.metricName?.endsWith('_bucket') && route !== STREAM_ROUTE) {
+      if (isDashboardRoute(route)) continue
+      if (v.metricName?.endsWith('_count')) {
+        // One series a route, whatever its status (a legend of route × class was taller than its plot), and the
+        // errors of every route as one more.
+        add(requests, route === 'unmatched' ? 'unmatched' : `${method} ${route}`, v.value)
+        if (Number(status) >= 400) add(requests, ERRORS_SERIES, v.value)
+      } else if (v.metricName?.endsWith('_bucket')) {
         const bound = le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le)
         latency.set(bound, (latency.get(bound) ?? 0) + v.value)
       }
@@ -78,7 +89,7 @@ export function createReadings(sources: ReadingsSources): Readings {
     for (const v of await values(sources.registry, 'deckhand_mail_attempts_total')) {
       if (v.labels.outcome === 'succeeded') mails += v.value
     }
-    return { t, requests, latency, finished, mails, workers: await workerTotals() }
+    return { t, requests, latency, finished, mails, workers: watched ? await workerTotals() : new Map() }
   }
 
   async function workerTotals(): Promise<Map<string, WorkerFigures | string>> {
@@ -168,12 +179,8 @@ export function createReadings(sources: ReadingsSources): Readings {
   }
 
   return {
-    begin() {
-      last = undefined
-    },
-    end() {},
-    async read(now) {
-      const [current, queue] = await Promise.all([totals(now), queueCharts(now)])
+    async read(now, watched) {
+      const [current, queue] = await Promise.all([totals(now, watched), watched ? queueCharts(now) : {}])
       const before = last
       last = current
       const charts: Record<string, ChartValues> = {

@@ -9,12 +9,14 @@ export interface SamplerOptions {
 }
 
 /**
- * Takes one sample a second while at least one dashboard is open, and none at all otherwise: with nobody
- * watching there is no timer and no queue query, so a load test of the service measures
- * the service. The last samples are kept for the next page that opens, so the charts show what was seen.
+ * Takes one sample a second from start() to stop(), into a ring of the last `keep`, so that a page opened (or
+ * opened again) shows the minutes before it at once. While no page is open a sample is only what the process
+ * already holds in memory (see Readings.read): no queue query, no call to a worker, so a load test of the service
+ * measures the service; those charts have a gap for that time.
  */
 export class Sampler {
-  private readonly kept: Sample[] = []
+  private readonly ring: (Sample | undefined)[]
+  private next = 0
   private readonly listeners = new Set<(sample: Sample) => void>()
   private timer: NodeJS.Timeout | undefined
   private reading = false
@@ -22,30 +24,45 @@ export class Sampler {
   constructor(
     private readonly readings: Readings,
     private readonly options: SamplerOptions,
-  ) {}
+  ) {
+    this.ring = new Array(options.keep).fill(undefined)
+  }
 
   /** The samples kept, oldest first. */
-  get samples(): readonly Sample[] {
-    return this.kept
+  get samples(): Sample[] {
+    const { ring, next } = this
+    return [...ring.slice(next), ...ring.slice(0, next)].filter((s): s is Sample => s !== undefined)
   }
 
   get running(): boolean {
     return this.timer !== undefined
   }
 
-  /** Hears every sample from now on; sampling runs while anyone listens. Returns the unsubscribe. */
+  /** Whether a page listens: then samples are whole. */
+  get watched(): boolean {
+    return this.listeners.size > 0
+  }
+
+  start(): void {
+    if (this.timer) return
+    this.timer = setInterval(() => void this.tick(), this.options.intervalMs)
+    // Sampling never keeps the process alive on its own.
+    this.timer.unref()
+    void this.tick()
+  }
+
+  /** Hears every sample from now on. Returns the unsubscribe. */
   subscribe(listener: (sample: Sample) => void): () => void {
     this.listeners.add(listener)
-    if (!this.timer) {
-      this.readings.begin()
-      this.timer = setInterval(() => void this.tick(), this.options.intervalMs)
-      // Sampling never keeps the process alive on its own.
-      this.timer.unref()
-      void this.tick()
+    // The first page gets a whole sample (queues, workers) now rather than up to a second later, and the next ones
+    // a second apart from it.
+    if (this.listeners.size === 1 && this.timer) {
+      clearInterval(this.timer)
+      this.timer = undefined
+      this.start()
     }
     return () => {
       this.listeners.delete(listener)
-      if (this.listeners.size === 0) this.stop()
     }
   }
 
@@ -54,7 +71,6 @@ export class Sampler {
     if (!this.timer) return
     clearInterval(this.timer)
     this.timer = undefined
-    this.readings.end()
   }
 
   private async tick(): Promise<void> {
@@ -62,10 +78,10 @@ export class Sampler {
     if (this.reading) return
     this.reading = true
     try {
-      const sample = await this.readings.read(Date.now())
+      const sample = await this.readings.read(Date.now(), this.watched)
       if (!this.timer) return
-      this.kept.push(sample)
-      if (this.kept.length > this.options.keep) this.kept.splice(0, this.kept.length - this.options.keep)
+      this.ring[this.next] = sample
+      this.next = (this.next + 1) % this.ring.length
       for (const listener of this.listeners) listener(sample)
     } catch (err) {
       this.options.onError(err)

@@ -1,4 +1,5 @@
 import fs from 'node:fs'
+import type { Locator } from 'playwright-core'
 import t from 'tap'
 import { fixture, signup, startApp } from '../helpers/app.ts'
 import { launchChromium, screenshotPath } from '../helpers/browser.ts'
@@ -27,14 +28,41 @@ t.test('the dashboard in a browser', async (t) => {
 
   const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } })
   t.teardown(() => context.close())
-  const page = await context.newPage()
   const requested: string[] = []
-  page.on('request', (request) => requested.push(request.url()))
   const cspViolations: string[] = []
-  page.on('console', (message) => {
-    if (/Content.Security.Policy/i.test(message.text())) cspViolations.push(message.text())
-  })
-  page.on('pageerror', (err) => cspViolations.push(`page error: ${err.message}`))
+  const openPage = async () => {
+    const opened = await context.newPage()
+    opened.on('request', (request) => requested.push(request.url()))
+    opened.on('console', (message) => {
+      if (/Content.Security.Policy/i.test(message.text())) cspViolations.push(message.text())
+    })
+    opened.on('pageerror', (err) => cspViolations.push(`page error: ${err.message}`))
+    return opened
+  }
+  let page = await openPage()
+  /** The job detail opened just under the row clicked, and in view. */
+  const detailUnder = async (t: { ok(value: unknown, message: string): void }, row: Locator) => {
+    const rowBox = await row.boundingBox()
+    const detailBox = await page.locator('#job-detail').boundingBox()
+    const viewport = page.viewportSize()
+    t.ok(
+      rowBox && detailBox && Math.abs(detailBox.y - (rowBox.y + rowBox.height)) < 40,
+      `the detail opens under its row (row ends at ${rowBox && rowBox.y + rowBox.height}, detail at ${detailBox?.y})`,
+    )
+    t.ok(
+      detailBox && viewport && detailBox.y >= 0 && detailBox.y < viewport.height,
+      'the detail begins in view, where the click was',
+    )
+  }
+  /** Each chart's legend: label and line colour of every series drawn. */
+  const legends = () =>
+    page.evaluate(`Object.fromEntries([...document.querySelectorAll('.chart')].map((box) => [
+      box.id.replace('chart-', ''),
+      [...box.querySelectorAll('.u-legend .u-series')].map((row) => ({
+        label: row.querySelector('.u-label')?.textContent ?? '',
+        color: getComputedStyle(row.querySelector('.u-marker')).borderTopColor,
+      })),
+    ]))`) as Promise<Record<string, { label: string; color: string }[]>>
 
   await t.test('a wrong token gets nothing', async (t) => {
     await page.goto(`${base}/dashboard`)
@@ -83,10 +111,57 @@ t.test('the dashboard in a browser', async (t) => {
     t.ok(load.acked.length > 0, `the load signed ${load.acked.length} users up`)
     const samplesAfter = Number(await chart('requests').getAttribute('data-samples'))
     t.ok(samplesAfter > samplesBefore, `the chart gained points (${samplesBefore} → ${samplesAfter})`)
-    t.match(await chart('requests').textContent(), /POST \/signup 2xx/, 'a series per route and status class')
+    const legend = await legends()
+    const requests = (legend.requests ?? []).map((s) => s.label)
+    t.ok(requests.includes('POST /signup'), `a series a route: ${requests.join(', ')}`)
+    t.same(
+      requests.filter((label) => label.includes('/dashboard')),
+      [],
+      'the page’s own polls, assets and stream are not drawn',
+    )
+    // What the load touches: signups, and the errors series; no series per status class.
+    t.ok(requests.length <= 4, `a short legend (${requests.length} entries)`)
+    t.notOk(
+      requests.some((label) => / [1-5]xx$/.test(label)),
+      'status classes folded',
+    )
+    for (const [id, series] of Object.entries(legend)) {
+      const colors = series.map((s) => s.color)
+      t.equal(new Set(colors).size, colors.length, `${id}: a colour of its own for each of ${colors.length} series`)
+    }
+    for (const id of ['loop', 'rss', 'requests', 'latency']) {
+      t.equal(await chart(id).getAttribute('data-ymin'), '0', `${id}: the value axis starts at 0`)
+    }
     t.ok(Number(await chart('rss').getAttribute('data-last')) > 10, 'RSS in MiB')
     t.ok(Number(await chart('loop').getAttribute('data-samples')) > 0, 'event-loop delay is drawn')
     t.ok(await page.locator('#chart-requests canvas').count(), 'uPlot drew a canvas')
+  })
+
+  await t.test('a page opened again shows the minutes before it at once, the closed time included', async (t) => {
+    const samplesAtClose = Number(await page.locator('#chart-requests').getAttribute('data-samples'))
+    await page.close()
+    const closedAt = Date.now()
+    const load = signupLoad(base, 'closed', 2)
+    await new Promise((resolve) => setTimeout(resolve, 5000))
+    await load.stop()
+    const closedFor = (Date.now() - closedAt) / 1000
+    page = await openPage()
+    await page.goto(`${base}/dashboard`)
+    // The first drawing is the history, before any new sample can have come.
+    const requests = page.locator('#chart-requests[data-samples]')
+    await requests.waitFor()
+    const shown = Number(await requests.getAttribute('data-samples'))
+    t.ok(
+      shown >= samplesAtClose + closedFor - 2,
+      `${shown} points at once: the ${samplesAtClose} seen before and the ${closedFor.toFixed(1)} s closed`,
+    )
+    t.ok(await page.locator('#chart-requests canvas').count(), 'drawn at once')
+    t.match(
+      await page.locator('#chart-requests').textContent(),
+      /POST \/signup/,
+      'the signups made while it was closed are on it',
+    )
+    await waitFor('the stream to be live', async () => (await page.textContent('#status')) === 'live')
   })
 
   // The load's mails go out first: refusing meanwhile would fail some of them too.
@@ -125,8 +200,10 @@ t.test('the dashboard in a browser', async (t) => {
 
   await t.test('a failed job opens with its error, and its retry succeeds', async (t) => {
     await page.selectOption('#filter-status', 'failed')
-    await page.locator(`#job-table tbody tr[data-id="${welcome}"]`).click()
+    const row = page.locator(`#job-table tbody tr[data-id="${welcome}"]`)
+    await row.click()
     await page.waitForSelector('#job-detail:not([hidden])')
+    await detailUnder(t, row)
     const fields = (await page.textContent('#detail-fields')) ?? ''
     t.match(fields, /SMTP_REJECTED/)
     t.match(fields, /Attempts1/)
@@ -175,12 +252,27 @@ t.test('the dashboard in a browser', async (t) => {
     await page.selectOption('#filter-status', '')
     await page.selectOption('#filter-kind', 'image.avatar')
     await waitFor('avatar jobs listed', async () => (await page.locator('#job-table tbody tr').count()) > 1)
-    await page.locator('#job-table tbody tr').first().click()
+    const first = page.locator('#job-table tbody tr').first()
+    await first.click()
     await page.waitForSelector('#job-detail:not([hidden])')
+    t.ok((await page.locator('#job-table tbody tr').count()) > 10, 'a long table')
+    await detailUnder(t, first)
     await page.waitForTimeout(1500)
     const shot = screenshotPath(t, 'dashboard.png')
     await page.screenshot({ path: shot, fullPage: true })
     t.ok(fs.statSync(shot).size > 20_000, `the screenshot written (${shot})`)
     t.ok(Number(await page.locator('#chart-pool').getAttribute('data-samples')) > 10, 'the pool chart has drawn')
+  })
+
+  await t.test('a chart of many series gives each a colour of its own', async (t) => {
+    // More routes than the palette has colours, as a service with a wide API would have.
+    for (let i = 0; i < 14; i++) app.services.metrics.observeRequest('GET', `/probe-${i}`, 200, 0.003)
+    await waitFor('every route on the legend', async () => {
+      const labels = ((await legends()).requests ?? []).map((s) => s.label)
+      return labels.filter((label) => label.includes('/probe-')).length === 14
+    })
+    const colors = ((await legends()).requests ?? []).map((s) => s.color)
+    t.ok(colors.length > 14)
+    t.equal(new Set(colors).size, colors.length, `${colors.length} series, ${new Set(colors).size} colours`)
   })
 })

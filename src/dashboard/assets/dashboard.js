@@ -2,9 +2,9 @@
 // service sends is set as text, never as HTML.
 
 const CHARTS = [
-  { id: 'requests', title: 'Requests/s by route and status class' },
-  { id: 'latency', title: 'Request latency, ms' },
-  { id: 'loop', title: 'Event-loop delay, ms' },
+  { id: 'requests', title: 'Requests/s by route, and errors (4xx, 5xx) of all routes; not the dashboard’s own' },
+  { id: 'latency', title: 'Request latency, ms: p50 and p99, interpolated within the histogram’s buckets' },
+  { id: 'loop', title: 'Event-loop delay, ms: how late a 5 ms timer fired' },
   { id: 'jobs', title: 'Jobs queued and running, by kind' },
   { id: 'finished', title: 'Jobs finished/s, by kind and outcome' },
   { id: 'queueLatency', title: 'Queue latency by kind, s (oldest due job)' },
@@ -13,7 +13,21 @@ const CHARTS = [
   { id: 'rss', title: 'RSS, MiB' },
 ]
 const WINDOW_S = 600
-const COLORS = ['#2563eb', '#dc2626', '#16a34a', '#d97706', '#7c3aed', '#0891b2', '#db2777', '#65a30d', '#475569']
+// Tableau's ten, made to be told apart (blue and violet, say, were too alike).
+const COLORS = [
+  '#1f77b4',
+  '#d62728',
+  '#2ca02c',
+  '#ff7f0e',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#17becf',
+  '#7f7f7f',
+  '#bcbd22',
+]
+// Past the palette, hues a golden angle apart: each series of a chart keeps a colour no other one of it has.
+const colorFor = (i) => (i < COLORS.length ? COLORS[i] : `hsl(${Math.round((i * 137.508) % 360)} 70% 42%)`)
 
 const el = (tag, props = {}, ...children) => {
   const node = document.createElement(tag)
@@ -33,7 +47,17 @@ for (const def of CHARTS) {
   const empty = el('p', { className: 'empty', textContent: 'no figures yet' })
   box.append(plotArea, empty)
   document.getElementById('charts').append(box)
-  charts.set(def.id, { def, box, plotArea, empty, names: [], values: new Map(), plot: undefined, dirty: false })
+  charts.set(def.id, {
+    def,
+    box,
+    plotArea,
+    empty,
+    names: [],
+    values: new Map(),
+    colors: new Map(),
+    plot: undefined,
+    dirty: false,
+  })
 }
 
 function reset() {
@@ -41,6 +65,7 @@ function reset() {
   for (const chart of charts.values()) {
     chart.names = []
     chart.values = new Map()
+    chart.colors = new Map()
     chart.dirty = true
   }
 }
@@ -52,6 +77,7 @@ function add(sample) {
     for (const name of Object.keys(figures)) {
       if (!chart.values.has(name)) {
         chart.values.set(name, new Array(times.length - 1).fill(null))
+        chart.colors.set(name, colorFor(chart.colors.size))
         chart.names.push(name)
         chart.names.sort()
         chart.dirty = true
@@ -81,10 +107,19 @@ function draw() {
           {
             width: Math.max(320, chart.box.clientWidth - 16),
             height: 180,
-            scales: { x: { time: true } },
+            // Every figure drawn is 0 or more: an axis from 0 shows how far from nothing a line is.
+            scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
             axes: [{}, { size: 56 }],
-            series: [{}, ...chart.names.map((label, i) => ({ label, stroke: COLORS[i % COLORS.length], width: 1.5 }))],
+            series: [{}, ...chart.names.map((label) => ({ label, stroke: chart.colors.get(label), width: 1.5 }))],
             legend: { live: false },
+            hooks: {
+              // What the browser tests read: where the value axis starts.
+              setScale: [
+                (u, key) => {
+                  if (key === 'y') chart.box.dataset.ymin = String(u.scales.y.min)
+                },
+              ],
+            },
           },
           data,
           chart.plotArea,
@@ -143,6 +178,14 @@ const detailMessage = document.getElementById('detail-message')
 const kinds = new Set()
 let openJobId
 
+// The detail opens under the row clicked, over the rows below it, rather than after the whole table.
+function placeDetail() {
+  const row = tbody.querySelector(`tr[data-id="${CSS.escape(openJobId ?? '')}"]`)
+  if (!row) return
+  const rect = row.getBoundingClientRect()
+  detail.style.top = `${rect.bottom + window.scrollY + 4}px`
+}
+
 function learnKind(kind) {
   if (!kind || kinds.has(kind)) return
   kinds.add(kind)
@@ -187,6 +230,7 @@ async function loadJobs() {
       }),
     )
     tbody.parentElement.dataset.loaded = String(Date.now())
+    if (openJobId) placeDetail()
   } catch (err) {
     tbody.replaceChildren(el('tr', {}, el('td', { colSpan: 7, textContent: `Jobs could not be read: ${err.message}` })))
   }
@@ -225,7 +269,10 @@ async function openJob(id) {
     detail.dataset.status = job.status
     // Offered only when a retry can succeed: the service says so (an avatar whose upload is gone cannot).
     retryButton.hidden = !job.retryable
-    detail.hidden = false
+    if (detail.hidden) {
+      detail.hidden = false
+      placeDetail()
+    }
   } catch (err) {
     detailMessage.textContent = `The job could not be read: ${err.message}`
   }
