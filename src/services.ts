@@ -41,6 +41,8 @@ import { createWebhooksRepository, type WebhooksRepository } from './webhooks/re
 const JOB_KINDS = [MailKind.welcome, MailKind.adminNotice, AvatarKind, WebhookDeliveryKind]
 /** The kinds of lanes with a per-owner share (Lane.perOwner): the webhooks lane's. */
 const SHARED_KINDS = [WebhookDeliveryKind]
+/** Kinds whose pending jobs are counted per owner (MAX_PENDING_JOBS_PER_USER). */
+const OWNER_COUNTED_KINDS = [AvatarKind]
 
 /** What a process does: `all` (the default) serves HTTP and runs jobs; `api` only serves; `worker` only runs. */
 export type Role = 'all' | 'api' | 'worker'
@@ -110,6 +112,7 @@ export async function createServices(config: Config, log: Logger, options: Servi
         prefix: config.QUEUE_PREFIX,
         kinds: JOB_KINDS,
         deferringKinds: SHARED_KINDS,
+        ownerCountedKinds: OWNER_COUNTED_KINDS,
         maxAttempts: config.MAX_ATTEMPTS,
         keepSucceededMs: config.JOB_RETENTION_MS,
         keepFailedMs: config.FAILED_JOB_RETENTION_MS,
@@ -240,6 +243,7 @@ export async function createServices(config: Config, log: Logger, options: Servi
           log,
           watchErrors,
           onSettled: metrics.observeJob,
+          ownerCountedKinds: OWNER_COUNTED_KINDS,
         })
   }
   const sweeps: SweepTask[] = []

@@ -14,6 +14,8 @@ export interface BullRunnerOptions extends RunnerOptions {
   stalledAfterMs: number
   /** Listens for 'error' on each BullMQ worker (its ioredis connections report there). */
   watchErrors: WatchErrors
+  /** Kinds whose pending jobs the store counts per owner: their ends take the job out of its owner's set. */
+  ownerCountedKinds: readonly string[]
 }
 
 /**
@@ -124,7 +126,7 @@ export class BullRunner extends CoreRunner {
       },
       bullJob.attemptsMade + 1,
     )
-    if (outcome.type === 'succeeded' || outcome.type === 'failed')
+    if ((outcome.type === 'succeeded' || outcome.type === 'failed') && this.#opts.ownerCountedKinds.includes(job.kind))
       await this.#forget(worker, job.kind, job.ownerId, job.id)
     switch (outcome.type) {
       case 'succeeded':

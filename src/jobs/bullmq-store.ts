@@ -152,6 +152,8 @@ export interface BullStoreOptions {
    * unattempted, so they show as running only once the runner marks the attempt begun (BullProgress.started).
    */
   deferringKinds?: readonly string[]
+  /** Kinds whose pending jobs are counted per owner (pendingCountOf); unset, every kind. */
+  ownerCountedKinds?: readonly string[]
   /** Longest one call to Redis may take before it fails as DependencyDown (DEPENDENCY_TIMEOUT_MS). */
   timeoutMs: number
   log: Logger
@@ -178,6 +180,7 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
   const { db } = database
   const target = new URL(options.redisUrl)
   const deferring = new Set(options.deferringKinds)
+  const ownerCounted = new Set(options.ownerCountedKinds ?? options.kinds)
   // The queues' one connection serves requests, so it fails instead of waiting: no offline queue (a command
   // while Redis is away is refused at once, where ioredis would hold it through 20 reconnects), and time limits
   // on connecting and on every command (a hung Redis). Workers and the event stream keep their own blocking
@@ -242,10 +245,14 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
           ),
         ),
       )
-      // Before the outbox row goes: until then the outbox counts the job, after it the owner's set does.
-      const multi = redis.multi()
-      for (const row of rows) multi.sadd(ownerSetKey(options.prefix, row.kind, row.owner_id), row.id)
-      await multi.exec()
+      // Before the outbox row goes: until then the outbox counts the job, after it the owner's set does. Only kinds
+      // whose pending jobs are counted per owner: the others would pay a round trip to Redis for nothing.
+      const counted = rows.filter((row) => ownerCounted.has(row.kind))
+      if (counted.length > 0) {
+        const multi = redis.multi()
+        for (const row of counted) multi.sadd(ownerSetKey(options.prefix, row.kind, row.owner_id), row.id)
+        await multi.exec()
+      }
     })
     await db
       .deleteFrom('outbox')
@@ -447,7 +454,7 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
       await fromRedis(async () => {
         await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true })
         // Pending again: back in its owner's set (the runner took it out when it failed).
-        await redis.sadd(ownerSetKey(options.prefix, job.name, job.data.ownerId), id)
+        if (ownerCounted.has(job.name)) await redis.sadd(ownerSetKey(options.prefix, job.name, job.data.ownerId), id)
       })
       // As requeued: a worker may take it the next moment.
       return { ...fromBull(job, 'queued'), attempts: 0, stage: null, startedAt: null, finishedAt: null }
