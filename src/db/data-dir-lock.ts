@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import Sqlite from 'better-sqlite3'
 import { StartupError } from '../startup-error.ts'
+import { holdStatements } from './sqlite-handles.ts'
 
 /** Held while this process has the data directory's SQLite journal open; released by release() or by its death. */
 export interface DataDirLock {
@@ -21,8 +22,10 @@ export function lockDataDir(dir: string): DataDirLock {
   fs.mkdirSync(dir, { recursive: true })
   const pidFile = path.join(dir, 'deckhand.pid')
   const lock = new Sqlite(path.join(dir, 'deckhand.lock'), { timeout: 0 })
+  // Held, as every better-sqlite3 object is (sqlite-handles.ts): one collected on Node 24 aborts the process.
+  const statements = holdStatements(lock)
   try {
-    lock.pragma('locking_mode = EXCLUSIVE')
+    statements.pragma('locking_mode = EXCLUSIVE')
     lock.exec('BEGIN EXCLUSIVE')
   } catch (err) {
     lock.close()

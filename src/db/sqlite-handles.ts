@@ -10,7 +10,7 @@ import type Sqlite from 'better-sqlite3'
  * here for the life of the process: statements by their text (a bounded set, since every query deckhand makes
  * has a fixed text with parameters), databases one per open (one in production).
  */
-const held = new Set<Sqlite.Database>()
+const held = new Map<Sqlite.Database, Map<string, Sqlite.Statement>>()
 
 export interface HeldStatements {
   /** The statement for `text`, prepared once and held for the life of the process. */
@@ -21,8 +21,10 @@ export interface HeldStatements {
 
 /** Holds `sqlite` and hands out statements that are held with it (see above for why). */
 export function holdStatements(sqlite: Sqlite.Database): HeldStatements {
-  held.add(sqlite)
-  const statements = new Map<string, Sqlite.Statement>()
+  // The statements hang from this module, not from the caller's closure: a caller that drops its handle (a
+  // released lock, a database closed) must not hand them to the collector.
+  const statements = held.get(sqlite) ?? new Map<string, Sqlite.Statement>()
+  held.set(sqlite, statements)
   const prepare = (text: string) => {
     let statement = statements.get(text)
     if (!statement) {

@@ -9,18 +9,26 @@ import { openDatabase } from '../../src/db/database.ts'
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'deckhand-gc-'))
 try {
-  const database = await openDatabase({
+  const options = {
     url: undefined,
     sqliteFile: path.join(dir, 'deckhand.db'),
-    synchronous: 'NORMAL',
+    synchronous: 'NORMAL' as const,
     poolSize: 1,
     watchErrors: () => {},
     timeoutMs: 2000,
-  })
+  }
+  const database = await openDatabase(options)
   for (let round = 0; round < 20; round++) {
     for (let i = 0; i < 300; i++) await sql`SELECT ${sql.lit(i)} AS n`.execute(database.db)
     await database.reclaimSpace(() => false)
     await database.ping()
+    // A second open of the same directory is refused by the data-directory lock: its handles must be held too.
+    await openDatabase(options).then(
+      () => Promise.reject(new Error('a second open of one DATA_DIR was not refused')),
+      (err: Error) => {
+        if (err.name !== 'StartupError') throw err
+      },
+    )
     // Garbage, and a turn of the event loop, so that collections run from timers as in a live process.
     Array.from({ length: 200_000 }, (_, i) => ({ i }))
     await new Promise((resolve) => setTimeout(resolve, 1))
