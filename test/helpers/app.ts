@@ -112,7 +112,7 @@ export function multipartBody(field: string, filename: string, bytes: Buffer) {
 }
 
 /**
- * Waits until a job has finished (succeeded or failed) and returns its view: through the API's own
+ * Waits until a job has finished (succeeded, failed or cancelled) and returns its view: through the API's own
  * `Prefer: wait`, which holds each request until the job settles or JOB_WAIT_MAX_MS passes.
  */
 export async function waitForJob(app: FastifyInstance, user: SignedUp, jobId: string, timeoutMs = 20_000) {
@@ -124,7 +124,7 @@ export async function waitForJob(app: FastifyInstance, user: SignedUp, jobId: st
       headers: { authorization: `Bearer ${user.token}`, prefer: `wait=${Math.max(left, 1)}` },
     })
     const job = res.json()
-    if (job.status === 'succeeded' || job.status === 'failed') return job
+    if (job.status === 'succeeded' || job.status === 'failed' || job.status === 'cancelled') return job
     if (Date.now() > deadline) throw new Error(`job ${jobId} still ${job.status} after ${timeoutMs} ms`)
     // Not held (waiting switched off, or every waiter's place taken): look again shortly rather than spin.
     if (!res.headers['preference-applied']) await new Promise((resolve) => setTimeout(resolve, 25))
