@@ -24,6 +24,8 @@ export const fastEnv = {
   MAX_UPLOADS_IN_FLIGHT_PER_USER: '0',
   MAX_UPLOADS_IN_FLIGHT_PER_IP: '0',
   MIN_FREE_DISK_BYTES: '0',
+  // Tests upload several avatars per user and follow each to its end; supersede has its own (test/jobs/cancel.test.ts).
+  SUPERSEDE_AVATAR_UPLOADS: 'false',
 }
 
 /** For parts built without an app: their 'error' events are listened to, as the service does, but not logged. */

@@ -25,12 +25,14 @@ interface Setup {
 
 const modes: Record<string, (t: Test) => Promise<Record<string, string> | undefined>> = {
   'journal (SQLite)': async () => ({}),
+  'journal (PostgreSQL)': async (t) =>
+    (await servicesAvailable(t)) ? { DATABASE_URL: (await scaledEnv(t)).DATABASE_URL as string } : undefined,
   'BullMQ and PostgreSQL, api and worker apart': async (t) =>
     (await servicesAvailable(t)) ? { ...(await scaledEnv(t)), STORAGE_DIR: tempDataDir(t) } : undefined,
 }
 
 async function setUp(t: Test, env: Record<string, string>, extra: Record<string, string> = {}): Promise<Setup> {
-  const common = { ...fastEnv, ...env, POOL_THREADS: '1', ADMIN_TOKEN, ...extra }
+  const common = { ...fastEnv, ...env, POOL_THREADS: '1', ADMIN_TOKEN, SUPERSEDE_AVATAR_UPLOADS: 'true', ...extra }
   const start = async (role: 'all' | 'api' | 'worker', dataDir: string) => {
     const app = await buildApp(loadConfig({ ...common, DATA_DIR: dataDir }), { role, workerFile: gatedWorker })
     t.teardown(() => app.close())
