@@ -86,6 +86,12 @@ export const ConfigSchema = Type.Object({
   ),
   RETRY_MAX_MS: Int(300_000, 1, 86_400_000, 'Cap on one retry delay'),
   POLL_INTERVAL_MS: Int(1000, 10, 60_000, 'Longest the dispatcher sleeps between looks at the journal'),
+  CANCEL_WAIT_MS: Int(
+    2000,
+    0,
+    60_000,
+    'Longest DELETE /jobs/:id waits for a running job to stop before it answers 202 (the job stops regardless)',
+  ),
   JOB_WAIT_MAX_MS: Int(
     30_000,
     0,
@@ -165,6 +171,11 @@ export const ConfigSchema = Type.Object({
   POOL_MAX_HEAP_MB: Int(256, 16, 16_384, "A worker's V8 heap limit (libvips' native memory is not counted)"),
   IMAGE_THREAD_NICE: Int(19, 0, 19, 'Nice value of image threads (Linux): the event loop wins the CPU; 0 disables'),
   IMAGE_TIMEOUT_MS: Int(60_000, 100, 3_600_000, 'One avatar job may run this long before it is aborted'),
+  SUPERSEDE_AVATAR_UPLOADS: Type.Boolean({
+    default: true,
+    description:
+      "A user's new avatar upload cancels that user's older avatar job still queued or running (SUPERSEDED): only the last is made",
+  }),
   IMAGE_WORK_INLINE: Type.Boolean({
     default: false,
     description: 'Benchmark only: make avatars on the main thread instead of the pool, to show what the pool buys',

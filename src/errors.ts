@@ -109,6 +109,11 @@ export const JobNotRetryableError = createError<[string]>(
   'This failed job cannot succeed if run again: %s',
   409,
 )
+export const JobFinishedError = createError<[string]>(
+  'JOB_FINISHED',
+  'Only a queued or running job can be cancelled; this one has %s',
+  409,
+)
 export const StorageUnavailableError = createError<[string]>(
   'STORAGE_UNAVAILABLE',
   'DATA_DIR cannot be written (%s); nothing was accepted. Try again later',
@@ -150,6 +155,10 @@ export const JobErrorCode = {
   WEBHOOK_GONE: 'WEBHOOK_GONE',
   /** A 429, a 5xx, a redirect (never followed), a timeout or no connection; retried, after Retry-After if sent. */
   WEBHOOK_ERROR: 'WEBHOOK_ERROR',
+  /** Called off by its owner or an admin (DELETE /jobs/:id); not retried. */
+  CANCELLED: 'CANCELLED',
+  /** Called off because its owner uploaded a newer avatar, which replaces it; not retried. */
+  SUPERSEDED: 'SUPERSEDED',
   /** Anything unforeseen; the log holds the stack. */
   INTERNAL: 'INTERNAL',
 } as const

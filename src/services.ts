@@ -6,7 +6,7 @@ import { AvatarKind } from './avatars/job.ts'
 import { avatarOrphansTask } from './avatars/orphans.ts'
 import { avatarHandler } from './avatars/process.ts'
 import { type AvatarsRepository, createAvatarsRepository } from './avatars/repository.ts'
-import { avatarRetryCheck } from './avatars/retry-check.ts'
+import { avatarCancelCleanup, avatarRetryCheck } from './avatars/retry-check.ts'
 import { UploadSlots } from './avatars/upload-slots.ts'
 import type { Config } from './config.ts'
 import { createDashboardSessions, type DashboardSessions } from './dashboard/sessions.ts'
@@ -15,6 +15,7 @@ import { errorWatcher, type WatchErrors } from './error-events.ts'
 import { createImagePool, createInlineImageRunner, type ImagePool } from './images/pool.ts'
 import { BullRunner } from './jobs/bullmq-runner.ts'
 import { createBullStore } from './jobs/bullmq-store.ts'
+import type { CancelCleanups } from './jobs/cancel.ts'
 import { createDbJournal } from './jobs/db-journal.ts'
 import { Dispatcher } from './jobs/dispatcher.ts'
 import { JobChangeHub } from './jobs/job-events.ts'
@@ -77,6 +78,8 @@ export interface Services {
   sweeper: Sweeper
   /** Per job kind, whether an admin's retry of a failed job can succeed: asked by the api, wherever jobs run. */
   retryChecks: RetryChecks
+  /** Per job kind, what a job called off before it ran leaves behind (an upload's original). */
+  cancelCleanups: CancelCleanups
   /** Dashboard logins, in the database; present when ADMIN_TOKEN is set. */
   dashboardSessions: DashboardSessions | undefined
   /** Wrong admin tokens per client address, shared by the dashboard's login and /admin (this process's count). */
@@ -162,6 +165,7 @@ export async function createServices(config: Config, log: Logger, options: Servi
   })
   // Each kind's feature says which of its failed jobs an admin may retry; an api with no runner asks too.
   const retryChecks: RetryChecks = { [AvatarKind]: avatarRetryCheck(store) }
+  const cancelCleanups: CancelCleanups = { [AvatarKind]: avatarCancelCleanup(store) }
   const metrics = createMetrics({ queue, pool, database, waiters, uploads, errors, kinds: JOB_KINDS })
   let mail: MailTransport | undefined
   let runner: JobRunner | undefined
@@ -314,6 +318,7 @@ export async function createServices(config: Config, log: Logger, options: Servi
     mail,
     sweeper,
     retryChecks,
+    cancelCleanups,
     dashboardSessions: config.ADMIN_TOKEN ? createDashboardSessions(database, config.ADMIN_TOKEN) : undefined,
     adminAuthFailures: new AuthFailureLimit(config.ADMIN_AUTH_FAILURES_MAX, config.ADMIN_AUTH_FAILURES_WINDOW_MS),
     async close() {

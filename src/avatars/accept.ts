@@ -12,7 +12,8 @@ import {
   uploadTooLarge,
 } from '../errors.ts'
 import { SNIFF_BYTES, sniffImageType } from '../images/sniff.ts'
-import type { Job, JobStore } from '../jobs/types.ts'
+import { type CancelCleanups, cancelJob, SUPERSEDED_BY_UPLOAD } from '../jobs/cancel.ts'
+import { isPending, type Job, type JobStore } from '../jobs/types.ts'
 import { readHead, receiveToFile, TooManyBytes } from '../storage/files.ts'
 import type { ObjectStore } from '../storage/object-store.ts'
 import type { StoragePaths } from '../storage/paths.ts'
@@ -28,6 +29,11 @@ export interface AcceptDeps {
   store: ObjectStore
   maxUploadBytes: number
   maxInputPixels: number
+  /** Cancel the user's older avatar job still queued or running (SUPERSEDE_AVATAR_UPLOADS). */
+  supersede: boolean
+  cancelCleanups: CancelCleanups
+  /** Told when an older job could not be cancelled (the new one is accepted regardless; the last upload wins). */
+  onSupersedeFailed(err: unknown, jobId: string): void
 }
 
 /**
@@ -60,21 +66,40 @@ export async function acceptAvatarUpload(deps: AcceptDeps, userId: string, body:
 
     const name = `${uploadId}.${type}`
     await deps.store.putFile(originalKey(name), incoming)
+    let accepted: { job: Job; previous: string | undefined }
     try {
-      return await transact(deps.database, async (tx) => {
-        const seq = await deps.avatars.recordUpload(userId, tx.db)
+      accepted = await transact(deps.database, async (tx) => {
+        const { seq, previous } = await deps.avatars.recordUpload(userId, tx.db)
         const payload: AvatarJobPayload = { userId, seq, original: name }
         const [job] = (await deps.queue.enqueue(tx, [{ kind: AvatarKind, ownerId: userId, payload }])) as [Job]
         await deps.avatars.setLatestJob(userId, job.id, tx.db)
-        return job
+        return { job, previous }
       })
     } catch (err) {
       // Best effort: with the store out of reach too, the orphan sweep takes the original later.
       await deps.store.delete(originalKey(name)).catch(() => {})
       throw err
     }
+    if (deps.supersede && accepted.previous) await supersede(deps, accepted.previous)
+    return accepted.job
   } finally {
     await fs.rm(incoming, { force: true })
+  }
+}
+
+/**
+ * Cancels the job of the upload this one replaces, if it is still on its way. Each upload cancels the one before
+ * it (the users row orders them), so a burst leaves only its last to be made. Its promotion would lose to this one's
+ * anyway (seq); cancelling spares the work. Not waited for when it runs: its runner stops it within moments.
+ */
+async function supersede(deps: AcceptDeps, previous: string): Promise<void> {
+  try {
+    const job = await deps.queue.get(previous)
+    if (job && isPending(job))
+      await cancelJob({ queue: deps.queue, cleanups: deps.cancelCleanups }, job, SUPERSEDED_BY_UPLOAD, 0)
+  } catch (err) {
+    // Finished in the meantime (JOB_FINISHED), or the queue out of reach: the older job runs, and loses to this one.
+    deps.onSupersedeFailed(err, previous)
   }
 }
 

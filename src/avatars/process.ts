@@ -2,6 +2,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { JobErrorCode, JobFailure } from '../errors.ts'
 import type { ImagePool } from '../images/pool.ts'
+import { cancellationOf } from '../jobs/attempt.ts'
 import type { JobHandler } from '../jobs/types.ts'
 import type { ObjectStore } from '../storage/object-store.ts'
 import { type StoragePaths, variantFileName } from '../storage/paths.ts'
@@ -36,6 +37,10 @@ export function avatarHandler(options: AvatarHandlerOptions): JobHandler {
     const scratch = await fs.mkdtemp(path.join(paths.scratch, `${job.id}-`))
     try {
       return await render(job.id, payload, ctx, scratch)
+    } catch (err) {
+      // Called off: no attempt will come, so its original goes (nothing of its version was put: see render).
+      if (cancellationOf(ctx.signal)) await store.delete(originalKey(payload.original)).catch(() => undefined)
+      throw err
     } finally {
       await fs.rm(scratch, { recursive: true, force: true })
     }
@@ -88,6 +93,8 @@ export function avatarHandler(options: AvatarHandlerOptions): JobHandler {
       // A worker that threw, crashed or hit its heap limit: Piscina replaces it and only this job fails.
       throw new JobFailure(JobErrorCode.WORKER_FAILED, workerFault(err), true, (err as Error).message)
     }
+    // Called off while the pool finished it: nothing is published.
+    if (cancellationOf(ctx.signal)) throw ctx.signal.reason
     if (!outcome.ok) {
       // The image's own fault: no attempt will do better, and no version objects were put yet. A store that fails
       // the deletion leaves the original to retention, which deletes it with its failed job.

@@ -14,8 +14,11 @@ export interface Avatar {
 }
 
 export interface AvatarsRepository {
-  /** Numbers a newly accepted upload and remembers its job; call inside the transaction that queues the job. */
-  recordUpload(userId: string, tx: Db): Promise<number>
+  /**
+   * Numbers a newly accepted upload; call inside the transaction that queues the job. Returns its number and the
+   * job of the upload before it (read under the same row lock, so concurrent uploads each see their predecessor).
+   */
+  recordUpload(userId: string, tx: Db): Promise<{ seq: number; previous: string | undefined }>
   /** Names the job of the newest accepted upload, once it has an id. */
   setLatestJob(userId: string, jobId: string, tx: Db): Promise<void>
   current(userId: string): Promise<Avatar | undefined>
@@ -47,9 +50,9 @@ export function createAvatarsRepository(database: Database): AvatarsRepository {
         .updateTable('users')
         .set((eb) => ({ avatar_seq: eb('avatar_seq', '+', 1) }))
         .where('id', '=', userId)
-        .returning('avatar_seq')
+        .returning(['avatar_seq', 'avatar_job'])
         .executeTakeFirstOrThrow()
-      return row.avatar_seq
+      return { seq: row.avatar_seq, previous: row.avatar_job ?? undefined }
     },
     async setLatestJob(userId, jobId, tx) {
       await tx.updateTable('users').set({ avatar_job: jobId }).where('id', '=', userId).execute()

@@ -1,4 +1,5 @@
 import { JobErrorCode } from '../errors.ts'
+import type { CancelCleanup } from '../jobs/cancel.ts'
 import type { RetryCheck } from '../jobs/retry.ts'
 import type { ObjectStore } from '../storage/object-store.ts'
 import type { AvatarJobPayload } from './job.ts'
@@ -20,5 +21,12 @@ export function avatarRetryCheck(store: ObjectStore): RetryCheck {
     const { original } = job.payload as AvatarJobPayload
     if (!(await store.head(originalKey(original)))) return 'its uploaded original is gone; upload the image again'
     return undefined
+  }
+}
+
+/** An avatar job called off before it ran: its original will never be read. */
+export function avatarCancelCleanup(store: ObjectStore): CancelCleanup {
+  return async (job) => {
+    await store.delete(originalKey((job.payload as AvatarJobPayload).original))
   }
 }

@@ -58,7 +58,7 @@ export const dashboardPage = page(
 <h2>Jobs</h2>
 <form id="job-filter">
 <label>Status <select id="filter-status">
-<option value="">all</option><option>queued</option><option>running</option><option>succeeded</option><option>failed</option>
+<option value="">all</option><option>queued</option><option>running</option><option>succeeded</option><option>failed</option><option>cancelled</option>
 </select></label>
 <label>Kind <select id="filter-kind"><option value="">all</option></select></label>
 </form>

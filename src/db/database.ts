@@ -82,10 +82,11 @@ export const WAL_SIZE_LIMIT_BYTES = 8 * 1024 * 1024
 
 /** Opens SQLite or PostgreSQL behind one Kysely instance, migrated to the latest schema. */
 export async function openDatabase(options: OpenOptions): Promise<Database> {
-  const database = options.url ? openPostgres(options.url, options) : openSqlite(options)
+  const sqlite = options.url ? undefined : openSqlite(options)
+  const database = sqlite?.database ?? openPostgres(options.url as string, options)
   try {
     if (options.url) await migratePostgres(options.url, options.timeoutMs)
-    else await migrateToLatest(database.db as Kysely<unknown>)
+    else await migrateToLatest(database.db as Kysely<unknown>, { schemaEdits: sqlite?.schemaEdits })
   } catch (err) {
     await database.close()
     throw err
@@ -93,7 +94,13 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
   return database
 }
 
-function openSqlite(options: OpenOptions): Database {
+interface OpenedSqlite {
+  database: Database
+  /** Lifts SQLite's defensive mode for a migration that edits sqlite_schema (MigrationHooks), and restores it. */
+  schemaEdits(allowed: boolean): void
+}
+
+function openSqlite(options: OpenOptions): OpenedSqlite {
   // Before the journal is opened: a second process must not so much as read it as if it were its own.
   const lock = lockDataDir(path.dirname(options.sqliteFile))
   try {
@@ -104,7 +111,7 @@ function openSqlite(options: OpenOptions): Database {
   }
 }
 
-function openLockedSqlite(options: OpenOptions, lock: DataDirLock): Database {
+function openLockedSqlite(options: OpenOptions, lock: DataDirLock): OpenedSqlite {
   const sqlite = new Sqlite(options.sqliteFile)
   const statements = holdStatements(sqlite)
   // Pages freed by the retention sweep can go back to the file system (reclaimSpace()) instead of the file
@@ -139,7 +146,10 @@ function openLockedSqlite(options: OpenOptions, lock: DataDirLock): Database {
   const group = new GroupCommit(db, durable)
   // 2 is INCREMENTAL; a file made without it answers 0 (NONE) here whatever was asked above.
   const incremental = statements.pragma('auto_vacuum') === 2
-  return {
+  const schemaEdits = (allowed: boolean) => {
+    sqlite.unsafeMode(allowed)
+  }
+  const database: Database = {
     db,
     dialect: 'sqlite',
     describe: `SQLite ${options.sqliteFile}`,
@@ -177,6 +187,7 @@ function openLockedSqlite(options: OpenOptions, lock: DataDirLock): Database {
       }
     },
   }
+  return { database, schemaEdits }
 }
 
 /**

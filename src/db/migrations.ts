@@ -1,11 +1,24 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator, SqliteAdapter, sql } from 'kysely'
 
+/** What a migration may need of the connection beyond SQL. */
+export interface MigrationHooks {
+  /**
+   * SQLite: lets the next statements write sqlite_schema (better-sqlite3 opens connections in SQLite's defensive
+   * mode, which forbids it), and forbids it again with `false`.
+   */
+  schemaEdits?(allowed: boolean): void
+}
+
+/** The jobs table's CHECK on status as migration 0001 wrote it, and as 0009 leaves it. */
+const STATUS_CHECK_0001 = "status IN ('queued', 'running', 'succeeded', 'failed')"
+const STATUS_CHECK_0009 = "status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')"
+
 /*
  * Schema versions, applied in name order by Kysely's migrator (which takes a lock, so several processes may
  * start at once). Append, never edit: a database may be at any earlier version. Written with the schema
  * builder so that one text serves SQLite and PostgreSQL.
  */
-const migrations: Record<string, Migration> = {
+const migrationsWith = (hooks: MigrationHooks): Record<string, Migration> => ({
   '0001_users_jobs_avatars_outbox': {
     async up(db: Kysely<unknown>) {
       await db.schema
@@ -135,12 +148,49 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('dashboard_sessions_expiry').on('dashboard_sessions').column('expires_at').execute()
     },
   },
-}
-
-const provider: MigrationProvider = { getMigrations: async () => migrations }
+  '0009_jobs_cancelled': {
+    // A job called off ends as 'cancelled', which 0001's CHECK on status refuses. SQLite changes a CHECK only by
+    // rebuilding the table, a copy of every row (the journal may hold millions); a CHECK that only admits one more
+    // value changes no row on disk, so the table's recorded text is edited instead, as SQLite documents
+    // ("Making Other Kinds Of Table Schema Changes", lang_altertable.html): in one transaction, the new text,
+    // the schema version bumped, an integrity check. PostgreSQL swaps the constraint: added NOT VALID (no scan
+    // under the table's lock), then validated (a scan that lets writes go on).
+    async up(db: Kysely<unknown>) {
+      if (db.getExecutor().adapter instanceof SqliteAdapter) {
+        if (!hooks.schemaEdits) throw new Error('0009_jobs_cancelled needs schema edits on SQLite')
+        const allow = hooks.schemaEdits
+        await db.transaction().execute(async (tx) => {
+          const version = (await sql<{ schema_version: number }>`PRAGMA schema_version`.execute(tx)).rows[0]
+          allow(true)
+          try {
+            await sql`PRAGMA writable_schema = ON`.execute(tx)
+            const edited =
+              await sql`UPDATE sqlite_schema SET sql = replace(sql, ${STATUS_CHECK_0001}, ${STATUS_CHECK_0009})
+              WHERE type = 'table' AND name = 'jobs' AND instr(sql, ${STATUS_CHECK_0001}) > 0`.execute(tx)
+            if (Number(edited.numAffectedRows ?? 0) !== 1)
+              throw new Error("the jobs table's CHECK on status is not 0001's")
+            await sql.raw(`PRAGMA schema_version = ${Number(version?.schema_version) + 1}`).execute(tx)
+            await sql`PRAGMA writable_schema = OFF`.execute(tx)
+          } finally {
+            allow(false)
+          }
+          const check = await sql<{ integrity_check: string }>`PRAGMA integrity_check(jobs)`.execute(tx)
+          if (check.rows[0]?.integrity_check !== 'ok') throw new Error('integrity check failed after the CHECK edit')
+        })
+        return
+      }
+      await sql`ALTER TABLE jobs DROP CONSTRAINT IF EXISTS jobs_status_check`.execute(db)
+      await sql
+        .raw(`ALTER TABLE jobs ADD CONSTRAINT jobs_status_check CHECK (${STATUS_CHECK_0009}) NOT VALID`)
+        .execute(db)
+      await sql`ALTER TABLE jobs VALIDATE CONSTRAINT jobs_status_check`.execute(db)
+    },
+  },
+})
 
 /** Brings the database to the latest schema; throws with the failing migration's error. */
-export async function migrateToLatest(db: Kysely<unknown>): Promise<void> {
+export async function migrateToLatest(db: Kysely<unknown>, hooks: MigrationHooks = {}): Promise<void> {
+  const provider: MigrationProvider = { getMigrations: async () => migrationsWith(hooks) }
   const { error, results } = await new Migrator({ db, provider }).migrateToLatest()
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName

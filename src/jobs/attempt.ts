@@ -47,6 +47,21 @@ export function nextAttempt(err: unknown, attempt: number, policy: RetryPolicy):
   return { retry, delayMs }
 }
 
+/**
+ * The reason an attempt's signal carries when its job is called off (DELETE /jobs/:id, or superseded): the core
+ * tells it from a shutdown's, and records the job cancelled with `error` instead of retrying it.
+ */
+export class JobCancelled extends Error {
+  override name = 'JobCancelled'
+  constructor(readonly error: JobErrorInfo) {
+    super(error.message)
+  }
+}
+
+/** The cancellation an attempt's signal carries, if that is why it was aborted. */
+export const cancellationOf = (signal: AbortSignal): JobErrorInfo | undefined =>
+  signal.aborted && signal.reason instanceof JobCancelled ? signal.reason.error : undefined
+
 /** An attempt under way: what it will settle, and how to cut it off. */
 export interface RunningAttempt {
   promise: Promise<unknown>

@@ -1,9 +1,16 @@
 import os from 'node:os'
 import { type Job as BullJob, DelayedError, UnrecoverableError, Worker } from 'bullmq'
-import type { Redis } from 'ioredis'
+import { Redis } from 'ioredis'
 import type { WatchErrors } from '../error-events.ts'
 import { retryDelay } from './backoff.ts'
-import { type BullData, type BullProgress, fromBull, ownerSetKey } from './bullmq-store.ts'
+import {
+  type BullData,
+  type BullProgress,
+  type CancelMessage,
+  cancelChannel,
+  fromBull,
+  ownerSetKey,
+} from './bullmq-store.ts'
 import { CoreRunner, RunnerCore, type RunnerOptions } from './runner-core.ts'
 import type { Lane } from './types.ts'
 
@@ -45,6 +52,8 @@ class RetryLater extends Error {
 export class BullRunner extends CoreRunner {
   readonly #opts: BullRunnerOptions
   readonly #workers: Worker[] = []
+  /** Hears cancels of running jobs from whichever process asked (cancelChannel). */
+  #cancels: Redis | undefined
   /** Names this process in BullMQ (`processedBy`), so an operator can tell which worker ran what. */
   readonly name = `${os.hostname()}:${process.pid}`
 
@@ -55,6 +64,19 @@ export class BullRunner extends CoreRunner {
 
   protected async begin(): Promise<void> {
     const { redisUrl, prefix, stalledAfterMs, maxAttempts, retryBaseMs, retryMaxMs } = this.#opts
+    // Before the workers: a job taken from here on is either marked (BullData.cancelled) or will hear of it.
+    const cancels = new Redis(redisUrl, { maxRetriesPerRequest: null })
+    this.#opts.watchErrors(cancels, 'redis', { client: 'cancels' })
+    cancels.on('message', (_channel: string, text: string) => {
+      try {
+        const { id, error } = JSON.parse(text) as CancelMessage
+        this.core.cancel(id, error)
+      } catch (err) {
+        this.#opts.log.warn({ err }, 'unreadable cancel message')
+      }
+    })
+    await cancels.subscribe(cancelChannel(prefix))
+    this.#cancels = cancels
     for (const lane of this.#opts.lanes) {
       for (const kind of Object.keys(lane.handlers)) {
         const worker: Worker = new Worker(
@@ -84,6 +106,9 @@ export class BullRunner extends CoreRunner {
 
   async #process(worker: Worker, lane: Lane, bullJob: BullJob<BullData>, token: string | undefined): Promise<unknown> {
     const job = fromBull(bullJob, 'running')
+    // Called off before it was taken: the attempt ends at once, its handler not run.
+    const mark = bullJob.data.cancelled
+    if (mark) this.core.cancel(job.id, { code: mark.code, message: mark.message })
     const progress: BullProgress = { stage: null, lastError: job.lastError, runAt: null }
     const settle = (lastError: BullProgress['lastError'], runAt: number | null) =>
       bullJob
@@ -98,6 +123,8 @@ export class BullRunner extends CoreRunner {
         succeed: async () => {},
         retry: (error, runAt) => settle(error, runAt),
         fail: (error) => settle(error, null),
+        // The store marked the job (BullData.cancelled) before asking: failing it below is all that is left.
+        cancel: async () => {},
         // Back in the queue, due now, this attempt not spent on a failure.
         release: () => bullJob.moveToDelayed(Date.now(), token),
         // Its owner has its share running here: back in the delayed set for a moment, as if never taken. Job's own
@@ -126,7 +153,8 @@ export class BullRunner extends CoreRunner {
       },
       bullJob.attemptsMade + 1,
     )
-    if ((outcome.type === 'succeeded' || outcome.type === 'failed') && this.#opts.ownerCountedKinds.includes(job.kind))
+    const ended = outcome.type === 'succeeded' || outcome.type === 'failed' || outcome.type === 'cancelled'
+    if (ended && this.#opts.ownerCountedKinds.includes(job.kind))
       await this.#forget(worker, job.kind, job.ownerId, job.id)
     switch (outcome.type) {
       case 'succeeded':
@@ -134,6 +162,7 @@ export class BullRunner extends CoreRunner {
       case 'retry':
         throw new RetryLater(outcome.error.message, outcome.delayMs)
       case 'failed':
+      case 'cancelled':
         throw new UnrecoverableError(outcome.error.message)
       case 'interrupted':
       case 'deferred':
@@ -168,5 +197,6 @@ export class BullRunner extends CoreRunner {
    */
   protected async end(aborted: boolean): Promise<void> {
     await Promise.all(this.#workers.map((w) => w.close(aborted)))
+    this.#cancels?.disconnect()
   }
 }

@@ -14,6 +14,23 @@ export interface BullData {
   ownerId: string
   payload: unknown
   createdAt: number
+  /**
+   * Set when the job is called off (cancel()): a job taken after this is ended at once as cancelled, its handler
+   * not run; one running is stopped by a message on cancelChannel. BullMQ keeps it as one of its failed jobs.
+   */
+  cancelled?: BullCancel
+}
+
+/** Why and when a BullMQ job was called off. */
+export interface BullCancel extends JobErrorInfo {
+  at: number
+}
+
+/** The Redis channel cancels of running jobs go out on, to every worker process; messages are CancelMessage. */
+export const cancelChannel = (prefix: string) => `${prefix}:cancel`
+export interface CancelMessage {
+  id: string
+  error: JobErrorInfo
 }
 
 /** What a worker writes as the job's progress: what clients see while it runs or waits to retry. */
@@ -36,6 +53,8 @@ const STATES: Record<JobStatus, JobType[]> = {
   running: ['active'],
   succeeded: ['completed'],
   failed: ['failed'],
+  // Kept by BullMQ as failed (or, called off before it was taken, still waiting to be ended): told apart by BullData.cancelled.
+  cancelled: ['failed', 'waiting', 'delayed', 'prioritized'],
 }
 
 /**
@@ -102,27 +121,44 @@ function fromBullIn(job: BullJob<BullData>, state: string, deferring: ReadonlySe
   return { ...read, attempts: Math.max(0, read.attempts - 1), startedAt: status === 'queued' ? null : read.startedAt }
 }
 
+/**
+ * Whether a job read in `status` is one called off: failed, or not yet ended by a worker (queued, or taken after the
+ * cancel, which ends it without running it). Taken before it, it is running until its worker has stopped it.
+ */
+function isCancelled(job: BullJob<BullData>, status: JobStatus): boolean {
+  const mark = job.data.cancelled
+  if (!mark) return false
+  if (status === 'failed' || status === 'queued') return true
+  return status === 'running' && job.processedOn !== undefined && mark.at < job.processedOn
+}
+
 /** A BullMQ job as deckhand's Job. */
-export function fromBull(job: BullJob<BullData>, status: JobStatus): Job {
+export function fromBull(job: BullJob<BullData>, read: JobStatus): Job {
   const progress = progressOf(job)
+  const mark = job.data.cancelled
+  const status: JobStatus = mark && isCancelled(job, read) ? 'cancelled' : read
   const finished = status === 'succeeded' || status === 'failed'
+  const cancelled = mark && status === 'cancelled' ? { code: mark.code, message: mark.message } : undefined
+  // A take after the cancel only ended the job: not an attempt, and it never started.
+  const takenAfter = cancelled && job.processedOn !== undefined && (mark?.at as number) < job.processedOn
   return {
     id: job.id as string,
     kind: job.name,
     ownerId: job.data.ownerId,
     payload: job.data.payload,
     status,
-    attempts: job.attemptsStarted,
+    attempts: takenAfter ? Math.max(0, job.attemptsStarted - 1) : job.attemptsStarted,
     runAt: progress.runAt ?? job.timestamp,
     stage: status === 'running' ? (progress.stage ?? null) : null,
     lastError:
-      status === 'succeeded'
+      cancelled ??
+      (status === 'succeeded'
         ? null
-        : (progress.lastError ?? (job.failedReason ? { code: 'INTERNAL', message: job.failedReason } : null)),
+        : (progress.lastError ?? (job.failedReason ? { code: 'INTERNAL', message: job.failedReason } : null))),
     result: status === 'succeeded' ? (job.returnvalue ?? null) : null,
     createdAt: job.data.createdAt ?? job.timestamp,
-    startedAt: job.processedOn ?? null,
-    finishedAt: finished ? (job.finishedOn ?? null) : null,
+    startedAt: takenAfter ? null : (job.processedOn ?? null),
+    finishedAt: cancelled ? (job.finishedOn ?? (mark?.at as number)) : finished ? (job.finishedOn ?? null) : null,
   }
 }
 
@@ -435,9 +471,12 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
         Promise.all(
           kinds.map(async (k) => {
             const jobs = (await queueOf(k).getJobs(STATES[status], 0, limit - 1, false)) as BullJob<BullData>[]
+            // A cancelled job is read among the failed (or queued) ones: its status tells it apart.
+            const read = status === 'cancelled' ? 'failed' : status
             return jobs
               .filter((j) => j && (status !== 'running' || !deferring.has(j.name) || begun(j)))
-              .map((j) => fromBull(j, status))
+              .map((j) => fromBull(j, j.data.cancelled && status === 'cancelled' && !j.finishedOn ? 'queued' : read))
+              .filter((j) => j.status === status)
           }),
         ),
       )
@@ -445,6 +484,33 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
         .flat()
         .sort((a, b) => b.createdAt - a.createdAt)
         .slice(0, limit)
+    },
+
+    async cancel(id, error, now) {
+      // Still in the outbox: handed over now, so that the one mark below covers it wherever it is.
+      const row = await db.selectFrom('outbox').selectAll().where('id', '=', id).executeTakeFirst()
+      if (row) await handOver([row])
+      const found = await find(id)
+      if (!found) return undefined
+      const { job, state } = found
+      if (state === 'completed' || state === 'failed' || job.data.cancelled) return fromBullIn(job, state, deferring)
+      const message: CancelMessage = { id, error: { code: error.code, message: error.message } }
+      await fromRedis(async () => {
+        await job.updateData({ ...job.data, cancelled: { ...message.error, at: now } })
+        // No longer its owner's pending job (MAX_PENDING_JOBS_PER_USER), though a worker has yet to end it.
+        if (ownerCounted.has(job.name)) await redis.srem(ownerSetKey(options.prefix, job.name, job.data.ownerId), id)
+        // Waiting out a retry's delay: ended now rather than when it is due.
+        if (state === 'delayed') await job.promote().catch(() => {})
+        await redis.publish(cancelChannel(options.prefix), JSON.stringify(message))
+      })
+      const after = await find(id)
+      const view = after && fromBullIn(after.job, after.state, deferring)
+      if (view?.status === 'cancelled') {
+        // Ended by a worker later (a failed event then); the streams and waiters of this process hear of it now.
+        changed(id, 'cancelled')
+        for (const listener of settledListeners) listener(id)
+      }
+      return view
     },
 
     async requeueFailed(id) {
@@ -473,10 +539,12 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
         )
         return Promise.all(jobs.map(async (job) => fromBullIn(job, await job.getState(), deferring)))
       }, undefined)
-      return [...waiting.map(fromOutbox), ...found]
+      return [...waiting.map(fromOutbox), ...found.filter((job) => statuses.includes(job.status))]
     },
 
     async deleteFinished(status: FinishedStatus, before, limit) {
+      // BullMQ keeps a cancelled job as failed: it goes with them (the retention sweep keeps both as long).
+      if (status === 'cancelled') return 0
       const type = status === 'succeeded' ? 'completed' : 'failed'
       const grace = Math.max(0, Date.now() - before)
       let deleted = 0

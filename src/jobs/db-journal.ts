@@ -191,6 +191,16 @@ const failJob = compiledOnce((db, value) =>
     .where('id', '=', value(2)),
 )
 
+/** A job's end as called off; values: error (JSON), now, id, the status it must be in (queued or running). */
+const cancelJob = compiledOnce((db, value) =>
+  db
+    .updateTable('jobs')
+    .set({ status: 'cancelled', last_error: value(0), stage: null, finished_at: value(1) })
+    .where('id', '=', value(2))
+    .where('status', '=', value(3))
+    .returningAll(),
+)
+
 /**
  * The job journal in the database (SQLite by default, PostgreSQL with DATABASE_URL): the table is the queue,
  * so a job is on disk before anyone hears "accepted". One process claims from it; to spread work over several
@@ -226,6 +236,9 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
     for (const listener of enqueuedListeners) listener()
   }
 
+  // Runners in this process, told of a cancel asked of a job they run.
+  const cancelListeners = new Set<(id: string, error: JobErrorInfo) => void>()
+
   // Which of a lane's kinds goes first at the next claim.
   let nextTurn = 0
 
@@ -246,6 +259,33 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
 
     onEnqueued(listener) {
       enqueuedListeners.add(listener)
+    },
+
+    onCancelRequested(listener) {
+      cancelListeners.add(listener)
+    },
+
+    async cancel(id, error, now) {
+      const {
+        rows: [row],
+      } = await cancelJob(db, [JSON.stringify(error), now, id, 'queued'])
+      if (row) {
+        // Its owner is told "cancelled": on disk first, or a power cut could run it after all.
+        await database.durable()
+        changed(id, 'cancelled')
+        settled(id)
+        return toJob(row)
+      }
+      const job = await this.get(id)
+      // The dispatcher runs in this process (the journal has one runner): it stops the attempt and records it.
+      if (job?.status === 'running') for (const listener of cancelListeners) listener(id, error)
+      return job
+    },
+
+    async cancelled(id, error, now) {
+      await database.record((tx) => cancelJob(tx, [JSON.stringify(error), now, id, 'running']))
+      changed(id, 'cancelled')
+      settled(id)
     },
 
     async enqueue(tx, jobs) {

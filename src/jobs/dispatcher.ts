@@ -42,6 +42,7 @@ export class Dispatcher extends CoreRunner {
     this.#opts = opts
     // The journal says when it queued jobs, so nobody who enqueues need remember to wake the dispatcher.
     options.queue.onEnqueued(() => this.wake())
+    options.queue.onCancelRequested((id, error) => this.core.cancel(id, error))
   }
 
   /** Requeues what a crash left running, then starts claiming. */
@@ -134,6 +135,7 @@ export class Dispatcher extends CoreRunner {
       succeed: (result, now) => queue.succeed(job.id, result, now),
       retry: (error, runAt) => queue.retry(job.id, error, runAt),
       fail: (error, now) => queue.fail(job.id, error, now),
+      cancel: (error, now) => queue.cancelled(job.id, error, now),
       release: () => queue.release(job.id),
       // Not reached while claims keep to the share (the claim passes over owners at it); the claim is undone.
       defer: () => queue.release(job.id),

@@ -1,4 +1,5 @@
 import { jobView } from './job-view.ts'
+import { isFinished } from './statuses.ts'
 import type { Job, JobChange, JobStatus } from './types.ts'
 
 type ChangeListener = (change: JobChange) => void
@@ -34,7 +35,7 @@ export interface JobEvent {
   data: unknown
 }
 
-const isFinal = (status: JobStatus) => status === 'succeeded' || status === 'failed'
+const isFinal = isFinished
 
 /**
  * The event id of a state: the status and the stage (`running.resizing`, `succeeded`). Made from the state, not

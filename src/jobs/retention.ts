@@ -5,7 +5,7 @@ export interface RetentionOptions extends SweepTaskOptions {
   store: Pick<JobStore, 'deleteFinished'>
   /** Succeeded jobs are deleted this long after they finished; 0 keeps them (JOB_RETENTION_MS). */
   keepSucceededMs: number
-  /** Failed jobs likewise (FAILED_JOB_RETENTION_MS). */
+  /** Failed jobs likewise (FAILED_JOB_RETENTION_MS), and cancelled ones with them. */
   keepFailedMs: number
   /** Rows per statement. */
   batchSize?: number
@@ -32,12 +32,14 @@ export function retentionTask(options: RetentionOptions): SweepTask {
   const keep: [FinishedStatus, number][] = [
     ['succeeded', options.keepSucceededMs],
     ['failed', options.keepFailedMs],
+    // Kept as long as failed ones: on BullMQ a cancelled job is one of its failed jobs, removed on their schedule.
+    ['cancelled', options.keepFailedMs],
   ]
   return {
     name: 'job retention',
     async run(stopping) {
       const started = clock()
-      const swept: Record<FinishedStatus, number> = { succeeded: 0, failed: 0 }
+      const swept: Record<FinishedStatus, number> = { succeeded: 0, failed: 0, cancelled: 0 }
       for (const [status, keepMs] of keep) {
         if (keepMs === 0) continue
         // One cutoff per sweep: jobs finishing meanwhile wait for the next sweep instead of prolonging this one.
@@ -50,7 +52,7 @@ export function retentionTask(options: RetentionOptions): SweepTask {
           await betweenBatches()
         }
       }
-      if (swept.succeeded + swept.failed > 0) {
+      if (swept.succeeded + swept.failed + swept.cancelled > 0) {
         log.info({ ...swept, ms: clock() - started }, 'deleted finished jobs past their retention')
       }
     },

@@ -1,6 +1,15 @@
 import type { Logger } from 'pino'
 import { JobErrorCode } from '../errors.ts'
-import { describeFailure, drain, nextAttempt, type RetryPolicy, type RunningAttempt, runHandler } from './attempt.ts'
+import {
+  cancellationOf,
+  describeFailure,
+  drain,
+  JobCancelled,
+  nextAttempt,
+  type RetryPolicy,
+  type RunningAttempt,
+  runHandler,
+} from './attempt.ts'
 import type { AttemptOutcome, Job, JobContext, JobErrorInfo, JobRunner, Lane } from './types.ts'
 
 /** What one attempt came to, decided by the runner core, written down by the backend. */
@@ -12,6 +21,8 @@ export type Outcome =
   | { type: 'interrupted' }
   /** Not attempted: its owner had its share of the lane running. Back in the queue, no attempt spent. */
   | { type: 'deferred' }
+  /** Called off (cancel()) before or while it ran: it ends here, `error` saying why. */
+  | { type: 'cancelled'; error: JobErrorInfo }
 
 /** What an attempt that ran came to. */
 type Attempted = Exclude<Outcome, { type: 'deferred' }>
@@ -22,6 +33,7 @@ export interface AttemptRecorder {
   succeed(result: unknown, now: number): Promise<void>
   retry(error: JobErrorInfo, runAt: number): Promise<void>
   fail(error: JobErrorInfo, now: number): Promise<void>
+  cancel(error: JobErrorInfo, now: number): Promise<void>
   release(): Promise<void>
   /** Back in the queue without an attempt: its owner had its share of the lane running (Lane.perOwner). */
   defer(): Promise<void>
@@ -57,6 +69,12 @@ interface Attempt extends RunningAttempt {
 }
 
 /**
+ * How long a cancel heard for a job this runner is not running (yet) is kept: a claim or a take in flight when the
+ * cancel came starts its attempt within moments, and the attempt then stops at once.
+ */
+const EARLY_CANCEL_MS = 60_000
+
+/**
  * The rules of an attempt, written once for every backend (as BullMQ's own Worker runs over its Redis and
  * PostgreSQL adapters): run the lane's handler, decide the outcome (succeeded, retry with backoff, failed,
  * interrupted by shutdown), have the backend record it, log it, count it. And one lifecycle: started, stopping
@@ -67,6 +85,8 @@ export class RunnerCore {
   readonly #running = new Map<string, Set<Attempt>>()
   /** Per lane, each owner's attempts under way (owners with none are left out). */
   readonly #owners = new Map<string, Map<string, number>>()
+  /** Cancels heard for jobs whose attempt had not begun here: id → why, and when heard. */
+  readonly #early = new Map<string, { error: JobErrorInfo; at: number }>()
   #started = false
   #stopping = false
   #stoppingSince = 0
@@ -97,6 +117,25 @@ export class RunnerCore {
     return this.#owners.get(lane.name) ?? new Map()
   }
 
+  /**
+   * Stops the attempt of job `id` if one is under way here (its signal aborts with a JobCancelled; the outcome is
+   * 'cancelled' unless the handler finished first); otherwise remembers it for a while, in case its attempt is
+   * about to begin. Returns whether an attempt was under way.
+   */
+  cancel(id: string, error: JobErrorInfo): boolean {
+    for (const set of this.#running.values()) {
+      for (const attempt of set) {
+        if (attempt.job.id !== id) continue
+        if (!attempt.abort.signal.aborted) attempt.abort.abort(new JobCancelled(error))
+        return true
+      }
+    }
+    const now = this.#opts.clock()
+    for (const [early, { at }] of this.#early) if (now - at > EARLY_CANCEL_MS) this.#early.delete(early)
+    this.#early.set(id, { error, at: now })
+    return false
+  }
+
   /** Jobs whose attempt is under way. */
   runningJobs(): Job[] {
     return [...this.#running.values()].flatMap((set) => [...set].map((a) => a.job))
@@ -121,6 +160,11 @@ export class RunnerCore {
     owners.set(job.ownerId, mine + 1)
     const log = this.#opts.log.child({ jobId: job.id, kind: job.kind, attempt: job.attempts })
     const abort = new AbortController()
+    const early = this.#early.get(job.id)
+    if (early) {
+      this.#early.delete(job.id)
+      abort.abort(new JobCancelled(early.error))
+    }
     const ctx: JobContext = {
       signal: abort.signal,
       log,
@@ -136,7 +180,10 @@ export class RunnerCore {
       log.debug('job started')
       let outcome: Attempted
       let thrown: unknown
+      const cancelledBefore = cancellationOf(abort.signal)
       try {
+        // Called off before it began: the handler is not run at all.
+        if (cancelledBefore) throw abort.signal.reason
         outcome = { type: 'succeeded', result: await runHandler(lane, job, ctx) }
       } catch (err) {
         thrown = err
@@ -166,6 +213,9 @@ export class RunnerCore {
   }
 
   #decide(err: unknown, attempt: number, signal: AbortSignal): Attempted {
+    // Called off: whatever the handler threw on its way out, the job ends cancelled, never retried.
+    const cancelled = cancellationOf(signal)
+    if (cancelled) return { type: 'cancelled', error: cancelled }
     // Cut off by shutdown, not by its own fault: it runs again after restart, the attempt not counted.
     if (signal.aborted && this.#stopping) return { type: 'interrupted' }
     const error = describeFailure(err)
@@ -185,6 +235,8 @@ export class RunnerCore {
         return record.release()
       case 'deferred':
         return record.defer()
+      case 'cancelled':
+        return record.cancel(outcome.error, now)
     }
   }
 
@@ -207,6 +259,9 @@ export class RunnerCore {
         log.warn('job interrupted by shutdown; back in the queue')
         return
       case 'deferred':
+        return
+      case 'cancelled':
+        log.info({ code: outcome.error.code, ms }, 'job cancelled')
         return
     }
   }

@@ -64,6 +64,12 @@ export interface JobStore {
   pendingCountOf(kind: string, ownerId: string): Promise<number>
   /** The newest jobs in a status, optionally of one kind. */
   list(filter: { status: JobStatus; kind?: string | undefined; limit: number }): Promise<Job[]>
+  /**
+   * Calls a job off. A queued job (waiting out a retry too) is cancelled at once, with `error` as its last error;
+   * a running one is asked to stop, wherever it runs, and its runner records it cancelled once it has (or its
+   * outcome, if it ended first). Returns the job as it is after the request; a finished job is left as it is.
+   */
+  cancel(id: string, error: JobErrorInfo, now: number): Promise<Job | undefined>
   /** A failed job back to queued with a fresh set of attempts, as it is then; undefined when it had not failed. */
   requeueFailed(id: string, now: number): Promise<Job | undefined>
   /**
@@ -112,6 +118,10 @@ export interface Journal extends JobStore {
   /** Back to queued, due at `runAt`, keeping the error for clients to see. */
   retry(id: string, error: JobErrorInfo, runAt: number): Promise<void>
   fail(id: string, error: JobErrorInfo, now: number): Promise<void>
+  /** A running job stopped because it was called off: cancelled, `error` saying why. */
+  cancelled(id: string, error: JobErrorInfo, now: number): Promise<void>
+  /** Calls `listener` when cancel() was asked of a running job: the runner that runs it stops it. */
+  onCancelRequested(listener: (id: string, error: JobErrorInfo) => void): void
   /** Back to queued without counting the attempt: the job was interrupted by us, not by its own fault. */
   release(id: string): Promise<void>
   /** After a crash: every job left running goes back to queued. Returns how many. */
@@ -161,4 +171,4 @@ export interface Lane {
   handlers: Record<string, JobHandler>
 }
 
-export type AttemptOutcome = 'succeeded' | 'retry' | 'failed' | 'interrupted'
+export type AttemptOutcome = 'succeeded' | 'retry' | 'failed' | 'interrupted' | 'cancelled'

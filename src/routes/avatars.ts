@@ -27,7 +27,14 @@ const UPLOAD_TYPE = /^\s*(image\/[\w.+-]+|multipart\/form-data)\s*(;|$)/i
 
 export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { config } = services
-  const acceptDeps = { ...services, maxUploadBytes: config.MAX_UPLOAD_BYTES, maxInputPixels: config.MAX_INPUT_PIXELS }
+  const acceptDeps = {
+    ...services,
+    maxUploadBytes: config.MAX_UPLOAD_BYTES,
+    maxInputPixels: config.MAX_INPUT_PIXELS,
+    supersede: config.SUPERSEDE_AVATAR_UPLOADS,
+    onSupersedeFailed: (err: unknown, jobId: string) =>
+      app.log.warn({ err, jobId }, 'an older avatar job was not cancelled; the newer upload wins regardless'),
+  }
   const serveDeps = { ...services, redirectSeconds: config.AVATAR_REDIRECT ? config.AVATAR_REDIRECT_EXPIRES_S : 0 }
   await app.register(multipart, multipartOptions(config.MAX_UPLOAD_BYTES))
   // Raw image bodies reach the handler as the request stream, unread: the handler streams them to disk.

@@ -1,11 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { authenticate } from '../auth/tokens.ts'
+import { authenticate, configuredTokenCheck } from '../auth/tokens.ts'
 import { JobNotFoundError, StreamsBusyError } from '../errors.ts'
+import { CANCELLED_BY_REQUEST, cancelJob } from '../jobs/cancel.ts'
 import { followJob, jobEvent } from '../jobs/job-events.ts'
 import { jobView } from '../jobs/job-view.ts'
 import { preferredWaitSeconds } from '../jobs/job-waiters.ts'
 import { isPending, type Job, type JobStore } from '../jobs/types.ts'
-import { getJobRouteSchema, jobEventsRouteSchema } from '../schemas/jobs.ts'
+import { cancelJobRouteSchema, getJobRouteSchema, jobEventsRouteSchema } from '../schemas/jobs.ts'
 import type { Services } from '../services.ts'
 
 /** The job if it is this user's; another user's job answers like a missing one: job ids leak nothing. */
@@ -46,6 +47,19 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
     }
     if (waited) reply.header('preference-applied', `wait=${Math.ceil(waitMs / 1000)}`)
     return jobView(job)
+  })
+
+  const isAdmin = configuredTokenCheck(config.ADMIN_TOKEN)
+  app.delete('/jobs/:id', { schema: cancelJobRouteSchema }, async (request, reply) => {
+    const { authorization } = request.headers
+    // The admin may call off anyone's job; a user only their own (another's answers like a missing one).
+    const job = isAdmin(authorization)
+      ? await services.queue.get(request.params.id)
+      : await ownJob(services.queue, (await authenticate(services.users, authorization)).id, request.params.id)
+    if (!job) throw new JobNotFoundError()
+    const deps = { queue: services.queue, cleanups: services.cancelCleanups, waiters }
+    const now = await cancelJob(deps, job, CANCELLED_BY_REQUEST, config.CANCEL_WAIT_MS)
+    return reply.code(now.status === 'cancelled' ? 200 : 202).send(jobView(now))
   })
 }
 

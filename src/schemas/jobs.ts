@@ -34,6 +34,21 @@ export const getJobRouteSchema = {
   response: { 200: JobView, 400: ErrorRef, 401: ErrorRef, 404: ErrorRef },
 }
 
+export const cancelJobRouteSchema = {
+  summary: "Cancel a queued or running job; its owner's token or the ADMIN_TOKEN",
+  description:
+    "A queued job (or one waiting to retry) is cancelled at once. A running one is stopped: an image job's worker " +
+    'thread is terminated within a second; a mail or webhook delivery already under way is let finish (a message ' +
+    'or a request half sent cannot be taken back), and the answer then says how it ended. The answer waits up to ' +
+    'CANCEL_WAIT_MS for the job to stop: `200` with the job `cancelled` (error.code `CANCELLED`), or `202` with the ' +
+    'job still `running`, to stop moments later. Cancelling a cancelled job answers `200` with the same job. A job ' +
+    'that had succeeded or failed (or did so before it could be stopped) gets `409 JOB_FINISHED`. Another ' +
+    "user's job answers 404, like a missing one.",
+  security: BearerSecurity,
+  params: IdParams,
+  response: { 200: JobView, 202: JobView, 400: ErrorRef, 401: ErrorRef, 404: ErrorRef, 409: ErrorRef, 503: ErrorRef },
+}
+
 const JobProgress = Type.Object({
   id: Id,
   status: Type.Enum(['queued', 'running']),
@@ -58,7 +73,8 @@ export const jobEventsRouteSchema = {
   }),
   response: {
     200: {
-      description: 'The event stream: `event: queued|running|succeeded|failed`, `id: <state>`, `data: <JSON>`',
+      description:
+        'The event stream: `event: queued|running|succeeded|failed|cancelled`, `id: <state>`, `data: <JSON>`',
       content: {
         'text/event-stream': {
           schema: Type.Union([JobProgress, JobView], {

@@ -24,6 +24,8 @@ export const fastEnv = {
   MAX_UPLOADS_IN_FLIGHT_PER_USER: '0',
   MAX_UPLOADS_IN_FLIGHT_PER_IP: '0',
   MIN_FREE_DISK_BYTES: '0',
+  // Tests upload several avatars per user and follow each to its end; supersede has its own (test/jobs/cancel.test.ts).
+  SUPERSEDE_AVATAR_UPLOADS: 'false',
 }
 
 /** For parts built without an app: their 'error' events are listened to, as the service does, but not logged. */
@@ -112,7 +114,7 @@ export function multipartBody(field: string, filename: string, bytes: Buffer) {
 }
 
 /**
- * Waits until a job has finished (succeeded or failed) and returns its view: through the API's own
+ * Waits until a job has finished (succeeded, failed or cancelled) and returns its view: through the API's own
  * `Prefer: wait`, which holds each request until the job settles or JOB_WAIT_MAX_MS passes.
  */
 export async function waitForJob(app: FastifyInstance, user: SignedUp, jobId: string, timeoutMs = 20_000) {
@@ -124,7 +126,7 @@ export async function waitForJob(app: FastifyInstance, user: SignedUp, jobId: st
       headers: { authorization: `Bearer ${user.token}`, prefer: `wait=${Math.max(left, 1)}` },
     })
     const job = res.json()
-    if (job.status === 'succeeded' || job.status === 'failed') return job
+    if (job.status === 'succeeded' || job.status === 'failed' || job.status === 'cancelled') return job
     if (Date.now() > deadline) throw new Error(`job ${jobId} still ${job.status} after ${timeoutMs} ms`)
     // Not held (waiting switched off, or every waiter's place taken): look again shortly rather than spin.
     if (!res.headers['preference-applied']) await new Promise((resolve) => setTimeout(resolve, 25))

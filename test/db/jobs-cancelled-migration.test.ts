@@ -1,0 +1,69 @@
+import path from 'node:path'
+import Sqlite from 'better-sqlite3'
+import t from 'tap'
+import { openDatabase } from '../../src/db/database.ts'
+import { tempDataDir, watchErrorsQuietly } from '../helpers/app.ts'
+
+/*
+ * Migration 0009 lets the jobs table hold 'cancelled' on a SQLite file that already holds jobs, without rebuilding
+ * the table: the CHECK's text is edited in place. The file is taken back to 0008 by hand (0001's CHECK, 0009 not
+ * recorded), with jobs in it, then opened as deckhand opens it.
+ */
+const open = (file: string) =>
+  openDatabase({
+    url: undefined,
+    sqliteFile: file,
+    synchronous: 'NORMAL',
+    poolSize: 1,
+    watchErrors: watchErrorsQuietly,
+    timeoutMs: 2000,
+  })
+
+t.test('a journal with jobs in it takes cancelled jobs after 0009, its rows and pages untouched', async (t) => {
+  const file = path.join(tempDataDir(t), 'deckhand.db')
+  await (await open(file)).close()
+  const raw = new Sqlite(file)
+  raw.unsafeMode(true)
+  const version = raw.prepare('PRAGMA schema_version').pluck().get() as number
+  raw.exec(`BEGIN; PRAGMA writable_schema = ON;
+    UPDATE sqlite_schema SET sql = replace(sql, ', ''cancelled'')', ')') WHERE type = 'table' AND name = 'jobs';
+    PRAGMA schema_version = ${version + 1}; PRAGMA writable_schema = OFF; COMMIT;
+    DELETE FROM kysely_migration WHERE name = '0009_jobs_cancelled';`)
+  const insert = raw.prepare(
+    `INSERT INTO jobs (id, kind, owner_id, payload, status, attempts, run_at, created_at) VALUES (?, 'k', 'o', '{}', ?, 0, 0, 0)`,
+  )
+  for (let i = 0; i < 1000; i++) insert.run(`job-${i}`, 'succeeded')
+  t.throws(() => insert.run('refused', 'cancelled'), /CHECK constraint failed/, 'before 0009: refused')
+  const rootBefore = raw.prepare(`SELECT rootpage FROM sqlite_schema WHERE name = 'jobs'`).pluck().get()
+  raw.close()
+
+  const database = await open(file)
+  t.teardown(() => database.close())
+  const { db } = database
+  await db
+    .insertInto('jobs')
+    .values({ id: 'now-taken', kind: 'k', owner_id: 'o', payload: '{}', status: 'cancelled', run_at: 0, created_at: 0 })
+    .execute()
+  const counts = await db.selectFrom('job_counts').selectAll().where('kind', '=', 'k').execute()
+  t.same(
+    Object.fromEntries(counts.map((c) => [c.status, c.count])),
+    { succeeded: 1000, cancelled: 1 },
+    'the jobs kept, and the triggers count the new status',
+  )
+  const check = new Sqlite(file, { readonly: true })
+  t.teardown(() => check.close())
+  t.equal(
+    check.prepare(`SELECT rootpage FROM sqlite_schema WHERE name = 'jobs'`).pluck().get(),
+    rootBefore,
+    'not rebuilt',
+  )
+  t.equal(check.prepare('PRAGMA integrity_check').pluck().get(), 'ok')
+  await t.rejects(
+    db
+      .insertInto('jobs')
+      .values({ id: 'x', kind: 'k', owner_id: 'o', payload: '{}', status: 'lost' as never, run_at: 0, created_at: 0 })
+      .execute(),
+    /CHECK constraint failed/,
+    'any other status is still refused',
+  )
+})
