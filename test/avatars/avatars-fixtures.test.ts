@@ -4,7 +4,7 @@ import t from 'tap'
 import { signup, startApp, storedFiles, uploadRaw, waitForJob } from '../helpers/app.ts'
 
 /*
- * Every fixture with its documented outcome (README, "Avatar uploads"). The Content-Type sent is always
+ * Every fixture with its documented outcome (fixtures/README.md). The Content-Type sent is always
  * image/jpeg: deckhand must judge by the bytes, never by the header.
  */
 const outcomes: Record<string, { status: number; code?: string; job?: 'succeeded' | 'failed'; jobCode?: string }> = {
