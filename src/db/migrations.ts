@@ -135,6 +135,36 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('dashboard_sessions_expiry').on('dashboard_sessions').column('expires_at').execute()
     },
   },
+  '0007_jobs_fair_rank': {
+    // Fair dispatch between owners (src/jobs/fair-rank.ts): a kind's jobs are claimed in (fair_rank, run_at,
+    // created_at) order, the rank set at enqueue. Rows already there take rank 0, the front: they are the oldest.
+    // Kinds dispatched first come, first served (mail) keep a null rank and stay out of both indexes, so their
+    // hot path pays nothing for this. Both indexes hold queued rows only (partial): a claim reads only the rows it
+    // takes, as 0002 asks, and an enqueue finds its kind's front and its owner's last rank with a seek each,
+    // however long the backlog; finished rows, kept for the retention period, are never in them.
+    // Cost: the column is cheap in both engines (SQLite writes only the schema; PostgreSQL 11+ keeps a constant
+    // default in the catalogue, no rewrite). Each index is built by one full scan of `jobs`, sorting only the
+    // queued rows; on PostgreSQL the build blocks writes to `jobs` while it runs (the migration is a transaction,
+    // so not CONCURRENTLY): about a second per million rows kept on this 2-core machine.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('jobs')
+        .addColumn('fair_rank', 'integer', (c) => c.defaultTo(0))
+        .execute()
+      await db.schema
+        .createIndex('jobs_fair_claim')
+        .on('jobs')
+        .columns(['kind', 'fair_rank', 'run_at', 'created_at'])
+        .where(sql<boolean>`status = 'queued' AND fair_rank IS NOT NULL`)
+        .execute()
+      await db.schema
+        .createIndex('jobs_fair_owner')
+        .on('jobs')
+        .columns(['kind', 'owner_id', 'fair_rank'])
+        .where(sql<boolean>`status = 'queued' AND fair_rank IS NOT NULL`)
+        .execute()
+    },
+  },
 }
 
 const provider: MigrationProvider = { getMigrations: async () => migrations }

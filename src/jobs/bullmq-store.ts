@@ -133,6 +133,7 @@ const fromOutbox = (row: Selectable<OutboxTable>): Job =>
     status: 'queued',
     attempts: 0,
     run_at: row.created_at,
+    fair_rank: null,
     ...NOT_STARTED,
   })
 
