@@ -117,6 +117,7 @@ export async function createServices(config: Config, log: Logger, options: Servi
         prefix: config.QUEUE_PREFIX,
         kinds: JOB_KINDS,
         deferringKinds: SHARED_KINDS,
+        fairKinds: FAIR_KINDS,
         ownerCountedKinds: OWNER_COUNTED_KINDS,
         maxAttempts: config.MAX_ATTEMPTS,
         keepSucceededMs: config.JOB_RETENTION_MS,
