@@ -51,7 +51,10 @@ async function newcomerOvertakesBacklog(t: Test, env: Record<string, string>) {
 
   const started = (job: { startedAt: string }) => Date.parse(job.startedAt)
   const annBefore = annDone.filter((job) => started(job) < started(bobDone)).length
-  t.ok(annBefore <= 2, `bob's job started after ${annBefore} of ann's ${BACKLOG} (at most her running one and one more)`)
+  t.ok(
+    annBefore <= 2,
+    `bob's job started after ${annBefore} of ann's ${BACKLOG} (at most her running one and one more)`,
+  )
   const annStarts = annDone.map(started)
   t.ok(
     annStarts.every((at, i) => i === 0 || at >= (annStarts[i - 1] as number)),
