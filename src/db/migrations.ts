@@ -145,7 +145,8 @@ const migrations: Record<string, Migration> = {
     // Cost: the column is cheap in both engines (SQLite writes only the schema; PostgreSQL 11+ keeps a constant
     // default in the catalogue, no rewrite). Each index is built by one full scan of `jobs`, sorting only the
     // queued rows; on PostgreSQL the build blocks writes to `jobs` while it runs (the migration is a transaction,
-    // so not CONCURRENTLY): about a second per million rows kept on this 2-core machine.
+    // so not CONCURRENTLY). Measured with a million rows, 10,000 of them queued, on the 2-core machine (busy): the
+    // column 5 ms in each engine; both indexes 0.5 s in SQLite, 1.4 s in PostgreSQL.
     async up(db: Kysely<unknown>) {
       await db.schema
         .alterTable('jobs')
