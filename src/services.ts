@@ -42,6 +42,11 @@ import { createWebhooksRepository, type WebhooksRepository } from './webhooks/re
 const JOB_KINDS = [MailKind.welcome, MailKind.adminNotice, AvatarKind, WebhookDeliveryKind]
 /** The kinds of lanes with a per-owner share (Lane.perOwner): the webhooks lane's. */
 const SHARED_KINDS = [WebhookDeliveryKind]
+/**
+ * Kinds dispatched fairly between owners (src/jobs/fair-rank.ts): one user's backlog of images or deliveries does
+ * not hold up another's. Mail is not among them: a user has one or two mails, never a backlog.
+ */
+const FAIR_KINDS = [AvatarKind, WebhookDeliveryKind]
 /** Kinds whose pending jobs are counted per owner (MAX_PENDING_JOBS_PER_USER). */
 const OWNER_COUNTED_KINDS = [AvatarKind]
 
@@ -107,7 +112,7 @@ export async function createServices(config: Config, log: Logger, options: Servi
     watchErrors,
     timeoutMs: config.DEPENDENCY_TIMEOUT_MS,
   })
-  const journal = config.QUEUE === 'journal' ? createDbJournal(database) : undefined
+  const journal = config.QUEUE === 'journal' ? createDbJournal(database, { fairKinds: FAIR_KINDS }) : undefined
   const bull = journal
     ? undefined
     : createBullStore(database, {
@@ -115,6 +120,7 @@ export async function createServices(config: Config, log: Logger, options: Servi
         prefix: config.QUEUE_PREFIX,
         kinds: JOB_KINDS,
         deferringKinds: SHARED_KINDS,
+        fairKinds: FAIR_KINDS,
         ownerCountedKinds: OWNER_COUNTED_KINDS,
         maxAttempts: config.MAX_ATTEMPTS,
         keepSucceededMs: config.JOB_RETENTION_MS,

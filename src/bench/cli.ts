@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: what deckhand does on this machine, in six phases, as ratios measured in one run.
  *   npm run bench -- [--jobs 64] [--duration 10] [--url http://host:port] [--json] [--out report.json]
- *     [--phases 1,2,3,4,5,6,7] [--redis redis://127.0.0.1:6379] [--postgres postgres://postgres@127.0.0.1:5432/postgres]
+ *     [--phases 1,2,3,4,5,6,7,8] [--flood 20] [--redis redis://127.0.0.1:6379] [--postgres postgres://postgres@127.0.0.1:5432/postgres]
  *     [--sustain 20] [--rates 400,600,800,1000,1200,1400,1600,1800,2000] [--sustain-smtp true]
  *   npm run bench -- --soak MINUTES [--soak-signups 100] [--soak-uploads 3] [--json] [--out report.json]
  *   npm run bench -- … --html report.html       also writes the HTML report (charts over time, PASS/MISS, machine)
@@ -13,6 +13,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import sharp from 'sharp'
+import { noisyNeighbourPhase } from './noisy-neighbour.ts'
 import {
   avatarsPhase,
   type BenchOptions,
@@ -24,6 +25,7 @@ import {
 } from './phases.ts'
 import { type BenchReport, figureLines, phaseLines } from './report.ts'
 import { compareFiles, readReport, writeHtmlReport } from './report-files.ts'
+import { scratchState } from './scratch.ts'
 import {
   type BenchService,
   startBucket,
@@ -45,7 +47,8 @@ const { values: args, positionals } = parseArgs({
     connections: { type: 'string', default: '10' },
     json: { type: 'boolean', default: false },
     out: { type: 'string', default: 'data/bench-report.json' },
-    phases: { type: 'string', default: '1,2,3,4,5,6,7' },
+    phases: { type: 'string', default: '1,2,3,4,5,6,7,8' },
+    flood: { type: 'string', default: '20' },
     sustain: { type: 'string', default: '20' },
     rates: { type: 'string', default: '400,600,800,1000,1200,1400,1600,1800,2000,2400' },
     'sustain-smtp': { type: 'string', default: 'true' },
@@ -251,6 +254,42 @@ const sustained = args.url
       }
     })
 
+// Phase 8: noisy neighbour. User A floods small avatars, B uploads now and then: B's wait during the flood against
+// idle, on the journal and on BullMQ (all-in-one, on a scratch PostgreSQL database and Redis prefix; skipped, with
+// the reason, where they do not answer).
+const noisyOptions = { floodMs: Number(args.flood) * 1000, inFlight: 2 }
+// A's uploads are of one user, so with SUPERSEDE_AVATAR_UPLOADS each would call off the one before it and A would
+// have no backlog for B to wait behind: the phase measures the dispatch order, so supersede is off here.
+const noisyOn = (env: Record<string, string>, label: string) =>
+  onService({ ...env, SUPERSEDE_AVATAR_UPLOADS: 'false' }, (url) =>
+    timed(label, url, (tl) => noisyNeighbourPhase(url, noisyOptions, label, tl)),
+  )
+const noisy = args.url
+  ? undefined
+  : await run('8', async () => {
+      const journal = await noisyOn({}, '8 noisy neighbour, journal')
+      let scratch: Awaited<ReturnType<typeof scratchState>>
+      try {
+        scratch = await scratchState(args.postgres, args.redis, 'bench')
+      } catch (err) {
+        const skipped = `needs Redis (${args.redis}) and PostgreSQL (${args.postgres}): ${(err as Error).message}`
+        say(`8 noisy neighbour on BullMQ skipped: ${skipped}`)
+        return { journal, bullmq: { skipped } }
+      }
+      try {
+        const env = {
+          QUEUE: 'bullmq',
+          REDIS_URL: args.redis,
+          QUEUE_PREFIX: scratch.name,
+          DATABASE_URL: scratch.databaseUrl,
+        }
+        return { journal, bullmq: await noisyOn(env, '8 noisy neighbour, BullMQ') }
+      } finally {
+        await scratch.drop()
+      }
+    })
+const noisyBull = noisy && 'ratio' in noisy.bullmq ? noisy.bullmq : undefined
+
 const nan = Number.NaN
 /** A figure's target: its text in the report, and the test of a value. */
 const atLeast = (bound: number) => ({ text: `>= ${bound}`, ok: (v: number) => v >= bound })
@@ -295,6 +334,8 @@ const figures = [
     atMost(50),
   ),
   figure('peak RSS under load (MiB)', mixed?.peakRssMiB ?? nan, atMost(400)),
+  figure("noisy neighbour: B's upload->ready in A's flood / idle (journal)", noisy?.journal.ratio ?? nan, atMost(5)),
+  figure("noisy neighbour: B's upload->ready in A's flood / idle (BullMQ)", noisyBull?.ratio ?? nan, atMost(5)),
 ]
 
 const report: BenchReport = {
@@ -309,6 +350,7 @@ const report: BenchReport = {
   inline,
   scaled,
   sustained,
+  noisy,
   figures,
   timelines: timelines.all,
 }

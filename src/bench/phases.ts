@@ -105,12 +105,17 @@ export async function createUsers(url: string, count: number, tag: string): Prom
  * done), so the clients add one request per job, not a stream of polls. The latency runs from the first byte
  * sent to the finishedAt the server recorded.
  */
-async function uploadAndWait(url: string, user: User, image: Buffer): Promise<number> {
+export async function uploadAndWait(
+  url: string,
+  user: User,
+  image: Buffer,
+  contentType = 'image/jpeg',
+): Promise<number> {
   const started = Date.now()
   const authorization = `Bearer ${user.token}`
   const res = await request(`${url}/users/${user.id}/avatar`, {
     method: 'PUT',
-    headers: { authorization, 'content-type': 'image/jpeg' },
+    headers: { authorization, 'content-type': contentType },
     body: image,
   })
   if (res.statusCode !== 202) throw new Error(`upload answered ${res.statusCode}: ${await res.body.text()}`)

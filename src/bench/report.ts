@@ -1,3 +1,4 @@
+import type { noisyNeighbourPhase } from './noisy-neighbour.ts'
 import type { avatarsPhase, BenchOptions, mixedPhase, rawPhase, signupsPhase, sustainedPhase } from './phases.ts'
 import type { PhaseTimeline } from './timeline.ts'
 
@@ -30,6 +31,11 @@ export interface BenchReport {
   inline?: Result<typeof mixedPhase>
   scaled?: Record<string, number | string>
   sustained?: { folder: Result<typeof sustainedPhase>; smtp?: Result<typeof sustainedPhase> }
+  /** Phase 8, on each backend; BullMQ's skipped, with the reason, where Redis or PostgreSQL did not answer. */
+  noisy?: {
+    journal: Result<typeof noisyNeighbourPhase>
+    bullmq: Result<typeof noisyNeighbourPhase> | { skipped: string }
+  }
   figures: Figure[]
   timelines?: PhaseTimeline[]
 }
@@ -40,7 +46,7 @@ export const fixed = (n: number | null | undefined, digits = 1) =>
 
 /** One line per phase that ran: its name, then what it measured. */
 export function phaseSummaries(report: BenchReport): { phase: string; result: string }[] {
-  const { raw, avatars, limit, signups, mixed, inline, scaled, sustained } = report
+  const { raw, avatars, limit, signups, mixed, inline, scaled, sustained, noisy } = report
   const f = fixed
   const lines: { phase: string; result: string }[] = []
   const phase = (name: string, cells: string) => lines.push({ phase: name, result: cells })
@@ -102,6 +108,21 @@ export function phaseSummaries(report: BenchReport): { phase: string; result: st
         `${step.ok ? 'ok  ' : 'MISS'} ${f(step.requestsPerSecond, 0)} req/s, ${step.errors} errors, p99 ${f(step.latencyP99Ms)} ms; ` +
           `mail ${f(step.mailsPerSecond, 0)}/s, ${f(step.mailsWaiting, 0)} waiting, oldest ${f(step.mailQueueLatencySeconds)} s`,
       )
+  }
+  for (const [name, result] of [
+    ['8 noisy neighbour, journal', noisy?.journal],
+    ['8 noisy neighbour, BullMQ', noisy?.bullmq],
+  ] as const) {
+    if (!result) continue
+    if ('skipped' in result) {
+      phase(name, `skipped: ${result.skipped}`)
+      continue
+    }
+    phase(
+      name,
+      `B upload->ready idle p50 ${f(result.idleP50Ms, 0)} ms; in A's flood p50 ${f(result.duringP50Ms, 0)} ms, max ${f(result.duringMaxMs, 0)} ms ` +
+        `(${result.samples} uploads): x${f(result.ratio)}; A's uploads ${result.floodAccepted} accepted, ${result.floodRefused} refused`,
+    )
   }
   return lines
 }

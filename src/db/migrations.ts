@@ -148,6 +148,37 @@ const migrationsWith = (hooks: MigrationHooks): Record<string, Migration> => ({
       await db.schema.createIndex('dashboard_sessions_expiry').on('dashboard_sessions').column('expires_at').execute()
     },
   },
+  '0007_jobs_fair_rank': {
+    // Fair dispatch between owners (src/jobs/fair-rank.ts): a kind's jobs are claimed in (fair_rank, run_at,
+    // created_at) order, the rank set at enqueue. Rows already there take rank 0, the front: they are the oldest.
+    // Kinds dispatched first come, first served (mail) keep a null rank and stay out of both indexes, so their
+    // hot path pays nothing for this. Both indexes hold queued rows only (partial): a claim reads only the rows it
+    // takes, as 0002 asks, and an enqueue finds its kind's front and its owner's last rank with a seek each,
+    // however long the backlog; finished rows, kept for the retention period, are never in them.
+    // Cost: the column is cheap in both engines (SQLite writes only the schema; PostgreSQL 11+ keeps a constant
+    // default in the catalogue, no rewrite). Each index is built by one full scan of `jobs`, sorting only the
+    // queued rows; on PostgreSQL the build blocks writes to `jobs` while it runs (the migration is a transaction,
+    // so not CONCURRENTLY). Measured with a million rows, 10,000 of them queued, on the 2-core machine (busy): the
+    // column 5 ms in each engine; both indexes 0.5 s in SQLite, 1.4 s in PostgreSQL.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('jobs')
+        .addColumn('fair_rank', 'integer', (c) => c.defaultTo(0))
+        .execute()
+      await db.schema
+        .createIndex('jobs_fair_claim')
+        .on('jobs')
+        .columns(['kind', 'fair_rank', 'run_at', 'created_at'])
+        .where(sql<boolean>`status = 'queued' AND fair_rank IS NOT NULL`)
+        .execute()
+      await db.schema
+        .createIndex('jobs_fair_owner')
+        .on('jobs')
+        .columns(['kind', 'owner_id', 'fair_rank'])
+        .where(sql<boolean>`status = 'queued' AND fair_rank IS NOT NULL`)
+        .execute()
+    },
+  },
   '0009_jobs_cancelled': {
     // A job called off ends as 'cancelled', which 0001's CHECK on status refuses. SQLite changes a CHECK only by
     // rebuilding the table, a copy of every row (the journal may hold millions); a CHECK that only admits one more
@@ -167,8 +198,14 @@ const migrationsWith = (hooks: MigrationHooks): Record<string, Migration> => ({
             const edited =
               await sql`UPDATE sqlite_schema SET sql = replace(sql, ${STATUS_CHECK_0001}, ${STATUS_CHECK_0009})
               WHERE type = 'table' AND name = 'jobs' AND instr(sql, ${STATUS_CHECK_0001}) > 0`.execute(tx)
-            if (Number(edited.numAffectedRows ?? 0) !== 1)
-              throw new Error("the jobs table's CHECK on status is not 0001's")
+            if (Number(edited.numAffectedRows ?? 0) !== 1) {
+              // Already edited (a database whose migration record was lost or rolled back) is fine; any other
+              // text is not a table this migration knows.
+              const table = await sql<{ sql: string }>`SELECT sql FROM sqlite_schema
+                WHERE type = 'table' AND name = 'jobs'`.execute(tx)
+              if (!table.rows[0]?.sql.includes(STATUS_CHECK_0009))
+                throw new Error("the jobs table's CHECK on status is not 0001's")
+            }
             await sql.raw(`PRAGMA schema_version = ${Number(version?.schema_version) + 1}`).execute(tx)
             await sql`PRAGMA writable_schema = OFF`.execute(tx)
           } finally {

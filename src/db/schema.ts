@@ -34,6 +34,11 @@ export interface JobsTable {
   created_at: number
   started_at: number | null
   finished_at: number | null
+  /**
+   * Where the job stands in its kind's fair order (migration 0007): claimed lowest first, so that each owner's
+   * backlog is interleaved with the others'. Null for kinds dispatched first come, first served (mail).
+   */
+  fair_rank: Generated<number | null>
 }
 
 export interface AvatarsTable {

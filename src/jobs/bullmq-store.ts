@@ -7,6 +7,7 @@ import type { OutboxTable } from '../db/schema.ts'
 import { DependencyDown, dependencyFailure, withDeadline } from '../dependencies.ts'
 import type { WatchErrors } from '../error-events.ts'
 import { NOT_STARTED, newJobRow, toJob } from './db-journal.ts'
+import { MAX_PRIORITY, OWNER_RANK_TTL_SECONDS, ownerRankKey, RANK_JOBS } from './fair-rank.ts'
 import type { FinishedStatus, Job, JobChange, JobErrorInfo, JobStatus, JobStore } from './types.ts'
 
 /** What deckhand puts in a BullMQ job. The job's name is the kind; its id is deckhand's job id. */
@@ -90,6 +91,9 @@ end
 return n
 `
 
+/** Jobs of a fair kind that oldestDue() reads from the front of its prioritized set. */
+const FAIR_HEADS = 20
+
 /** BullMQ's removeOnComplete / removeOnFail for a retention in ms; 0 keeps jobs. */
 const keepFor = (ms: number) => (ms > 0 ? { age: Math.max(1, Math.round(ms / 1000)) } : false)
 
@@ -169,6 +173,7 @@ const fromOutbox = (row: Selectable<OutboxTable>): Job =>
     status: 'queued',
     attempts: 0,
     run_at: row.created_at,
+    fair_rank: null,
     ...NOT_STARTED,
   })
 
@@ -188,6 +193,8 @@ export interface BullStoreOptions {
    * unattempted, so they show as running only once the runner marks the attempt begun (BullProgress.started).
    */
   deferringKinds?: readonly string[]
+  /** Kinds dispatched fairly between owners (src/jobs/fair-rank.ts): their jobs carry a rank as BullMQ priority. */
+  fairKinds?: readonly string[]
   /** Kinds whose pending jobs are counted per owner (pendingCountOf); unset, every kind. */
   ownerCountedKinds?: readonly string[]
   /** Longest one call to Redis may take before it fails as DependencyDown (DEPENDENCY_TIMEOUT_MS). */
@@ -217,6 +224,7 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
   const target = new URL(options.redisUrl)
   const deferring = new Set(options.deferringKinds)
   const ownerCounted = new Set(options.ownerCountedKinds ?? options.kinds)
+  const fair = new Set(options.fairKinds)
   // The queues' one connection serves requests, so it fails instead of waiting: no offline queue (a command
   // while Redis is away is refused at once, where ioredis would hold it through 20 reconnects), and time limits
   // on connecting and on every command (a hung Redis). Workers and the event stream keep their own blocking
@@ -266,18 +274,34 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
     }
   }
 
+  /**
+   * The fair rows' ranks (src/jobs/fair-rank.ts), by id, in one script; no round trip when none is fair. A job
+   * already handed over (a relayed second hand-over) is not moved: BullMQ ignores the add of an id it has.
+   */
+  async function ranksOf(rows: Selectable<OutboxTable>[]): Promise<Map<string, number>> {
+    const ranked = rows.filter((row) => fair.has(row.kind))
+    if (ranked.length === 0) return new Map()
+    const keys = ranked.flatMap((row) => [
+      queueOf(row.kind).toKey('prioritized'),
+      ownerRankKey(options.prefix, row.kind, row.owner_id),
+    ])
+    const ranks = (await redis.eval(RANK_JOBS, keys.length, ...keys, OWNER_RANK_TTL_SECONDS, MAX_PRIORITY)) as number[]
+    return new Map(ranked.map((row, i) => [row.id, Number(ranks[i])]))
+  }
+
   async function handOver(all: Selectable<OutboxTable>[]): Promise<void> {
     // A kind this process has no queue for (a newer process wrote it, in a rolling deploy) stays in the outbox for
     // a process that knows it; it must not fail the hand-over of the rows beside it.
     const rows = all.filter((row) => queues.has(row.kind))
     if (rows.length === 0) return
     await fromRedis(async () => {
+      const ranks = await ranksOf(rows)
       await Promise.all(
         rows.map((row) =>
           queueOf(row.kind).add(
             row.kind as never,
             { ownerId: row.owner_id, payload: JSON.parse(row.payload), createdAt: row.created_at },
-            { jobId: row.id },
+            ranks.has(row.id) ? { jobId: row.id, priority: ranks.get(row.id) } : { jobId: row.id },
           ),
         ),
       )
@@ -298,6 +322,20 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
         rows.map((r) => r.id),
       )
       .execute()
+  }
+
+  /*
+   * Hand-overs of fair rows go one after another in this process: a rank is read from the jobs already waiting, so
+   * one ranked before the job ranked just ahead of it was added would not see it (with nothing waiting, both would
+   * start again at the front, out of their owner's order). Other rows go at once. Between processes two ranks may
+   * still tie: equal ranks run first come, first served.
+   */
+  let fairTurn: Promise<void> = Promise.resolve()
+  const handOverInTurn = (rows: Selectable<OutboxTable>[]) => {
+    if (!rows.some((row) => fair.has(row.kind))) return handOver(rows)
+    const turn = fairTurn.then(() => handOver(rows))
+    fairTurn = turn.catch(() => {})
+    return turn
   }
 
   /** Jobs committed but not yet handed over, per kind: how many, and the commit time of the oldest. */
@@ -324,7 +362,7 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
         .limit(500)
         .execute()
       if (rows.length > 0) options.log.info({ jobs: rows.length }, 'relaying jobs left in the outbox')
-      await handOver(rows)
+      await handOverInTurn(rows)
       const unknown = await db
         .selectFrom('outbox')
         .select((eb) => ['kind', eb.fn.countAll<number>().as('count')])
@@ -415,7 +453,9 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
       // the sweep at once.
       tx.afterCommit(() => {
         if (redis.status !== 'ready') return
-        handOver(rows).catch((err) => options.log.warn({ err }, 'hand-over to BullMQ failed; the relay will retry'))
+        handOverInTurn(rows).catch((err) =>
+          options.log.warn({ err }, 'hand-over to BullMQ failed; the relay will retry'),
+        )
       })
       return rows.map(fromOutbox)
     },
@@ -560,11 +600,19 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
       // Rows still in the outbox are due since their commit; in BullMQ the oldest waiting job is at the far end
       // of the wait list (a retried job waits in the delayed set until due, then joins it).
       const since = new Map([...(await outboxByKind())].map(([kind, r]) => [kind, r.since]))
+      // A fair kind's jobs wait in the prioritized set, in rank order, where each owner's oldest job is among the
+      // first: the first FAIR_HEADS are read, exact while fewer owners than that wait.
       for (const [kind, queue] of queues) {
-        const [oldest] = await fromRedis(() => queue.getJobs(['wait'], 0, 0, true))
-        if (!oldest) continue
-        const due = Math.min(oldest.timestamp + (oldest.delay ?? 0), now)
-        since.set(kind, Math.min(since.get(kind) ?? due, due))
+        const waiting = await fromRedis(() =>
+          fair.has(kind)
+            ? queue.getJobs(['prioritized'], 0, FAIR_HEADS - 1, true)
+            : queue.getJobs(['wait'], 0, 0, true),
+        )
+        for (const job of waiting) {
+          if (!job) continue
+          const due = Math.min(job.timestamp + (job.delay ?? 0), now)
+          since.set(kind, Math.min(since.get(kind) ?? due, due))
+        }
       }
       return [...since].map(([kind, dueSince]) => ({ kind, dueSince }))
     },

@@ -3,6 +3,7 @@ import { compiledOnce } from '../db/compiled.ts'
 import type { Database, Db } from '../db/database.ts'
 import { rowId } from '../db/row-id.ts'
 import type { JobsTable } from '../db/schema.ts'
+import { fairRank } from './fair-rank.ts'
 import type { Job, JobChange, JobErrorInfo, JobStatus, Journal, NewJob } from './types.ts'
 
 export type JobRow = Selectable<JobsTable>
@@ -55,19 +56,20 @@ const insertJobsQuery = (count: number) =>
       .insertInto('jobs')
       .values(
         Array.from({ length: count }, (_, i) => ({
-          id: value(5 * i),
-          kind: value(5 * i + 1),
-          owner_id: value(5 * i + 2),
-          payload: value(5 * i + 3),
-          created_at: value(5 * i + 4),
+          id: value(6 * i),
+          kind: value(6 * i + 1),
+          owner_id: value(6 * i + 2),
+          payload: value(6 * i + 3),
+          created_at: value(6 * i + 4),
           status: 'queued' as const,
-          run_at: value(5 * i + 4),
+          run_at: value(6 * i + 4),
+          fair_rank: value(6 * i + 5),
           ...NOT_STARTED,
         })),
       )
       .returningAll(),
   )
-/** Inserts `count` jobs; values: id, kind, owner, payload (JSON), now for each. */
+/** Inserts `count` jobs; values: id, kind, owner, payload (JSON), now, fair rank (or null) for each. */
 const insertJobs = (count: number) => {
   let query = insertJobsOf.get(count)
   if (!query) {
@@ -99,6 +101,68 @@ const claimKind = compiledOnce((db, value) =>
     .returningAll(),
 )
 
+/*
+ * Fair kinds (src/jobs/fair-rank.ts) are claimed through jobs_fair_claim, which holds only queued rows with a rank
+ * (migration 0007). Its condition is written out as a literal, as the index has it: a bound value would not tell
+ * the planners (SQLite's nor PostgreSQL's generic plan) that the partial index covers the query.
+ */
+const QUEUED_RANKED = sql<boolean>`status = 'queued' AND fair_rank IS NOT NULL`
+/**
+ * run_at as a claim in rank order compares it: `+run_at` keeps SQLite from reading jobs_claim_order's range of
+ * due rows and sorting them (which it preferred, with no statistics to tell it otherwise) over walking
+ * jobs_fair_claim in order and stopping at the limit.
+ */
+const RUN_AT = sql<number>`+run_at`
+
+/** Claims a fair kind's due jobs lowest rank first; values: now (started_at), kind, now (due by), how many. */
+const claimFair = compiledOnce((db, value) =>
+  db
+    .updateTable('jobs')
+    .set((eb) => ({ status: 'running', attempts: eb('attempts', '+', 1), started_at: value(0) }))
+    .where('id', 'in', (eb) => {
+      const due = eb
+        .selectFrom('jobs')
+        .select('id')
+        .where(QUEUED_RANKED)
+        .where('kind', '=', value(1))
+        .where(RUN_AT, '<=', value(2))
+        .orderBy('fair_rank')
+        .orderBy('run_at')
+        .orderBy('created_at')
+        .limit(value(3))
+      return db.getExecutor().adapter instanceof PostgresAdapter ? due.forUpdate().skipLocked() : due
+    })
+    .returningAll(),
+)
+
+/**
+ * What a fair job's rank is set from, in one statement: the kind's front (its lowest rank queued and due, the
+ * first row of jobs_fair_claim past any retry still waiting) and the owner's last rank queued (the last row of its
+ * slice of jobs_fair_owner). values: kind, now, kind, owner.
+ */
+const rankBounds = compiledOnce((db, value) =>
+  db.selectNoFrom((eb) => [
+    eb
+      .selectFrom('jobs')
+      .select('fair_rank')
+      .where(QUEUED_RANKED)
+      .where('kind', '=', value(0))
+      .where('run_at', '<=', value(1))
+      .orderBy('fair_rank')
+      .limit(1)
+      .as('front'),
+    eb
+      .selectFrom('jobs')
+      .select('fair_rank')
+      .where(QUEUED_RANKED)
+      .where('kind', '=', value(2))
+      .where('owner_id', '=', value(3))
+      .orderBy('fair_rank', 'desc')
+      .limit(1)
+      .as('last'),
+  ]),
+)
+
 /** How many candidates a shared claim reads per job it may take, past owners already at their share. */
 const LOOK_AHEAD = 4
 /** Reads of candidates in one shared claim of a kind, at most; each passes over the owners the last one filled. */
@@ -113,6 +177,7 @@ const MAX_READS = 4
 async function claimShared(
   tx: Db,
   kind: string,
+  fair: boolean,
   want: number,
   now: number,
   perOwner: number,
@@ -126,11 +191,14 @@ async function claimShared(
     let query = tx
       .selectFrom('jobs')
       .select(['id', 'owner_id'])
-      .where('status', '=', 'queued')
+      .where(fair ? QUEUED_RANKED : sql<boolean>`status = 'queued'`)
       .where('kind', '=', kind)
-      .where('run_at', '<=', now)
+      .where(fair ? RUN_AT : sql<number>`run_at`, '<=', now)
     if (full.length > 0) query = query.where('owner_id', 'not in', full)
     if (picked.length > 0) query = query.where('id', 'not in', picked)
+    // Fair, the owners under their share come in rank order: the share caps what each runs at once, the rank
+    // decides whose turn it is.
+    if (fair) query = query.orderBy('fair_rank')
     query = query.orderBy('run_at').orderBy('created_at').limit(limit)
     // Rows read are locked until the claim commits; another claimer passes over them (as claimKind's do).
     const candidates = await (postgres ? query.forUpdate().skipLocked() : query).execute()
@@ -201,19 +269,50 @@ const cancelJob = compiledOnce((db, value) =>
     .returningAll(),
 )
 
+export interface DbJournalOptions {
+  /** Kinds dispatched fairly between owners (src/jobs/fair-rank.ts); the others first come, first served. */
+  fairKinds?: readonly string[]
+  clock?: () => number
+}
+
 /**
  * The job journal in the database (SQLite by default, PostgreSQL with DATABASE_URL): the table is the queue,
  * so a job is on disk before anyone hears "accepted". One process claims from it; to spread work over several
  * machines use QUEUE=bullmq.
  */
-export function createDbJournal(database: Database, clock: () => number = Date.now): Journal {
+export function createDbJournal(database: Database, options: DbJournalOptions = {}): Journal {
   const { db } = database
+  const clock = options.clock ?? Date.now
+  const fairKinds = new Set(options.fairKinds)
+  /** Each job's rank, or null for kinds that have none. Jobs of one owner in one enqueue rank one after another. */
+  const ranks = async (tx: Db, jobs: NewJob[], now: number) => {
+    const out: (number | null)[] = []
+    const lastOf = new Map<string, number>()
+    for (const job of jobs) {
+      if (!fairKinds.has(job.kind)) {
+        out.push(null)
+        continue
+      }
+      const key = `${job.kind}\u0000${job.ownerId}`
+      let rank = lastOf.get(key)
+      if (rank !== undefined) rank += 1
+      else {
+        const { rows } = await rankBounds(tx, [job.kind, now, job.kind, job.ownerId])
+        const bounds = rows[0] as { front: number | null; last: number | null } | undefined
+        rank = fairRank(bounds?.front ?? undefined, bounds?.last ?? undefined)
+      }
+      lastOf.set(key, rank)
+      out.push(rank)
+    }
+    return out
+  }
   const insert = async (tx: Db, jobs: NewJob[]) => {
     if (jobs.length === 0) return []
     const now = clock()
-    const values = jobs.flatMap((job) => {
+    const rankOf = await ranks(tx, jobs, now)
+    const values = jobs.flatMap((job, i) => {
       const row = newJobRow(job, now)
-      return [row.id, row.kind, row.owner_id, row.payload, now]
+      return [row.id, row.kind, row.owner_id, row.payload, now, rankOf[i]]
     })
     const { rows } = await insertJobs(jobs.length)(tx, values)
     return rows.map(toJob)
@@ -314,15 +413,18 @@ export function createDbJournal(database: Database, clock: () => number = Date.n
       for (let i = 0; i < kinds.length && claimed.length < limit; i++) {
         const kind = kinds[(first + i) % kinds.length] as string
         const want = limit - claimed.length
+        const fair = fairKinds.has(kind)
         const rows = await database.record(async (tx) =>
           share && owners
-            ? claimShared(tx, kind, want, now, share.perOwner, owners)
-            : (await claimKind(tx, [now, kind, now, want])).rows,
+            ? claimShared(tx, kind, fair, want, now, share.perOwner, owners)
+            : (await (fair ? claimFair : claimKind)(tx, [now, kind, now, want])).rows,
         )
         claimed.push(...rows)
       }
       for (const row of claimed) changed(row.id, 'running')
-      return claimed.sort((a, b) => a.run_at - b.run_at || a.created_at - b.created_at).map(toJob)
+      return claimed
+        .sort((a, b) => (a.fair_rank ?? 0) - (b.fair_rank ?? 0) || a.run_at - b.run_at || a.created_at - b.created_at)
+        .map(toJob)
     },
 
     async setStage(id, stage) {

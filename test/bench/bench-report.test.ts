@@ -7,7 +7,7 @@ import { promisify } from 'node:util'
 import t from 'tap'
 import { compareReports } from '../../src/bench/compare.ts'
 import { renderHtmlReport } from '../../src/bench/html-report.ts'
-import type { BenchReport, Figure } from '../../src/bench/report.ts'
+import { type BenchReport, type Figure, figureLines, phaseLines } from '../../src/bench/report.ts'
 import { lineChart, niceCeiling } from '../../src/bench/svg-chart.ts'
 import { type TimelinePoint, Timelines } from '../../src/bench/timeline.ts'
 import { signup, startApp } from '../helpers/app.ts'
@@ -222,4 +222,33 @@ t.test('npm run bench -- --from / --compare: the HTML of a saved report, and exi
   )
   t.ok(wrong && wrong.code !== 0)
   t.match(wrong?.stderr, /is not a report of npm run bench/)
+})
+
+t.test('phase 8, noisy neighbour: a line per backend, a skipped one with its reason, and its figures', async (t) => {
+  const journal = {
+    floodAccepted: 128,
+    floodRefused: 217,
+    idleP50Ms: 741,
+    duringP50Ms: 1776,
+    duringMaxMs: 2387,
+    samples: 7,
+    ratio: 1776 / 741,
+  }
+  const noisy = report(
+    [
+      figure("noisy neighbour: B's upload->ready in A's flood / idle (journal)", journal.ratio, '<= 5', true),
+      figure("noisy neighbour: B's upload->ready in A's flood / idle (BullMQ)", null, '<= 5'),
+    ],
+    { noisy: { journal, bullmq: { skipped: 'needs Redis' } } },
+  )
+  const lines = phaseLines(noisy)
+  t.match(
+    lines[0],
+    /^8 noisy neighbour, journal +B upload->ready idle p50 741 ms; in A's flood p50 1776 ms, max 2387 ms/,
+  )
+  t.match(lines[0], /x2\.4; A's uploads 128 accepted, 217 refused/)
+  t.match(lines[1], /^8 noisy neighbour, BullMQ +skipped: needs Redis/)
+  t.match(figureLines(noisy), [/^PASS .*\(journal\) +2\.40 +\(<= 5\)/, /^---- .*\(BullMQ\) +- +\(<= 5\)/])
+  const html = renderHtmlReport(noisy)
+  t.match(html, /8 noisy neighbour, journal/, 'in the HTML report too')
 })

@@ -126,6 +126,9 @@ async function fillEveryStatus(app: Awaited<ReturnType<typeof startApp>>) {
   await fillJobs(db, { count: 20, status: 'failed', finishedAt: old, prefix: 'old-f' })
   await fillJobs(db, { count: 3, status: 'succeeded', finishedAt: Date.now(), prefix: 'young-s' })
   await fillJobs(db, { count: 2, status: 'failed', finishedAt: Date.now(), prefix: 'young-f' })
+  // Cancelled jobs are kept as long as failed ones (FAILED_JOB_RETENTION_MS).
+  await fillJobs(db, { count: 10, status: 'cancelled', finishedAt: old, prefix: 'old-c' })
+  await fillJobs(db, { count: 1, status: 'cancelled', finishedAt: Date.now(), prefix: 'young-c' })
   // Not finished, however old: never swept. (Another kind, so the dispatcher leaves them alone.)
   await fillJobs(db, { count: 5, status: 'queued', finishedAt: null, prefix: 'q', kind: 'test.none' })
   return db
@@ -135,21 +138,21 @@ t.test('JOB_RETENTION_MS alone deletes only old succeeded jobs', async (t) => {
   const app = await startApp(t, { JOB_RETENTION_MS: String(HOUR), FAILED_JOB_RETENTION_MS: '0' })
   const db = await fillEveryStatus(app)
   await app.services.sweeper.sweep()
-  t.same(await countByStatus(db), { succeeded: 3, failed: 22, queued: 5 })
+  t.same(await countByStatus(db), { succeeded: 3, failed: 22, cancelled: 11, queued: 5 })
 })
 
 t.test('FAILED_JOB_RETENTION_MS alone deletes only old failed jobs', async (t) => {
   const app = await startApp(t, { JOB_RETENTION_MS: '0', FAILED_JOB_RETENTION_MS: String(HOUR) })
   const db = await fillEveryStatus(app)
   await app.services.sweeper.sweep()
-  t.same(await countByStatus(db), { succeeded: 33, failed: 2, queued: 5 })
+  t.same(await countByStatus(db), { succeeded: 33, failed: 2, cancelled: 1, queued: 5 })
 })
 
 t.test('the sweep runs by itself every RETENTION_SWEEP_MS', async (t) => {
   const app = await startApp(t, { ...retainHour, RETENTION_SWEEP_MS: '1000' })
   const db = await fillEveryStatus(app)
   await waitFor('a sweep on the timer', async () => (await countByStatus(db)).succeeded === 3, 5000, 50)
-  t.same(await countByStatus(db), { succeeded: 3, failed: 2, queued: 5 })
+  t.same(await countByStatus(db), { succeeded: 3, failed: 2, cancelled: 1, queued: 5 })
 })
 
 t.test('the same query text sweeps PostgreSQL in batches', async (t) => {
@@ -161,10 +164,10 @@ t.test('the same query text sweeps PostgreSQL in batches', async (t) => {
   await fillJobs(db, { count: 2500, status: 'succeeded', finishedAt: Date.now() - 2 * HOUR, prefix: 'many' })
   const batches = spyOnBatches(app.services.queue)
   await app.services.sweeper.sweep()
-  t.same(await countByStatus(db), { succeeded: 3, failed: 2, queued: 5 })
+  t.same(await countByStatus(db), { succeeded: 3, failed: 2, cancelled: 1, queued: 5 })
   t.same(
     batches.map((b) => b.deleted),
-    [500, 500, 500, 500, 500, 30, 20],
-    'succeeded in six batches, then failed',
+    [500, 500, 500, 500, 500, 30, 20, 10],
+    'succeeded in six batches, then failed, then cancelled',
   )
 })
