@@ -188,6 +188,10 @@ const migrationsWith = (hooks: MigrationHooks): Record<string, Migration> => ({
     // under the table's lock), then validated (a scan that lets writes go on).
     async up(db: Kysely<unknown>) {
       if (db.getExecutor().adapter instanceof SqliteAdapter) {
+        const table = await sql<{ sql: string }>`SELECT sql FROM sqlite_schema
+          WHERE type = 'table' AND name = 'jobs'`.execute(db)
+        // Already edited (a database whose migration record was rolled back): nothing to do.
+        if (table.rows[0]?.sql.includes(STATUS_CHECK_0009)) return
         if (!hooks.schemaEdits) throw new Error('0009_jobs_cancelled needs schema edits on SQLite')
         const allow = hooks.schemaEdits
         await db.transaction().execute(async (tx) => {
@@ -198,14 +202,8 @@ const migrationsWith = (hooks: MigrationHooks): Record<string, Migration> => ({
             const edited =
               await sql`UPDATE sqlite_schema SET sql = replace(sql, ${STATUS_CHECK_0001}, ${STATUS_CHECK_0009})
               WHERE type = 'table' AND name = 'jobs' AND instr(sql, ${STATUS_CHECK_0001}) > 0`.execute(tx)
-            if (Number(edited.numAffectedRows ?? 0) !== 1) {
-              // Already edited (a database whose migration record was lost or rolled back) is fine; any other
-              // text is not a table this migration knows.
-              const table = await sql<{ sql: string }>`SELECT sql FROM sqlite_schema
-                WHERE type = 'table' AND name = 'jobs'`.execute(tx)
-              if (!table.rows[0]?.sql.includes(STATUS_CHECK_0009))
-                throw new Error("the jobs table's CHECK on status is not 0001's")
-            }
+            if (Number(edited.numAffectedRows ?? 0) !== 1)
+              throw new Error("the jobs table's CHECK on status is not 0001's")
             await sql.raw(`PRAGMA schema_version = ${Number(version?.schema_version) + 1}`).execute(tx)
             await sql`PRAGMA writable_schema = OFF`.execute(tx)
           } finally {
