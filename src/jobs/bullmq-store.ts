@@ -6,6 +6,7 @@ import type { Database } from '../db/database.ts'
 import type { OutboxTable } from '../db/schema.ts'
 import { DependencyDown, dependencyFailure, withDeadline } from '../dependencies.ts'
 import type { WatchErrors } from '../error-events.ts'
+import { JobErrorCode } from '../errors.ts'
 import { NOT_STARTED, newJobRow, toJob } from './db-journal.ts'
 import type { FinishedStatus, Job, JobChange, JobErrorInfo, JobStatus, JobStore } from './types.ts'
 
@@ -118,7 +119,8 @@ export function fromBull(job: BullJob<BullData>, status: JobStatus): Job {
     lastError:
       status === 'succeeded'
         ? null
-        : (progress.lastError ?? (job.failedReason ? { code: 'INTERNAL', message: job.failedReason } : null)),
+        : (progress.lastError ??
+          (job.failedReason ? { code: JobErrorCode.INTERNAL, message: job.failedReason } : null)),
     result: status === 'succeeded' ? (job.returnvalue ?? null) : null,
     createdAt: job.data.createdAt ?? job.timestamp,
     startedAt: job.processedOn ?? null,
