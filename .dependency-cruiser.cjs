@@ -11,15 +11,20 @@ const FEATURE = '^src/(avatars|users|auth|mail|webhooks|dashboard)/'
 const COMPOSITION_ROOT = '^src/(services|app|server|startup-notes)\\.ts$'
 
 /**
- * Machinery: the job runners and stores, the database, image work and its threads, storage, fastify's plugins, and
- * every module at the root of src/ that is not the composition root (config, errors, metrics, logging...).
- * startup-notes.ts is counted with the composition root: it is server.ts's first lines of log, read by nothing else.
+ * Machinery: the job runners and stores, the database, image work, storage, fastify's plugins, and every module at
+ * the root of src/ that is not the composition root (config, errors, metrics, logging...). startup-notes.ts is
+ * counted with the composition root: it is server.ts's first lines of log, read by nothing else.
  */
 const MACHINERY = [
   '^src/(db|jobs|images|storage|plugins)/',
-  '^workers/',
   '^src/(?!(services|app|server|startup-notes)\\.ts$)[^/]+\\.ts$',
 ]
+
+/**
+ * workers/ holds the entry of each worker thread, as server.ts is the main thread's: it may use a feature's pure
+ * functions and the message types of the module that starts it, and nothing in src/ imports it back.
+ */
+const THREAD_ENTRY = '^workers/'
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -43,8 +48,15 @@ module.exports = {
       name: 'composition-root-is-on-top',
       comment: 'services.ts imports every feature; a feature or machinery importing it closes a loop through the hall.',
       severity: 'error',
-      from: { path: [FEATURE, ...MACHINERY] },
+      from: { path: [FEATURE, ...MACHINERY, THREAD_ENTRY] },
       to: { path: COMPOSITION_ROOT },
+    },
+    {
+      name: 'thread-entries-are-on-top',
+      comment: 'A worker thread starts from its file in workers/; src/ names that file by URL, never by an import.',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: THREAD_ENTRY },
     },
   ],
   options: {
