@@ -2,7 +2,6 @@ import os from 'node:os'
 import path from 'node:path'
 import { type Static, type TSchema, Type } from 'typebox'
 import { Value } from 'typebox/value'
-import { OPTIONAL_FORMATS, type OptionalFormat } from './avatars/formats.ts'
 
 const Int = (def: number, min: number, max: number, description: string) =>
   Type.Integer({ default: def, minimum: min, maximum: max, description })
@@ -11,6 +10,14 @@ const Int = (def: number, min: number, max: number, description: string) =>
  * Every setting deckhand reads, with its default and bounds. This schema is the one source for
  * start-up validation and for the README's configuration table.
  */
+/*
+ * The avatar formats AVATAR_FORMATS may name, besides the JPEG every client reads. Declared here, the bottom layer,
+ * as the setting validates against them; avatars/formats.ts builds its output formats on this list and checks it
+ * against what the render pipeline can encode.
+ */
+export const OPTIONAL_AVATAR_FORMATS = ['webp', 'avif'] as const
+export type OptionalAvatarFormat = (typeof OPTIONAL_AVATAR_FORMATS)[number]
+
 export const ConfigSchema = Type.Object({
   PORT: Int(3000, 0, 65535, 'TCP port to listen on (0 picks a free one)'),
   HOST: Type.String({ default: '127.0.0.1', minLength: 1, description: 'Address to bind; 0.0.0.0 in containers' }),
@@ -162,7 +169,7 @@ export const ConfigSchema = Type.Object({
   }),
   AVATAR_FORMATS: Type.String({
     default: 'webp,avif',
-    pattern: `^(${OPTIONAL_FORMATS.join('|')})(,(${OPTIONAL_FORMATS.join('|')}))*$`,
+    pattern: `^(${OPTIONAL_AVATAR_FORMATS.join('|')})(,(${OPTIONAL_AVATAR_FORMATS.join('|')}))*$`,
     description: 'Formats made besides the JPEG fallback',
   }),
   POOL_THREADS: Int(0, 0, 64, 'Image worker threads; 0 means one per CPU core'),
@@ -288,7 +295,7 @@ export type Config = Env & {
   dataDir: string
   storageDir: string
   avatarSizes: number[]
-  avatarFormats: OptionalFormat[]
+  avatarFormats: OptionalAvatarFormat[]
   poolThreads: number
 }
 
@@ -402,7 +409,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir: path.resolve(parsed.DATA_DIR),
     storageDir: path.resolve(parsed.STORAGE_DIR ?? parsed.DATA_DIR),
     avatarSizes,
-    avatarFormats: [...new Set(parsed.AVATAR_FORMATS.split(','))] as OptionalFormat[],
+    avatarFormats: [...new Set(parsed.AVATAR_FORMATS.split(','))] as OptionalAvatarFormat[],
     poolThreads: parsed.POOL_THREADS || os.availableParallelism(),
   }
 }

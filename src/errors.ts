@@ -87,12 +87,8 @@ export const TooManyPendingJobsError = createError<[string]>(
   "Too many of this user's images wait to be processed: %s. Try again when one has finished",
   429,
 )
-export const ServiceBusyError = createError<[string]>('SERVICE_BUSY', 'Uploads are paused: %s. Try again later', 503)
-export const StreamsBusyError = createError<[string]>(
-  'SERVICE_BUSY',
-  'Too many requests wait on jobs now (%s). Try again later',
-  503,
-)
+/** A shared limit of this process is reached (uploads paused, waiting streams full); the argument says which. */
+export const ServiceBusyError = createError<[string]>('SERVICE_BUSY', '%s. Try again later', 503)
 export const WebhookUrlRefusedError = createError<[string]>(
   'WEBHOOK_URL_REFUSED',
   'Expected an https URL of a public host but received %s',

@@ -1,5 +1,4 @@
 import client from 'prom-client'
-import type { UploadSlots } from './avatars/upload-slots.ts'
 import type { Database } from './db/database.ts'
 import { ErrorSource } from './error-events.ts'
 import { type EventLoopWindow, eventLoopWindow } from './event-loop-window.ts'
@@ -58,7 +57,8 @@ export function createMetrics(sources: {
   pool: ImagePool | undefined
   database: Database
   waiters: JobWaiters
-  uploads: UploadSlots
+  /** Uploads being received now (avatars/upload-slots.ts); read, never changed, so metrics.ts names no feature. */
+  uploads: { readonly inFlight: number }
   errors: ErrorCounter
   /** Every job kind, so that each has a queue latency from the first scrape on (0 while nothing waits). */
   kinds: readonly string[]

@@ -1,7 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { UnauthorizedError } from '../errors.ts'
 import { randomBase64url } from '../random-pool.ts'
-import type { User, UsersRepository } from '../users/repository.ts'
 
 /*
  * A token is "<user id>.<secret>" (a split token): the id finds the row, the secret is checked against its
@@ -43,8 +42,19 @@ export function configuredSecretCheck(secret: string | undefined): (given: strin
   return (given) => expected !== undefined && given !== undefined && timingSafeEqual(hashSecret(given), expected)
 }
 
+/**
+ * Whoever holds a token: found by the id before the dot, checked by the hash of the secret after it. Generic, so
+ * that auth/ needs nothing of users/, which sits above it and issues the tokens.
+ */
+export interface TokenHolders<Holder extends { tokenHash: Buffer }> {
+  findById(id: string): Promise<Holder | undefined>
+}
+
 /** The user whose token is in `Authorization: Bearer <token>`, or an UNAUTHORIZED error. */
-export async function authenticate(users: UsersRepository, header: string | undefined): Promise<User> {
+export async function authenticate<User extends { tokenHash: Buffer }>(
+  users: TokenHolders<User>,
+  header: string | undefined,
+): Promise<User> {
   const match = bearerCredentials(header)?.match(TOKEN)
   const user = match ? await users.findById(match[1] as string) : undefined
   const candidate = hashSecret(match?.[2] ?? '')

@@ -1,21 +1,34 @@
 import type { SSEReplyInterface } from '@fastify/sse'
 import type { FastifyBaseLogger } from 'fastify'
-import type { Services } from '../services.ts'
-import { createReadings } from './readings.ts'
+import type { Config } from '../config.ts'
+import { createReadings, type ReadingsSources } from './readings.ts'
 import { Sampler } from './sampler.ts'
+
+/**
+ * What the live side reads of the services: named here so that dashboard/ needs nothing of services.ts, the
+ * composition root that assembles it.
+ */
+export interface LiveSources {
+  /** The process's role (`all`, `api`, `worker`). */
+  role: string
+  config: Pick<Config, 'QUEUE' | 'DASHBOARD_WORKER_URLS' | 'METRICS_TOKEN' | 'DEPENDENCY_TIMEOUT_MS' | 'ADMIN_TOKEN'>
+  metrics: Pick<ReadingsSources, 'registry' | 'eventLoop'>
+  queue: ReadingsSources['queue']
+  pool: ReadingsSources['pool']
+}
 
 /** What the page is told first: which of its numbers are this process's alone. */
 export interface Scope {
-  role: Services['role']
-  queue: Services['config']['QUEUE']
+  role: LiveSources['role']
+  queue: Config['QUEUE']
   note: string
 }
 
-function workerUrls(services: Services): string[] {
+function workerUrls(services: LiveSources): string[] {
   return services.config.DASHBOARD_WORKER_URLS?.split(',') ?? []
 }
 
-function scopeOf(services: Services): Scope {
+function scopeOf(services: LiveSources): Scope {
   const { role } = services
   const queue = services.config.QUEUE
   if (queue === 'journal') {
@@ -41,7 +54,7 @@ function scopeOf(services: Services): Scope {
 const SESSION_CHECK_MS = 5000
 
 /** The dashboard's live side: one sampler for the process, fanned out to every open stream. */
-export function createLiveDashboard(services: Services, log: FastifyBaseLogger) {
+export function createLiveDashboard(services: LiveSources, log: FastifyBaseLogger) {
   const onError = (err: unknown) => log.warn({ err }, 'dashboard sample failed')
   const sampler = new Sampler(
     createReadings({

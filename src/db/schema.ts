@@ -1,5 +1,4 @@
 import type { Generated } from 'kysely'
-import type { JobStatus } from '../jobs/statuses.ts'
 
 /*
  * The tables deckhand keeps, as Kysely sees them. Times are epoch milliseconds (bigint in PostgreSQL, parsed
@@ -20,12 +19,21 @@ export interface UsersTable {
   avatar_job: string | null
 }
 
+/*
+ * What the jobs table's status column holds. The db layer names no job status (jobs/ sits above it):
+ * jobs/types.ts narrows this to its JobStatus by declaration merging, as fastify's decorators do, so every query
+ * on the column stays checked against the statuses jobs/ declares.
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: filled in by jobs/types.ts through declaration merging
+export interface JobStatusColumn {}
+type JobStatusOf<C> = C extends { status: infer S extends string } ? S : string
+
 export interface JobsTable {
   id: string
   kind: string
   owner_id: string
   payload: string
-  status: JobStatus
+  status: JobStatusOf<JobStatusColumn>
   attempts: Generated<number>
   run_at: number
   stage: string | null

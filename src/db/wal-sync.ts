@@ -1,36 +1,17 @@
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
 import type { WatchErrors } from '../error-events.ts'
+import { startWorkerThread } from '../worker-thread.ts'
 
-/*
- * The thread that fsyncs: plain JavaScript, so it needs no TypeScript loader. It opens the WAL file (and syncs
- * its directory once, so the file itself survives a power cut), then answers each 'sync' with one fsync.
- */
-const syncThread = `
-const fs = require('node:fs')
-const path = require('node:path')
-const { parentPort, workerData } = require('node:worker_threads')
-let fd
-parentPort.on('message', () => {
-  try {
-    if (fd === undefined) {
-      try {
-        fd = fs.openSync(workerData.file, 'r')
-      } catch (err) {
-        // No WAL file: SQLite has checkpointed everything into the database file and synced it.
-        if (err.code !== 'ENOENT') throw err
-        parentPort.postMessage({})
-        return
-      }
-      const dir = fs.openSync(path.dirname(workerData.file), 'r')
-      try { fs.fsyncSync(dir) } finally { fs.closeSync(dir) }
-    }
-    fs.fsyncSync(fd)
-    parentPort.postMessage({})
-  } catch (err) {
-    parentPort.postMessage({ error: { message: err.message, code: err.code } })
-  }
-})
-`
+/** What the fsync thread (workers/wal-sync.ts) is started with. */
+export interface WalSyncData {
+  /** The WAL file to fsync. */
+  file: string
+}
+
+/** The answer to each 'sync': empty once the WAL is on disk, or the fsync's error. */
+export interface WalSyncAnswer {
+  error?: { message: string; code?: string }
+}
 
 /**
  * Makes SQLite commits durable without the event loop waiting on the disk. The connection commits with
@@ -55,10 +36,12 @@ export class WalSyncer {
 
   /** `watchErrors` logs and counts the thread's death; the commits it was serving fail either way. */
   constructor(walFile: string, watchErrors?: WatchErrors) {
-    this.#worker = new Worker(syncThread, { eval: true, workerData: { file: walFile } })
+    // The thread (workers/wal-sync.ts) opens the WAL file once and answers each 'sync' with one fsync.
+    const workerData: WalSyncData = { file: walFile }
+    this.#worker = startWorkerThread(new URL('../../workers/wal-sync.ts', import.meta.url), { workerData })
     // Idle between syncs, it must not keep the process alive.
     this.#worker.unref()
-    this.#worker.on('message', (answer: { error?: { message: string; code?: string } }) => this.#settle(answer))
+    this.#worker.on('message', (answer: WalSyncAnswer) => this.#settle(answer))
     this.#worker.on('error', (err) => this.#fail(err))
     watchErrors?.(this.#worker, 'worker', { thread: 'WAL fsync' })
   }
@@ -90,7 +73,7 @@ export class WalSyncer {
     this.#worker.postMessage('sync')
   }
 
-  #settle(answer: { error?: { message: string; code?: string } }): void {
+  #settle(answer: WalSyncAnswer): void {
     this.#fsyncs++
     const served = this.#inFlight
     this.#inFlight = []

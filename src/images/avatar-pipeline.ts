@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp'
+import { JobErrorCode } from '../errors.ts'
 import { variantFileName } from '../storage/paths.ts'
 import { placeholderOf } from './placeholder.ts'
 
@@ -38,7 +39,12 @@ export type AvatarOutcome =
    * The input itself is at fault; trying again cannot help. `message` is for the uploader; `detail` is
    * libvips' own text, which names the file's path on the server, for the log only.
    */
-  | { ok: false; code: 'IMAGE_UNDECODABLE' | 'IMAGE_TOO_LARGE'; message: string; detail?: string }
+  | {
+      ok: false
+      code: typeof JobErrorCode.IMAGE_UNDECODABLE | typeof JobErrorCode.IMAGE_TOO_LARGE
+      message: string
+      detail?: string
+    }
 
 const decodable = new Set(['jpeg', 'png', 'webp', 'heif', 'gif', 'tiff'])
 
@@ -69,7 +75,7 @@ export async function renderAvatar(task: AvatarTask): Promise<AvatarOutcome> {
     if (!decodable.has(meta.format as string)) {
       return {
         ok: false,
-        code: 'IMAGE_UNDECODABLE',
+        code: JobErrorCode.IMAGE_UNDECODABLE,
         message: `Expected an image format deckhand reads but received ${meta.format}`,
       }
     }
@@ -83,9 +89,14 @@ export async function renderAvatar(task: AvatarTask): Promise<AvatarOutcome> {
   } catch (err) {
     const detail = (err as Error).message
     if (/pixel limit/i.test(detail)) {
-      return { ok: false, code: 'IMAGE_TOO_LARGE', message: `Expected at most ${task.maxPixels} pixels`, detail }
+      return {
+        ok: false,
+        code: JobErrorCode.IMAGE_TOO_LARGE,
+        message: `Expected at most ${task.maxPixels} pixels`,
+        detail,
+      }
     }
-    return { ok: false, code: 'IMAGE_UNDECODABLE', message: 'The image is truncated or corrupt', detail }
+    return { ok: false, code: JobErrorCode.IMAGE_UNDECODABLE, message: 'The image is truncated or corrupt', detail }
   }
 
   const raw = { raw: { width: square.info.width, height: square.info.height, channels: square.info.channels } }

@@ -6,6 +6,7 @@ import type { Database } from '../db/database.ts'
 import type { OutboxTable } from '../db/schema.ts'
 import { DependencyDown, dependencyFailure, withDeadline } from '../dependencies.ts'
 import type { WatchErrors } from '../error-events.ts'
+import { JobErrorCode } from '../errors.ts'
 import { NOT_STARTED, newJobRow, toJob } from './db-journal.ts'
 import { MAX_PRIORITY, OWNER_RANK_TTL_SECONDS, ownerRankKey, RANK_JOBS } from './fair-rank.ts'
 import type { FinishedStatus, Job, JobChange, JobErrorInfo, JobStatus, JobStore } from './types.ts'
@@ -158,7 +159,8 @@ export function fromBull(job: BullJob<BullData>, read: JobStatus): Job {
       cancelled ??
       (status === 'succeeded'
         ? null
-        : (progress.lastError ?? (job.failedReason ? { code: 'INTERNAL', message: job.failedReason } : null))),
+        : (progress.lastError ??
+          (job.failedReason ? { code: JobErrorCode.INTERNAL, message: job.failedReason } : null))),
     result: status === 'succeeded' ? (job.returnvalue ?? null) : null,
     createdAt: job.data.createdAt ?? job.timestamp,
     startedAt: takenAfter ? null : (job.processedOn ?? null),

@@ -5,6 +5,13 @@ import type { FinishedStatus, JobStatus } from './statuses.ts'
 
 export type { FinishedStatus, JobStatus }
 
+// The jobs table holds only these statuses; db/schema.ts leaves the column's type to jobs/, which sits above it.
+declare module '../db/schema.ts' {
+  interface JobStatusColumn {
+    status: JobStatus
+  }
+}
+
 export interface JobErrorInfo {
   code: string
   /** deckhand's own words, shown to the job's owner. */

@@ -1,39 +1,24 @@
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
 import type { WatchErrors } from '../error-events.ts'
 import { TurnBatch } from '../turn-batch.ts'
+import { startWorkerThread } from '../worker-thread.ts'
 
-/*
- * The writing thread: plain JavaScript, so it needs no TypeScript loader. Each message is a batch of files; each
- * is written to its temporary name and renamed into place (a reader never sees half a message), the folder made
- * first if it is missing. The answer lists each file's error, if it had one.
- */
-const writerThread = `
-const fs = require('node:fs')
-const path = require('node:path')
-const { parentPort } = require('node:worker_threads')
-const write = ({ file, data }) => {
-  const tmp = path.join(path.dirname(file), '.' + path.basename(file) + '.tmp')
-  fs.writeFileSync(tmp, data)
-  fs.renameSync(tmp, file)
+/** What goes to and from the writing thread (workers/mail-folder-writer.ts). */
+export interface WriteFile {
+  file: string
+  data: string
 }
-parentPort.on('message', ({ batch, files }) => {
-  const errors = files.map((f) => {
-    try {
-      try {
-        write(f)
-      } catch (err) {
-        if (err.code !== 'ENOENT') throw err
-        fs.mkdirSync(path.dirname(f.file), { recursive: true })
-        write(f)
-      }
-      return null
-    } catch (err) {
-      return { message: err.message, code: err.code }
-    }
-  })
-  parentPort.postMessage({ batch, errors })
-})
-`
+
+/** A batch of files to write; the answer carries the same `batch` and one error (or null) a file, in order. */
+export interface WriteRequest {
+  batch: number
+  files: WriteFile[]
+}
+
+export interface WriteAnswer {
+  batch: number
+  errors: ({ message: string; code?: string } | null)[]
+}
 
 interface Pending {
   resolve: () => void
@@ -96,28 +81,27 @@ export class FolderWriter {
       batch,
       files.map((q) => q.waiter),
     )
-    this.#thread().postMessage({ batch, files: files.map(({ file, data }) => ({ file, data })) })
+    const request: WriteRequest = { batch, files: files.map(({ file, data }) => ({ file, data })) }
+    this.#thread().postMessage(request)
   }
 
   #thread(): Worker {
     if (this.#worker) return this.#worker
-    const worker = new Worker(writerThread, { eval: true })
+    // The thread (workers/mail-folder-writer.ts) writes each file to a temporary name and renames it into place.
+    const worker = startWorkerThread(new URL('../../workers/mail-folder-writer.ts', import.meta.url))
     this.#worker = worker
     worker.unref()
-    worker.on(
-      'message',
-      ({ batch, errors }: { batch: number; errors: ({ message: string; code?: string } | null)[] }) => {
-        const waiters = this.#inFlight.get(batch) ?? []
-        this.#inFlight.delete(batch)
-        if (this.#inFlight.size === 0) worker.unref()
-        waiters.forEach((waiter, i) => {
-          const error = errors[i]
-          if (error) waiter.reject(Object.assign(new Error(error.message), error))
-          else waiter.resolve()
-        })
-        if (this.#waiting.length > 0) this.#send([])
-      },
-    )
+    worker.on('message', ({ batch, errors }: WriteAnswer) => {
+      const waiters = this.#inFlight.get(batch) ?? []
+      this.#inFlight.delete(batch)
+      if (this.#inFlight.size === 0) worker.unref()
+      waiters.forEach((waiter, i) => {
+        const error = errors[i]
+        if (error) waiter.reject(Object.assign(new Error(error.message), error))
+        else waiter.resolve()
+      })
+      if (this.#waiting.length > 0) this.#send([])
+    })
     // A thread that died fails what it held (those jobs are retried); the next write starts a new one.
     const lost = (err: Error) => {
       if (this.#worker === worker) this.#worker = undefined

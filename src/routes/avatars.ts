@@ -67,7 +67,7 @@ export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       maxPendingJobs: config.MAX_PENDING_JOBS,
       minFreeDiskBytes: config.MIN_FREE_DISK_BYTES,
     })
-    if (paused) throw new ServiceBusyError(paused)
+    if (paused) throw new ServiceBusyError(`Uploads are paused: ${paused}`)
     const full = await userShareFullReason({
       queue: services.queue,
       userId: request.params.id,

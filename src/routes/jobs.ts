@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { authenticate, configuredTokenCheck } from '../auth/tokens.ts'
-import { JobNotFoundError, StreamsBusyError } from '../errors.ts'
+import { JobNotFoundError, ServiceBusyError } from '../errors.ts'
 import { CANCELLED_BY_REQUEST, cancelJob } from '../jobs/cancel.ts'
 import { followJob, jobEvent } from '../jobs/job-events.ts'
 import { jobView } from '../jobs/job-view.ts'
@@ -78,7 +78,10 @@ export const jobEventsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> 
 
     const done = new AbortController()
     const release = waiters.hold(user.id, () => done.abort())
-    if (!release) throw new StreamsBusyError(`at most ${config.JOB_WAITERS_MAX}, ${config.JOB_WAITERS_PER_USER} a user`)
+    if (!release) {
+      const limits = `at most ${config.JOB_WAITERS_MAX}, ${config.JOB_WAITERS_PER_USER} a user`
+      throw new ServiceBusyError(`Too many requests wait on jobs now (${limits})`)
+    }
     reply.raw.once('close', () => done.abort())
     try {
       // Headers (and the heartbeat) at once, even when the client has the current state already.
