@@ -259,8 +259,10 @@ t.test('a stream sends the scope, the kept samples and one sample a second; shut
 t.test('a stream ends when its session does', async (t) => {
   const app = await startApp(t, { ADMIN_TOKEN })
   const base = await listen(app)
-  const cookie = `deckhand_dashboard=${await app.services.dashboardSessions?.start(1500)}`
+  // The session's 1.5 s count from before its row is written: a first commit that waits on a thread still
+  // starting must not shorten what the test expects.
   const started = Date.now()
+  const cookie = `deckhand_dashboard=${await app.services.dashboardSessions?.start(1500)}`
   const res = await fetch(`${base}/dashboard/stream`, { headers: { cookie }, signal: AbortSignal.timeout(10_000) })
   t.equal(res.status, 200)
   const text = await res.text()
