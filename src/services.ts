@@ -12,6 +12,9 @@ import type { Config } from './config.ts'
 import { createDashboardSessions, type DashboardSessions } from './dashboard/sessions.ts'
 import { type Database, openDatabase } from './db/database.ts'
 import { errorWatcher, type WatchErrors } from './error-events.ts'
+import { IdempotencyGuard } from './idempotency/guard.ts'
+import { createIdempotencyRecords } from './idempotency/records.ts'
+import { idempotencyRetentionTask } from './idempotency/retention.ts'
 import { createImagePool, createInlineImageRunner, type ImagePool } from './images/pool.ts'
 import { BullRunner } from './jobs/bullmq-runner.ts'
 import { createBullStore } from './jobs/bullmq-store.ts'
@@ -77,6 +80,8 @@ export interface Services {
   sweeper: Sweeper
   /** Per job kind, whether an admin's retry of a failed job can succeed: asked by the api, wherever jobs run. */
   retryChecks: RetryChecks
+  /** Requests sent with an Idempotency-Key: their answers kept for their retries. */
+  idempotency: IdempotencyGuard
   /** Dashboard logins, in the database; present when ADMIN_TOKEN is set. */
   dashboardSessions: DashboardSessions | undefined
   /** Wrong admin tokens per client address, shared by the dashboard's login and /admin (this process's count). */
@@ -246,7 +251,12 @@ export async function createServices(config: Config, log: Logger, options: Servi
           ownerCountedKinds: OWNER_COUNTED_KINDS,
         })
   }
+  const idempotencyRecords = createIdempotencyRecords(database.db)
   const sweeps: SweepTask[] = []
+  if (role !== 'worker') {
+    // The apis write the keys' answers, so they forget them too; several sweeping one PostgreSQL is harmless.
+    sweeps.push(idempotencyRetentionTask({ records: idempotencyRecords, ttlMs: config.IDEMPOTENCY_TTL_MS, log }))
+  }
   if (runsJobs) {
     // Scaled out, every worker cleans the queues: BullMQ's clean is one script at a time, safe to repeat.
     sweeps.push(
@@ -314,6 +324,7 @@ export async function createServices(config: Config, log: Logger, options: Servi
     mail,
     sweeper,
     retryChecks,
+    idempotency: new IdempotencyGuard(idempotencyRecords, database, config.IDEMPOTENCY_TTL_MS),
     dashboardSessions: config.ADMIN_TOKEN ? createDashboardSessions(database, config.ADMIN_TOKEN) : undefined,
     adminAuthFailures: new AuthFailureLimit(config.ADMIN_AUTH_FAILURES_MAX, config.ADMIN_AUTH_FAILURES_WINDOW_MS),
     async close() {
