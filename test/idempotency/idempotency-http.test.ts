@@ -1,9 +1,12 @@
 import fs from 'node:fs'
+import net from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
 import { AvatarKind } from '../../src/avatars/job.ts'
 import { countRows, fixture, getJob, multipartBody, type SignedUp, signup, startApp } from '../helpers/app.ts'
+import { listening } from '../helpers/raw-http.ts'
 import { scaledEnv, servicesAvailable } from '../helpers/services.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 /*
  * Idempotency-Key on POST /signup and PUT /users/:id/avatar, on each way deckhand keeps its data: the key's
@@ -91,6 +94,8 @@ for (const [mode, environment] of Object.entries(modes)) {
       t.equal(again.statusCode, 202)
       t.equal(again.headers['idempotent-replayed'], 'true')
       t.equal(again.json().jobId, first.json().jobId, 'the same job id')
+      // BullMQ: once the outbox is empty every job is in Redis, where listAll sees it.
+      await waitFor('the outbox handed over', async () => (await countRows(app, 'outbox')) === 0)
       const jobs = await app.services.queue.listAll(AvatarKind, ['queued', 'running', 'succeeded', 'failed'])
       t.equal(jobs.filter((j) => j.ownerId === user.id).length, 1, 'one avatar job')
       const other = await uploadWith(app, user, key, 'alpha.png')
@@ -181,4 +186,33 @@ t.test('the OpenAPI document shows the header on both routes and the 409 and 422
     t.match(op.responses['409'].description, /IDEMPOTENCY_KEY_IN_FLIGHT/, `${method} ${path}: 409`)
     t.match(op.responses['422'].description, /IDEMPOTENCY_KEY_REUSED/, `${method} ${path}: 422`)
   }
+})
+
+t.test('the same key while the first upload is still arriving: 409 IDEMPOTENCY_KEY_IN_FLIGHT', async (t) => {
+  const { app, port } = await listening(t)
+  const user = await signup(app, 'slow@example.com')
+  const bytes = fs.readFileSync(fixture('photo-exif.jpg'))
+  const key = 'in-flight-key-0000000001'
+  // The first upload sends its headers and half its body, and waits.
+  const first = net.connect(port, '127.0.0.1')
+  t.teardown(() => first.destroy())
+  first.on('error', () => {})
+  first.write(
+    `PUT /users/${user.id}/avatar HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${user.token}\r\n` +
+      `Content-Type: image/jpeg\r\nContent-Length: ${bytes.length}\r\nIdempotency-Key: ${key}\r\n\r\n`,
+  )
+  const half = Math.floor(bytes.length / 2)
+  first.write(bytes.subarray(0, half))
+  // Its key is claimed before its bytes go to disk: a file in incoming/ means it is under way.
+  const incoming = app.services.paths.incoming
+  await waitFor('the first upload to arrive', () => fs.existsSync(incoming) && fs.readdirSync(incoming).length === 1)
+  const second = await uploadWith(app, user, key, 'photo-exif.jpg')
+  t.equal(second.statusCode, 409)
+  t.equal(second.json().code, 'IDEMPOTENCY_KEY_IN_FLIGHT')
+  // The first goes on to be accepted; a retry after it gets its job.
+  const answered = new Promise<string>((resolve) => first.on('data', (chunk) => resolve(String(chunk))))
+  first.write(bytes.subarray(half))
+  t.match(await answered, /^HTTP\/1.1 202/)
+  const retry = await uploadWith(app, user, key, 'photo-exif.jpg')
+  t.equal(retry.headers['idempotent-replayed'], 'true')
 })
