@@ -16,7 +16,7 @@ const COMPOSITION_ROOT = '^src/(services|app|server|startup-notes)\\.ts$'
  * counted with the composition root: it is server.ts's first lines of log, read by nothing else.
  */
 const MACHINERY = [
-  '^src/(db|jobs|images|storage|plugins)/',
+  '^src/(db|jobs|images|storage|plugins|idempotency)/',
   '^src/(?!(services|app|server|startup-notes)\\.ts$)[^/]+\\.ts$',
 ]
 

@@ -4,6 +4,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from './config.ts'
 import { installErrorHandling } from './error-handler.ts'
+import { IdempotencyKeyInvalidError } from './errors.ts'
+import { isIdempotencyKeyFailure } from './idempotency/key.ts'
 import { createLogger } from './logger.ts'
 import helmet, { helmetOptions } from './plugins/helmet.ts'
 import rateLimit, { rateLimitOptions } from './plugins/rate-limit.ts'
@@ -78,7 +80,11 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
     // Node checks those timeouts only every connectionsCheckingInterval (30 s by default): check every second.
     http: { headersTimeout: config.HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 1000 },
-    schemaErrorFormatter: (errors, part) => new Error(validationMessage(errors, part)),
+    schemaErrorFormatter: (errors, part) => {
+      const message = validationMessage(errors, part)
+      // A malformed Idempotency-Key has a code of its own: a client that sends keys branches on it.
+      return isIdempotencyKeyFailure(errors, part) ? new IdempotencyKeyInvalidError(message) : new Error(message)
+    },
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.setValidatorCompiler(validatorCompiler([ErrorResponse]))

@@ -159,6 +159,12 @@ export const ConfigSchema = Type.Object({
     86_400_000,
     'How often finished jobs past their retention, and files no job or avatar points to, are swept',
   ),
+  IDEMPOTENCY_TTL_MS: Int(
+    86_400_000,
+    1000,
+    2_592_000_000,
+    'A request retried with the same Idempotency-Key within this long (24 hours) gets the first answer again; then the key is forgotten',
+  ),
   BODY_LIMIT_BYTES: Int(16_384, 256, 1_048_576, 'Largest JSON request body'),
   MAX_UPLOAD_BYTES: Int(10 * 1024 * 1024, 1024, 1024 * 1024 * 1024, 'Largest avatar upload'),
   MAX_INPUT_PIXELS: Int(40_000_000, 1, 1_000_000_000, 'Largest image (width × height, from its header) accepted'),

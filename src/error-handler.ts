@@ -53,7 +53,8 @@ function declare(err: FastifyError, request: FastifyRequest): FastifyError {
   if (storage) return new StorageUnavailableError(storage)
   const down = dependencyFailure(err)
   if (down) return new DependencyUnavailableError(dependencyNames[down.dependency])
-  if (err.validation) return new ValidationError(err.message)
+  // Validation failures are VALIDATION, but for those given a code of their own (the Idempotency-Key's).
+  if (err.validation) return hasOwnCode(err) ? err : new ValidationError(err.message)
   const status = err.statusCode ?? 500
   if (status >= 400 && status < 500) {
     if (err instanceof SyntaxError) return new InvalidJsonError(err.message)

@@ -55,6 +55,18 @@ export const UploadIncompleteError = createError(
 export const UserNotFoundError = createError('USER_NOT_FOUND', 'No such user', 404)
 export const JobNotFoundError = createError('JOB_NOT_FOUND', 'No such job', 404)
 export const EmailTakenError = createError('EMAIL_TAKEN', 'That e-mail address is already signed up', 409)
+/** A malformed Idempotency-Key header; the message says what the key may hold, never the key itself. */
+export const IdempotencyKeyInvalidError = createError<[string]>('IDEMPOTENCY_KEY_INVALID', '%s', 400)
+export const IdempotencyKeyInFlightError = createError(
+  'IDEMPOTENCY_KEY_IN_FLIGHT',
+  'A request with this Idempotency-Key is still being processed; retry once it has been answered',
+  409,
+)
+export const IdempotencyKeyReusedError = createError(
+  'IDEMPOTENCY_KEY_REUSED',
+  'This Idempotency-Key was used for a different request; use a new key for a new request',
+  422,
+)
 /** Any body over a limit: the upload limit (uploadTooLarge), or Fastify's and @fastify/multipart's, in their words. */
 export const PayloadTooLargeError = createError<[string]>('PAYLOAD_TOO_LARGE', '%s', 413)
 export const uploadTooLarge = (maxBytes: number) =>

@@ -12,6 +12,9 @@ import type { Config } from './config.ts'
 import { createDashboardSessions, type DashboardSessions } from './dashboard/sessions.ts'
 import { type Database, openDatabase } from './db/database.ts'
 import { errorWatcher, type WatchErrors } from './error-events.ts'
+import { IdempotencyGuard } from './idempotency/guard.ts'
+import { createIdempotencyRecords } from './idempotency/records.ts'
+import { idempotencyRetentionTask } from './idempotency/retention.ts'
 import { createImagePool, createInlineImageRunner, type ImagePool } from './images/pool.ts'
 import { BullRunner } from './jobs/bullmq-runner.ts'
 import { createBullStore } from './jobs/bullmq-store.ts'
@@ -85,6 +88,8 @@ export interface Services {
   retryChecks: RetryChecks
   /** Per job kind, what a job called off before it ran leaves behind (an upload's original). */
   cancelCleanups: CancelCleanups
+  /** Requests sent with an Idempotency-Key: their answers kept for their retries. */
+  idempotency: IdempotencyGuard
   /** Dashboard logins, in the database; present when ADMIN_TOKEN is set. */
   dashboardSessions: DashboardSessions | undefined
   /** Wrong admin tokens per client address, shared by the dashboard's login and /admin (this process's count). */
@@ -256,7 +261,12 @@ export async function createServices(config: Config, log: Logger, options: Servi
           ownerCountedKinds: OWNER_COUNTED_KINDS,
         })
   }
+  const idempotencyRecords = createIdempotencyRecords(database.db)
   const sweeps: SweepTask[] = []
+  if (role !== 'worker') {
+    // The apis write the keys' answers, so they forget them too; several sweeping one PostgreSQL is harmless.
+    sweeps.push(idempotencyRetentionTask({ records: idempotencyRecords, ttlMs: config.IDEMPOTENCY_TTL_MS, log }))
+  }
   if (runsJobs) {
     // Scaled out, every worker cleans the queues: BullMQ's clean is one script at a time, safe to repeat.
     sweeps.push(
@@ -325,6 +335,7 @@ export async function createServices(config: Config, log: Logger, options: Servi
     sweeper,
     retryChecks,
     cancelCleanups,
+    idempotency: new IdempotencyGuard(idempotencyRecords, database, config.IDEMPOTENCY_TTL_MS),
     dashboardSessions: config.ADMIN_TOKEN ? createDashboardSessions(database, config.ADMIN_TOKEN) : undefined,
     adminAuthFailures: new AuthFailureLimit(config.ADMIN_AUTH_FAILURES_MAX, config.ADMIN_AUTH_FAILURES_WINDOW_MS),
     async close() {

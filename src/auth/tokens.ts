@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 import { UnauthorizedError } from '../errors.ts'
 import { randomBase64url } from '../random-pool.ts'
 
@@ -16,6 +16,17 @@ export function bearerCredentials(header: string | undefined): string | undefine
 /** A new token for a user: 256 random bits after the id. Handed to the client once, never stored. */
 export function newToken(userId: string): { token: string; hash: Buffer } {
   const secret = randomBase64url(32)
+  return { token: `${userId}.${secret}`, hash: hashSecret(secret) }
+}
+
+/**
+ * The token of a signup sent with an Idempotency-Key, made so that its retry can be given it again without the
+ * token ever being stored: the secret is HMAC-SHA256 keyed with the Idempotency-Key over the user id and a random
+ * salt. The database keeps the salt and a hash of the key, so it cannot make the token; the client's retry brings
+ * the key, so it can. As strong as the key is unguessable (README, Guarantees).
+ */
+export function derivedToken(userId: string, idempotencyKey: string, salt: string): { token: string; hash: Buffer } {
+  const secret = createHmac('sha256', idempotencyKey).update(`${userId}.${salt}`).digest('base64url')
   return { token: `${userId}.${secret}`, hash: hashSecret(secret) }
 }
 

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
@@ -11,6 +11,8 @@ import {
   UnsupportedMediaTypeError,
   uploadTooLarge,
 } from '../errors.ts'
+import { requestFingerprint } from '../idempotency/fingerprint.ts'
+import type { IdempotencyGuard, RecordAnswer } from '../idempotency/guard.ts'
 import { SNIFF_BYTES, sniffImageType } from '../images/sniff.ts'
 import { type CancelCleanups, cancelJob, SUPERSEDED_BY_UPLOAD } from '../jobs/cancel.ts'
 import { isPending, type Job, type JobStore } from '../jobs/types.ts'
@@ -27,6 +29,7 @@ export interface AcceptDeps {
   avatars: AvatarsRepository
   paths: StoragePaths
   store: ObjectStore
+  idempotency: IdempotencyGuard
   maxUploadBytes: number
   maxInputPixels: number
   /** Cancel the user's older avatar job still queued or running (SUPERSEDE_AVATAR_UPLOADS). */
@@ -36,55 +39,109 @@ export interface AcceptDeps {
   onSupersedeFailed(err: unknown, jobId: string): void
 }
 
+/** An upload as it arrives. */
+export interface Upload {
+  body: Readable
+  /**
+   * How the bytes came: the Content-Type, or the multipart part's field, file name and type. With the bytes, what
+   * a retry must repeat to be the same request.
+   */
+  form: string
+}
+
+export interface AcceptedUpload {
+  jobId: string
+  /** A retry's answer (same Idempotency-Key, same upload): the first upload's job, nothing queued again. */
+  replayed: boolean
+}
+
 /**
  * Takes an avatar upload from the wire to the journal: streamed to disk under the byte limit, its type sniffed
  * from its first bytes, its declared dimensions checked from the header (nothing decoded), then stored and its
  * job queued in one transaction. When this returns, the original is in the store (on disk, or in the bucket) and
- * the job in the journal: a store out of reach fails the upload (503) before anything is acknowledged.
+ * the job in the journal: a store out of reach fails the upload (503) before anything is acknowledged. With an
+ * Idempotency-Key (scoped to the user), a retry of an accepted upload gets its job again.
  */
-export async function acceptAvatarUpload(deps: AcceptDeps, userId: string, body: Readable): Promise<Job> {
-  const { paths } = deps
-  await fs.mkdir(paths.incoming, { recursive: true })
-  const uploadId = randomUUID()
-  const incoming = path.join(paths.incoming, uploadId)
-  let bytes: number
+export async function acceptAvatarUpload(
+  deps: AcceptDeps,
+  userId: string,
+  upload: Upload,
+  key?: string,
+): Promise<AcceptedUpload> {
+  const call = key === undefined ? undefined : deps.idempotency.begin(userId, key)
   try {
-    bytes = await receiveToFile(body, incoming, deps.maxUploadBytes)
-  } catch (err) {
-    if (err instanceof TooManyBytes) throw uploadTooLarge(deps.maxUploadBytes)
-    throw err
-  }
-  try {
-    if (bytes === 0) throw new EmptyUploadError()
-    const type = sniffImageType(await readHead(incoming, SNIFF_BYTES))
-    if (!type) {
-      throw new UnsupportedMediaTypeError(
-        'Expected a JPEG, PNG, WebP, AVIF, GIF or TIFF image but received something else',
-      )
-    }
-    await checkDimensions(incoming, deps.maxInputPixels)
-
-    const name = `${uploadId}.${type}`
-    await deps.store.putFile(originalKey(name), incoming)
-    let accepted: { job: Job; previous: string | undefined }
+    const { paths } = deps
+    await fs.mkdir(paths.incoming, { recursive: true })
+    const uploadId = randomUUID()
+    const incoming = path.join(paths.incoming, uploadId)
+    const digest = call && createHash('sha256')
+    let bytes: number
     try {
-      accepted = await transact(deps.database, async (tx) => {
-        const { seq, previous } = await deps.avatars.recordUpload(userId, tx.db)
-        const payload: AvatarJobPayload = { userId, seq, original: name }
-        const [job] = (await deps.queue.enqueue(tx, [{ kind: AvatarKind, ownerId: userId, payload }])) as [Job]
-        await deps.avatars.setLatestJob(userId, job.id, tx.db)
-        return { job, previous }
-      })
+      bytes = await receiveToFile(
+        upload.body,
+        incoming,
+        deps.maxUploadBytes,
+        digest && ((chunk) => digest.update(chunk)),
+      )
     } catch (err) {
-      // Best effort: with the store out of reach too, the orphan sweep takes the original later.
-      await deps.store.delete(originalKey(name)).catch(() => {})
+      if (err instanceof TooManyBytes) throw uploadTooLarge(deps.maxUploadBytes)
       throw err
     }
-    if (deps.supersede && accepted.previous) await supersede(deps, accepted.previous)
-    return accepted.job
+    try {
+      if (!call || !digest)
+        return { jobId: await storeUpload(deps, userId, uploadId, incoming, bytes), replayed: false }
+      const body = JSON.stringify([upload.form, digest.digest('base64url')])
+      const fingerprint = requestFingerprint({ method: 'PUT', route: '/users/:id/avatar', owner: userId, body })
+      const { result, replayed } = await deps.idempotency.run(call, fingerprint, {
+        replay: (answer) => (answer.body as { jobId: string }).jobId,
+        perform: (record) => storeUpload(deps, userId, uploadId, incoming, bytes, record),
+      })
+      return { jobId: result, replayed }
+    } finally {
+      await fs.rm(incoming, { force: true })
+    }
   } finally {
-    await fs.rm(incoming, { force: true })
+    call?.release()
   }
+}
+
+/** Checks the received file, stores it and queues its job; `record` keeps the answer in the same transaction. */
+async function storeUpload(
+  deps: AcceptDeps,
+  userId: string,
+  uploadId: string,
+  incoming: string,
+  bytes: number,
+  record?: RecordAnswer,
+): Promise<string> {
+  if (bytes === 0) throw new EmptyUploadError()
+  const type = sniffImageType(await readHead(incoming, SNIFF_BYTES))
+  if (!type) {
+    throw new UnsupportedMediaTypeError(
+      'Expected a JPEG, PNG, WebP, AVIF, GIF or TIFF image but received something else',
+    )
+  }
+  await checkDimensions(incoming, deps.maxInputPixels)
+
+  const name = `${uploadId}.${type}`
+  await deps.store.putFile(originalKey(name), incoming)
+  let accepted: { jobId: string; previous: string | undefined }
+  try {
+    accepted = await transact(deps.database, async (tx) => {
+      const { seq, previous } = await deps.avatars.recordUpload(userId, tx.db)
+      const payload: AvatarJobPayload = { userId, seq, original: name }
+      const [job] = (await deps.queue.enqueue(tx, [{ kind: AvatarKind, ownerId: userId, payload }])) as [Job]
+      await deps.avatars.setLatestJob(userId, job.id, tx.db)
+      await record?.(tx, { status: 202, body: { jobId: job.id }, tokenSalt: null })
+      return { jobId: job.id, previous }
+    })
+  } catch (err) {
+    // Best effort: with the store out of reach too, the orphan sweep takes the original later.
+    await deps.store.delete(originalKey(name)).catch(() => {})
+    throw err
+  }
+  if (deps.supersede && accepted.previous) await supersede(deps, accepted.previous)
+  return accepted.jobId
 }
 
 /**

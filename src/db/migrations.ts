@@ -179,6 +179,26 @@ const migrationsWith = (hooks: MigrationHooks): Record<string, Migration> => ({
         .execute()
     },
   },
+  '0008_idempotency_keys': {
+    // The answers of requests sent with an Idempotency-Key, so that a retry gets the first answer again. Written in
+    // the transaction of what the request created, so neither exists without the other. Keyed by a hash of the key
+    // (a signup's key is what its replayed token is derived from: see src/idempotency/); scope is 'signup' or the
+    // uploading user's id. created_at orders the retention sweep's batches.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('idempotency_keys')
+        .addColumn('scope', 'text', (c) => c.notNull())
+        .addColumn('key_hash', 'text', (c) => c.notNull())
+        .addColumn('fingerprint', 'text', (c) => c.notNull())
+        .addColumn('status', 'integer', (c) => c.notNull())
+        .addColumn('response', 'text', (c) => c.notNull())
+        .addColumn('token_salt', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('idempotency_keys_pk', ['scope', 'key_hash'])
+        .execute()
+      await db.schema.createIndex('idempotency_keys_created').on('idempotency_keys').column('created_at').execute()
+    },
+  },
   '0009_jobs_cancelled': {
     // A job called off ends as 'cancelled', which 0001's CHECK on status refuses. SQLite changes a CHECK only by
     // rebuilding the table, a copy of every row (the journal may hold millions); a CHECK that only admits one more

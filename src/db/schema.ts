@@ -95,6 +95,22 @@ export interface DashboardSessionsTable {
   created_at: number
 }
 
+/** The answer to a request sent with an Idempotency-Key (migration 0008), replayed to its retries. */
+export interface IdempotencyKeysTable {
+  /** 'signup', or the id of the user whose upload it was: keys are only compared within their scope. */
+  scope: string
+  /** SHA-256 of the key, base64url: the key itself is never stored. */
+  key_hash: string
+  /** SHA-256 of what identifies the request (method, route, owner, body), base64url. */
+  fingerprint: string
+  status: number
+  /** The answer's body as JSON, without any secret (a signup's token is derived again, never stored). */
+  response: string
+  /** Signups: random base64url that, with the key and the user id, derives the replayed token. */
+  token_salt: string | null
+  created_at: number
+}
+
 export interface Schema {
   users: UsersTable
   jobs: JobsTable
@@ -103,4 +119,5 @@ export interface Schema {
   webhooks: WebhooksTable
   job_counts: JobCountsTable
   dashboard_sessions: DashboardSessionsTable
+  idempotency_keys: IdempotencyKeysTable
 }

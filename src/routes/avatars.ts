@@ -3,7 +3,7 @@ import type { MultipartFile } from '@fastify/multipart'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { authenticate } from '../auth/tokens.ts'
-import { acceptAvatarUpload } from '../avatars/accept.ts'
+import { type AcceptedUpload, acceptAvatarUpload, type Upload } from '../avatars/accept.ts'
 import { uploadPauseReason, userShareFullReason } from '../avatars/backpressure.ts'
 import type { OutputFormat } from '../avatars/formats.ts'
 import { serveAvatar } from '../avatars/serve.ts'
@@ -17,7 +17,7 @@ import {
   UploadIncompleteError,
   uploadTooLarge,
 } from '../errors.ts'
-import type { Job } from '../jobs/types.ts'
+import { idempotencyKey } from '../idempotency/key.ts'
 import multipart, { multipartOptions } from '../plugins/multipart.ts'
 import { getAvatarRouteSchema, uploadAvatarRouteSchema } from '../schemas/avatars.ts'
 import type { Services } from '../services.ts'
@@ -92,10 +92,11 @@ export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
     '/users/:id/avatar',
     { schema: uploadAvatarRouteSchema, onRequest: [authorize, checkHeaders, ...perUser, admit] },
     async (request, reply) => {
+      const key = idempotencyKey(request.headers['idempotency-key'])
       const upload = await uploadStream(request)
-      let job: Job
+      let accepted: AcceptedUpload
       try {
-        job = await acceptAvatarUpload(acceptDeps, request.params.id, upload.body)
+        accepted = await acceptAvatarUpload(acceptDeps, request.params.id, upload, key)
       } catch (err) {
         // The body itself broke: busboy found the form cut off, or the client went away mid-upload.
         if (err instanceof SourceFailed) {
@@ -103,17 +104,24 @@ export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
         }
         throw err
       }
+      if (accepted.replayed) reply.header('idempotent-replayed', 'true')
       return reply
         .code(202)
-        .header('location', `/jobs/${job.id}`)
-        .send({ jobId: job.id, status: 'queued' as const })
+        .header('location', `/jobs/${accepted.jobId}`)
+        .send({ jobId: accepted.jobId, status: 'queued' as const })
     },
   )
 
-  /** The image bytes of an upload: the raw body, or the part in field `file` of a multipart form. */
-  async function uploadStream(request: FastifyRequest): Promise<{ body: Readable; multipart: boolean }> {
+  /**
+   * The image bytes of an upload: the raw body, or the part in field `file` of a multipart form; and how they
+   * came (`form`), which a retry with the same Idempotency-Key must repeat.
+   */
+  async function uploadStream(request: FastifyRequest): Promise<Upload & { multipart: boolean }> {
     if (!request.isMultipart()) {
-      if (request.body instanceof Stream) return { body: request.body as Readable, multipart: false }
+      if (request.body instanceof Stream) {
+        const form = JSON.stringify(['raw', request.headers['content-type']?.toLowerCase()])
+        return { body: request.body as Readable, form, multipart: false }
+      }
       throw new UnsupportedMediaTypeError('Expected Content-Type image/* or multipart/form-data')
     }
     let part: MultipartFile | undefined
@@ -130,7 +138,12 @@ export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       part.file.resume() // drain it, or the request never ends
       throw new MissingFileError(`Expected the image in field "file" but received field "${part.fieldname}"`)
     }
-    return { body: part.file, multipart: true }
+    // The text fields sent before the file, with the file's own name and type (the boundary is random: left out).
+    const fields = Object.values(part.fields)
+      .flat()
+      .flatMap((f) => (f && f.type === 'field' ? [[f.fieldname, String(f.value)]] : []))
+    const form = JSON.stringify(['multipart', part.filename, part.mimetype, fields])
+    return { body: part.file, form, multipart: true }
   }
 
   app.get(

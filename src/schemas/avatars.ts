@@ -1,6 +1,7 @@
 import { Type } from 'typebox'
 import { FALLBACK_FORMAT, OUTPUT_FORMATS, type OutputFormat } from '../avatars/formats.ts'
-import { BearerSecurity, ErrorRef, IdParams, Nullable } from './common.ts'
+import { BearerSecurity, ErrorRef, errorRef, IdParams, Nullable } from './common.ts'
+import { IdempotencyKeyHeaders } from './idempotency.ts'
 
 const Format = Type.Union(OUTPUT_FORMATS.map((f) => Type.Literal(f)))
 
@@ -24,16 +25,24 @@ export const AvatarView = Nullable(
 
 export const uploadAvatarRouteSchema = {
   summary: 'Upload an avatar: raw image bytes (Content-Type: image/*) or multipart/form-data with field "file"',
+  description:
+    'With an `Idempotency-Key` header (scoped to the user) the upload is safe to retry: a retry of the same bytes ' +
+    "(and, for a form, the same file name, type and fields) gets the first upload's job again " +
+    '(`Idempotent-Replayed: true`) and queues nothing.',
   security: BearerSecurity,
   params: IdParams,
+  headers: IdempotencyKeyHeaders,
   response: {
     202: Type.Object({ jobId: Type.String({ format: 'uuid' }), status: Type.Literal('queued') }),
     400: ErrorRef,
     401: ErrorRef,
     403: ErrorRef,
+    409: errorRef('IDEMPOTENCY_KEY_IN_FLIGHT: a request with this Idempotency-Key is still running'),
     413: ErrorRef,
     415: ErrorRef,
-    422: ErrorRef,
+    422: errorRef(
+      'IMAGE_TOO_LARGE, IMAGE_UNDECODABLE; or IDEMPOTENCY_KEY_REUSED: this Idempotency-Key came with another upload',
+    ),
     429: ErrorRef,
     503: ErrorRef,
   },

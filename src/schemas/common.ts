@@ -19,4 +19,7 @@ export const ErrorResponse = Type.Object(
 
 export const ErrorRef = Type.Ref('ErrorResponse')
 
+/** An error answer whose codes the OpenAPI document names, where one status covers several cases. */
+export const errorRef = (description: string) => Type.Ref('ErrorResponse', { description })
+
 export const BearerSecurity = [{ bearer: [] }]

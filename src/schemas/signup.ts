@@ -1,6 +1,7 @@
 import { type Static, Type } from 'typebox'
 import { EXPECTED } from '../validation-messages.ts'
-import { ErrorRef, Id } from './common.ts'
+import { ErrorRef, errorRef, Id } from './common.ts'
+import { IdempotencyKeyHeaders } from './idempotency.ts'
 
 /*
  * A name goes into mail text and onto a public profile: no control characters (a CR LF would start a forged
@@ -42,6 +43,18 @@ export const SignupResponse = Type.Object({
 
 export const signupRouteSchema = {
   summary: 'Sign a user up; the welcome mail and admin notice are sent in the background',
+  description:
+    'With an `Idempotency-Key` header the signup is safe to retry: a retry of the same body gets the same user, ' +
+    'jobs and a working token (`Idempotent-Replayed: true`) instead of `409 EMAIL_TAKEN`.',
+  headers: IdempotencyKeyHeaders,
   body: SignupBody,
-  response: { 201: SignupResponse, 400: ErrorRef, 409: ErrorRef, 413: ErrorRef, 415: ErrorRef, 429: ErrorRef },
+  response: {
+    201: SignupResponse,
+    400: ErrorRef,
+    409: errorRef('EMAIL_TAKEN; or IDEMPOTENCY_KEY_IN_FLIGHT: a request with this Idempotency-Key is still running'),
+    413: ErrorRef,
+    415: ErrorRef,
+    422: errorRef('IDEMPOTENCY_KEY_REUSED: this Idempotency-Key came with another body'),
+    429: ErrorRef,
+  },
 }

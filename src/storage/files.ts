@@ -19,11 +19,18 @@ export class SourceFailed extends Error {
  * bytes are on disk. Over `limit` bytes, or on any error, the partial file is removed and its descriptor closed.
  * The source is left undestroyed (only unpiped), so the caller can still answer on its connection.
  */
-export async function receiveToFile(source: Readable, file: string, limit: number): Promise<number> {
+export async function receiveToFile(
+  source: Readable,
+  file: string,
+  limit: number,
+  /** Sees every chunk on its way (a digest of the bytes), without a second read of the file. */
+  observe?: (chunk: Buffer) => void,
+): Promise<number> {
   let bytes = 0
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       bytes += chunk.length
+      observe?.(chunk)
       callback(bytes > limit ? new TooManyBytes(`more than ${limit} bytes`) : null, chunk)
     },
   })

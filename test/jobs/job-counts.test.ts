@@ -79,6 +79,8 @@ t.test('a database made before the counts gets them from its rows at the migrati
   // As it was at 0004: no table, no triggers, 0005 (nor any later migration) not yet applied.
   // 0009 left as it is (a CHECK that admits one more status): it finds its edit made and records itself again.
   await sql`DELETE FROM kysely_migration WHERE name = '0009_jobs_cancelled'`.execute(db)
+  await sql`DROP TABLE idempotency_keys`.execute(db)
+  await sql`DELETE FROM kysely_migration WHERE name = '0008_idempotency_keys'`.execute(db)
   await sql`DROP INDEX jobs_fair_claim`.execute(db)
   await sql`DROP INDEX jobs_fair_owner`.execute(db)
   await sql`ALTER TABLE jobs DROP COLUMN fair_rank`.execute(db)
