@@ -1,8 +1,8 @@
-import { PostgresAdapter, type Selectable, sql } from 'kysely'
+import { PostgresAdapter, type Selectable, type SelectQueryBuilder, sql } from 'kysely'
 import { compiledOnce } from '../db/compiled.ts'
 import type { Database, Db } from '../db/database.ts'
 import { rowId } from '../db/row-id.ts'
-import type { JobsTable } from '../db/schema.ts'
+import type { JobsTable, Schema } from '../db/schema.ts'
 import { fairRank } from './fair-rank.ts'
 import type { Job, JobChange, JobErrorInfo, JobStatus, Journal, NewJob } from './types.ts'
 
@@ -80,25 +80,35 @@ const insertJobs = (count: number) => {
   return query
 }
 
-/** Claims a kind's oldest due jobs; values: now (started_at), kind, now (due by), how many. */
-const claimKind = compiledOnce((db, value) =>
-  db
+/** The ids a claim picks, as a subquery of `jobs`: the frame claimKind and claimFair share. */
+type PickDue = (
+  jobs: SelectQueryBuilder<Schema, 'jobs', { id: string }>,
+) => SelectQueryBuilder<Schema, 'jobs', { id: string }>
+
+/** Marks the jobs `pick` chooses running (at `startedAt`, a slot of the compiled query) and answers them. */
+function claimPicked(db: Db, startedAt: never, pick: PickDue) {
+  return db
     .updateTable('jobs')
-    .set((eb) => ({ status: 'running', attempts: eb('attempts', '+', 1), started_at: value(0) }))
+    .set((eb) => ({ status: 'running', attempts: eb('attempts', '+', 1), started_at: startedAt }))
     .where('id', 'in', (eb) => {
-      const due = eb
-        .selectFrom('jobs')
-        .select('id')
-        .where('status', '=', 'queued')
-        .where('kind', '=', value(1))
-        .where('run_at', '<=', value(2))
-        .orderBy('run_at')
-        .orderBy('created_at')
-        .limit(value(3))
+      const due = pick(eb.selectFrom('jobs').select('id'))
       // One claimer per row in PostgreSQL, where several processes may claim at once.
       return db.getExecutor().adapter instanceof PostgresAdapter ? due.forUpdate().skipLocked() : due
     })
-    .returningAll(),
+    .returningAll()
+}
+
+/** Claims a kind's oldest due jobs; values: now (started_at), kind, now (due by), how many. */
+const claimKind = compiledOnce((db, value) =>
+  claimPicked(db, value(0), (jobs) =>
+    jobs
+      .where('status', '=', 'queued')
+      .where('kind', '=', value(1))
+      .where('run_at', '<=', value(2))
+      .orderBy('run_at')
+      .orderBy('created_at')
+      .limit(value(3)),
+  ),
 )
 
 /*
@@ -116,23 +126,16 @@ const RUN_AT = sql<number>`+run_at`
 
 /** Claims a fair kind's due jobs lowest rank first; values: now (started_at), kind, now (due by), how many. */
 const claimFair = compiledOnce((db, value) =>
-  db
-    .updateTable('jobs')
-    .set((eb) => ({ status: 'running', attempts: eb('attempts', '+', 1), started_at: value(0) }))
-    .where('id', 'in', (eb) => {
-      const due = eb
-        .selectFrom('jobs')
-        .select('id')
-        .where(QUEUED_RANKED)
-        .where('kind', '=', value(1))
-        .where(RUN_AT, '<=', value(2))
-        .orderBy('fair_rank')
-        .orderBy('run_at')
-        .orderBy('created_at')
-        .limit(value(3))
-      return db.getExecutor().adapter instanceof PostgresAdapter ? due.forUpdate().skipLocked() : due
-    })
-    .returningAll(),
+  claimPicked(db, value(0), (jobs) =>
+    jobs
+      .where(QUEUED_RANKED)
+      .where('kind', '=', value(1))
+      .where(RUN_AT, '<=', value(2))
+      .orderBy('fair_rank')
+      .orderBy('run_at')
+      .orderBy('created_at')
+      .limit(value(3)),
+  ),
 )
 
 /**
