@@ -1,23 +1,15 @@
 import path from 'node:path'
 import Sqlite from 'better-sqlite3'
 import t from 'tap'
-import { openDatabase } from '../../src/db/database.ts'
-import { tempDataDir, watchErrorsQuietly } from '../helpers/app.ts'
+import { tempDataDir } from '../helpers/app.ts'
+import { openJournalFile } from '../helpers/database.ts'
 
 /*
  * Migration 0009 lets the jobs table hold 'cancelled' on a SQLite file that already holds jobs, without rebuilding
  * the table: the CHECK's text is edited in place. The file is taken back to 0008 by hand (0001's CHECK, 0009 not
  * recorded), with jobs in it, then opened as deckhand opens it.
  */
-const open = (file: string) =>
-  openDatabase({
-    url: undefined,
-    sqliteFile: file,
-    synchronous: 'NORMAL',
-    poolSize: 1,
-    watchErrors: watchErrorsQuietly,
-    timeoutMs: 2000,
-  })
+const open = (file: string) => openJournalFile(file)
 
 t.test('a journal with jobs in it takes cancelled jobs after 0009, its rows and pages untouched', async (t) => {
   const file = path.join(tempDataDir(t), 'deckhand.db')

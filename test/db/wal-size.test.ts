@@ -2,21 +2,15 @@ import fs from 'node:fs'
 import path from 'node:path'
 import Sqlite from 'better-sqlite3'
 import t from 'tap'
-import { openDatabase, WAL_SIZE_LIMIT_BYTES } from '../../src/db/database.ts'
+import { WAL_SIZE_LIMIT_BYTES } from '../../src/db/database.ts'
 import { holdStatements } from '../../src/db/sqlite-handles.ts'
-import { tempDataDir, watchErrorsQuietly } from '../helpers/app.ts'
+import { tempDataDir } from '../helpers/app.ts'
+import { openJournalFile } from '../helpers/database.ts'
 import { fillJobs } from '../helpers/journal.ts'
 
 t.test('a WAL that a held-back checkpoint let grow is truncated back once the checkpoint can finish', async (t) => {
   const file = path.join(tempDataDir(t), 'deckhand.db')
-  const database = await openDatabase({
-    url: undefined,
-    sqliteFile: file,
-    synchronous: 'NORMAL',
-    poolSize: 1,
-    watchErrors: watchErrorsQuietly,
-    timeoutMs: 2000,
-  })
+  const database = await openJournalFile(file)
   t.teardown(() => database.close())
   const walBytes = () => fs.statSync(`${file}-wal`).size
 
