@@ -7,8 +7,8 @@
 /** Features: each owns its routes' logic, its job kinds and its tables' use. */
 const FEATURE = '^src/(avatars|users|auth|mail|webhooks|dashboard)/'
 
-/** Where the features are assembled into a process: services.ts wires them, app.ts and server.ts start it. */
-const COMPOSITION_ROOT = '^src/(services|app|server|startup-notes)\\.ts$'
+/** Where the features are assembled into a process: services.ts wires them from job-kinds.ts' list, app.ts and server.ts start it. */
+const COMPOSITION_ROOT = '^src/(services|job-kinds|app|server|startup-notes)\\.ts$'
 
 /**
  * Machinery: the job runners and stores, the database, image work, storage, fastify's plugins, and every module at
@@ -17,7 +17,7 @@ const COMPOSITION_ROOT = '^src/(services|app|server|startup-notes)\\.ts$'
  */
 const MACHINERY = [
   '^src/(db|jobs|images|storage|plugins|idempotency)/',
-  '^src/(?!(services|app|server|startup-notes)\\.ts$)[^/]+\\.ts$',
+  '^src/(?!(services|job-kinds|app|server|startup-notes)\\.ts$)[^/]+\\.ts$',
 ]
 
 /**

@@ -62,8 +62,11 @@ export function createMetrics(sources: {
   errors: ErrorCounter
   /** Every job kind, so that each has a queue latency from the first scrape on (0 while nothing waits). */
   kinds: readonly string[]
+  /** The kinds whose attempts are mail sends (deckhand_mail_attempts_total). */
+  mailKinds: readonly string[]
 }): Metrics {
   const registry = new client.Registry()
+  const mailKinds = new Set(sources.mailKinds)
   registry.registerMetric(sources.errors.metric)
   // Includes nodejs_eventloop_lag_p50/p90/p99_seconds, from monitorEventLoopDelay at 10 ms resolution and
   // reset at every scrape: each scrape reports the interval since the one before.
@@ -239,7 +242,7 @@ export function createMetrics(sources: {
     },
     observeJob(job, outcome, ms) {
       jobs.observe({ kind: job.kind, outcome }, ms / 1000)
-      if (job.kind.startsWith('mail.')) mail.inc({ kind: job.kind, outcome })
+      if (mailKinds.has(job.kind)) mail.inc({ kind: job.kind, outcome })
     },
     observeJobsSwept(status, count) {
       jobsSwept.inc({ status }, count)

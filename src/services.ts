@@ -1,12 +1,8 @@
 import fs from 'node:fs'
 import type { Logger } from 'pino'
 import { AuthFailureLimit } from './auth/failure-limit.ts'
-import { FALLBACK_FORMAT } from './avatars/formats.ts'
-import { AvatarKind } from './avatars/job.ts'
 import { avatarOrphansTask } from './avatars/orphans.ts'
-import { avatarHandler } from './avatars/process.ts'
 import { type AvatarsRepository, createAvatarsRepository } from './avatars/repository.ts'
-import { avatarCancelCleanup, avatarRetryCheck } from './avatars/retry-check.ts'
 import { UploadSlots } from './avatars/upload-slots.ts'
 import type { Config } from './config.ts'
 import { createDashboardSessions, type DashboardSessions } from './dashboard/sessions.ts'
@@ -16,6 +12,7 @@ import { IdempotencyGuard } from './idempotency/guard.ts'
 import { createIdempotencyRecords } from './idempotency/records.ts'
 import { idempotencyRetentionTask } from './idempotency/retention.ts'
 import { createImagePool, createInlineImageRunner, type ImagePool } from './images/pool.ts'
+import { type DeckhandJobKind, JOB_KINDS } from './job-kinds.ts'
 import { BullRunner } from './jobs/bullmq-runner.ts'
 import { createBullStore } from './jobs/bullmq-store.ts'
 import type { CancelCleanups } from './jobs/cancel.ts'
@@ -23,35 +20,21 @@ import { createDbJournal } from './jobs/db-journal.ts'
 import { Dispatcher } from './jobs/dispatcher.ts'
 import { JobChangeHub } from './jobs/job-events.ts'
 import { JobWaiters } from './jobs/job-waiters.ts'
+import { JobKinds } from './jobs/kind.ts'
 import { retentionTask } from './jobs/retention.ts'
 import type { RetryChecks } from './jobs/retry.ts'
 import { Sweeper, type SweepTask } from './jobs/sweeper.ts'
-import type { JobRunner, JobStore, Lane } from './jobs/types.ts'
+import type { Job, JobRunner, JobStore } from './jobs/types.ts'
 import { mailFolderRetentionTask } from './mail/folder-retention.ts'
-import { MailKind } from './mail/kinds.ts'
-import { mailHandlers } from './mail/signup-mails.ts'
+import { mailLane } from './mail/kinds.ts'
 import { createMailTransport, type MailTransport } from './mail/transport.ts'
 import { createErrorCounter, createMetrics, type Metrics } from './metrics.ts'
 import type { ObjectStore } from './storage/object-store.ts'
 import { openObjectStore } from './storage/open-store.ts'
 import { type StoragePaths, storagePaths } from './storage/paths.ts'
 import { createUsersRepository, type UsersRepository } from './users/repository.ts'
-import { avatarWebhookEvents } from './webhooks/avatar-events.ts'
-import { webhookDeliveryHandler } from './webhooks/deliver.ts'
-import { WebhookDeliveryKind } from './webhooks/kinds.ts'
+import { webhookJobEvents } from './webhooks/job-events.ts'
 import { createWebhooksRepository, type WebhooksRepository } from './webhooks/repository.ts'
-
-/** Every job kind there is: the BullMQ queues and the metrics' labels. */
-const JOB_KINDS = [MailKind.welcome, MailKind.adminNotice, AvatarKind, WebhookDeliveryKind]
-/** The kinds of lanes with a per-owner share (Lane.perOwner): the webhooks lane's. */
-const SHARED_KINDS = [WebhookDeliveryKind]
-/**
- * Kinds dispatched fairly between owners (src/jobs/fair-rank.ts): one user's backlog of images or deliveries does
- * not hold up another's. Mail is not among them: a user has one or two mails, never a backlog.
- */
-const FAIR_KINDS = [AvatarKind, WebhookDeliveryKind]
-/** Kinds whose pending jobs are counted per owner (MAX_PENDING_JOBS_PER_USER). */
-const OWNER_COUNTED_KINDS = [AvatarKind]
 
 /** What a process does: `all` (the default) serves HTTP and runs jobs; `api` only serves; `worker` only runs. */
 export type Role = 'all' | 'api' | 'worker'
@@ -101,11 +84,14 @@ export interface ServicesOptions {
   role?: Role
   /** The image worker module; tests substitute one that crashes on purpose. */
   workerFile?: string
+  /** The job kinds this process knows: JOB_KINDS, or (tests) a list with kinds of their own. */
+  kinds?: readonly DeckhandJobKind[]
 }
 
 /** Opens the database and the queue, and for job-running roles the image pool, the mail transport and the runner. */
 export async function createServices(config: Config, log: Logger, options: ServicesOptions = {}): Promise<Services> {
   const role = options.role ?? 'all'
+  const kinds = new JobKinds(options.kinds ?? JOB_KINDS)
   const paths = storagePaths(config.dataDir)
   const errors = createErrorCounter()
   const watchErrors = errorWatcher(log, errors.count)
@@ -117,16 +103,16 @@ export async function createServices(config: Config, log: Logger, options: Servi
     watchErrors,
     timeoutMs: config.DEPENDENCY_TIMEOUT_MS,
   })
-  const journal = config.QUEUE === 'journal' ? createDbJournal(database, { fairKinds: FAIR_KINDS }) : undefined
+  const journal = config.QUEUE === 'journal' ? createDbJournal(database, { fairKinds: kinds.fair }) : undefined
   const bull = journal
     ? undefined
     : createBullStore(database, {
         redisUrl: config.REDIS_URL as string,
         prefix: config.QUEUE_PREFIX,
-        kinds: JOB_KINDS,
-        deferringKinds: SHARED_KINDS,
-        fairKinds: FAIR_KINDS,
-        ownerCountedKinds: OWNER_COUNTED_KINDS,
+        kinds: kinds.names,
+        deferringKinds: kinds.shared,
+        fairKinds: kinds.fair,
+        ownerCountedKinds: kinds.countedPerOwner,
         maxAttempts: config.MAX_ATTEMPTS,
         keepSucceededMs: config.JOB_RETENTION_MS,
         keepFailedMs: config.FAILED_JOB_RETENTION_MS,
@@ -175,9 +161,18 @@ export async function createServices(config: Config, log: Logger, options: Servi
     perAddress: config.MAX_UPLOADS_IN_FLIGHT_PER_IP,
   })
   // Each kind's feature says which of its failed jobs an admin may retry; an api with no runner asks too.
-  const retryChecks: RetryChecks = { [AvatarKind]: avatarRetryCheck(store) }
-  const cancelCleanups: CancelCleanups = { [AvatarKind]: avatarCancelCleanup(store) }
-  const metrics = createMetrics({ queue, pool, database, waiters, uploads, errors, kinds: JOB_KINDS })
+  const retryChecks: RetryChecks = kinds.retryChecks({ store })
+  const cancelCleanups: CancelCleanups = kinds.cancelCleanups({ store })
+  const metrics = createMetrics({
+    queue,
+    pool,
+    database,
+    waiters,
+    uploads,
+    errors,
+    kinds: kinds.names,
+    mailKinds: kinds.inLane(mailLane),
+  })
   let mail: MailTransport | undefined
   let runner: JobRunner | undefined
   if (pool) {
@@ -189,56 +184,17 @@ export async function createServices(config: Config, log: Logger, options: Servi
       timeoutMs: config.MAIL_TIMEOUT_MS,
       watchErrors,
     })
-    const lanes: Lane[] = [
-      {
-        name: 'mail',
-        concurrency: config.MAIL_CONCURRENCY,
-        handlers: mailHandlers({
-          transport: mail,
-          adminEmail: config.ADMIN_EMAIL,
-          messageIdDomain: mailDomain(config.MAIL_FROM),
-        }),
-      },
-      {
-        // On the event loop like mail: a delivery is a request and a wait for its answer.
-        name: 'webhooks',
-        concurrency: config.WEBHOOK_CONCURRENCY,
-        // A receiver that never answers holds a slot for WEBHOOK_TIMEOUT_MS: only its owner's.
-        perOwner: config.WEBHOOK_CONCURRENCY_PER_USER,
-        handlers: {
-          [WebhookDeliveryKind]: webhookDeliveryHandler({
-            webhooks,
-            timeoutMs: config.WEBHOOK_TIMEOUT_MS,
-            allowInsecure: config.WEBHOOK_ALLOW_INSECURE,
-            allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
-            onOutcome: metrics.observeWebhookDelivery,
-          }),
-        },
-      },
-      {
-        // Fed only as many jobs as the pool has threads; the rest wait in the journal, not in memory.
-        name: 'images',
-        concurrency: config.poolThreads,
-        handlers: {
-          [AvatarKind]: avatarHandler({
-            pool,
-            avatars,
-            paths,
-            store,
-            sizes: config.avatarSizes,
-            formats: [...config.avatarFormats, FALLBACK_FORMAT],
-            maxPixels: config.MAX_INPUT_PIXELS,
-            timeoutMs: config.IMAGE_TIMEOUT_MS,
-          }),
-        },
-      },
-    ]
+    const lanes = kinds.lanes(config, { config, database, pool, paths, store, mail, metrics })
+    const publishEvent = webhookJobEvents({ database, queue, webhooks })
     const retries = {
       maxAttempts: config.MAX_ATTEMPTS,
       retryBaseMs: config.RETRY_BASE_MS,
       retryMaxMs: config.RETRY_MAX_MS,
-      // An avatar job's end queues its owner's webhook delivery.
-      onFinished: avatarWebhookEvents({ database, queue, webhooks }),
+      // A job whose kind has events (an avatar's ready or failed) queues its owner's webhook delivery.
+      onFinished: async (job: Job) => {
+        const event = kinds.eventOf(job)
+        if (event) await publishEvent(job, event)
+      },
     }
     runner = journal
       ? new Dispatcher({
@@ -258,7 +214,7 @@ export async function createServices(config: Config, log: Logger, options: Servi
           log,
           watchErrors,
           onSettled: metrics.observeJob,
-          ownerCountedKinds: OWNER_COUNTED_KINDS,
+          ownerCountedKinds: kinds.countedPerOwner,
         })
   }
   const idempotencyRecords = createIdempotencyRecords(database.db)
@@ -350,8 +306,4 @@ export async function createServices(config: Config, log: Logger, options: Servi
       metrics.close()
     },
   }
-}
-
-function mailDomain(from: string): string {
-  return from.match(/@([A-Za-z0-9.-]+)/)?.[1] ?? 'deckhand.local'
 }

@@ -19,8 +19,9 @@ import { isPending, type Job, type JobStore } from '../jobs/types.ts'
 import { readHead, receiveToFile, TooManyBytes } from '../storage/files.ts'
 import type { ObjectStore } from '../storage/object-store.ts'
 import type { StoragePaths } from '../storage/paths.ts'
-import { type AvatarJobPayload, AvatarKind } from './job.ts'
+import type { AvatarJobPayload } from './job.ts'
 import { originalKey } from './keys.ts'
+import { avatarJob } from './kind.ts'
 import type { AvatarsRepository } from './repository.ts'
 
 export interface AcceptDeps {
@@ -130,7 +131,7 @@ async function storeUpload(
     accepted = await transact(deps.database, async (tx) => {
       const { seq, previous } = await deps.avatars.recordUpload(userId, tx.db)
       const payload: AvatarJobPayload = { userId, seq, original: name }
-      const [job] = (await deps.queue.enqueue(tx, [{ kind: AvatarKind, ownerId: userId, payload }])) as [Job]
+      const [job] = (await deps.queue.enqueue(tx, [avatarJob.job(userId, payload)])) as [Job]
       await deps.avatars.setLatestJob(userId, job.id, tx.db)
       await record?.(tx, { status: 202, body: { jobId: job.id }, tokenSalt: null })
       return { jobId: job.id, previous }

@@ -29,10 +29,10 @@ export interface AvatarHandlerOptions {
  * store: the pool works on local files whatever the store is. A store out of reach throws, and the job is tried
  * again like any other fault that is not the image's.
  */
-export function avatarHandler(options: AvatarHandlerOptions): JobHandler {
+export function avatarHandler(options: AvatarHandlerOptions): JobHandler<AvatarJobPayload> {
   const { pool, avatars, paths, store } = options
   return async (job, ctx) => {
-    const payload = job.payload as AvatarJobPayload
+    const { payload } = job
     await fs.mkdir(paths.scratch, { recursive: true })
     const scratch = await fs.mkdtemp(path.join(paths.scratch, `${job.id}-`))
     try {

@@ -5,7 +5,7 @@ import autocannon from 'autocannon'
 import { request } from 'undici'
 import { loadConfig } from '../config.ts'
 import { type AvatarTask, renderAvatar } from '../images/avatar-pipeline.ts'
-import { MailKind } from '../mail/kinds.ts'
+import { mailKinds as mailJobKinds } from '../mail/kinds.ts'
 import { progress } from './progress.ts'
 import { median, metricValue, percentile, steadyRate } from './stats.ts'
 import { type Recorder, type Timelines, untimed } from './timeline.ts'
@@ -247,7 +247,7 @@ async function scrape(url: string) {
   return (await fetch(`${url}/metrics`)).text()
 }
 
-const mailKinds = Object.values(MailKind)
+const mailKinds = mailJobKinds.map((k) => k.name)
 
 /** Mails sent per second between two scrapes, and mail jobs waiting at the second: does the background keep up? */
 function mailBetween(before: string, after: string, seconds: number) {

@@ -11,7 +11,7 @@ import Sqlite from 'better-sqlite3'
 import Fastify from 'fastify'
 import { Kysely, SqliteDialect } from 'kysely'
 import { migrateToLatest } from '../db/migrations.ts'
-import { MailKind } from '../mail/kinds.ts'
+import { adminNoticeMailJob, welcomeMailJob } from '../mail/kinds.ts'
 
 const sqlite = new Sqlite(path.join(process.env.DATA_DIR ?? '.', 'limit.sqlite'))
 sqlite.pragma('journal_mode = WAL')
@@ -29,7 +29,7 @@ const signUp = sqlite.transaction((id: string, email: string, name: string | nul
   const now = Date.now()
   insertUser.run(id, email, email.toLowerCase(), name, hash, now)
   const payload = JSON.stringify({ userId: id, email, name })
-  const jobs = [MailKind.welcome, MailKind.adminNotice].map((kind) => {
+  const jobs = [welcomeMailJob.name, adminNoticeMailJob.name].map((kind) => {
     const jobId = randomUUID()
     insertJob.run(jobId, kind, id, payload, now, now)
     return { id: jobId, kind }

@@ -164,7 +164,7 @@ export interface JobContext {
   setStage(stage: string): void
 }
 
-export type JobHandler = (job: Job, ctx: JobContext) => Promise<unknown>
+export type JobHandler<P = unknown> = (job: Job<P>, ctx: JobContext) => Promise<unknown>
 
 /** A set of job kinds that share a concurrency budget (mail on the event loop, images in the pool). */
 export interface Lane {

@@ -1,37 +1,38 @@
 import { JobErrorCode, JobFailure } from '../errors.ts'
 import type { JobHandler } from '../jobs/types.ts'
-import { MailKind } from './kinds.ts'
-import { adminSignupNotice, type RenderedMail, type SignupFacts, welcomeMail } from './templates.ts'
+import type { RenderedMail, SignupFacts } from './templates.ts'
 import type { MailTransport } from './transport.ts'
 
 export interface MailHandlerOptions {
   transport: MailTransport
-  adminEmail: string
   /** Right-hand side of generated Message-IDs. */
   messageIdDomain: string
 }
 
-/** Job handlers that render a signup mail and hand it to the transport. */
-export function mailHandlers(options: MailHandlerOptions): Record<string, JobHandler> {
-  const send =
-    (render: (u: SignupFacts) => RenderedMail, to: (u: SignupFacts) => string): JobHandler =>
-    async (job, ctx) => {
-      const facts = job.payload as SignupFacts
-      const messageId = `<${job.id}@${options.messageIdDomain}>`
-      const recipient = to(facts)
-      try {
-        await options.transport.send({ messageId, to: recipient, ...render(facts) })
-      } catch (err) {
-        throw smtpFailure(err as SmtpError)
-      }
-      ctx.log.debug({ to: recipient }, 'mail sent')
-      // The owner reads this result: the recipient is theirs to see only when it is their own address.
-      return recipient === facts.email ? { messageId, to: recipient } : { messageId }
+/** The handler of one signup mail: renders it for the job's facts and hands it to the transport. */
+export function signupMailHandler(
+  options: MailHandlerOptions,
+  render: (u: SignupFacts) => RenderedMail,
+  to: (u: SignupFacts) => string,
+): JobHandler<SignupFacts> {
+  return async (job, ctx) => {
+    const facts = job.payload
+    const messageId = `<${job.id}@${options.messageIdDomain}>`
+    const recipient = to(facts)
+    try {
+      await options.transport.send({ messageId, to: recipient, ...render(facts) })
+    } catch (err) {
+      throw smtpFailure(err as SmtpError)
     }
-  return {
-    [MailKind.welcome]: send(welcomeMail, (u) => u.email),
-    [MailKind.adminNotice]: send(adminSignupNotice, () => options.adminEmail),
+    ctx.log.debug({ to: recipient }, 'mail sent')
+    // The owner reads this result: the recipient is theirs to see only when it is their own address.
+    return recipient === facts.email ? { messageId, to: recipient } : { messageId }
   }
+}
+
+/** The right-hand side of MAIL_FROM, for Message-IDs of our own. */
+export function mailDomain(from: string): string {
+  return from.match(/@([A-Za-z0-9.-]+)/)?.[1] ?? 'deckhand.local'
 }
 
 /** What nodemailer puts on a failed send: the server's reply code and text when there was a reply. */

@@ -4,6 +4,7 @@ export interface RenderedMail {
   html: string
 }
 
+/** What a signup mail is made from (the payload of its jobs: mail/kinds.ts). */
 export interface SignupFacts {
   userId: string
   email: string

@@ -5,7 +5,7 @@ import { EmailTakenError } from '../errors.ts'
 import { requestFingerprint } from '../idempotency/fingerprint.ts'
 import type { IdempotencyGuard } from '../idempotency/guard.ts'
 import type { JobStore } from '../jobs/types.ts'
-import { MailKind } from '../mail/kinds.ts'
+import { adminNoticeMailJob, welcomeMailJob } from '../mail/kinds.ts'
 import type { SignupFacts } from '../mail/templates.ts'
 import { randomBase64url } from '../random-pool.ts'
 import type { UsersRepository } from './repository.ts'
@@ -97,9 +97,6 @@ async function createUser(deps: SignupDeps, tx: Transaction, id: string, tokenHa
   const name = input.name?.trim() || null
   const facts: SignupFacts = { userId: id, email, name }
   await deps.users.insert({ id, email, name, tokenHash, createdAt: (deps.clock ?? Date.now)() }, tx.db)
-  const jobs = await deps.queue.enqueue(tx, [
-    { kind: MailKind.welcome, ownerId: id, payload: facts },
-    { kind: MailKind.adminNotice, ownerId: id, payload: facts },
-  ])
+  const jobs = await deps.queue.enqueue(tx, [welcomeMailJob.job(id, facts), adminNoticeMailJob.job(id, facts)])
   return jobs.map((j) => ({ id: j.id, kind: j.kind }))
 }

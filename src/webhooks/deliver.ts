@@ -1,14 +1,23 @@
 import type { LookupFunction } from 'node:net'
 import { Webhook } from 'standardwebhooks'
+import { type Static, Type } from 'typebox'
 import { JobErrorCode, JobFailure } from '../errors.ts'
 import type { JobHandler } from '../jobs/types.ts'
 import type { WebhookOutcome } from '../metrics.ts'
 import { guardedAgents, TargetRefusedError } from './guard.ts'
-import type { WebhookDeliveryPayload } from './kinds.ts'
 import { PostTimeoutError, post, retryAfterMs } from './post.ts'
 import type { WebhooksRepository } from './repository.ts'
 import { hostResolver } from './resolve-host.ts'
 import { checkWebhookUrl, type WebhookUrlPolicy } from './url-policy.ts'
+
+/** What a delivery job carries: whose webhook, which event (a kind's KindEvents), its data, and when (epoch ms). */
+export const WebhookDeliveryPayload = Type.Object({
+  userId: Type.String(),
+  event: Type.String(),
+  data: Type.Unknown(),
+  occurredAt: Type.Number(),
+})
+export type WebhookDeliveryPayload = Static<typeof WebhookDeliveryPayload>
 
 export interface DeliveryOptions extends WebhookUrlPolicy {
   webhooks: WebhooksRepository
@@ -30,13 +39,13 @@ export interface DeliveryOptions extends WebhookUrlPolicy {
  * retried, after the receiver's Retry-After if it sent one; any other 4xx fails at once; an address the SSRF
  * guard refuses fails at once (WEBHOOK_TARGET_REFUSED).
  */
-export function webhookDeliveryHandler(options: DeliveryOptions): JobHandler {
+export function webhookDeliveryHandler(options: DeliveryOptions): JobHandler<WebhookDeliveryPayload> {
   const lookup =
     options.lookup ??
     hostResolver({ timeoutMs: options.timeoutMs, servers: options.dnsServers, systemFallback: options.allowPrivate })
   const agents = guardedAgents({ allowPrivate: options.allowPrivate, lookup })
   return async (job, ctx) => {
-    const payload = job.payload as WebhookDeliveryPayload
+    const { payload } = job
     const hook = await options.webhooks.get(payload.userId)
     // Removed since: the user asked for no more calls.
     if (!hook) return { delivered: false, reason: 'the webhook was removed' }

@@ -7,7 +7,7 @@ import pg from 'pg'
 import type { Test } from 'tap'
 import { AvatarKind } from '../../src/avatars/job.ts'
 import { holdStatements } from '../../src/db/sqlite-handles.ts'
-import { MailKind } from '../../src/mail/kinds.ts'
+import { adminNoticeMailJob, welcomeMailJob } from '../../src/mail/kinds.ts'
 import { fastEnv, fixture, type SignedUp, signup, tempDataDir } from './app.ts'
 import { type ServerProcess, startServerProcess } from './server-process.ts'
 import { redisUrl, scaledEnv } from './services.ts'
@@ -147,8 +147,8 @@ export function idempotentRetryScenarios(t: Test, backend: Backend): void {
   const exactlyOne = async (t: Test, base: string, email: string, answer: Answer) => {
     t.same(await backend.usersWithEmail(email), [answer.id], 'exactly one user, the one answered')
     const jobs = [
-      ...(await backend.jobsOf(MailKind.welcome, answer.id)),
-      ...(await backend.jobsOf(MailKind.adminNotice, answer.id)),
+      ...(await backend.jobsOf(welcomeMailJob.name, answer.id)),
+      ...(await backend.jobsOf(adminNoticeMailJob.name, answer.id)),
     ]
     t.same(jobs.sort(), answer.jobs.map((j) => j.id).sort(), 'one set of mail jobs, those answered')
     t.ok(await tokenWorks(base, answer.token, answer.jobs[0]?.id as string), 'the token works')

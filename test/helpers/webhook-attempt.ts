@@ -2,7 +2,7 @@ import type { LookupFunction } from 'node:net'
 import pino from 'pino'
 import type { Job } from '../../src/jobs/types.ts'
 import type { WebhookOutcome } from '../../src/metrics.ts'
-import { webhookDeliveryHandler } from '../../src/webhooks/deliver.ts'
+import { type WebhookDeliveryPayload, webhookDeliveryHandler } from '../../src/webhooks/deliver.ts'
 import type { WebhooksRepository } from '../../src/webhooks/repository.ts'
 
 /** Resolves every name to `address`, as a DNS server controlled by an attacker would. */
@@ -15,7 +15,7 @@ export const resolvingTo =
     else (callback as (e: null, a: string, f: number) => void)(null, address, family)
   }
 
-export function deliveryJob(userId: string): Job {
+export function deliveryJob(userId: string): Job<WebhookDeliveryPayload> {
   return {
     id: '6f1c1a9e-1b2c-4d3e-8f40-5a6b7c8d9e0f',
     kind: 'webhook.delivery',
