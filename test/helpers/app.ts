@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import pino from 'pino'
-import { buildApp } from '../../src/app.ts'
+import { type AppOptions, buildApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
 import { errorWatcher, type WatchErrors } from '../../src/error-events.ts'
 
@@ -39,9 +39,13 @@ export function tempDataDir(t: Teardown): string {
 }
 
 /** The real app on a temporary DATA_DIR, ready (dispatcher running), closed when the test ends. */
-export async function startApp(t: Teardown, env: Record<string, string> = {}): Promise<FastifyInstance> {
+export async function startApp(
+  t: Teardown,
+  env: Record<string, string> = {},
+  options: AppOptions = {},
+): Promise<FastifyInstance> {
   const config = loadConfig({ ...fastEnv, DATA_DIR: tempDataDir(t), ...env })
-  const app = await buildApp(config)
+  const app = await buildApp(config, options)
   t.teardown(() => app.close())
   await app.ready()
   return app
