@@ -49,8 +49,25 @@ export class Dispatcher extends CoreRunner {
   protected async begin(): Promise<void> {
     const requeued = await this.#opts.queue.requeueRunning()
     if (requeued > 0) this.#opts.log.warn({ requeued }, 'requeued jobs left running by an earlier process')
+    await this.#sayWhatWaits()
     this.wake()
   }
+  /**
+   * Jobs of a kind that no lane here runs (a rolling deploy: a newer process queued a kind this one does not know)
+   * are never claimed, so they block nothing; they wait for a process that runs them, and are counted in
+   * deckhand_jobs. Said once at start, so that an operator sees why they wait.
+   */
+  async #sayWhatWaits(): Promise<void> {
+    const served = new Set(this.#opts.lanes.flatMap((lane) => Object.keys(lane.handlers)))
+    const waiting: Record<string, number> = {}
+    for (const { kind, status, count } of await this.#opts.queue.depth()) {
+      if (!served.has(kind) && status === 'queued') waiting[kind] = count
+    }
+    if (Object.keys(waiting).length > 0) {
+      this.#opts.log.warn({ waiting }, 'jobs of kinds this process does not run wait for a process that does')
+    }
+  }
+
   /** Asks for a look at the journal soon; cheap to call after every enqueue. */
   wake(): void {
     if (!this.running) return

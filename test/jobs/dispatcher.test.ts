@@ -18,6 +18,7 @@ async function setup(
   concurrency = 2,
   maxAttempts = 3,
   pollIntervalMs = 50,
+  log = pino({ level: 'silent' }),
 ) {
   const database = await openTempDatabase(t)
   const db = database.db
@@ -32,7 +33,7 @@ async function setup(
     retryBaseMs: 10,
     retryMaxMs: 40,
     pollIntervalMs,
-    log: pino({ level: 'silent' }),
+    log,
   })
   // Registered after the database's own teardown, so it runs first (tap runs teardowns in reverse).
   t.teardown(() => dispatcher.stop(1000))
@@ -108,11 +109,14 @@ t.test('a failing job is retried, then succeeds with its attempts counted and it
 })
 
 t.test('a non-retryable failure fails at once; an unknown kind stays queued for a build that knows it', async (t) => {
-  const { queue, dispatcher } = await setup(t, {
+  const lines: { msg: string; waiting?: Record<string, number> }[] = []
+  const log = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line)) })
+  const handlers = {
     bad: async () => {
       throw new JobFailure('IMAGE_UNDECODABLE', 'not an image', false)
     },
-  })
+  }
+  const { queue, dispatcher } = await setup(t, handlers, 2, 3, 50, log)
   const [bad, unknown] = await queue.add([
     { kind: 'bad', ownerId: 'o', payload: {} },
     { kind: 'from-the-future', ownerId: 'o', payload: {} },
@@ -126,6 +130,11 @@ t.test('a non-retryable failure fails at once; an unknown kind stays queued for 
   t.same(failed.lastError, { code: 'IMAGE_UNDECODABLE', message: 'not an image' })
   // An unknown kind belongs to no lane: it stays queued for a build that knows it.
   t.equal((await queue.get(unknown?.id as string))?.status, 'queued')
+  t.same(
+    lines.find((l) => l.waiting)?.waiting,
+    { 'from-the-future': 1 },
+    'the start-up log says which kinds wait, and how many',
+  )
 })
 
 t.test('jobs left running by a crash are requeued at start and run again (at-least-once)', async (t) => {
@@ -243,10 +252,12 @@ t.test('a busy lane claims in batches of half its slots; an idle one claims at o
   await dispatcher.start()
   await waitFor('all 64 jobs to run', async () => claims.reduce((a, b) => a + b, 0) === 64)
   t.equal(claims[0], 8, 'the idle lane took all its slots in its first claim')
-  // The last claim takes what is left of the backlog, however little.
+  // One claim per freed slot would be 57 claims after the first. A slot that waits BATCH_WAIT_MS for company and
+  // gets none is claimed for alone, by design: under a loaded machine's late timers that happens now and then, so
+  // the test counts claims instead of asking every one to be a full batch.
   t.ok(
-    claims.slice(0, -1).every((n) => n >= 4),
-    `every claim but the last took at least 4 jobs (${claims.join(', ')}), not one per freed slot`,
+    claims.length <= 18,
+    `the 64 jobs took at most 18 claims, about one per half a lane (${claims.join(', ')}), not one per freed slot`,
   )
   const [one] = await queue.add([{ kind: 'work', ownerId: 'o', payload: {} }])
   await waitFor('a lone job on the idle lane to be claimed', () => claims.at(-1) === 1)
