@@ -1,49 +1,11 @@
-import { PostgresAdapter, type Selectable, type SelectQueryBuilder, sql } from 'kysely'
+import { PostgresAdapter, type SelectQueryBuilder, sql } from 'kysely'
 import { compiledOnce } from '../db/compiled.ts'
 import type { Database, Db } from '../db/database.ts'
-import { rowId } from '../db/row-id.ts'
-import type { JobsTable, Schema } from '../db/schema.ts'
+import type { Schema } from '../db/schema.ts'
+import { ChangeFeed } from './change-feed.ts'
 import { fairRank } from './fair-rank.ts'
-import type { Job, JobChange, JobErrorInfo, JobStatus, Journal, NewJob } from './types.ts'
-
-export type JobRow = Selectable<JobsTable>
-
-/** What a new job is stored with, in the journal as in the outbox: a fresh id, the owner, the payload as JSON. */
-export const newJobRow = (job: NewJob, now: number) => ({
-  id: rowId(),
-  kind: job.kind,
-  owner_id: job.ownerId,
-  payload: JSON.stringify(job.payload),
-  created_at: now,
-})
-
-/** The columns of a job that has not run yet. */
-export const NOT_STARTED = {
-  stage: null,
-  last_error: null,
-  result: null,
-  started_at: null,
-  finished_at: null,
-} as const
-
-/** The one mapping from a jobs row to the Job the API and the runners see. */
-export function toJob(row: JobRow): Job {
-  return {
-    id: row.id,
-    kind: row.kind,
-    ownerId: row.owner_id,
-    payload: JSON.parse(row.payload),
-    status: row.status,
-    attempts: row.attempts,
-    runAt: row.run_at,
-    stage: row.stage,
-    lastError: row.last_error === null ? null : JSON.parse(row.last_error),
-    result: row.result === null ? null : JSON.parse(row.result),
-    createdAt: row.created_at,
-    startedAt: row.started_at,
-    finishedAt: row.finished_at,
-  }
-}
+import { type JobRow, NOT_STARTED, newJobRow, toJob } from './job-rows.ts'
+import type { JobErrorInfo, JobStatus, Journal, NewJob } from './types.ts'
 
 /*
  * The journal's hot statements, built and compiled once (see compiledOnce): an enqueue, a claim and an outcome
@@ -320,17 +282,10 @@ export function createDbJournal(database: Database, options: DbJournalOptions = 
     const { rows } = await insertJobs(jobs.length)(tx, values)
     return rows.map(toJob)
   }
-  // The dispatcher that settles jobs runs in this process, so the journal itself can tell who waits.
-  const listeners = new Set<(id: string) => void>()
-  const settled = (id: string) => {
-    for (const listener of listeners) listener(id)
-  }
-
-  // Event streams in this process, told of every step a job takes here.
-  const changeListeners = new Set<(change: JobChange) => void>()
-  const changed = (id: string, status: JobStatus, stage: string | null = null) => {
-    for (const listener of changeListeners) listener({ id, status, stage })
-  }
+  // The dispatcher that settles jobs runs in this process, so the journal itself tells waiters and event streams.
+  const feed = new ChangeFeed()
+  const changed = feed.changed.bind(feed)
+  const settled = feed.settled.bind(feed)
 
   // Runners in this process, told when jobs become due so they need not wait for their next poll.
   const enqueuedListeners = new Set<() => void>()
@@ -352,11 +307,11 @@ export function createDbJournal(database: Database, options: DbJournalOptions = 
     describe: `journal in ${database.describe}`,
 
     onSettled(listener) {
-      listeners.add(listener)
+      feed.onSettled(listener)
     },
 
     onChange(listener) {
-      changeListeners.add(listener)
+      feed.onChange(listener)
     },
 
     onEnqueued(listener) {

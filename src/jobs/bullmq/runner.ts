@@ -1,18 +1,12 @@
 import os from 'node:os'
 import { type Job as BullJob, DelayedError, UnrecoverableError, Worker } from 'bullmq'
 import { Redis } from 'ioredis'
-import type { WatchErrors } from '../error-events.ts'
-import { retryDelay } from './backoff.ts'
-import {
-  type BullData,
-  type BullProgress,
-  type CancelMessage,
-  cancelChannel,
-  fromBull,
-  ownerSetKey,
-} from './bullmq-store.ts'
-import { CoreRunner, RunnerCore, type RunnerOptions } from './runner-core.ts'
-import type { Lane } from './types.ts'
+import type { WatchErrors } from '../../error-events.ts'
+import { retryDelay } from '../backoff.ts'
+import { CoreRunner, RunnerCore, type RunnerOptions } from '../runner-core.ts'
+import type { Lane } from '../types.ts'
+import { type BullData, type BullProgress, type CancelMessage, cancelChannel, fromBull } from './data.ts'
+import { ownerSetKey } from './owner-pending.ts'
 
 export interface BullRunnerOptions extends RunnerOptions {
   redisUrl: string
@@ -137,7 +131,7 @@ export class BullRunner extends CoreRunner {
             fieldsToUpdate: { ats: Math.max(0, bullJob.attemptsStarted - 1) },
           })
         },
-        // A take of a lane with a share shows as running only from here (begun, in bullmq-store.ts): until the
+        // A take of a lane with a share shows as running only from here (begun, in data.ts): until the
         // share is checked it might be handed back. One more write to Redis per job, in those lanes only.
         started:
           lane.perOwner === undefined
