@@ -48,7 +48,8 @@ module.exports = {
       name: 'composition-root-is-on-top',
       comment: 'services.ts imports every feature; a feature or machinery importing it closes a loop through the hall.',
       severity: 'error',
-      from: { path: [FEATURE, ...MACHINERY, THREAD_ENTRY] },
+      // Routes too: each declares the few parts it is made from (its RouteDeps), not the whole of services.ts.
+      from: { path: [FEATURE, ...MACHINERY, THREAD_ENTRY, '^src/routes/'] },
       to: { path: COMPOSITION_ROOT },
     },
     {

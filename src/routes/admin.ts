@@ -1,13 +1,23 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { AuthFailureLimit } from '../auth/failure-limit.ts'
 import { configuredTokenCheck } from '../auth/tokens.ts'
+import type { Config } from '../config.ts'
 import { AuthFailuresError, UnauthorizedError } from '../errors.ts'
 import { adminJobView } from '../jobs/job-view.ts'
 import { listNewestJobs } from '../jobs/list.ts'
+import type { RetryChecks } from '../jobs/retry.ts'
 import { retryFailedJob } from '../jobs/retry.ts'
+import type { JobStore } from '../jobs/types.ts'
 import { listJobsRouteSchema, retryJobRouteSchema } from '../schemas/admin.ts'
-import type { Services } from '../services.ts'
 
-export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+export interface AdminRouteDeps {
+  config: Pick<Config, 'ADMIN_TOKEN'>
+  queue: JobStore
+  retryChecks: RetryChecks
+  adminAuthFailures: AuthFailureLimit
+}
+
+export const adminRoutes: FastifyPluginAsyncTypebox<{ services: AdminRouteDeps }> = async (app, { services }) => {
   const isAdmin = configuredTokenCheck(services.config.ADMIN_TOKEN)
   const failures = services.adminAuthFailures
   app.addHook('onRequest', async (request, reply) => {

@@ -3,10 +3,12 @@ import type { MultipartFile } from '@fastify/multipart'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { authenticate } from '../auth/tokens.ts'
-import { type AcceptedUpload, acceptAvatarUpload, type Upload } from '../avatars/accept.ts'
+import { type AcceptDeps, type AcceptedUpload, acceptAvatarUpload, type Upload } from '../avatars/accept.ts'
 import { uploadPauseReason, userShareFullReason } from '../avatars/backpressure.ts'
 import type { OutputFormat } from '../avatars/formats.ts'
-import { serveAvatar } from '../avatars/serve.ts'
+import { type ServeDeps, serveAvatar } from '../avatars/serve.ts'
+import type { UploadSlots } from '../avatars/upload-slots.ts'
+import type { Config } from '../config.ts'
 import {
   ForbiddenError,
   InvalidMultipartError,
@@ -20,12 +22,21 @@ import {
 import { idempotencyKey } from '../idempotency/key.ts'
 import multipart, { multipartOptions } from '../plugins/multipart.ts'
 import { getAvatarRouteSchema, uploadAvatarRouteSchema } from '../schemas/avatars.ts'
-import type { Services } from '../services.ts'
 import { SourceFailed } from '../storage/files.ts'
+import type { UsersRepository } from '../users/repository.ts'
 
 const UPLOAD_TYPE = /^\s*(image\/[\w.+-]+|multipart\/form-data)\s*(;|$)/i
 
-export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+/** What the avatar routes are made from: what accepting and serving an upload need, and who may upload. */
+export interface AvatarsRouteDeps
+  extends Omit<AcceptDeps, 'maxUploadBytes' | 'maxInputPixels' | 'supersede' | 'onSupersedeFailed'>,
+    Omit<ServeDeps, 'redirectSeconds'> {
+  config: Config
+  users: UsersRepository
+  uploads: UploadSlots
+}
+
+export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: AvatarsRouteDeps }> = async (app, { services }) => {
   const { config } = services
   const acceptDeps = {
     ...services,

@@ -1,13 +1,16 @@
 import cookie from '@fastify/cookie'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { AuthFailureLimit } from '../auth/failure-limit.ts'
 import { configuredSecretCheck } from '../auth/tokens.ts'
+import type { Config } from '../config.ts'
 import { loadAssets } from '../dashboard/assets.ts'
 import { dashboardJobDetail, dashboardJobView, listDashboardJobs } from '../dashboard/jobs.ts'
-import { createLiveDashboard } from '../dashboard/live.ts'
+import { createLiveDashboard, type LiveSources } from '../dashboard/live.ts'
 import { assertSameOrigin } from '../dashboard/origin.ts'
 import { dashboardPage, loginPage, setupPage } from '../dashboard/pages.ts'
 import { clearSessionCookie, sessionCookie, setSessionCookie } from '../dashboard/session.ts'
+import type { DashboardSessions } from '../dashboard/sessions.ts'
 import {
   AuthFailuresError,
   DashboardOffError,
@@ -15,6 +18,7 @@ import {
   LoginFailedError,
   SessionRequiredError,
 } from '../errors.ts'
+import type { RetryChecks } from '../jobs/retry.ts'
 import { retryFailedJob } from '../jobs/retry.ts'
 import { dashboardCsp } from '../plugins/helmet.ts'
 import {
@@ -27,9 +31,18 @@ import {
   logoutRouteSchema,
   streamRouteSchema,
 } from '../schemas/dashboard.ts'
-import type { Services } from '../services.ts'
 
-export const dashboardRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+export interface DashboardRouteDeps extends LiveSources {
+  config: LiveSources['config'] & Pick<Config, 'DASHBOARD_SESSION_MS'>
+  dashboardSessions: DashboardSessions | undefined
+  adminAuthFailures: AuthFailureLimit
+  retryChecks: RetryChecks
+}
+
+export const dashboardRoutes: FastifyPluginAsyncTypebox<{ services: DashboardRouteDeps }> = async (
+  app,
+  { services },
+) => {
   const adminToken = services.config.ADMIN_TOKEN
   const isAdminToken = configuredSecretCheck(adminToken)
   const sessions = services.dashboardSessions

@@ -1,10 +1,20 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { Database } from '../db/database.ts'
 import { dependencyFailure } from '../dependencies.ts'
 import { NotReadyError } from '../errors.ts'
+import type { JobRunner, JobStore } from '../jobs/types.ts'
 import { healthzRouteSchema, readyzRouteSchema } from '../schemas/health.ts'
-import type { Services } from '../services.ts'
+import type { ObjectStore } from '../storage/object-store.ts'
 
-export const healthRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+/** What /readyz asks: each dependency of this process, and its job runner where it has one. */
+export interface HealthRouteDeps {
+  database: Database
+  queue: JobStore
+  store: ObjectStore
+  runner: JobRunner | undefined
+}
+
+export const healthRoutes: FastifyPluginAsyncTypebox<{ services: HealthRouteDeps }> = async (app, { services }) => {
   app.get('/healthz', { schema: healthzRouteSchema }, async () => ({ status: 'ok' as const }))
 
   app.get('/readyz', { schema: readyzRouteSchema }, async () => {

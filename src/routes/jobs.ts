@@ -1,13 +1,17 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { authenticate, configuredTokenCheck } from '../auth/tokens.ts'
+import type { Config } from '../config.ts'
 import { JobNotFoundError, ServiceBusyError } from '../errors.ts'
+import type { CancelCleanups } from '../jobs/cancel.ts'
 import { CANCELLED_BY_REQUEST, cancelJob } from '../jobs/cancel.ts'
+import type { JobChangeHub } from '../jobs/job-events.ts'
 import { followJob, jobEvent } from '../jobs/job-events.ts'
 import { jobView } from '../jobs/job-view.ts'
+import type { JobWaiters } from '../jobs/job-waiters.ts'
 import { preferredWaitSeconds } from '../jobs/job-waiters.ts'
 import { isPending, type Job, type JobStore } from '../jobs/types.ts'
 import { cancelJobRouteSchema, getJobRouteSchema, jobEventsRouteSchema } from '../schemas/jobs.ts'
-import type { Services } from '../services.ts'
+import type { UsersRepository } from '../users/repository.ts'
 
 /** The job if it is this user's; another user's job answers like a missing one: job ids leak nothing. */
 async function ownJob(queue: JobStore, userId: string, id: string): Promise<Job | undefined> {
@@ -15,7 +19,19 @@ async function ownJob(queue: JobStore, userId: string, id: string): Promise<Job 
   return job?.ownerId === userId ? job : undefined
 }
 
-export const jobsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+export interface JobsRouteDeps {
+  config: Config
+  users: UsersRepository
+  queue: JobStore
+  waiters: JobWaiters
+  cancelCleanups: CancelCleanups
+}
+
+export interface JobEventsRouteDeps extends Omit<JobsRouteDeps, 'cancelCleanups'> {
+  jobChanges: JobChangeHub
+}
+
+export const jobsRoutes: FastifyPluginAsyncTypebox<{ services: JobsRouteDeps }> = async (app, { services }) => {
   const { config, waiters } = services
 
   app.get('/jobs/:id', { schema: getJobRouteSchema }, async (request, reply) => {
@@ -63,7 +79,10 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
   })
 }
 
-export const jobEventsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+export const jobEventsRoutes: FastifyPluginAsyncTypebox<{ services: JobEventsRouteDeps }> = async (
+  app,
+  { services },
+) => {
   const { config, waiters, jobChanges } = services
   // 'manual': no Accept negotiation, so that refusals (401, 404, 503) leave as deckhand's JSON errors.
   app.get('/jobs/:id/events', { schema: jobEventsRouteSchema, sse: 'manual' }, async (request, reply) => {

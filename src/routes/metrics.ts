@@ -1,10 +1,16 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { configuredTokenCheck } from '../auth/tokens.ts'
+import type { Config } from '../config.ts'
 import { UnauthorizedError } from '../errors.ts'
+import type { Metrics } from '../metrics.ts'
 import { metricsRouteSchema } from '../schemas/metrics.ts'
-import type { Services } from '../services.ts'
 
-export const metricsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+export interface MetricsRouteDeps {
+  config: Pick<Config, 'METRICS_TOKEN'>
+  metrics: Pick<Metrics, 'registry'>
+}
+
+export const metricsRoutes: FastifyPluginAsyncTypebox<{ services: MetricsRouteDeps }> = async (app, { services }) => {
   const { registry } = services.metrics
   const token = services.config.METRICS_TOKEN
   const isScraper = configuredTokenCheck(token)

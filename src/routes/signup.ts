@@ -1,10 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { Config } from '../config.ts'
 import { idempotencyKey } from '../idempotency/key.ts'
 import { signupRouteSchema } from '../schemas/signup.ts'
-import type { Services } from '../services.ts'
-import { signUp, signUpOnce } from '../users/signup.ts'
+import { type SignupDeps, signUp, signUpOnce } from '../users/signup.ts'
 
-export const signupRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+/** What the signup route is made from: the signup's own dependencies and its rate limit. */
+export interface SignupRouteDeps extends SignupDeps {
+  config: Pick<Config, 'SIGNUP_RATE_MAX' | 'SIGNUP_RATE_WINDOW_MS'>
+}
+
+export const signupRoutes: FastifyPluginAsyncTypebox<{ services: SignupRouteDeps }> = async (app, { services }) => {
   const { SIGNUP_RATE_MAX, SIGNUP_RATE_WINDOW_MS } = services.config
   const rateLimit = SIGNUP_RATE_MAX > 0 ? { max: SIGNUP_RATE_MAX, timeWindow: SIGNUP_RATE_WINDOW_MS } : false
   app.post('/signup', { schema: signupRouteSchema, config: { rateLimit } }, async (request, reply) => {

@@ -1,11 +1,19 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { AvatarsRepository } from '../avatars/repository.ts'
 import { avatarView } from '../avatars/view.ts'
 import { UserNotFoundError } from '../errors.ts'
+import type { JobStore } from '../jobs/types.ts'
 import { isPending } from '../jobs/types.ts'
 import { getUserRouteSchema } from '../schemas/users.ts'
-import type { Services } from '../services.ts'
+import type { UsersRepository } from '../users/repository.ts'
 
-export const usersRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+export interface UsersRouteDeps {
+  users: UsersRepository
+  avatars: AvatarsRepository
+  queue: JobStore
+}
+
+export const usersRoutes: FastifyPluginAsyncTypebox<{ services: UsersRouteDeps }> = async (app, { services }) => {
   app.get('/users/:id', { schema: getUserRouteSchema }, async (request) => {
     const user = await services.users.findById(request.params.id)
     if (!user) throw new UserNotFoundError()

@@ -1,12 +1,20 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { authenticate } from '../auth/tokens.ts'
+import type { Config } from '../config.ts'
 import { ForbiddenError, WebhookNotFoundError } from '../errors.ts'
 import { deleteWebhookRouteSchema, getWebhookRouteSchema, putWebhookRouteSchema } from '../schemas/webhooks.ts'
-import type { Services } from '../services.ts'
+import type { UsersRepository } from '../users/repository.ts'
+import type { WebhooksRepository } from '../webhooks/repository.ts'
 import { setWebhook } from '../webhooks/settings.ts'
 
-export const webhooksRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+export interface WebhooksRouteDeps {
+  config: Pick<Config, 'WEBHOOK_ALLOW_INSECURE' | 'WEBHOOK_ALLOW_PRIVATE'>
+  users: UsersRepository
+  webhooks: WebhooksRepository
+}
+
+export const webhooksRoutes: FastifyPluginAsyncTypebox<{ services: WebhooksRouteDeps }> = async (app, { services }) => {
   const { webhooks, config } = services
   const policy = { allowInsecure: config.WEBHOOK_ALLOW_INSECURE, allowPrivate: config.WEBHOOK_ALLOW_PRIVATE }
   // Only the user: a webhook says where their events go, and its secret signs them.
