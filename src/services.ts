@@ -100,7 +100,7 @@ export interface Services {
 
 export interface ServicesOptions {
   role?: Role
-  /** A module that stands in for every image task's own, exporting the same names; tests substitute one that crashes on purpose. */
+  /** A module that stands in for every image task's own, exporting the same names: tests substitute one that fails. */
   workerFile?: string
   /**
    * An image pool to use instead of Piscina's: src/bench/ gives one that runs every task on the main thread, to

@@ -6,7 +6,8 @@ import { variantFileName } from './keys.ts'
 
 /*
  * What an avatar is made of: one upload, cover-cropped about its centre to a square of the largest size, made in
- * every size × format, with a ThumbHash placeholder and its dominant colour. Runs in the image pool (workers/avatar.ts).
+ * every size × format, with a ThumbHash placeholder and its dominant colour. Runs in the image pool
+ * (workers/avatar.ts).
  */
 
 export interface AvatarTask {

@@ -74,8 +74,9 @@ const migrationsWith = (hooks: MigrationHooks): Record<string, Migration> => ({
   },
   '0002_jobs_claim_order': {
     // A claim takes a kind's due jobs in (run_at, created_at) order. jobs_due (status, kind, run_at) could not
-    // give that order, so every claim sorted the whole backlog, on the event loop, for longer the longer the backlog
-    // (src/bench/RESULTS.md, what was tried). In this order a claim reads only the rows it takes. It covers every use of jobs_due.
+    // give that order, so every claim sorted the whole backlog on the event loop, for longer the longer it was
+    // (src/bench/RESULTS.md, what was tried). In this order a claim reads only the rows it takes. It covers every
+    // use of jobs_due.
     async up(db: Kysely<unknown>) {
       await db.schema
         .createIndex('jobs_claim_order')
