@@ -189,10 +189,6 @@ export const ConfigSchema = Type.Object({
     description:
       "A user's new avatar upload cancels that user's older avatar job still queued or running (SUPERSEDED): only the last is made",
   }),
-  IMAGE_WORK_INLINE: Type.Boolean({
-    default: false,
-    description: 'Benchmark only: make avatars on the main thread instead of the pool, to show what the pool buys',
-  }),
   SIGNUP_RATE_MAX: Int(20, 0, 1_000_000, 'Signups one IP address may make per window; 0 turns the limit off'),
   SIGNUP_RATE_WINDOW_MS: Int(60_000, 1000, 86_400_000, 'The signup rate window'),
   UPLOAD_RATE_MAX: Int(10, 0, 1_000_000, 'Avatar uploads one user may make per window; 0 turns the limit off'),

@@ -2,9 +2,9 @@ import { randomFillSync } from 'node:crypto'
 
 /*
  * Random bytes drawn from a pool that is refilled 4 KiB at a time, as Node's own randomUUID() does. Each call of
- * randomBytes() (and of uuid's v7(), through getRandomValues) pays OpenSSL 3's cost per call: 13-19 µs on the
- * 2-core bench machine, and a signup's token was 2% of the event loop under a signup flood. A slice of the pool
- * costs 0.3-0.5 µs. Every byte is handed out once, and only as text: the pool itself never leaves this module.
+ * randomBytes() (and of uuid's v7(), through getRandomValues) pays OpenSSL 3's cost per call, which showed in a
+ * signup flood's CPU profile; a slice of the pool costs a fraction of that (the figures: src/bench/RESULTS.md,
+ * what was tried). Every byte is handed out once, and only as text: the pool itself never leaves this module.
  */
 const POOL_BYTES = 4096
 const pool = Buffer.alloc(POOL_BYTES)

@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import type { Logger } from 'pino'
 import { AuthFailureLimit } from './auth/failure-limit.ts'
 import { avatarOrphansTask } from './avatars/orphans.ts'
+import { renderAvatarTask } from './avatars/render.ts'
 import { type AvatarsRepository, createAvatarsRepository } from './avatars/repository.ts'
 import { UploadSlots } from './avatars/upload-slots.ts'
 import type { Config } from './config.ts'
@@ -11,7 +12,7 @@ import { errorWatcher, type WatchErrors } from './error-events.ts'
 import { IdempotencyGuard } from './idempotency/guard.ts'
 import { createIdempotencyRecords } from './idempotency/records.ts'
 import { idempotencyRetentionTask } from './idempotency/retention.ts'
-import { createImagePool, createInlineImageRunner, type ImagePool } from './images/pool.ts'
+import { createImagePool, type ImagePool } from './images/pool.ts'
 import { type DeckhandJobKind, JOB_KINDS } from './job-kinds.ts'
 import { BullRunner } from './jobs/bullmq/runner.ts'
 import { createBullStore } from './jobs/bullmq/store.ts'
@@ -82,10 +83,15 @@ export interface Services {
 
 export interface ServicesOptions {
   role?: Role
-  /** The image worker module; tests substitute one that crashes on purpose. */
+  /** A module that stands in for every image task's own, exporting the same names: tests substitute one that fails. */
   workerFile?: string
   /** The job kinds this process knows: JOB_KINDS, or (tests) a list with kinds of their own. */
   kinds?: readonly DeckhandJobKind[]
+  /**
+   * An image pool to use instead of Piscina's: src/bench/ gives one that runs every task on the main thread, to
+   * show what the pool buys. Not a setting: nobody runs deckhand so.
+   */
+  imagePool?: ImagePool
 }
 
 /** Opens the database and the queue, and for job-running roles the image pool, the mail transport and the runner. */
@@ -145,17 +151,17 @@ export async function createServices(config: Config, log: Logger, options: Servi
   const runsJobs = role !== 'api'
   const pool = !runsJobs
     ? undefined
-    : config.IMAGE_WORK_INLINE
-      ? createInlineImageRunner()
-      : createImagePool({
-          threads: config.poolThreads,
-          idleTimeoutMs: config.POOL_IDLE_TIMEOUT_MS,
-          maxQueue: config.POOL_MAX_QUEUE,
-          maxHeapMb: config.POOL_MAX_HEAP_MB,
-          nice: config.IMAGE_THREAD_NICE,
-          filename: options.workerFile,
-          watchErrors,
-        })
+    : (options.imagePool ??
+      createImagePool({
+        threads: config.poolThreads,
+        idleTimeoutMs: config.POOL_IDLE_TIMEOUT_MS,
+        maxQueue: config.POOL_MAX_QUEUE,
+        maxHeapMb: config.POOL_MAX_HEAP_MB,
+        nice: config.IMAGE_THREAD_NICE,
+        preload: renderAvatarTask,
+        substitute: options.workerFile,
+        watchErrors,
+      }))
   const uploads = new UploadSlots({
     perUser: config.MAX_UPLOADS_IN_FLIGHT_PER_USER,
     perAddress: config.MAX_UPLOADS_IN_FLIGHT_PER_IP,

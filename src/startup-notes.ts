@@ -9,7 +9,7 @@ export interface StartupNote {
 /** Settings whose description says they are not for production: they are named at every start while on. */
 const NOT_FOR_PRODUCTION = Object.entries(ConfigSchema.properties as Record<string, { description?: string }>)
   .map(([name, schema]) => ({ name: name as keyof Config, why: schema.description?.split(':')[0] ?? '' }))
-  .filter(({ why }) => why === 'Development and tests only' || why === 'Benchmark only')
+  .filter(({ why }) => why === 'Development and tests only')
 
 /**
  * What a newcomer needs to read in the first lines of the log: where the service's pages are (or why one is off),

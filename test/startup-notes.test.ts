@@ -27,10 +27,10 @@ t.test('every switch that is not for production is named at start while it is on
     [],
     'none by default',
   )
-  const warned = messages({ WEBHOOK_ALLOW_INSECURE: 'true', WEBHOOK_ALLOW_PRIVATE: 'true', IMAGE_WORK_INLINE: 'true' })
+  const warned = messages({ WEBHOOK_ALLOW_INSECURE: 'true', WEBHOOK_ALLOW_PRIVATE: 'true' })
     .filter((n) => n.level === 'warn')
     .map((n) => n.msg.split(' ')[0])
-  t.same(warned.sort(), ['IMAGE_WORK_INLINE', 'WEBHOOK_ALLOW_INSECURE', 'WEBHOOK_ALLOW_PRIVATE'])
+  t.same(warned.sort(), ['WEBHOOK_ALLOW_INSECURE', 'WEBHOOK_ALLOW_PRIVATE'])
 })
 
 t.test('a real start prints them after it listens', async (t) => {

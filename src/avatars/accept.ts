@@ -2,17 +2,11 @@ import { createHash, randomUUID } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
-import sharp from 'sharp'
 import { type Database, transact } from '../db/database.ts'
-import {
-  EmptyUploadError,
-  ImageTooLargeError,
-  ImageUndecodableError,
-  UnsupportedMediaTypeError,
-  uploadTooLarge,
-} from '../errors.ts'
+import { EmptyUploadError, UnsupportedMediaTypeError, uploadTooLarge } from '../errors.ts'
 import { requestFingerprint } from '../idempotency/fingerprint.ts'
 import type { IdempotencyGuard, RecordAnswer } from '../idempotency/guard.ts'
+import { checkDimensions } from '../images/dimensions.ts'
 import { SNIFF_BYTES, sniffImageType } from '../images/sniff.ts'
 import { type CancelCleanups, cancelJob, SUPERSEDED_BY_UPLOAD } from '../jobs/cancel.ts'
 import { isPending, type Job, type JobStore } from '../jobs/types.ts'
@@ -159,18 +153,4 @@ async function supersede(deps: AcceptDeps, previous: string): Promise<void> {
     // Finished in the meantime (JOB_FINISHED), or the queue out of reach: the older job runs, and loses to this one.
     deps.onSupersedeFailed(err, previous)
   }
-}
-
-/** Reads width and height from the header only; a decompression bomb is refused before any pixel exists. */
-async function checkDimensions(file: string, maxPixels: number): Promise<void> {
-  let width: number | undefined
-  let height: number | undefined
-  try {
-    ;({ width, height } = await sharp(file, { limitInputPixels: false }).metadata())
-  } catch (err) {
-    // libvips' text names the file's path on the server: it goes to the log (as the cause), not to the client.
-    throw new ImageUndecodableError('its header is corrupt or cut off', { cause: err as Error })
-  }
-  if (!width || !height) throw new ImageUndecodableError('the header declares no dimensions')
-  if (width * height > maxPixels) throw new ImageTooLargeError(maxPixels, width, height)
 }

@@ -1,5 +1,5 @@
 import { OPTIONAL_AVATAR_FORMATS } from '../config.ts'
-import type { EncodableFormat } from '../images/avatar-pipeline.ts'
+import type { EncodableFormat } from '../images/render.ts'
 
 /*
  * The formats avatars are made in, declared once: JPEG always, as every client reads it; WebP and AVIF as

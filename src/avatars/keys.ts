@@ -1,5 +1,3 @@
-import { variantFileName } from '../storage/paths.ts'
-
 /*
  * Where the avatar feature keeps its objects in the store. The names match the folder layout of earlier versions,
  * so a STORAGE_DIR written by them is read as it is.
@@ -12,6 +10,8 @@ export const originalKey = (name: string) => `${ORIGINALS}${name}`
 /** Every user's avatars, one prefix per version (the id of the job that made it). */
 export const AVATARS = 'avatars/'
 export const versionPrefix = (userId: string, version: string) => `${AVATARS}${userId}/${version}/`
+/** The file of one variant inside its version folder (and in a job's scratch folder), e.g. `256.webp`. */
+export const variantFileName = (size: number, format: string) => `${size}.${format}`
 export const variantKey = (userId: string, version: string, size: number, format: string) =>
   `${versionPrefix(userId, version)}${variantFileName(size, format)}`
 

@@ -5,10 +5,11 @@ import type { ImagePool } from '../images/pool.ts'
 import { cancellationOf } from '../jobs/attempt.ts'
 import type { JobHandler } from '../jobs/types.ts'
 import type { ObjectStore } from '../storage/object-store.ts'
-import { type StoragePaths, variantFileName } from '../storage/paths.ts'
+import type { StoragePaths } from '../storage/paths.ts'
 import { contentTypeOf, type OutputFormat } from './formats.ts'
 import type { AvatarJobPayload } from './job.ts'
-import { originalKey, variantKey, versionPrefix } from './keys.ts'
+import { originalKey, variantFileName, variantKey, versionPrefix } from './keys.ts'
+import { type AvatarOutcome, renderAvatarTask } from './render.ts'
 import type { Avatar, AvatarsRepository } from './repository.ts'
 import { VERSIONED_CACHE_CONTROL } from './serve.ts'
 
@@ -72,9 +73,10 @@ export function avatarHandler(options: AvatarHandlerOptions): JobHandler<AvatarJ
     ctx.setStage('resizing')
     await fs.mkdir(outDir, { recursive: true })
     const timeout = AbortSignal.timeout(options.timeoutMs)
-    let outcome: Awaited<ReturnType<ImagePool['run']>>
+    let outcome: AvatarOutcome
     try {
       outcome = await pool.run(
+        renderAvatarTask,
         {
           input: original,
           outDir,

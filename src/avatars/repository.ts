@@ -1,7 +1,7 @@
 import type { Selectable } from 'kysely'
 import { type Database, type Db, transact } from '../db/database.ts'
 import type { AvatarsTable } from '../db/schema.ts'
-import type { AvatarVariant } from '../images/avatar-pipeline.ts'
+import type { AvatarVariant } from './render.ts'
 
 export interface Avatar {
   userId: string

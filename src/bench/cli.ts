@@ -30,6 +30,7 @@ import {
   type BenchService,
   startBucket,
   startDeployment,
+  startInlineService,
   startService,
   startSignupLimit,
   startSmtpSink,
@@ -92,9 +93,13 @@ const say = (line: string) => {
 }
 
 /** Runs `fn` against a fresh service (or the one at --url), so each phase's peak RSS is its own. */
-async function onService<T>(env: Record<string, string>, fn: (url: string) => Promise<T>): Promise<T> {
+async function onService<T>(
+  env: Record<string, string>,
+  fn: (url: string) => Promise<T>,
+  start: (env: Record<string, string>) => Promise<BenchService> = startService,
+): Promise<T> {
   if (args.url) return fn(args.url)
-  const service: BenchService = await startService(env)
+  const service = await start(env)
   try {
     return await fn(service.url)
   } finally {
@@ -187,7 +192,7 @@ const mixedTimed = (label: string) => (url: string) => timed(label, url, (tl) =>
 const mixed = await run('4', () => onService({}, mixedTimed('4 signups + avatars (pool)')))
 const inline = args.url
   ? undefined
-  : await run('5', () => onService({ IMAGE_WORK_INLINE: 'true' }, mixedTimed('5 signups + avatars (inline)')))
+  : await run('5', () => onService({}, mixedTimed('5 signups + avatars (inline)'), startInlineService))
 
 // Phase 6: the same avatar load on `deckhand api` with one, then two `deckhand worker` processes (BullMQ,
 // PostgreSQL), files in one shared folder and then in a bucket (s3rver, a process of its own). Skipped, with the

@@ -62,16 +62,23 @@ function spawnScript(script: string, scriptArgs: string[], env: Record<string, s
  */
 export async function startService(env: Record<string, string> = {}, role?: 'api'): Promise<LocalService> {
   const port = await freePort()
-  const service = spawnDeckhand(role ?? 'all', {
-    PORT: String(port),
-    LOG_LEVEL: 'warn',
-    SIGNUP_RATE_MAX: '0',
-    UPLOAD_RATE_MAX: '0',
-    MAX_UPLOADS_IN_FLIGHT_PER_IP: '0',
-    ...env,
-  })
-  return untilReady(service, port)
+  return untilReady(spawnDeckhand(role ?? 'all', serviceEnv(port, env)), port)
 }
+
+/** As startService, but every image task runs on the service's main thread (inline-service.ts): phase 5. */
+export async function startInlineService(env: Record<string, string> = {}): Promise<LocalService> {
+  const port = await freePort()
+  return untilReady(spawnScript('src/bench/inline-service.ts', [], serviceEnv(port, env)), port)
+}
+
+const serviceEnv = (port: number, env: Record<string, string>) => ({
+  PORT: String(port),
+  LOG_LEVEL: 'warn',
+  SIGNUP_RATE_MAX: '0',
+  UPLOAD_RATE_MAX: '0',
+  MAX_UPLOADS_IN_FLIGHT_PER_IP: '0',
+  ...env,
+})
 
 /** The bare signup route of src/bench/signup-limit.ts, the limit phase 3 is compared with. */
 export async function startSignupLimit(): Promise<LocalService> {

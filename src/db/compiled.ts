@@ -16,7 +16,7 @@ interface Compiled {
 /**
  * A hot query that Kysely builds and compiles once per dialect instead of at every call. `build` writes the query
  * with `value(i)` where the i-th value goes; each call runs the same SQL text with the values in their places.
- * Kysely builds and compiles every query anew: under a signup flood that was a tenth of the event loop (README,
+ * Kysely builds and compiles every query anew, which showed in a signup flood's CPU profile (src/bench/RESULTS.md,
  * what was tried), while the statements it makes are a handful of fixed texts. Values must be what the database
  * is to receive (a string, a number, null): `build` never sees them, so it cannot transform them.
  */

@@ -72,8 +72,9 @@ export interface OpenOptions {
 pg.types.setTypeParser(pg.types.builtins.INT8, Number)
 
 /*
- * Pages given back per step of reclaimSpace(): 1 MiB at SQLite's 4 KiB pages; a step of 1,000 took 10–20 ms. A step is one write transaction on
- * the event loop; see the README (Retention) for its measured cost.
+ * Pages given back per step of reclaimSpace(): 1 MiB at SQLite's 4 KiB pages. A step is one write transaction on
+ * the event loop, so steps are kept small; what a step costs is measured in src/bench/RESULTS.md (The retention
+ * sweep).
  */
 const RECLAIM_PAGES_PER_STEP = 250
 

@@ -74,8 +74,9 @@ const migrationsWith = (hooks: MigrationHooks): Record<string, Migration> => ({
   },
   '0002_jobs_claim_order': {
     // A claim takes a kind's due jobs in (run_at, created_at) order. jobs_due (status, kind, run_at) could not
-    // give that order, so every claim sorted the whole backlog: 3–5 ms per claim with 16,000 mails waiting, on
-    // the event loop. In this order a claim reads only the rows it takes. It covers every use of jobs_due.
+    // give that order, so every claim sorted the whole backlog on the event loop, for longer the longer it was
+    // (src/bench/RESULTS.md, what was tried). In this order a claim reads only the rows it takes. It covers every
+    // use of jobs_due.
     async up(db: Kysely<unknown>) {
       await db.schema
         .createIndex('jobs_claim_order')
@@ -106,10 +107,10 @@ const migrationsWith = (hooks: MigrationHooks): Record<string, Migration> => ({
   },
   '0005_job_counts': {
     // deckhand_jobs and the dashboard (every second while open) counted the jobs by kind and status with a
-    // GROUP BY over the whole journal. On SQLite that runs on the event loop: 13 ms with 200,000 rows, 94 ms
-    // with a million, and a week of retention holds many more. SQLite keeps the counts itself instead, by
-    // trigger, in the transaction that changes the job: one writer, so no contention, and no cost measurable in
-    // a million jobs inserted, claimed and finished. PostgreSQL counts on its own server, off the event loop, and
+    // GROUP BY over the whole journal. On SQLite that runs on the event loop, for as long as the journal is long,
+    // and a week of retention holds many jobs. SQLite keeps the counts itself instead, by trigger, in the
+    // transaction that changes the job: one writer, so no contention, and a cost too small to see (both measured:
+    // src/bench/RESULTS.md, what was tried). PostgreSQL counts on its own server, off the event loop, and
     // a counter row that every writer updates would make its writers wait for each other: it keeps counting.
     async up(db: Kysely<unknown>) {
       if (!(db.getExecutor().adapter instanceof SqliteAdapter)) return
@@ -158,8 +159,8 @@ const migrationsWith = (hooks: MigrationHooks): Record<string, Migration> => ({
     // Cost: the column is cheap in both engines (SQLite writes only the schema; PostgreSQL 11+ keeps a constant
     // default in the catalogue, no rewrite). Each index is built by one full scan of `jobs`, sorting only the
     // queued rows; on PostgreSQL the build blocks writes to `jobs` while it runs (the migration is a transaction,
-    // so not CONCURRENTLY). Measured with a million rows, 10,000 of them queued, on the 2-core machine (busy): the
-    // column 5 ms in each engine; both indexes 0.5 s in SQLite, 1.4 s in PostgreSQL.
+    // so not CONCURRENTLY). Sorting only the queued rows keeps that short even on a large journal (measured with a
+    // million rows: src/bench/RESULTS.md, moved from code comments).
     async up(db: Kysely<unknown>) {
       await db.schema
         .alterTable('jobs')

@@ -61,8 +61,8 @@ interface Queued {
  * fails alone (an address already taken fails that signup, not its neighbours); a COMMIT or fsync that fails
  * fails the whole group, as it would have failed each of them. SQLite has one writer and commits one at a time
  * anyway; a commit writes every page its transaction touched, so ten signups in one commit write the pages they
- * share once, and pay one commit instead of ten: a commit had been a third of the statements' time under a
- * signup flood (README, what was tried). Work that arrives while a group runs waits for the next one.
+ * share once, and pay one commit instead of ten: the commit had been a large share of the statements' time under a
+ * signup flood (src/bench/RESULTS.md, what was tried). Work that arrives while a group runs waits for the next one.
  */
 export class GroupCommit {
   readonly #db: Kysely<Schema>

@@ -12,7 +12,7 @@ export interface RawInfo {
 
 /**
  * A ThumbHash placeholder (base64) and the dominant colour (#rrggbb) of an image. Both are pure-JS loops over
- * the pixels: CPU work that would stall an event loop, which is why avatars are made in worker threads.
+ * the pixels: CPU work that would stall an event loop, which is why image work runs in worker threads.
  */
 export async function placeholderOf(
   pixels: Buffer,

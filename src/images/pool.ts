@@ -1,6 +1,6 @@
 import { Piscina } from 'piscina'
 import type { WatchErrors } from '../error-events.ts'
-import { type AvatarOutcome, type AvatarTask, renderAvatar } from './avatar-pipeline.ts'
+import type { ImageTask } from './task.ts'
 
 export interface ImagePoolOptions {
   threads: number
@@ -9,14 +9,23 @@ export interface ImagePoolOptions {
   maxHeapMb: number
   /** Nice value for image threads (0 leaves them at the event loop's priority). */
   nice: number
-  /** The worker module; tests substitute one that crashes on purpose. */
-  filename?: string
+  /**
+   * The task whose module every thread loads as it starts, so that the first tasks do not pay for loading it (and
+   * sharp) into a new thread.
+   */
+  preload: ImageTask<never, unknown>
+  /**
+   * A module that stands in for every task's own, exporting the same names: tests substitute one that misbehaves
+   * on purpose.
+   */
+  substitute?: string
   /** Listens for the pool's 'error': a worker that died with no task of its own to fail. */
   watchErrors: WatchErrors
 }
 
 export interface ImagePool {
-  run(task: AvatarTask, signal: AbortSignal): Promise<AvatarOutcome>
+  /** Runs `task` on a pool thread; `signal` ends the thread if the task has started (Piscina replaces it). */
+  run<In, Out>(task: ImageTask<In, Out>, input: In, signal: AbortSignal): Promise<Out>
   readonly threads: number
   /**
    * Tasks waiting inside the pool, the share of time its threads were busy (0–1), threads alive now, and threads
@@ -26,11 +35,12 @@ export interface ImagePool {
   close(): Promise<void>
 }
 
-/** The Piscina worker-thread pool that makes avatars off the event loop. */
+/** The Piscina worker-thread pool that runs image work off the event loop: any named task of a worker module. */
 export function createImagePool(options: ImagePoolOptions): ImagePool {
   const piscina = new Piscina({
-    filename: options.filename ?? new URL('../../workers/avatar.ts', import.meta.url).href,
-    // All threads start with the service: the first uploads should not pay for loading sharp into a new thread.
+    filename: options.substitute ?? options.preload.filename,
+    name: options.preload.name,
+    // All threads start with the service: the first tasks should not pay for loading sharp into a new thread.
     minThreads: options.threads,
     maxThreads: options.threads,
     idleTimeout: options.idleTimeoutMs,
@@ -41,7 +51,7 @@ export function createImagePool(options: ImagePoolOptions): ImagePool {
     // Idle threads run their event loop instead of blocking in Atomics.wait (Piscina's default, 'sync'), so what a
     // task left behind (a timer, a stream closing) runs when it is due: a fault there surfaces at once as the
     // pool's 'error' below, not inside whichever later job wakes the thread, failing it. Atomics spare a message
-    // event per task, which counts for tasks of microseconds; an avatar takes about 100 ms.
+    // event per task, which counts only for tasks far shorter than an image's.
     atomics: 'disabled',
   })
   // A thread that dies holding a task fails that task (the job gets WORKER_FAILED and is retried). One that dies
@@ -53,9 +63,10 @@ export function createImagePool(options: ImagePoolOptions): ImagePool {
   let inFlight = 0
   return {
     threads: options.threads,
-    run: (task, signal) => {
+    run: <In, Out>(task: ImageTask<In, Out>, input: In, signal: AbortSignal) => {
       inFlight++
-      return (piscina.run(task, { signal }) as Promise<AvatarOutcome>).finally(() => {
+      const filename = options.substitute ?? task.filename
+      return (piscina.run(input, { filename, name: task.name, signal }) as Promise<Out>).finally(() => {
         inFlight--
       })
     },
@@ -66,24 +77,5 @@ export function createImagePool(options: ImagePoolOptions): ImagePool {
       busy: Math.max(0, Math.min(options.threads, inFlight - piscina.queueSize)),
     }),
     close: () => piscina.destroy(),
-  }
-}
-
-/**
- * The same work on the main thread, no pool: only for `npm run bench`, whose last phase shows what the pool buys.
- * A signal cannot interrupt it; sharp's own timeout still applies.
- */
-export function createInlineImageRunner(): ImagePool {
-  let busy = 0
-  return {
-    threads: 1,
-    run: (task) => {
-      busy++
-      return renderAvatar(task).finally(() => {
-        busy--
-      })
-    },
-    stats: () => ({ queued: 0, utilization: 0, alive: 1, busy }),
-    close: async () => {},
   }
 }

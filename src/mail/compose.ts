@@ -41,10 +41,9 @@ function formatMailbox({ name, address }: Mailbox): string {
 /**
  * The RFC 5322 message of a signup mail: multipart/alternative, a text and an HTML part in UTF-8,
  * quoted-printable, headers folded at 76 and non-ASCII words encoded, all with nodemailer's own encoders.
- * nodemailer's composer builds the same tree through a stream pipeline per MIME node, which cost 0.44–0.57 ms
- * of the event loop per message (measured here: the largest single cost of a signup's two mails); this
- * builds it as one string, about a tenth of that (README, what was tried). Lines end in CRLF as on the wire,
- * or in LF for files (`eol`).
+ * nodemailer's composer builds the same tree through a stream pipeline per MIME node, which made it the largest
+ * single cost of a signup's two mails on the event loop; this builds it as one string (its cost against the
+ * composer's: src/bench/RESULTS.md, what was tried). Lines end in CRLF as on the wire, or in LF for files (`eol`).
  */
 export function composeMail(mail: MailParts, from: Mailbox, date: Date, eol: '\r\n' | '\n' = '\r\n'): string {
   const boundary = `--_deckhand-${randomUUID()}`

@@ -32,9 +32,10 @@ interface Queued {
 }
 
 /**
- * Writes files on a thread of its own, in batches: a turn's files, or all that came while the last batch was written. Through fs/promises every mail file
- * was four requests to libuv's threadpool (open, write, close, rename), and submitting them was a tenth of the
- * event loop under a signup flood (CPU profile of phase 3, README); here the whole turn's files are one message.
+ * Writes files on a thread of its own, in batches: a turn's files, or all that came while the last batch was
+ * written. Through fs/promises every mail file was four requests to libuv's threadpool (open, write, close,
+ * rename), and submitting them showed in a signup flood's CPU profile (src/bench/RESULTS.md, what was tried); here
+ * the whole turn's files are one message.
  * Nothing is fsynced: the job journal is the durable record, and a mail lost to a power cut is sent again.
  */
 export class FolderWriter {

@@ -25,8 +25,9 @@ export const metricsRoutes: FastifyPluginAsyncTypebox<{ services: MetricsRouteDe
     },
     async (request, reply) => {
       const names = request.query.name
-      // A few named families: what a once-a-second sampler (the bench's timeline) reads, without paying for the
-      // rest, and without restarting the event-loop histogram that the next full scrape reports.
+      // A few named families: what a once-a-second sampler reads without paying for the rest, and without
+      // restarting the event-loop histogram that the next full scrape (Prometheus) reports. The dashboard reads its
+      // workers so (dashboard/worker-metrics.ts), and so does the bench's timeline: a user's page, not a bench hook.
       const text = names
         ? (
             await Promise.all(

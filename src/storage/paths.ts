@@ -2,8 +2,8 @@ import path from 'node:path'
 
 /**
  * The node's own files under DATA_DIR. Uploads and avatars are not among them: they are in the object store
- * (open-store.ts), a folder or a bucket. Every name below is made by deckhand (UUIDs, sizes, formats): nothing
- * a client sends ever becomes part of a path.
+ * (open-store.ts), a folder or a bucket. Every name below is made by deckhand: nothing a client sends ever becomes
+ * part of a path.
  */
 export function storagePaths(dataDir: string) {
   return {
@@ -19,8 +19,5 @@ export function storagePaths(dataDir: string) {
     scratch: path.join(dataDir, 'scratch'),
   }
 }
-
-/** The file of one variant inside its version folder, e.g. `256.webp`. */
-export const variantFileName = (size: number, format: string) => `${size}.${format}`
 
 export type StoragePaths = ReturnType<typeof storagePaths>

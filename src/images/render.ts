@@ -1,39 +1,41 @@
 import fs from 'node:fs/promises'
-import path from 'node:path'
 import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp'
 import { JobErrorCode } from '../errors.ts'
-import { variantFileName } from '../storage/paths.ts'
 import { placeholderOf } from './placeholder.ts'
 
-/** The formats this pipeline encodes; which of them avatars are made in is the avatars feature's to say. */
+/** The formats this module encodes; which of them a feature makes its images in is the feature's to say. */
 export type EncodableFormat = 'webp' | 'avif' | 'jpeg'
 
-export interface AvatarTask {
-  /** The stored original. */
+/** One file to make from the crop. */
+export interface RenderOutput {
+  /** Written aside first and renamed into place. */
+  file: string
+  width: number
+  height: number
+  format: EncodableFormat
+}
+
+export interface RenderRequest {
+  /** The image to read. */
   input: string
-  /** Where the variants are written, one file per size and format: `<size>.<format>`. */
-  outDir: string
-  sizes: number[]
-  formats: EncodableFormat[]
   /** Refuse to decode more pixels than this (guards against decompression bombs). */
   maxPixels: number
   /** libvips stops a pipeline that runs longer than this. */
   timeoutSeconds: number
+  /** The one crop every output is resized from: the largest output's size, cover-cropped about `position`. */
+  crop: { width: number; height: number; position: 'centre' | 'attention' | 'entropy' }
+  outputs: RenderOutput[]
+  /** Also a ThumbHash placeholder and the dominant colour, of the crop. */
+  placeholder: boolean
 }
 
-export interface AvatarVariant {
-  size: number
-  format: EncodableFormat
-  bytes: number
-}
-
-export type AvatarOutcome =
+export type RenderOutcome =
   | {
       ok: true
       source: { width: number; height: number; format: string }
-      variants: AvatarVariant[]
-      placeholder: string
-      dominantColor: string
+      /** The bytes of each of `outputs`, in their order. */
+      bytes: number[]
+      placeholder?: { placeholder: string; dominantColor: string }
     }
   /**
    * The input itself is at fault; trying again cannot help. `message` is for the uploader; `detail` is
@@ -56,19 +58,18 @@ const encoders: Record<EncodableFormat, (s: Sharp) => Sharp> = {
 }
 
 /**
- * Turns one uploaded image into square avatars: orientation applied from EXIF, then every bit of metadata
- * (EXIF, GPS, XMP, ICC) dropped, cover-cropped to each size in each format, plus a ThumbHash placeholder and
- * the dominant colour. Runs in a worker thread in production; plain enough to call anywhere.
+ * Decodes one image once and makes every output from it: orientation applied from EXIF, then every bit of metadata
+ * (EXIF, GPS, XMP, ICC) dropped, cover-cropped once in sRGB 8-bit, each output resized from that crop. Plain
+ * enough to call anywhere; a feature runs it in the image pool, off the event loop.
  */
-export async function renderAvatar(task: AvatarTask): Promise<AvatarOutcome> {
-  const largest = Math.max(...task.sizes)
-  let square: { data: Buffer; info: OutputInfo }
+export async function renderImage(request: RenderRequest): Promise<RenderOutcome> {
+  let crop: { data: Buffer; info: OutputInfo }
   let meta: Metadata
   try {
     // pages: 1 takes the first frame of an animation; failOn 'warning' refuses truncated data instead of
     // padding it with grey.
-    const source = sharp(task.input, { limitInputPixels: task.maxPixels, failOn: 'warning', pages: 1 }).timeout({
-      seconds: task.timeoutSeconds,
+    const source = sharp(request.input, { limitInputPixels: request.maxPixels, failOn: 'warning', pages: 1 }).timeout({
+      seconds: request.timeoutSeconds,
     })
     meta = await source.metadata()
     // Uploads are sniffed before they get here; this is the second lock on the door (SVG, PDF, HEIC, …).
@@ -79,10 +80,9 @@ export async function renderAvatar(task: AvatarTask): Promise<AvatarOutcome> {
         message: `Expected an image format deckhand reads but received ${meta.format}`,
       }
     }
-    // Decode once, orient, crop to the largest square in sRGB 8-bit; every size is made from that buffer.
-    square = await source
+    crop = await source
       .rotate()
-      .resize(largest, largest, { fit: 'cover', position: 'centre' })
+      .resize(request.crop.width, request.crop.height, { fit: 'cover', position: request.crop.position })
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true })
@@ -92,32 +92,28 @@ export async function renderAvatar(task: AvatarTask): Promise<AvatarOutcome> {
       return {
         ok: false,
         code: JobErrorCode.IMAGE_TOO_LARGE,
-        message: `Expected at most ${task.maxPixels} pixels`,
+        message: `Expected at most ${request.maxPixels} pixels`,
         detail,
       }
     }
     return { ok: false, code: JobErrorCode.IMAGE_UNDECODABLE, message: 'The image is truncated or corrupt', detail }
   }
 
-  const raw = { raw: { width: square.info.width, height: square.info.height, channels: square.info.channels } }
-  const jobs: Promise<AvatarVariant>[] = []
-  for (const size of task.sizes) {
-    for (const format of task.formats) {
-      const file = path.join(task.outDir, variantFileName(size, format))
-      const pipeline = encoders[format](sharp(square.data, raw).resize(size, size))
-      // Written aside and renamed: a rerun after a crash may rewrite a version that is already being served.
-      const written = pipeline.toFile(`${file}.tmp`).then(async (info) => {
-        await fs.rename(`${file}.tmp`, file)
-        return { size, format, bytes: info.size }
-      })
-      jobs.push(written)
-    }
-  }
-  const [variants, placeholder] = await Promise.all([Promise.all(jobs), placeholderOf(square.data, raw.raw)])
+  const raw = { raw: { width: crop.info.width, height: crop.info.height, channels: crop.info.channels } }
+  const written = request.outputs.map(async ({ file, width, height, format }) => {
+    const info = await encoders[format](sharp(crop.data, raw).resize(width, height)).toFile(`${file}.tmp`)
+    // Renamed into place: a rerun after a crash may rewrite a file that is already being served.
+    await fs.rename(`${file}.tmp`, file)
+    return info.size
+  })
+  const [bytes, placeholder] = await Promise.all([
+    Promise.all(written),
+    request.placeholder ? placeholderOf(crop.data, raw.raw) : undefined,
+  ])
   return {
     ok: true,
     source: { width: meta.width ?? 0, height: meta.height ?? 0, format: meta.format ?? 'unknown' },
-    variants,
-    ...placeholder,
+    bytes,
+    ...(placeholder && { placeholder }),
   }
 }
