@@ -1,18 +1,23 @@
+import fs from 'node:fs'
+import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
+import sharp from 'sharp'
 import t from 'tap'
 import { metricValue } from '../../src/bench/stats.ts'
 import { transact } from '../../src/db/database.ts'
 import { JOB_KINDS } from '../../src/job-kinds.ts'
 import type { Job } from '../../src/jobs/types.ts'
-import { getJob, type SignedUp, signup, startApp, waitForJob } from '../helpers/app.ts'
+import { fixture, getJob, type SignedUp, signup, startApp, tempDataDir, waitForJob } from '../helpers/app.ts'
 import { scaledEnv, servicesAvailable } from '../helpers/services.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { startReceiver } from '../helpers/webhook-receiver.ts'
+import { bannerJob } from './kinds/banner.ts'
 import { echoGate, echoJob, Gate } from './kinds/echo.ts'
 
 /*
  * A new job kind costs its own definition and one entry in a list, and no line of src/: test/job-kinds/kinds/
- * declares one with a lane of its own, and the app is built with JOB_KINDS plus it. It then runs on both backends
+ * declares one with a lane of its own on the event loop, and one that renders through the image pool with a task of a
+ * worker module under test/; the app is built with JOB_KINDS plus them. It then runs on both backends
  * with what every kind gets from the list: its queue, its lane, its metric labels, its events told to the owner's
  * webhook, its per-owner count, cancellation and retention.
  */
@@ -41,7 +46,11 @@ for (const backend of backends) {
       if (backend.needsServices && !(await servicesAvailable(t))) return
       echoGate.current = new Gate()
       const receiver = await startReceiver(t)
-      const app = await startApp(t, { ...open, ...(await backend.env(t)) }, { kinds: [...JOB_KINDS, echoJob] })
+      const app = await startApp(
+        t,
+        { ...open, ...(await backend.env(t)) },
+        { kinds: [...JOB_KINDS, echoJob, bannerJob] },
+      )
       const ann = await signup(app, 'ann@example.com')
       const put = await app.inject({
         method: 'PUT',
@@ -97,6 +106,14 @@ for (const backend of backends) {
         'its attempts under its own label',
       )
       t.match(metrics, /deckhand_job_queue_latency_seconds\{kind="test\.echo"\}/, 'its queue latency from the list')
+
+      const out = path.join(tempDataDir(t), 'banner.webp')
+      const [banner] = await transact(app.services.database, (tx) =>
+        app.services.queue.enqueue(tx, [bannerJob.job(ann.id, { input: fixture('photo-exif.jpg'), output: out })]),
+      )
+      const rendered = await waitForJob(app, ann, (banner as Job).id)
+      t.equal(rendered.status, 'succeeded', 'a kind of the image lane ran its own task in the pool')
+      t.match(await sharp(fs.readFileSync(out)).metadata(), { format: 'webp', width: 320, height: 80 })
 
       const swept = await app.services.queue.deleteFinished('succeeded', Date.now() + 1000, 1000)
       t.ok(swept >= 1, 'retention sweeps it like any other')
