@@ -14,10 +14,9 @@ export interface RetentionOptions extends SweepTaskOptions {
 }
 
 /*
- * 500 rows a statement: 1,000 took about 3 ms of the event loop with SQLite (better-sqlite3 is synchronous) but
- * 10–16 ms once every few batches, in a sweep measured beside a signup, which was half of the event loop's delay
- * budget; 500 halve that. One short transaction in PostgreSQL. A million rows are two thousand of those, with
- * requests and claims served in between.
+ * Rows a statement: small enough that one batch is a short hold of the event loop with SQLite (better-sqlite3 is
+ * synchronous) and one short transaction in PostgreSQL, so that requests and claims are served between batches of a
+ * long sweep; the figures behind the choice are in src/bench/RESULTS.md (moved from code comments).
  */
 const BATCH_SIZE = 500
 
