@@ -10,9 +10,9 @@ export interface DispatcherOptions extends RunnerOptions {
 /**
  * Free slots a lane waits for before it claims again: a claim is one write transaction, about as dear for eight
  * jobs as for one, and with a slot freed per finished job, claiming at every one was a claim per job, a cost that
- * showed under a mail flood (src/bench/RESULTS.md). An idle lane claims at once (all its slots are free); a busy one claims
- * once half its slots are free, or BATCH_WAIT_MS after a slot freed if no more do (jobs that hold their slots long
- * would keep the batch from filling). Lanes of up to three slots claim for every free one.
+ * showed under a mail flood (src/bench/RESULTS.md). An idle lane claims at once (all its slots are free); a busy
+ * one claims once half its slots are free, or BATCH_WAIT_MS after a slot freed if no more do (jobs that hold their
+ * slots long would keep the batch from filling). Lanes of up to three slots claim for every free one.
  */
 export const claimBatch = (concurrency: number) => Math.max(1, Math.floor(concurrency / 2))
 
