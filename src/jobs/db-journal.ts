@@ -2,11 +2,22 @@ import { PostgresAdapter, type Selectable, type SelectQueryBuilder, sql } from '
 import { compiledOnce } from '../db/compiled.ts'
 import type { Database, Db } from '../db/database.ts'
 import { rowId } from '../db/row-id.ts'
-import type { JobsTable, Schema } from '../db/schema.ts'
+import type { JobsDoneTable, JobsTable, Schema } from '../db/schema.ts'
 import { fairRank } from './fair-rank.ts'
 import type { Job, JobChange, JobErrorInfo, JobStatus, Journal, NewJob } from './types.ts'
 
 export type JobRow = Selectable<JobsTable>
+type DoneRow = Selectable<JobsDoneTable>
+
+/*
+ * A succeeded job's result as jobs_done keeps it: the job's id, wherever the result quotes it (a mail's
+ * Message-ID), written as this one character. JSON text never holds it raw (JSON.stringify escapes every control
+ * character), so the id is put back exactly.
+ */
+const JOB_ID_MARK = '\u001f'
+const storedResult = (id: string, result: unknown) => JSON.stringify(result ?? null).replaceAll(id, JOB_ID_MARK)
+const parsedResult = (id: string, stored: string | null) =>
+  stored === null ? null : JSON.parse(stored.replaceAll(JOB_ID_MARK, id))
 
 /** What a new job is stored with, in the journal as in the outbox: a fresh id, the owner, the payload as JSON. */
 export const newJobRow = (job: NewJob, now: number) => ({
@@ -38,10 +49,35 @@ export function toJob(row: JobRow): Job {
     runAt: row.run_at,
     stage: row.stage,
     lastError: row.last_error === null ? null : JSON.parse(row.last_error),
-    result: row.result === null ? null : JSON.parse(row.result),
+    result: parsedResult(row.id, row.result),
     createdAt: row.created_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
+  }
+}
+
+/**
+ * A succeeded job from jobs_done (migration 0010). Its payload is gone (nothing reads a succeeded job's: its
+ * owner's and the admin's views leave it out); it was due when it started at the latest.
+ */
+function doneToJob(row: DoneRow): Job {
+  const finished = Number(row.finished_at)
+  const createdAt = finished - Number(row.age_ms)
+  const startedAt = row.run_ms === null ? null : finished - Number(row.run_ms)
+  return {
+    id: row.id,
+    kind: row.kind,
+    ownerId: row.owner_id,
+    payload: null,
+    status: 'succeeded',
+    attempts: row.attempts,
+    runAt: startedAt ?? createdAt,
+    stage: null,
+    lastError: null,
+    result: parsedResult(row.id, row.result),
+    createdAt,
+    startedAt,
+    finishedAt: finished,
   }
 }
 
@@ -238,13 +274,33 @@ const pendingOfOwner = compiledOnce((db, value) =>
     .where('status', 'in', ['queued', 'running']),
 )
 
-/** values: result (JSON), now, id. */
+/**
+ * A job's success, first of two statements: its row as jobs_done keeps it (migration 0010); the second deletes it
+ * from `jobs`. values: result (stored), now, id.
+ */
 const succeedJob = compiledOnce((db, value) =>
   db
-    .updateTable('jobs')
-    .set({ status: 'succeeded', result: value(0), last_error: null, stage: null, finished_at: value(1) })
-    .where('id', '=', value(2)),
+    .insertInto('jobs_done')
+    .columns(['id', 'kind', 'owner_id', 'attempts', 'finished_at', 'age_ms', 'run_ms', 'result'])
+    .expression((eb) =>
+      eb
+        .selectFrom('jobs')
+        .select([
+          'id',
+          'kind',
+          'owner_id',
+          'attempts',
+          // Typed: PostgreSQL takes a bare parameter in a select list for text.
+          sql<number>`cast(${value(1)} as bigint)`.as('finished_at'),
+          sql<number>`cast(${value(1)} as bigint) - created_at`.as('age_ms'),
+          sql<number>`cast(${value(1)} as bigint) - started_at`.as('run_ms'),
+          sql<string>`cast(${value(0)} as text)`.as('result'),
+        ])
+        .where('id', '=', value(2)),
+    ),
 )
+/** values: id. */
+const deleteJob = compiledOnce((db, value) => db.deleteFrom('jobs').where('id', '=', value(0)))
 
 /** values: error (JSON), when to run again, id. */
 const retryJob = compiledOnce((db, value) =>
@@ -403,7 +459,9 @@ export function createDbJournal(database: Database, options: DbJournalOptions = 
 
     async get(id) {
       const row = await db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst()
-      return row && toJob(row)
+      if (row) return toJob(row)
+      const done = await db.selectFrom('jobs_done').selectAll().where('id', '=', id).executeTakeFirst()
+      return done && doneToJob(done)
     },
 
     async claim(kinds, limit, now, share) {
@@ -436,7 +494,10 @@ export function createDbJournal(database: Database, options: DbJournalOptions = 
     },
 
     async succeed(id, result, now) {
-      await database.record((tx) => succeedJob(tx, [JSON.stringify(result ?? null), now, id]))
+      await database.record(async (tx) => {
+        await succeedJob(tx, [storedResult(id, result), now, id])
+        await deleteJob(tx, [id])
+      })
       changed(id, 'succeeded')
       settled(id)
     },
@@ -494,8 +555,14 @@ export function createDbJournal(database: Database, options: DbJournalOptions = 
     async list({ status, kind, limit }) {
       let query = db.selectFrom('jobs').selectAll().where('status', '=', status)
       if (kind !== undefined) query = query.where('kind', '=', kind)
-      const rows = await query.orderBy('created_at', 'desc').limit(limit).execute()
-      return rows.map(toJob)
+      const jobs = (await query.orderBy('created_at', 'desc').limit(limit).execute()).map(toJob)
+      if (status !== 'succeeded') return jobs
+      // The newest of jobs_done in its own order, ids being UUIDv7 (creation time first): a read of `limit` rows
+      // where an order by created_at would sort the whole table.
+      let done = db.selectFrom('jobs_done').selectAll()
+      if (kind !== undefined) done = done.where('kind', '=', kind)
+      const rows = await done.orderBy('id', 'desc').limit(limit).execute()
+      return [...jobs, ...rows.map(doneToJob)].sort((a, b) => b.createdAt - a.createdAt).slice(0, limit)
     },
 
     async requeueFailed(id, now) {
@@ -523,7 +590,10 @@ export function createDbJournal(database: Database, options: DbJournalOptions = 
         .where('kind', '=', kind)
         .where('status', 'in', [...statuses])
         .execute()
-      return rows.map(toJob)
+      const jobs = rows.map(toJob)
+      if (!statuses.includes('succeeded')) return jobs
+      const done = await db.selectFrom('jobs_done').selectAll().where('kind', '=', kind).execute()
+      return [...jobs, ...done.map(doneToJob)]
     },
 
     async deleteFinished(status, before, limit) {
@@ -540,7 +610,32 @@ export function createDbJournal(database: Database, options: DbJournalOptions = 
             .limit(limit),
         )
         .executeTakeFirst()
-      return Number(result.numDeletedRows)
+      const deleted = Number(result.numDeletedRows)
+      if (status !== 'succeeded' || deleted === limit) return deleted
+      // jobs_done, from its front (the oldest ids): of the first rows in id order, twice the batch read at most,
+      // those finished before the cutoff. Bounded without an index of finished times, which would cost each job
+      // its id again: jobs finish in about the order they were made, so the front is what finished first. A job
+      // not due yet at the front is passed over; only more than a batch of them (made long before they finished,
+      // retried for hours) stop the sweep early, until they are due. None is deleted before its time.
+      const left = limit - deleted
+      const done = await db
+        .deleteFrom('jobs_done')
+        .where('id', 'in', (eb) =>
+          eb
+            .selectFrom((front) =>
+              front
+                .selectFrom('jobs_done')
+                .select(['id', 'finished_at'])
+                .orderBy('id')
+                .limit(2 * left)
+                .as('front'),
+            )
+            .select('front.id')
+            .where('front.finished_at', '<', before)
+            .limit(left),
+        )
+        .executeTakeFirst()
+      return deleted + Number(done.numDeletedRows)
     },
 
     async oldestDue(now) {
@@ -591,8 +686,21 @@ export function createDbJournal(database: Database, options: DbJournalOptions = 
         .selectFrom('jobs')
         .select((eb) => ['kind', 'status', eb.fn.countAll<number>().as('count')])
         .groupBy(['kind', 'status'])
+        .unionAll((eb) =>
+          eb
+            .selectFrom('jobs_done')
+            .select((e) => ['kind', sql<JobStatus>`'succeeded'`.as('status'), e.fn.countAll<number>().as('count')])
+            .groupBy('kind'),
+        )
         .execute()
-      return rows.map((r) => ({ kind: r.kind, status: r.status as JobStatus, count: Number(r.count) }))
+      // A kind's succeeded jobs may be in both tables (those that succeeded before migration 0010).
+      const counts = new Map<string, { kind: string; status: JobStatus; count: number }>()
+      for (const r of rows) {
+        const key = `${r.kind}\u0000${r.status}`
+        const count = (counts.get(key)?.count ?? 0) + Number(r.count)
+        counts.set(key, { kind: r.kind, status: r.status as JobStatus, count })
+      }
+      return [...counts.values()]
     },
 
     async nextDueAt(kinds, after) {

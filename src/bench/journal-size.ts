@@ -1,0 +1,91 @@
+import { sql } from 'kysely'
+import { type Database, transact } from '../db/database.ts'
+import { rowId } from '../db/row-id.ts'
+import { createDbJournal } from '../jobs/db-journal.ts'
+
+/*
+ * What a finished job costs on disk: `npm run bench -- --journal-size N` fills a fresh journal with N finished
+ * signup mails, through the journal's own statements (enqueue, claim, succeed), and reads each table and index of
+ * `jobs` back, in bytes a job. SQLite through its dbstat table (pages in use, free space within them included, as
+ * the file pays for them); PostgreSQL through pg_total_relation_size and each index's pg_relation_size.
+ */
+
+export const SIGNUP_MAIL_KINDS = ['mail.welcome', 'mail.admin-notice'] as const
+
+/** Enqueues `signups` signups' two mails, then claims and succeeds them, as a run of phase 3 leaves them. */
+export async function fillFinishedMail(database: Database, signups: number, batch = 500): Promise<void> {
+  const journal = createDbJournal(database)
+  const domain = 'deckhand.local'
+  for (let done = 0; done < signups; done += batch) {
+    const n = Math.min(batch, signups - done)
+    await transact(database, (tx) =>
+      journal.enqueue(
+        tx,
+        Array.from({ length: n }, (_, i) => {
+          const userId = rowId()
+          const facts = { userId, email: `u1-${done + i}@bench.test`, name: null }
+          return SIGNUP_MAIL_KINDS.map((kind) => ({ kind, ownerId: userId, payload: facts }))
+        }).flat(),
+      ),
+    )
+    const now = Date.now()
+    const claimed = await journal.claim(SIGNUP_MAIL_KINDS, 2 * n, now)
+    await Promise.all(
+      claimed.map((job) => {
+        const messageId = `<${job.id}@${domain}>`
+        const to = (job.payload as { email: string }).email
+        return journal.succeed(job.id, job.kind === 'mail.welcome' ? { messageId, to } : { messageId }, now)
+      }),
+    )
+  }
+}
+
+export interface JournalSize {
+  jobs: number
+  /** Bytes of each table and index of `jobs` and `jobs_done` (migration 0010), by name. */
+  bytes: Record<string, number>
+  total: number
+}
+
+/** The jobs table's and its indexes' bytes as the database reports them. */
+export async function journalSize(database: Database): Promise<JournalSize> {
+  const { db } = database
+  const count = async (table: 'jobs' | 'jobs_done') =>
+    Number(
+      (
+        await db
+          .selectFrom(table)
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    )
+  const jobs = (await count('jobs')) + (await count('jobs_done'))
+  let rows: { name: string; bytes: number }[]
+  if (database.dialect === 'sqlite') {
+    rows = (
+      await sql<{ name: string; bytes: number }>`SELECT name, sum(pgsize) AS bytes FROM dbstat
+        WHERE name IN (SELECT name FROM sqlite_schema WHERE tbl_name IN ('jobs', 'jobs_done') AND type IN ('table', 'index'))
+        GROUP BY name`.execute(db)
+    ).rows
+  } else {
+    rows = (
+      await sql<{ name: string; bytes: number }>`SELECT 'jobs' AS name,
+          pg_total_relation_size('jobs') - pg_indexes_size('jobs') AS bytes
+        UNION ALL SELECT indexrelid::regclass::text, pg_relation_size(indexrelid)
+          FROM pg_index WHERE indrelid = 'jobs'::regclass`.execute(db)
+    ).rows
+  }
+  const bytes = Object.fromEntries(rows.map((r) => [r.name, Number(r.bytes)]))
+  return { jobs, bytes, total: Object.values(bytes).reduce((a, b) => a + b, 0) }
+}
+
+/** One line a table or index: bytes a job, largest first, and the total. */
+export function journalSizeLines(size: JournalSize): string[] {
+  const perJob = (b: number) => (size.jobs === 0 ? 0 : b / size.jobs).toFixed(1)
+  return [
+    ...Object.entries(size.bytes)
+      .sort((a, b) => b[1] - a[1])
+      .map(([name, b]) => `${name.padEnd(28)} ${perJob(b).padStart(8)} bytes a job`),
+    `${'total'.padEnd(28)} ${perJob(size.total).padStart(8)} bytes a job (${size.jobs} jobs)`,
+  ]
+}
