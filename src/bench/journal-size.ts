@@ -1,13 +1,18 @@
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { sql } from 'kysely'
-import { type Database, transact } from '../db/database.ts'
+import { type Database, openDatabase, transact } from '../db/database.ts'
 import { rowId } from '../db/row-id.ts'
 import { createDbJournal } from '../jobs/db-journal.ts'
+import { scratchState } from './scratch.ts'
 
 /*
  * What a finished job costs on disk: `npm run bench -- --journal-size N` fills a fresh journal with N finished
  * signup mails, through the journal's own statements (enqueue, claim, succeed), and reads each table and index of
- * `jobs` back, in bytes a job. SQLite through its dbstat table (pages in use, free space within them included, as
- * the file pays for them); PostgreSQL through pg_total_relation_size and each index's pg_relation_size.
+ * `jobs` and `jobs_done` back, in bytes a job. SQLite through its dbstat table (pages in use, free space within
+ * them included, as the file pays for them); PostgreSQL through pg_total_relation_size (the table with its TOAST)
+ * and each index's pg_relation_size.
  */
 
 export const SIGNUP_MAIL_KINDS = ['mail.welcome', 'mail.admin-notice'] as const
@@ -69,10 +74,11 @@ export async function journalSize(database: Database): Promise<JournalSize> {
     ).rows
   } else {
     rows = (
-      await sql<{ name: string; bytes: number }>`SELECT 'jobs' AS name,
-          pg_total_relation_size('jobs') - pg_indexes_size('jobs') AS bytes
+      await sql<{ name: string; bytes: number }>`SELECT relname AS name,
+          pg_total_relation_size(oid) - pg_indexes_size(oid) AS bytes
+          FROM pg_class WHERE relname IN ('jobs', 'jobs_done') AND relkind = 'r'
         UNION ALL SELECT indexrelid::regclass::text, pg_relation_size(indexrelid)
-          FROM pg_index WHERE indrelid = 'jobs'::regclass`.execute(db)
+          FROM pg_index WHERE indrelid IN ('jobs'::regclass, 'jobs_done'::regclass)`.execute(db)
     ).rows
   }
   const bytes = Object.fromEntries(rows.map((r) => [r.name, Number(r.bytes)]))
@@ -88,4 +94,46 @@ export function journalSizeLines(size: JournalSize): string[] {
       .map(([name, b]) => `${name.padEnd(28)} ${perJob(b).padStart(8)} bytes a job`),
     `${'total'.padEnd(28)} ${perJob(size.total).padStart(8)} bytes a job (${size.jobs} jobs)`,
   ]
+}
+
+/**
+ * `--journal-size N`: N signups' mails, finished, in a fresh SQLite journal and, with `postgresUrl`, a fresh
+ * PostgreSQL database (VACUUM ANALYZE first, so its sizes are settled); each one's breakdown, then removed.
+ */
+export async function journalSizeRun(
+  signups: number,
+  postgresUrl: string | undefined,
+  redisUrl: string,
+  say: (line: string) => void,
+): Promise<Record<string, JournalSize>> {
+  const out: Record<string, JournalSize> = {}
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'deckhand-journal-size-'))
+  const scratch = postgresUrl ? await scratchState(postgresUrl, redisUrl, 'size') : undefined
+  try {
+    for (const [name, url] of [['sqlite', undefined], ...(scratch ? [['postgres', scratch.databaseUrl]] : [])]) {
+      const database = await openDatabase({
+        url,
+        sqliteFile: path.join(dir, 'deckhand.db'),
+        synchronous: 'NORMAL',
+        poolSize: 2,
+        watchErrors: () => {},
+        timeoutMs: 10_000,
+      })
+      try {
+        const started = performance.now()
+        await fillFinishedMail(database, signups)
+        if (url) await sql`VACUUM ANALYZE`.execute(database.db)
+        const size = await journalSize(database)
+        say(`${name}: ${size.jobs} finished mail jobs in ${((performance.now() - started) / 1000).toFixed(0)} s`)
+        for (const line of journalSizeLines(size)) say(`  ${line}`)
+        out[name as string] = size
+      } finally {
+        await database.close()
+      }
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+    await scratch?.drop()
+  }
+  return out
 }

@@ -163,8 +163,12 @@ t.test('retention deletes jobs_done from its front, a bounded read a batch, none
   const claimed = await journal.claim(['mail.welcome'], 30, now)
   t.equal(claimed.length, 30)
   // The first job made finishes last: passed over until it is due, the ones behind it deleted meanwhile.
-  for (const job of jobs.slice(1)) await journal.succeed(job.id, null, (now += 10))
-  await journal.succeed((jobs[0] as Job).id, null, (now += 10_000))
+  for (const job of jobs.slice(1)) {
+    now += 10
+    await journal.succeed(job.id, null, now)
+  }
+  now += 10_000
+  await journal.succeed((jobs[0] as Job).id, null, now)
   const sweep = async (before: number) => {
     const batches: number[] = []
     for (let deleted = 5; deleted === 5; ) {
