@@ -274,14 +274,42 @@ const pendingOfOwner = compiledOnce((db, value) =>
     .where('status', 'in', ['queued', 'running']),
 )
 
+const DONE_COLUMNS = ['id', 'kind', 'owner_id', 'attempts', 'finished_at', 'age_ms', 'run_ms', 'result'] as const
+
 /**
- * A job's success, first of two statements: its row as jobs_done keeps it (migration 0010); the second deletes it
- * from `jobs`. values: result (stored), now, id.
+ * A job's success: its row as jobs_done keeps it (migration 0010), and out of `jobs`. PostgreSQL in one statement
+ * (a DELETE … RETURNING feeding the INSERT: one round trip, as the UPDATE it replaces); SQLite, which has no
+ * writes in a WITH, in two, the row copied here, then deleteJob. values: result (stored), now, id.
  */
-const succeedJob = compiledOnce((db, value) =>
-  db
+const succeedJob = compiledOnce((db, value) => {
+  if (db.getExecutor().adapter instanceof PostgresAdapter) {
+    return db
+      .with('moved', (w) =>
+        w
+          .deleteFrom('jobs')
+          .where('id', '=', value(2))
+          .returning(['id', 'kind', 'owner_id', 'attempts', 'created_at', 'started_at']),
+      )
+      .insertInto('jobs_done')
+      .columns(DONE_COLUMNS)
+      .expression((eb) =>
+        eb
+          .selectFrom('moved')
+          .select([
+            'id',
+            'kind',
+            'owner_id',
+            'attempts',
+            sql<number>`cast(${value(1)} as bigint)`.as('finished_at'),
+            sql<number>`cast(${value(1)} as bigint) - created_at`.as('age_ms'),
+            sql<number>`cast(${value(1)} as bigint) - started_at`.as('run_ms'),
+            sql<string>`cast(${value(0)} as text)`.as('result'),
+          ]),
+      )
+  }
+  return db
     .insertInto('jobs_done')
-    .columns(['id', 'kind', 'owner_id', 'attempts', 'finished_at', 'age_ms', 'run_ms', 'result'])
+    .columns(DONE_COLUMNS)
     .expression((eb) =>
       eb
         .selectFrom('jobs')
@@ -297,8 +325,8 @@ const succeedJob = compiledOnce((db, value) =>
           sql<string>`cast(${value(0)} as text)`.as('result'),
         ])
         .where('id', '=', value(2)),
-    ),
-)
+    )
+})
 /** values: id. */
 const deleteJob = compiledOnce((db, value) => db.deleteFrom('jobs').where('id', '=', value(0)))
 
@@ -496,7 +524,7 @@ export function createDbJournal(database: Database, options: DbJournalOptions = 
     async succeed(id, result, now) {
       await database.record(async (tx) => {
         await succeedJob(tx, [storedResult(id, result), now, id])
-        await deleteJob(tx, [id])
+        if (database.dialect === 'sqlite') await deleteJob(tx, [id])
       })
       changed(id, 'succeeded')
       settled(id)
