@@ -7,12 +7,14 @@
  *   npm run bench -- … --html report.html       also writes the HTML report (charts over time, PASS/MISS, machine)
  *   npm run bench -- --from report.json [--html report.html]   the HTML report of an earlier run
  *   npm run bench -- --compare OLD.json NEW.json [--noise 0.2]  each figure's change; exit 1 when one got worse
+ *   npm run bench -- --journal-size N [--journal-size-postgres false]  bytes a finished job, N signups' mails
  */
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import sharp from 'sharp'
+import { journalSizeRun } from './journal-size.ts'
 import { noisyNeighbourPhase } from './noisy-neighbour.ts'
 import {
   avatarsPhase,
@@ -63,6 +65,8 @@ const { values: args, positionals } = parseArgs({
     compare: { type: 'string' },
     noise: { type: 'string', default: '0.2' },
     'sample-service': { type: 'string', default: 'true' },
+    'journal-size': { type: 'string' },
+    'journal-size-postgres': { type: 'string', default: 'true' },
   },
 })
 
@@ -76,6 +80,16 @@ if (args.from !== undefined) {
   const html = args.html ?? `${args.from.replace(/\.json$/, '')}.html`
   writeHtmlReport(readReport(args.from), html)
   console.log(`HTML report written to ${html}`)
+  process.exit(0)
+}
+
+// The journal's bytes a finished job, alone: no service, no load.
+if (args['journal-size'] !== undefined) {
+  const postgres = args['journal-size-postgres'] === 'false' ? undefined : args.postgres
+  const sizes = await journalSizeRun(Number(args['journal-size']), postgres, args.redis, (line) => {
+    if (!args.json) console.log(line)
+  })
+  if (args.json) console.log(JSON.stringify(sizes, null, 2))
   process.exit(0)
 }
 

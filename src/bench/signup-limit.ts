@@ -17,7 +17,10 @@ const sqlite = new Sqlite(path.join(process.env.DATA_DIR ?? '.', 'limit.sqlite')
 sqlite.pragma('journal_mode = WAL')
 sqlite.pragma('synchronous = NORMAL')
 // deckhand's tables and indexes, so the transaction writes the same rows into the same B-trees.
-await migrateToLatest(new Kysely<unknown>({ dialect: new SqliteDialect({ database: sqlite }) }))
+// 0009 edits sqlite_schema, which better-sqlite3's defensive mode forbids unless asked, as database.ts does.
+await migrateToLatest(new Kysely<unknown>({ dialect: new SqliteDialect({ database: sqlite }) }), {
+  schemaEdits: (allowed) => sqlite.unsafeMode(allowed),
+})
 
 const insertUser = sqlite.prepare(
   'INSERT INTO users (id, email, email_key, name, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)',

@@ -100,7 +100,11 @@ function pagesByTable(file: string) {
     const bytes = (name: string) => rows.find((r) => r.name === name)?.bytes ?? 0
     const free =
       (db.pragma('freelist_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number)
-    return { usersMiB: bytes('users') / MiB, jobsTableMiB: bytes('jobs') / MiB, freeMiB: free / MiB }
+    return {
+      usersMiB: bytes('users') / MiB,
+      jobsTableMiB: (bytes('jobs') + bytes('jobs_done')) / MiB,
+      freeMiB: free / MiB,
+    }
   } finally {
     db.close()
   }

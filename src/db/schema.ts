@@ -49,6 +49,23 @@ export interface JobsTable {
   fair_rank: Generated<number | null>
 }
 
+/**
+ * Succeeded jobs (migration 0010), moved out of `jobs` when they succeed: what their status page shows, no more.
+ * No payload; `result` holds the job's id as JOB_ID_MARK (src/jobs/db-journal.ts).
+ */
+export interface JobsDoneTable {
+  id: string
+  kind: string
+  owner_id: string
+  attempts: number
+  finished_at: number
+  /** finished_at − created_at. */
+  age_ms: number
+  /** finished_at − started_at; null for a job that never started. */
+  run_ms: number | null
+  result: string | null
+}
+
 export interface AvatarsTable {
   user_id: string
   /** Id of the job that made it; names its folder. */
@@ -114,6 +131,7 @@ export interface IdempotencyKeysTable {
 export interface Schema {
   users: UsersTable
   jobs: JobsTable
+  jobs_done: JobsDoneTable
   avatars: AvatarsTable
   outbox: OutboxTable
   webhooks: WebhooksTable

@@ -4,7 +4,7 @@ import type { Database, Db } from '../db/database.ts'
 import type { Schema } from '../db/schema.ts'
 import { ChangeFeed } from './change-feed.ts'
 import { fairRank } from './fair-rank.ts'
-import { type JobRow, NOT_STARTED, newJobRow, toJob } from './job-rows.ts'
+import { doneToJob, type JobRow, NOT_STARTED, newJobRow, storedResult, toJob } from './job-rows.ts'
 import type { JobErrorInfo, JobStatus, Journal, NewJob } from './types.ts'
 
 /*
@@ -200,13 +200,61 @@ const pendingOfOwner = compiledOnce((db, value) =>
     .where('status', 'in', ['queued', 'running']),
 )
 
-/** values: result (JSON), now, id. */
-const succeedJob = compiledOnce((db, value) =>
-  db
-    .updateTable('jobs')
-    .set({ status: 'succeeded', result: value(0), last_error: null, stage: null, finished_at: value(1) })
-    .where('id', '=', value(2)),
-)
+const DONE_COLUMNS = ['id', 'kind', 'owner_id', 'attempts', 'finished_at', 'age_ms', 'run_ms', 'result'] as const
+
+/**
+ * A job's success: its row as jobs_done keeps it (migration 0010), and out of `jobs`. PostgreSQL in one statement
+ * (a DELETE … RETURNING feeding the INSERT: one round trip, as the UPDATE it replaces); SQLite, which has no
+ * writes in a WITH, in two, the row copied here, then deleteJob. values: result (stored), now, id.
+ */
+const succeedJob = compiledOnce((db, value) => {
+  if (db.getExecutor().adapter instanceof PostgresAdapter) {
+    return db
+      .with('moved', (w) =>
+        w
+          .deleteFrom('jobs')
+          .where('id', '=', value(2))
+          .returning(['id', 'kind', 'owner_id', 'attempts', 'created_at', 'started_at']),
+      )
+      .insertInto('jobs_done')
+      .columns(DONE_COLUMNS)
+      .expression((eb) =>
+        eb
+          .selectFrom('moved')
+          .select([
+            'id',
+            'kind',
+            'owner_id',
+            'attempts',
+            sql<number>`cast(${value(1)} as bigint)`.as('finished_at'),
+            sql<number>`cast(${value(1)} as bigint) - created_at`.as('age_ms'),
+            sql<number>`cast(${value(1)} as bigint) - started_at`.as('run_ms'),
+            sql<string>`cast(${value(0)} as text)`.as('result'),
+          ]),
+      )
+  }
+  return db
+    .insertInto('jobs_done')
+    .columns(DONE_COLUMNS)
+    .expression((eb) =>
+      eb
+        .selectFrom('jobs')
+        .select([
+          'id',
+          'kind',
+          'owner_id',
+          'attempts',
+          // Typed: PostgreSQL takes a bare parameter in a select list for text.
+          sql<number>`cast(${value(1)} as bigint)`.as('finished_at'),
+          sql<number>`cast(${value(1)} as bigint) - created_at`.as('age_ms'),
+          sql<number>`cast(${value(1)} as bigint) - started_at`.as('run_ms'),
+          sql<string>`cast(${value(0)} as text)`.as('result'),
+        ])
+        .where('id', '=', value(2)),
+    )
+})
+/** values: id. */
+const deleteJob = compiledOnce((db, value) => db.deleteFrom('jobs').where('id', '=', value(0)))
 
 /** values: error (JSON), when to run again, id. */
 const retryJob = compiledOnce((db, value) =>
@@ -358,7 +406,9 @@ export function createDbJournal(database: Database, options: DbJournalOptions = 
 
     async get(id) {
       const row = await db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst()
-      return row && toJob(row)
+      if (row) return toJob(row)
+      const done = await db.selectFrom('jobs_done').selectAll().where('id', '=', id).executeTakeFirst()
+      return done && doneToJob(done)
     },
 
     async claim(kinds, limit, now, share) {
@@ -391,7 +441,10 @@ export function createDbJournal(database: Database, options: DbJournalOptions = 
     },
 
     async succeed(id, result, now) {
-      await database.record((tx) => succeedJob(tx, [JSON.stringify(result ?? null), now, id]))
+      await database.record(async (tx) => {
+        await succeedJob(tx, [storedResult(id, result), now, id])
+        if (database.dialect === 'sqlite') await deleteJob(tx, [id])
+      })
       changed(id, 'succeeded')
       settled(id)
     },
@@ -449,8 +502,14 @@ export function createDbJournal(database: Database, options: DbJournalOptions = 
     async list({ status, kind, limit }) {
       let query = db.selectFrom('jobs').selectAll().where('status', '=', status)
       if (kind !== undefined) query = query.where('kind', '=', kind)
-      const rows = await query.orderBy('created_at', 'desc').limit(limit).execute()
-      return rows.map(toJob)
+      const jobs = (await query.orderBy('created_at', 'desc').limit(limit).execute()).map(toJob)
+      if (status !== 'succeeded') return jobs
+      // The newest of jobs_done in its own order, ids being UUIDv7 (creation time first): a read of `limit` rows
+      // where an order by created_at would sort the whole table.
+      let done = db.selectFrom('jobs_done').selectAll()
+      if (kind !== undefined) done = done.where('kind', '=', kind)
+      const rows = await done.orderBy('id', 'desc').limit(limit).execute()
+      return [...jobs, ...rows.map(doneToJob)].sort((a, b) => b.createdAt - a.createdAt).slice(0, limit)
     },
 
     async requeueFailed(id, now) {
@@ -478,7 +537,10 @@ export function createDbJournal(database: Database, options: DbJournalOptions = 
         .where('kind', '=', kind)
         .where('status', 'in', [...statuses])
         .execute()
-      return rows.map(toJob)
+      const jobs = rows.map(toJob)
+      if (!statuses.includes('succeeded')) return jobs
+      const done = await db.selectFrom('jobs_done').selectAll().where('kind', '=', kind).execute()
+      return [...jobs, ...done.map(doneToJob)]
     },
 
     async deleteFinished(status, before, limit) {
@@ -495,7 +557,32 @@ export function createDbJournal(database: Database, options: DbJournalOptions = 
             .limit(limit),
         )
         .executeTakeFirst()
-      return Number(result.numDeletedRows)
+      const deleted = Number(result.numDeletedRows)
+      if (status !== 'succeeded' || deleted === limit) return deleted
+      // jobs_done, from its front (the oldest ids): of the first rows in id order, twice the batch read at most,
+      // those finished before the cutoff. Bounded without an index of finished times, which would cost each job
+      // its id again: jobs finish in about the order they were made, so the front is what finished first. A job
+      // not due yet at the front is passed over; only more than a batch of them (made long before they finished,
+      // retried for hours) stop the sweep early, until they are due. None is deleted before its time.
+      const left = limit - deleted
+      const done = await db
+        .deleteFrom('jobs_done')
+        .where('id', 'in', (eb) =>
+          eb
+            .selectFrom((front) =>
+              front
+                .selectFrom('jobs_done')
+                .select(['id', 'finished_at'])
+                .orderBy('id')
+                .limit(2 * left)
+                .as('front'),
+            )
+            .select('front.id')
+            .where('front.finished_at', '<', before)
+            .limit(left),
+        )
+        .executeTakeFirst()
+      return deleted + Number(done.numDeletedRows)
     },
 
     async oldestDue(now) {
@@ -546,8 +633,21 @@ export function createDbJournal(database: Database, options: DbJournalOptions = 
         .selectFrom('jobs')
         .select((eb) => ['kind', 'status', eb.fn.countAll<number>().as('count')])
         .groupBy(['kind', 'status'])
+        .unionAll((eb) =>
+          eb
+            .selectFrom('jobs_done')
+            .select((e) => ['kind', sql<JobStatus>`'succeeded'`.as('status'), e.fn.countAll<number>().as('count')])
+            .groupBy('kind'),
+        )
         .execute()
-      return rows.map((r) => ({ kind: r.kind, status: r.status as JobStatus, count: Number(r.count) }))
+      // A kind's succeeded jobs may be in both tables (those that succeeded before migration 0010).
+      const counts = new Map<string, { kind: string; status: JobStatus; count: number }>()
+      for (const r of rows) {
+        const key = `${r.kind}\u0000${r.status}`
+        const count = (counts.get(key)?.count ?? 0) + Number(r.count)
+        counts.set(key, { kind: r.kind, status: r.status as JobStatus, count })
+      }
+      return [...counts.values()]
     },
 
     async nextDueAt(kinds, after) {

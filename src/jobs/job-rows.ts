@@ -1,6 +1,6 @@
 import type { Selectable } from 'kysely'
 import { rowId } from '../db/row-id.ts'
-import type { JobsTable } from '../db/schema.ts'
+import type { JobsDoneTable, JobsTable } from '../db/schema.ts'
 import type { Job, NewJob } from './types.ts'
 
 /*
@@ -9,6 +9,17 @@ import type { Job, NewJob } from './types.ts'
  */
 
 export type JobRow = Selectable<JobsTable>
+type DoneRow = Selectable<JobsDoneTable>
+
+/*
+ * A succeeded job's result as jobs_done keeps it: the job's id, wherever the result quotes it (a mail's
+ * Message-ID), written as this one character. JSON text never holds it raw (JSON.stringify escapes every control
+ * character), so the id is put back exactly.
+ */
+const JOB_ID_MARK = '\u001f'
+export const storedResult = (id: string, result: unknown) => JSON.stringify(result ?? null).replaceAll(id, JOB_ID_MARK)
+const parsedResult = (id: string, stored: string | null) =>
+  stored === null ? null : JSON.parse(stored.replaceAll(JOB_ID_MARK, id))
 
 /** What a new job is stored with, in the journal as in the outbox: a fresh id, the owner, the payload as JSON. */
 export const newJobRow = (job: NewJob, now: number) => ({
@@ -40,9 +51,34 @@ export function toJob(row: JobRow): Job {
     runAt: row.run_at,
     stage: row.stage,
     lastError: row.last_error === null ? null : JSON.parse(row.last_error),
-    result: row.result === null ? null : JSON.parse(row.result),
+    result: parsedResult(row.id, row.result),
     createdAt: row.created_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
+  }
+}
+
+/**
+ * A succeeded job from jobs_done (migration 0010). Its payload is gone (nothing reads a succeeded job's: its
+ * owner's and the admin's views leave it out); it was due when it started at the latest.
+ */
+export function doneToJob(row: DoneRow): Job {
+  const finished = Number(row.finished_at)
+  const createdAt = finished - Number(row.age_ms)
+  const startedAt = row.run_ms === null ? null : finished - Number(row.run_ms)
+  return {
+    id: row.id,
+    kind: row.kind,
+    ownerId: row.owner_id,
+    payload: null,
+    status: 'succeeded',
+    attempts: row.attempts,
+    runAt: startedAt ?? createdAt,
+    stage: null,
+    lastError: null,
+    result: parsedResult(row.id, row.result),
+    createdAt,
+    startedAt,
+    finishedAt: finished,
   }
 }

@@ -145,12 +145,32 @@ t.test('a job run again after it published (its success was never recorded) keep
 
   // What a crash between publishing (durable) and recording success leaves: the job back in the queue, its
   // original already removed, its version the one being served.
+  // A succeeded job is kept in jobs_done, without its payload (migration 0010): put back in `jobs` as it was, its
+  // payload as accept.ts wrote it (the original's name matters not: it was removed).
   const { db } = app.services.database
-  await db
-    .updateTable('jobs')
-    .set({ status: 'queued', finished_at: null, result: null })
-    .where('id', '=', jobId)
-    .execute()
+  const done = await db.selectFrom('jobs_done').selectAll().where('id', '=', jobId).executeTakeFirstOrThrow()
+  const { seq } = await db.selectFrom('avatars').select('seq').where('user_id', '=', ann.id).executeTakeFirstOrThrow()
+  await db.transaction().execute(async (tx) => {
+    await tx.deleteFrom('jobs_done').where('id', '=', jobId).execute()
+    await tx
+      .insertInto('jobs')
+      .values({
+        id: jobId,
+        kind: done.kind,
+        owner_id: done.owner_id,
+        payload: JSON.stringify({ userId: ann.id, seq, original: `${jobId}.jpeg` }),
+        status: 'queued',
+        attempts: done.attempts,
+        run_at: Date.now(),
+        created_at: Number(done.finished_at) - Number(done.age_ms),
+        stage: null,
+        last_error: null,
+        result: null,
+        started_at: null,
+        finished_at: null,
+      })
+      .execute()
+  })
   // Written behind the journal's back, so nothing told the dispatcher: wake it as the journal would.
   ;(app.services.runner as Dispatcher).wake()
   const again = await waitFor('the job to run again', async () => {

@@ -45,7 +45,14 @@ export function sqliteBackend(dataDir: string): Backend {
     usersWithEmail: async (email) =>
       query<{ id: string }>('SELECT id FROM users WHERE email = ?', email).map((r) => r.id),
     jobsOf: async (kind, owner) =>
-      query<{ id: string }>('SELECT id FROM jobs WHERE kind = ? AND owner_id = ?', kind, owner).map((r) => r.id),
+      query<{ id: string }>(
+        // Succeeded jobs are kept in jobs_done (migration 0010).
+        'SELECT id FROM jobs WHERE kind = ? AND owner_id = ? UNION ALL SELECT id FROM jobs_done WHERE kind = ? AND owner_id = ?',
+        kind,
+        owner,
+        kind,
+        owner,
+      ).map((r) => r.id),
   }
 }
 

@@ -29,12 +29,18 @@ export async function fillJobs(db: Db, o: FillOptions): Promise<void> {
     FROM seq`.execute(db)
 }
 
-/** Jobs in the journal, by status. */
+/** Jobs in the journal, by status: succeeded ones in `jobs` (made so) and in `jobs_done` (migration 0010). */
 export async function countByStatus(db: Db): Promise<Record<string, number>> {
   const rows = await db
     .selectFrom('jobs')
     .select((eb) => ['status', eb.fn.countAll<number>().as('n')])
     .groupBy('status')
     .execute()
-  return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]))
+  const counts: Record<string, number> = Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]))
+  const done = await db
+    .selectFrom('jobs_done')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow()
+  if (Number(done.n) > 0) counts.succeeded = (counts.succeeded ?? 0) + Number(done.n)
+  return counts
 }

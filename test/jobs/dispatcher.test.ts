@@ -8,6 +8,7 @@ import { Dispatcher } from '../../src/jobs/dispatcher.ts'
 import type { JobHandler, NewJob } from '../../src/jobs/types.ts'
 import type { tempDataDir } from '../helpers/app.ts'
 import { openTempDatabase } from '../helpers/database.ts'
+import { countByStatus } from '../helpers/journal.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 type T = Parameters<typeof tempDataDir>[0]
@@ -41,15 +42,7 @@ async function setup(
 }
 
 const count = async (db: Db, status: 'queued' | 'running' | 'succeeded' | 'failed') =>
-  Number(
-    (
-      await db
-        .selectFrom('jobs')
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .where('status', '=', status)
-        .executeTakeFirstOrThrow()
-    ).n,
-  )
+  (await countByStatus(db))[status] ?? 0
 
 t.test('retry delays grow exponentially with jitter, capped', async (t) => {
   t.equal(

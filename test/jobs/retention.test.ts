@@ -107,8 +107,9 @@ t.test('a swept job answers 404 JOB_NOT_FOUND', async (t) => {
   await app.services.sweeper.sweep()
   t.equal((await getJob(app, ann, welcome)).status, 'succeeded', 'younger than JOB_RETENTION_MS: kept')
 
+  // A succeeded job is kept in jobs_done (migration 0010).
   await app.services.database.db
-    .updateTable('jobs')
+    .updateTable('jobs_done')
     .set({ finished_at: Date.now() - 2 * HOUR })
     .where('id', '=', welcome)
     .execute()

@@ -11,7 +11,9 @@ function jobStatuses(dataDir: string) {
   const db = new Database(path.join(dataDir, 'deckhand.db'), { readonly: true })
   try {
     // Held, like every better-sqlite3 statement: see src/db/sqlite-handles.ts.
-    return holdStatements(db).prepare('SELECT status, attempts FROM jobs').all() as {
+    // Succeeded jobs are kept in jobs_done (migration 0010).
+    const text = "SELECT status, attempts FROM jobs UNION ALL SELECT 'succeeded', attempts FROM jobs_done"
+    return holdStatements(db).prepare(text).all() as {
       status: string
       attempts: number
     }[]
