@@ -207,6 +207,22 @@ const DONE_COLUMNS = ['id', 'kind', 'owner_id', 'attempts', 'finished_at', 'age_
  * (a DELETE … RETURNING feeding the INSERT: one round trip, as the UPDATE it replaces); SQLite, which has no
  * writes in a WITH, in two, the row copied here, then deleteJob. values: result (stored), now, id.
  */
+/**
+ * The jobs_done row of a job at its success, selected from its jobs row (or the rows a DELETE returned). Typed:
+ * PostgreSQL takes a bare parameter in a select list for text. values: result (stored), now.
+ */
+const doneRowOf = (value: (i: number) => never) =>
+  [
+    'id',
+    'kind',
+    'owner_id',
+    'attempts',
+    sql<number>`cast(${value(1)} as bigint)`.as('finished_at'),
+    sql<number>`cast(${value(1)} as bigint) - created_at`.as('age_ms'),
+    sql<number>`cast(${value(1)} as bigint) - started_at`.as('run_ms'),
+    sql<string>`cast(${value(0)} as text)`.as('result'),
+  ] as const
+
 const succeedJob = compiledOnce((db, value) => {
   if (db.getExecutor().adapter instanceof PostgresAdapter) {
     return db
@@ -218,40 +234,12 @@ const succeedJob = compiledOnce((db, value) => {
       )
       .insertInto('jobs_done')
       .columns(DONE_COLUMNS)
-      .expression((eb) =>
-        eb
-          .selectFrom('moved')
-          .select([
-            'id',
-            'kind',
-            'owner_id',
-            'attempts',
-            sql<number>`cast(${value(1)} as bigint)`.as('finished_at'),
-            sql<number>`cast(${value(1)} as bigint) - created_at`.as('age_ms'),
-            sql<number>`cast(${value(1)} as bigint) - started_at`.as('run_ms'),
-            sql<string>`cast(${value(0)} as text)`.as('result'),
-          ]),
-      )
+      .expression((eb) => eb.selectFrom('moved').select(doneRowOf(value)))
   }
   return db
     .insertInto('jobs_done')
     .columns(DONE_COLUMNS)
-    .expression((eb) =>
-      eb
-        .selectFrom('jobs')
-        .select([
-          'id',
-          'kind',
-          'owner_id',
-          'attempts',
-          // Typed: PostgreSQL takes a bare parameter in a select list for text.
-          sql<number>`cast(${value(1)} as bigint)`.as('finished_at'),
-          sql<number>`cast(${value(1)} as bigint) - created_at`.as('age_ms'),
-          sql<number>`cast(${value(1)} as bigint) - started_at`.as('run_ms'),
-          sql<string>`cast(${value(0)} as text)`.as('result'),
-        ])
-        .where('id', '=', value(2)),
-    )
+    .expression((eb) => eb.selectFrom('jobs').select(doneRowOf(value)).where('id', '=', value(2)))
 })
 /** values: id. */
 const deleteJob = compiledOnce((db, value) => db.deleteFrom('jobs').where('id', '=', value(0)))
