@@ -133,12 +133,28 @@ export function scaleOutScenarios(
       for (let round = 0; round < 3; round++) {
         for (const user of users) uploads.push({ user, id: await upload(user, 'photo-12mp.jpg') })
       }
-      const caught = await waitFor(
-        'the victim to be running an avatar job',
-        async () => (await queue.getJobs(['active'])).find((j) => j?.processedBy === victimName),
-        30_000,
-        10,
-      )
+      const ends = ['job succeeded', 'job failed', 'job attempt failed; will retry']
+      const running = async () => {
+        const ended = new Set(victim.logs.filter((l) => ends.includes(l.msg as string)).map((l) => l.jobId))
+        return (await queue.getJobs(['active'])).find((j) => j?.processedBy === victimName && !ended.has(j.id))
+      }
+      // Seen running, a job may still end before the kill lands: the victim is frozen first, and killed only once a
+      // job is seen running while it cannot move. Redis shows a job active a little past the end the victim logs
+      // (it records the end in Redis after that), so a job counts only while the victim has logged no end of it.
+      const freezeMidJob = async () => {
+        for (let tries = 0; tries < 20; tries++) {
+          await waitFor('the victim to be running an avatar job', running, 30_000, 10)
+          victim.child.kill('SIGSTOP')
+          // What it wrote to Redis and to its log before it stopped may still be on its way: let it land.
+          await new Promise((resolve) => setTimeout(resolve, 500))
+          const job = await running()
+          if (job) return job
+          t.comment('the job seen running had ended by the time the victim stopped: again')
+          victim.child.kill('SIGCONT')
+        }
+        throw new Error('the victim was never frozen mid-job')
+      }
+      const caught = await freezeMidJob()
       victim.child.kill('SIGKILL')
       await victim.exited
       const jobs = await allDone(uploads, 90_000)
