@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import fs from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
+import { freePort } from './helpers/ports.ts'
 
 /*
  * The README's walkthrough, run as a newcomer runs it: the service started by the section's first block from the
@@ -16,19 +16,6 @@ const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8')
 function walkthroughBlocks(): string[] {
   const section = readme.split('\n## Walkthrough\n')[1]?.split('\n## ')[0] ?? ''
   return [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1] as string)
-}
-
-/** A loopback port below Linux's ephemeral range (32768 up), where no client socket can be holding it. */
-async function quietPort(): Promise<number> {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000)
-    const free = await new Promise<boolean>((resolve) => {
-      const server = net.createServer()
-      server.once('error', () => resolve(false))
-      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
-    })
-    if (free) return port
-  }
 }
 
 async function waitUntilUp(url: string, server: ChildProcess, timeoutMs: number): Promise<void> {
@@ -69,8 +56,8 @@ t.test('the README walkthrough runs as pasted, twice over', async (t) => {
 
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'deckhand-walkthrough-'))
   t.teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }))
-  const port = await quietPort()
-  const receiverPort = await quietPort()
+  const port = await freePort()
+  const receiverPort = await freePort()
   const env = { ...process.env, PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'warn' }
   // Its own process group: npm, and the service it execs, end together.
   const server = spawn('bash', ['-c', start], { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })

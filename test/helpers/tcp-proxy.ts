@@ -1,4 +1,5 @@
 import net from 'node:net'
+import { freePort } from './ports.ts'
 
 /**
  * A TCP proxy in front of a real server (Redis, PostgreSQL) that a test can take down: an outage of one
@@ -59,8 +60,10 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
         resolve()
       })
     })
-  await listen(0)
-  const port = (server.address() as net.AddressInfo).port
+  // Not port 0: down() leaves the port free for a while, and one from the ephemeral range may be taken meanwhile
+  // by any outgoing connection (the app's own reconnects among them), and up() could not listen there again.
+  const port = await freePort()
+  await listen(port)
 
   return {
     port,

@@ -7,6 +7,8 @@ export interface Delivery {
   headers: http.IncomingHttpHeaders
   body: string
   at: number
+  /** A delivery left hanging: when the sender closed the connection (this receiver never does, but on close()). */
+  closedAt?: number
   /** What standardwebhooks' verify() said with the receiver's secret: the parsed body, or the error's message. */
   verified:
     | { ok: true; payload: { type: string; timestamp: string; data: Record<string, unknown> } }
@@ -76,11 +78,15 @@ export async function startReceiver(t: { teardown(fn: () => unknown): void }): P
       } catch (err) {
         verified = { ok: false, error: (err as Error).message }
       }
-      deliveries.push({ path: req.url ?? '', headers: req.headers, body, at: Date.now(), verified })
+      const delivery: Delivery = { path: req.url ?? '', headers: req.headers, body, at: Date.now(), verified }
+      deliveries.push(delivery)
       for (const wake of waiters.splice(0)) wake()
       const answer = receiver.answers.shift() ?? { status: 200 }
       if (answer === 'hang') {
         hanging.add(res)
+        res.once('close', () => {
+          delivery.closedAt = Date.now()
+        })
         return
       }
       res.writeHead(answer.status, answer.headers ?? {}).end()

@@ -19,6 +19,7 @@ async function setup(
   concurrency = 2,
   maxAttempts = 3,
   pollIntervalMs = 50,
+  clock?: () => number,
   log = pino({ level: 'silent' }),
 ) {
   const database = await openTempDatabase(t)
@@ -35,6 +36,7 @@ async function setup(
     retryMaxMs: 40,
     pollIntervalMs,
     log,
+    ...(clock ? { clock } : {}),
   })
   // Registered after the database's own teardown, so it runs first (tap runs teardowns in reverse).
   t.teardown(() => dispatcher.stop(1000))
@@ -109,7 +111,7 @@ t.test('a non-retryable failure fails at once; an unknown kind stays queued for 
       throw new JobFailure('IMAGE_UNDECODABLE', 'not an image', false)
     },
   }
-  const { queue, dispatcher } = await setup(t, handlers, 2, 3, 50, log)
+  const { queue, dispatcher } = await setup(t, handlers, 2, 3, 50, undefined, log)
   const [bad, unknown] = await queue.add([
     { kind: 'bad', ownerId: 'o', payload: {} },
     { kind: 'from-the-future', ownerId: 'o', payload: {} },
@@ -233,7 +235,11 @@ t.test('a busy lane claims in batches of half its slots; an idle one claims at o
   // Jobs of different lengths, so that slots come free one at a time.
   const work: JobHandler = (job) =>
     new Promise((resolve) => setTimeout(resolve, 2 + ((((job.payload as { i?: number }).i ?? 0) * 3) % 17)))
-  const { queue, dispatcher } = await setup(t, { work }, 8)
+  // The dispatcher's clock stands still while the 64 run: free slots wait for company however long the machine
+  // stalls the event loop. On the wall clock a stall past BATCH_WAIT_MS lets a few free slots be claimed alone
+  // (2 of 8, seen on a busy machine), as they are meant to be when no more come free for that long.
+  let still: number | undefined
+  const { queue, dispatcher } = await setup(t, { work }, 8, 3, 50, () => still ?? Date.now())
   const claims: number[] = []
   const claim = queue.claim.bind(queue)
   queue.claim = async (...args) => {
@@ -242,16 +248,16 @@ t.test('a busy lane claims in batches of half its slots; an idle one claims at o
     return jobs
   }
   await queue.add(Array.from({ length: 64 }, (_, i) => ({ kind: 'work', ownerId: 'o', payload: { i } })))
+  still = Date.now() // all 64 are due
   await dispatcher.start()
   await waitFor('all 64 jobs to run', async () => claims.reduce((a, b) => a + b, 0) === 64)
   t.equal(claims[0], 8, 'the idle lane took all its slots in its first claim')
-  // One claim per freed slot would be 57 claims after the first. A slot that waits BATCH_WAIT_MS for company and
-  // gets none is claimed for alone, by design: under a loaded machine's late timers that happens now and then, so
-  // the test counts claims instead of asking every one to be a full batch.
+  // The last claim takes what is left of the backlog, however little.
   t.ok(
-    claims.length <= 18,
-    `the 64 jobs took at most 18 claims, about one per half a lane (${claims.join(', ')}), not one per freed slot`,
+    claims.slice(0, -1).every((n) => n >= 4),
+    `every claim but the last took at least 4 jobs (${claims.join(', ')}), not one per freed slot`,
   )
+  still = undefined
   const [one] = await queue.add([{ kind: 'work', ownerId: 'o', payload: {} }])
   await waitFor('a lone job on the idle lane to be claimed', () => claims.at(-1) === 1)
   t.ok(one, 'a lone job is claimed without waiting for company')

@@ -70,7 +70,7 @@ t.test('100,000 finished jobs are swept in batches; the event loop stays respons
     batches.every((b) => b.limit === 500 && b.deleted <= 500),
     'no statement deletes more than 500 rows',
   )
-  t.ok(delay.p99 < EVENT_LOOP_P99_LIMIT_MS, delay.text)
+  t.ok(delay.p99Running < EVENT_LOOP_P99_LIMIT_MS, delay.text)
   const sizeAfter = await fileSize()
   t.ok(sizeAfter < sizeBefore / 2, 'the freed pages went back to the file system (incremental auto-vacuum)')
   t.comment(
