@@ -252,11 +252,14 @@ t.test('the dashboard in a browser', async (t) => {
     await page.selectOption('#filter-status', '')
     await page.selectOption('#filter-kind', 'image.avatar')
     await waitFor('avatar jobs listed', async () => (await page.locator('#job-table tbody tr').count()) > 1)
-    const first = page.locator('#job-table tbody tr').first()
-    await first.click()
+    // The newest job's row, held by its id: the table is drawn again every second while jobs move on, and its
+    // first row need not be the same job from one drawing to the next.
+    const newest = await page.locator('#job-table tbody tr').first().getAttribute('data-id')
+    const row = page.locator(`#job-table tbody tr[data-id="${newest}"]`)
+    await row.click()
     await page.waitForSelector('#job-detail:not([hidden])')
     t.ok((await page.locator('#job-table tbody tr').count()) > 10, 'a long table')
-    await detailUnder(t, first)
+    await detailUnder(t, row)
     await page.waitForTimeout(1500)
     const shot = screenshotPath(t, 'dashboard.png')
     await page.screenshot({ path: shot, fullPage: true })
