@@ -1,6 +1,5 @@
 import path from 'node:path'
-import type { JobErrorCode } from '../errors.ts'
-import { type EncodableFormat, renderImage } from '../images/render.ts'
+import { type EncodableFormat, type RenderFault, renderImage } from '../images/render.ts'
 import { imageTask } from '../images/task.ts'
 import { variantFileName } from './keys.ts'
 
@@ -37,13 +36,8 @@ export type AvatarOutcome =
       placeholder: string
       dominantColor: string
     }
-  /** The upload itself is at fault: `message` for the uploader, `detail` (it names server paths) for the log. */
-  | {
-      ok: false
-      code: typeof JobErrorCode.IMAGE_UNDECODABLE | typeof JobErrorCode.IMAGE_TOO_LARGE
-      message: string
-      detail?: string
-    }
+  /** The upload itself is at fault. */
+  | RenderFault
 
 /** Turns one uploaded image into square avatars, every size in every format. */
 export async function renderAvatar(task: AvatarTask): Promise<AvatarOutcome> {

@@ -37,16 +37,18 @@ export type RenderOutcome =
       bytes: number[]
       placeholder?: { placeholder: string; dominantColor: string }
     }
-  /**
-   * The input itself is at fault; trying again cannot help. `message` is for the uploader; `detail` is
-   * libvips' own text, which names the file's path on the server, for the log only.
-   */
-  | {
-      ok: false
-      code: typeof JobErrorCode.IMAGE_UNDECODABLE | typeof JobErrorCode.IMAGE_TOO_LARGE
-      message: string
-      detail?: string
-    }
+  | RenderFault
+
+/**
+ * The input itself is at fault; trying again cannot help. `message` is for the uploader; `detail` is libvips' own
+ * text, which names the file's path on the server, for the log only.
+ */
+export interface RenderFault {
+  ok: false
+  code: typeof JobErrorCode.IMAGE_UNDECODABLE | typeof JobErrorCode.IMAGE_TOO_LARGE
+  message: string
+  detail?: string
+}
 
 const decodable = new Set(['jpeg', 'png', 'webp', 'heif', 'gif', 'tiff'])
 
