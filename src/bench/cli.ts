@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: what deckhand does on this machine, in six phases, as ratios measured in one run.
  *   npm run bench -- [--jobs 64] [--duration 10] [--url http://host:port] [--json] [--out report.json]
- *     [--phases 1,2,3,4,5,6,7,8] [--flood 20] [--redis redis://127.0.0.1:6379] [--postgres postgres://postgres@127.0.0.1:5432/postgres]
+ *     [--phases 1,2,3,4,5,6,7,8,9] [--flood 20] [--redis redis://127.0.0.1:6379] [--postgres postgres://postgres@127.0.0.1:5432/postgres]
  *     [--sustain 20] [--rates 400,600,800,1000,1200,1400,1600,1800,2000] [--sustain-smtp true]
  *   npm run bench -- --soak MINUTES [--soak-signups 100] [--soak-uploads 3] [--json] [--out report.json]
  *   npm run bench -- … --html report.html       also writes the HTML report (charts over time, PASS/MISS, machine)
@@ -25,6 +25,7 @@ import {
   signupsPhase,
   sustainedPhase,
 } from './phases.ts'
+import { postgresFrontDoorPhase } from './postgres-front-door.ts'
 import { type BenchReport, figureLines, phaseLines } from './report.ts'
 import { compareFiles, readReport, writeHtmlReport } from './report-files.ts'
 import { scratchState } from './scratch.ts'
@@ -50,7 +51,7 @@ const { values: args, positionals } = parseArgs({
     connections: { type: 'string', default: '10' },
     json: { type: 'boolean', default: false },
     out: { type: 'string', default: 'data/bench-report.json' },
-    phases: { type: 'string', default: '1,2,3,4,5,6,7,8' },
+    phases: { type: 'string', default: '1,2,3,4,5,6,7,8,9' },
     flood: { type: 'string', default: '20' },
     sustain: { type: 'string', default: '20' },
     rates: { type: 'string', default: '400,600,800,1000,1200,1400,1600,1800,2000,2400' },
@@ -309,6 +310,19 @@ const noisy = args.url
     })
 const noisyBull = noisy && 'ratio' in noisy.bullmq ? noisy.bullmq : undefined
 
+// Phase 9: signups on PostgreSQL, all in one process and as `deckhand api` on BullMQ, against a bare fastify + pg
+// route on the same server. Skipped, with the reason, where Redis or PostgreSQL does not answer.
+const onPostgres = args.url
+  ? undefined
+  : await run('9', () =>
+      postgresFrontDoorPhase(options, { postgresUrl: args.postgres, redisUrl: args.redis }, timed).catch((err) => {
+        const skipped = `needs Redis (${args.redis}) and PostgreSQL (${args.postgres}): ${(err as Error).message}`
+        say(`9 signups on PostgreSQL skipped: ${skipped}`)
+        return { skipped }
+      }),
+    )
+const pgDoor = onPostgres && 'bare' in onPostgres ? onPostgres : undefined
+
 const nan = Number.NaN
 /** A figure's target: its text in the report, and the test of a value. */
 const atLeast = (bound: number) => ({ text: `>= ${bound}`, ok: (v: number) => v >= bound })
@@ -353,6 +367,21 @@ const figures = [
     atMost(50),
   ),
   figure('peak RSS under load (MiB)', mixed?.peakRssMiB ?? nan, atMost(400)),
+  figure(
+    'PostgreSQL journal signups/s / bare fastify + pg route',
+    (pgDoor?.journal.requestsPerSecond ?? nan) / (pgDoor?.bare.requestsPerSecond ?? nan),
+    atLeast(0.6),
+  ),
+  figure(
+    'deckhand api (BullMQ + PostgreSQL) signups/s / bare fastify + pg route',
+    (pgDoor?.api.requestsPerSecond ?? nan) / (pgDoor?.bare.requestsPerSecond ?? nan),
+    atLeast(0.7),
+  ),
+  figure(
+    'signup p99 on PostgreSQL (worse of the two) / bare fastify + pg route',
+    Math.max(pgDoor?.journal.latencyP99Ms ?? nan, pgDoor?.api.latencyP99Ms ?? nan) / (pgDoor?.bare.latencyP99Ms ?? nan),
+    atMost(2),
+  ),
   figure("noisy neighbour: B's upload->ready in A's flood / idle (journal)", noisy?.journal.ratio ?? nan, atMost(5)),
   figure("noisy neighbour: B's upload->ready in A's flood / idle (BullMQ)", noisyBull?.ratio ?? nan, atMost(5)),
 ]
@@ -370,6 +399,7 @@ const report: BenchReport = {
   scaled,
   sustained,
   noisy,
+  postgres: onPostgres,
   figures,
   timelines: timelines.all,
 }

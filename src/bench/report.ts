@@ -1,5 +1,6 @@
 import type { noisyNeighbourPhase } from './noisy-neighbour.ts'
 import type { avatarsPhase, BenchOptions, mixedPhase, rawPhase, signupsPhase, sustainedPhase } from './phases.ts'
+import type { PostgresFrontDoor } from './postgres-front-door.ts'
 import type { PhaseTimeline } from './timeline.ts'
 
 /** A figure of the bench with its target; `ok` unset when its phases did not run. */
@@ -36,6 +37,8 @@ export interface BenchReport {
     journal: Result<typeof noisyNeighbourPhase>
     bullmq: Result<typeof noisyNeighbourPhase> | { skipped: string }
   }
+  /** Phase 9; skipped, with the reason, where Redis or PostgreSQL did not answer. */
+  postgres?: PostgresFrontDoor | { skipped: string }
   figures: Figure[]
   timelines?: PhaseTimeline[]
 }
@@ -123,6 +126,18 @@ export function phaseSummaries(report: BenchReport): { phase: string; result: st
       `B upload->ready idle p50 ${f(result.idleP50Ms, 0)} ms; in A's flood p50 ${f(result.duringP50Ms, 0)} ms, max ${f(result.duringMaxMs, 0)} ms ` +
         `(${result.samples} uploads): x${f(result.ratio)}; A's uploads ${result.floodAccepted} accepted, ${result.floodRefused} refused`,
     )
+  }
+  const pg = report.postgres
+  if (pg && 'skipped' in pg) phase('9 signups on PostgreSQL', `skipped: ${pg.skipped}`)
+  else if (pg) {
+    const load = (r: { requestsPerSecond: number; latencyP99Ms: number; errors: number }) =>
+      `${f(r.requestsPerSecond, 0)} req/s (x${f(r.requestsPerSecond / pg.bare.requestsPerSecond, 2)}), p99 ${f(r.latencyP99Ms)} ms, ${r.errors} errors`
+    phase(
+      '9 limit: bare fastify + pg',
+      `${f(pg.bare.requestsPerSecond, 0)} req/s (${f(pg.bare.requestsPerSecondBefore, 0)} before, ${f(pg.bare.requestsPerSecondAfter, 0)} after), p99 ${f(pg.bare.latencyP99Ms)} ms`,
+    )
+    phase('9 PostgreSQL journal', load(pg.journal))
+    phase('9 api, BullMQ + PostgreSQL', load(pg.api))
   }
   return lines
 }

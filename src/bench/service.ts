@@ -81,9 +81,9 @@ const serviceEnv = (port: number, env: Record<string, string>) => ({
 })
 
 /** The bare signup route of src/bench/signup-limit.ts, the limit phase 3 is compared with. */
-export async function startSignupLimit(): Promise<LocalService> {
+export async function startSignupLimit(env: Record<string, string> = {}): Promise<LocalService> {
   const port = await freePort()
-  return untilReady(spawnScript('src/bench/signup-limit.ts', [], { PORT: String(port) }), port)
+  return untilReady(spawnScript('src/bench/signup-limit.ts', [], { PORT: String(port), ...env }), port)
 }
 
 /** Waits until the process answers /readyz on `port`. */

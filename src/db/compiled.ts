@@ -20,11 +20,15 @@ interface Compiled {
  * what was tried), while the statements it makes are a handful of fixed texts. Values must be what the database
  * is to receive (a string, a number, null): `build` never sees them, so it cannot transform them.
  */
-export function compiledOnce<R>(
-  build: (db: Db, value: (i: number) => never) => Compilable<R>,
-): (db: Db, values: readonly unknown[]) => Promise<QueryResult<R>> {
+/** A query compiled once: run it with its values, or (`compile`) take it with them to send later (Transaction.write). */
+export interface CompiledOnce<R> {
+  (db: Db, values: readonly unknown[]): Promise<QueryResult<R>>
+  compile(db: Db, values: readonly unknown[]): CompiledQuery<R>
+}
+
+export function compiledOnce<R>(build: (db: Db, value: (i: number) => never) => Compilable<R>): CompiledOnce<R> {
   const byDialect = new Map<unknown, Compiled>()
-  return (db, values) => {
+  const compile = (db: Db, values: readonly unknown[]) => {
     const dialect = db.getExecutor().adapter.constructor
     let compiled = byDialect.get(dialect)
     if (!compiled) {
@@ -38,6 +42,8 @@ export function compiledOnce<R>(
     }
     const { query, slots } = compiled
     const parameters = slots.map((i, k) => (i === -1 ? query.parameters[k] : values[i]))
-    return db.executeQuery<R>({ ...query, parameters } as CompiledQuery<R>)
+    return { ...query, parameters } as CompiledQuery<R>
   }
+  const run = (db: Db, values: readonly unknown[]) => db.executeQuery<R>(compile(db, values))
+  return Object.assign(run, { compile })
 }

@@ -6,9 +6,10 @@ import pg from 'pg'
 import type { WatchErrors } from '../error-events.ts'
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts'
 import { migrateToLatest } from './migrations.ts'
+import { pipelinedTransactions } from './pg-transaction.ts'
 import type { Schema } from './schema.ts'
 import { holdStatements } from './sqlite-handles.ts'
-import { GroupCommit, soloTransaction, type Transaction, type Work } from './transaction.ts'
+import { GroupCommit, type Transaction, type Work } from './transaction.ts'
 import { WriteBatch } from './write-batch.ts'
 
 export type { Transaction }
@@ -216,6 +217,8 @@ function openPostgres(url: string, options: OpenOptions): Database {
     query_timeout: options.timeoutMs,
     // ...and a slow one cancels the statement itself, so the connection is free again.
     statement_timeout: options.timeoutMs,
+    // A transaction's statements go out without waiting for each other's answers (see pipelinedTransactions).
+    pipeline: true,
   })
   // A connection that drops (a restarted server) emits 'error' on its client. Idle, the pool hears it, drops the
   // client and emits it again on itself; checked out between two statements of a transaction, nobody else listens,
@@ -235,7 +238,7 @@ function openPostgres(url: string, options: OpenOptions): Database {
     },
     // Every PostgreSQL commit is durable before it returns.
     durable: async () => {},
-    transact: (work) => soloTransaction(db, async () => {}, work),
+    transact: pipelinedTransactions(pool),
     record: (write) => bookkeeping.add(write),
     reclaimSpace: async () => 0,
     close: () => db.destroy(),
@@ -251,7 +254,8 @@ export function isUniqueViolation(err: unknown): boolean {
 /**
  * Runs `work` in a transaction, durable when this resolves: its writes happen all or not at all, and what it
  * tells a client was accepted is on disk before the client hears so. SQLite groups the transactions of one turn
- * of the event loop into one commit (see GroupCommit); PostgreSQL gives each its own.
+ * of the event loop into one commit (see GroupCommit); PostgreSQL gives each its own, in as few round trips as
+ * its statements allow (see pipelinedTransactions).
  */
 export function transact<T>(database: Database, work: Work<T>): Promise<T> {
   return database.transact(work)

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely'
+import type { CompiledQuery, Kysely } from 'kysely'
 import type { Schema } from './schema.ts'
 
 /** One open transaction: its queries, and what is to happen once it is safe on disk. */
@@ -10,6 +10,29 @@ export interface Transaction {
    * that now exist (wake a runner, hand them to BullMQ) without ever hearing of ones that do not.
    */
   afterCommit(hook: () => void): void
+  /**
+   * A write whose answer the work does not need (an insert of rows it made itself). It may be sent later than it is
+   * asked for, at the latest with the commit, but in its order among the transaction's statements; if it fails, the
+   * transaction fails with its error. On PostgreSQL a transaction of such writes alone is one round trip.
+   */
+  write(query: CompiledQuery): void
+}
+
+/**
+ * Transaction.write where each statement runs as it comes (SQLite): at once, its failure awaited before the
+ * transaction (or savepoint) is let go.
+ */
+function writesAtOnce(db: Kysely<Schema>) {
+  const pending: Promise<unknown>[] = []
+  return {
+    write(query: CompiledQuery) {
+      const done = db.executeQuery(query)
+      // Seen by settled(); this only keeps it from being reported as unhandled in the meantime.
+      done.catch(() => {})
+      pending.push(done)
+    },
+    settled: () => Promise.all(pending),
+  }
 }
 
 export type Work<T> = (tx: Transaction) => Promise<T>
@@ -18,33 +41,6 @@ export type Work<T> = (tx: Transaction) => Promise<T>
 // throw: the work has committed, and its caller must not hear otherwise.
 const runHooks = (hooks: (() => void)[]) => {
   for (const hook of hooks) hook()
-}
-
-/**
- * `work` in a transaction of its own, durable when this resolves (PostgreSQL: a connection each, and the server
- * makes commits that arrive together share their fsync). Unlike Kysely's `transaction()`, a failed COMMIT
- * reaches the caller as itself: SQLite rolls back on its own when a commit fails (a full disk), and the second
- * ROLLBACK's "no transaction is active" would otherwise hide the SQLITE_FULL that the error handler turns into a
- * 503. A failed fsync (EIO, ENOSPC) is a 503 too: the data may be in the file, but nobody is told it is safe.
- */
-export async function soloTransaction<T>(db: Kysely<Schema>, durable: () => Promise<void>, work: Work<T>): Promise<T> {
-  const tx = await db.startTransaction().execute()
-  const hooks: (() => void)[] = []
-  let result: T
-  try {
-    result = await work({ db: tx, afterCommit: (hook) => hooks.push(hook) })
-    await tx.commit().execute()
-    // What a transaction writes is what clients are told was accepted: on disk before they hear so.
-    await durable()
-  } catch (err) {
-    await tx
-      .rollback()
-      .execute()
-      .catch(() => {})
-    throw err
-  }
-  runHooks(hooks)
-  return result
 }
 
 interface Queued {
@@ -106,12 +102,15 @@ export class GroupCommit {
       tx = await this.#db.startTransaction().execute()
       for (const item of group) {
         const hooks: (() => void)[] = []
-        const tell = { afterCommit: (hook: () => void) => hooks.push(hook) }
+        const afterCommit = (hook: () => void) => hooks.push(hook)
         if (!item.durable) {
           // Bookkeeping is one statement: one that fails leaves nothing behind (SQLite undoes a failed statement
           // on its own), so it needs no savepoint.
           try {
-            done.push({ item, result: await item.work({ db: tx, ...tell }), hooks })
+            const writes = writesAtOnce(tx)
+            const result = await item.work({ db: tx, afterCommit, write: writes.write })
+            await writes.settled()
+            done.push({ item, result, hooks })
           } catch (err) {
             failed.add(item)
             item.reject(err)
@@ -120,7 +119,9 @@ export class GroupCommit {
         }
         const piece = await tx.savepoint('piece').execute()
         try {
-          const result = await item.work({ db: piece, ...tell })
+          const writes = writesAtOnce(piece)
+          const result = await item.work({ db: piece, afterCommit, write: writes.write })
+          await writes.settled()
           await piece.releaseSavepoint('piece').execute()
           done.push({ item, result, hooks })
         } catch (err) {

@@ -2,6 +2,7 @@ import { PostgresAdapter, type SelectQueryBuilder, sql } from 'kysely'
 import { compiledOnce } from '../db/compiled.ts'
 import type { Database, Db } from '../db/database.ts'
 import type { Schema } from '../db/schema.ts'
+import type { Transaction } from '../db/transaction.ts'
 import { ChangeFeed } from './change-feed.ts'
 import { fairRank } from './fair-rank.ts'
 import { doneToJob, type JobRow, NOT_STARTED, newJobRow, storedResult, toJob } from './job-rows.ts'
@@ -14,22 +15,19 @@ import type { JobErrorInfo, JobStatus, Journal, NewJob } from './types.ts'
 const insertJobsOf = new Map<number, ReturnType<typeof insertJobsQuery>>()
 const insertJobsQuery = (count: number) =>
   compiledOnce((db, value) =>
-    db
-      .insertInto('jobs')
-      .values(
-        Array.from({ length: count }, (_, i) => ({
-          id: value(6 * i),
-          kind: value(6 * i + 1),
-          owner_id: value(6 * i + 2),
-          payload: value(6 * i + 3),
-          created_at: value(6 * i + 4),
-          status: 'queued' as const,
-          run_at: value(6 * i + 4),
-          fair_rank: value(6 * i + 5),
-          ...NOT_STARTED,
-        })),
-      )
-      .returningAll(),
+    db.insertInto('jobs').values(
+      Array.from({ length: count }, (_, i) => ({
+        id: value(6 * i),
+        kind: value(6 * i + 1),
+        owner_id: value(6 * i + 2),
+        payload: value(6 * i + 3),
+        created_at: value(6 * i + 4),
+        status: 'queued' as const,
+        run_at: value(6 * i + 4),
+        fair_rank: value(6 * i + 5),
+        ...NOT_STARTED,
+      })),
+    ),
   )
 /** Inserts `count` jobs; values: id, kind, owner, payload (JSON), now, fair rank (or null) for each. */
 const insertJobs = (count: number) => {
@@ -307,15 +305,21 @@ export function createDbJournal(database: Database, options: DbJournalOptions = 
     }
     return out
   }
-  const insert = async (tx: Db, jobs: NewJob[]) => {
+  /** Queues the jobs' rows as a write of `tx` (Transaction.write): the rows are made here, nothing is read back. */
+  const insert = async (tx: Transaction, jobs: NewJob[]) => {
     if (jobs.length === 0) return []
     const now = clock()
-    const rankOf = await ranks(tx, jobs, now)
-    const values = jobs.flatMap((job, i) => {
-      const row = newJobRow(job, now)
-      return [row.id, row.kind, row.owner_id, row.payload, now, rankOf[i]]
-    })
-    const { rows } = await insertJobs(jobs.length)(tx, values)
+    const rankOf = await ranks(tx.db, jobs, now)
+    const rows: JobRow[] = jobs.map((job, i) => ({
+      ...newJobRow(job, now),
+      status: 'queued',
+      attempts: 0,
+      run_at: now,
+      fair_rank: rankOf[i] ?? null,
+      ...NOT_STARTED,
+    }))
+    const values = rows.flatMap((row) => [row.id, row.kind, row.owner_id, row.payload, now, row.fair_rank])
+    tx.write(insertJobs(jobs.length).compile(tx.db, values))
     return rows.map(toJob)
   }
   // The dispatcher that settles jobs runs in this process, so the journal itself tells waiters and event streams.
@@ -384,7 +388,7 @@ export function createDbJournal(database: Database, options: DbJournalOptions = 
     async enqueue(tx, jobs) {
       // After the commit, not before: a runner woken earlier would look and find nothing yet.
       if (jobs.length === 0) return []
-      const queued = await insert(tx.db, jobs)
+      const queued = await insert(tx, jobs)
       tx.afterCommit(() => {
         for (const job of queued) changed(job.id, 'queued')
         wakeRunners()

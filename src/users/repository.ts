@@ -1,5 +1,6 @@
 import { compiledOnce } from '../db/compiled.ts'
 import type { Db } from '../db/database.ts'
+import type { Transaction } from '../db/transaction.ts'
 
 export interface User {
   id: string
@@ -12,8 +13,11 @@ export interface User {
 }
 
 export interface UsersRepository {
-  /** Rejects with the database's unique violation when the address is taken; the caller maps it. */
-  insert(user: Omit<User, 'avatarJob'>, tx?: Db): Promise<void>
+  /**
+   * Inserts the user inside `tx`, as a write sent with the transaction's next statement (Transaction.write): the
+   * transaction fails with the database's unique violation when the address is taken; the caller maps it.
+   */
+  insert(user: Omit<User, 'avatarJob'>, tx: Transaction): void
   findById(id: string): Promise<User | undefined>
 }
 
@@ -33,15 +37,17 @@ const insertUser = compiledOnce((db, value) =>
 /** Users in SQLite or PostgreSQL; e-mail uniqueness is case-insensitive through the lower-cased `email_key`. */
 export function createUsersRepository(db: Db): UsersRepository {
   return {
-    async insert(user, tx = db) {
-      await insertUser(tx, [
-        user.id,
-        user.email,
-        user.email.toLowerCase(),
-        user.name,
-        user.tokenHash.toString('hex'),
-        user.createdAt,
-      ])
+    insert(user, tx) {
+      tx.write(
+        insertUser.compile(tx.db, [
+          user.id,
+          user.email,
+          user.email.toLowerCase(),
+          user.name,
+          user.tokenHash.toString('hex'),
+          user.createdAt,
+        ]),
+      )
     },
     async findById(id) {
       const row = await db

@@ -96,7 +96,7 @@ async function createUser(deps: SignupDeps, tx: Transaction, id: string, tokenHa
   const email = input.email.trim()
   const name = input.name?.trim() || null
   const facts: SignupFacts = { userId: id, email, name }
-  await deps.users.insert({ id, email, name, tokenHash, createdAt: (deps.clock ?? Date.now)() }, tx.db)
+  deps.users.insert({ id, email, name, tokenHash, createdAt: (deps.clock ?? Date.now)() }, tx)
   const jobs = await deps.queue.enqueue(tx, [welcomeMailJob.job(id, facts), adminNoticeMailJob.job(id, facts)])
   return jobs.map((j) => ({ id: j.id, kind: j.kind }))
 }

@@ -5,7 +5,7 @@ import { sql } from 'kysely'
 import t from 'tap'
 import { type Database, transact } from '../../src/db/database.ts'
 import { holdStatements } from '../../src/db/sqlite-handles.ts'
-import { GroupCommit, soloTransaction, type Transaction, type Work } from '../../src/db/transaction.ts'
+import { GroupCommit, type Transaction } from '../../src/db/transaction.ts'
 import { WalSyncer } from '../../src/db/wal-sync.ts'
 import { tempDataDir } from '../helpers/app.ts'
 import { openTempDatabase } from '../helpers/database.ts'
@@ -56,13 +56,8 @@ t.test('no WAL file (everything checkpointed) means nothing to sync', async (t) 
  */
 const transactions = (database: Database) =>
   [
+    // PostgreSQL's commits are durable when they return: test/db/pg-transaction.test.ts.
     ['grouped (SQLite)', (durable: () => Promise<void>) => new GroupCommit(database.db, durable)],
-    [
-      'one each (PostgreSQL)',
-      (durable: () => Promise<void>) => ({
-        run: <T>(work: Work<T>) => soloTransaction(database.db, durable, work),
-      }),
-    ],
   ] as const
 
 const insertUser = (id: string) => (tx: Transaction) =>

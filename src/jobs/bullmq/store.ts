@@ -154,7 +154,7 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
       if (jobs.length === 0) return []
       const now = Date.now()
       const rows = jobs.map((job) => newJobRow(job, now))
-      await tx.db.insertInto('outbox').values(rows).execute()
+      tx.write(tx.db.insertInto('outbox').values(rows).compile())
       // Committed: the jobs are safe in the outbox. The hand-over runs behind the answer, never awaited by it; a
       // failure is the sweep's to repair, and is logged, never the client's error. With Redis away it is left to
       // the sweep at once.
