@@ -110,7 +110,8 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
     return queue
   }
 
-  const fromRedis = redisCalls(redis, options.timeoutMs)
+  const calls = redisCalls(redis, options.timeoutMs)
+  const fromRedis = calls.bounded
   const relay = createOutboxRelay({
     db,
     redis,
@@ -278,12 +279,12 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
         ? await db.selectFrom('outbox').selectAll().where('kind', '=', kind).execute()
         : []
       // One getJobs call reads the ids of every state in one script, so a job changing state is not missed.
-      const found = await fromRedis(async () => {
+      const found = await calls.sweep(async () => {
         const jobs = ((await queueOf(kind).getJobs(types)) as (BullJob<BullData> | undefined)[]).filter(
           (job) => job !== undefined,
         )
         return Promise.all(jobs.map(async (job) => fromBullIn(job, await job.getState(), deferring)))
-      }, undefined)
+      })
       return [...waiting.map(fromOutbox), ...found.filter((job) => statuses.includes(job.status))]
     },
 
@@ -296,7 +297,7 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
       for (const queue of queues.values()) {
         if (deleted >= limit) break
         // clean() takes the oldest first, at most `limit` (0 would mean all of them: never asked for).
-        deleted += (await fromRedis(() => queue.clean(grace, limit - deleted, type), undefined)).length
+        deleted += (await calls.sweep(() => queue.clean(grace, limit - deleted, type))).length
       }
       return deleted
     },
