@@ -10,6 +10,9 @@ import type { Job, JobErrorInfo, JobStatus } from '../types.ts'
  * BullMQ job, and how a BullMQ job and its state read as deckhand's Job.
  */
 
+/** A job committed to the outbox and not yet handed to BullMQ. */
+export type OutboxRow = Selectable<OutboxTable>
+
 /** What deckhand puts in a BullMQ job. The job's name is the kind; its id is deckhand's job id. */
 export interface BullData {
   ownerId: string
@@ -129,7 +132,7 @@ export function fromBull(job: BullJob<BullData>, read: JobStatus): Job {
 }
 
 // A row still in the outbox is a job that no one has run yet: queued since its commit.
-export const fromOutbox = (row: Selectable<OutboxTable>): Job =>
+export const fromOutbox = (row: OutboxRow): Job =>
   toJob({
     ...row,
     status: 'queued',

@@ -1,14 +1,11 @@
 import type { Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
-import type { Selectable } from 'kysely'
 import type { Logger } from 'pino'
 import type { Db } from '../../db/database.ts'
-import type { OutboxTable } from '../../db/schema.ts'
-import { MAX_PRIORITY, OWNER_RANK_TTL_SECONDS, ownerRankKey, RANK_JOBS } from '../fair-rank.ts'
+import type { OutboxRow } from './data.ts'
+import { handOverRanks } from './hand-over-ranks.ts'
 import { ownerSetKey } from './owner-pending.ts'
 import type { RedisCall } from './redis-calls.ts'
-
-export type OutboxRow = Selectable<OutboxTable>
 
 export interface RelayOptions {
   db: Db
@@ -41,28 +38,13 @@ export interface OutboxRelay {
 export function createOutboxRelay(options: RelayOptions): OutboxRelay {
   const { db, redis, queues, fair, ownerCounted, prefix, log, fromRedis } = options
 
-  /**
-   * The fair rows' ranks (src/jobs/fair-rank.ts), by id, in one script; no round trip when none is fair. A job
-   * already handed over (a relayed second hand-over) is not moved: BullMQ ignores the add of an id it has.
-   */
-  async function ranksOf(rows: OutboxRow[]): Promise<Map<string, number>> {
-    const ranked = rows.filter((row) => fair.has(row.kind))
-    if (ranked.length === 0) return new Map()
-    const keys = ranked.flatMap((row) => [
-      (queues.get(row.kind) as Queue).toKey('prioritized'),
-      ownerRankKey(prefix, row.kind, row.owner_id),
-    ])
-    const ranks = (await redis.eval(RANK_JOBS, keys.length, ...keys, OWNER_RANK_TTL_SECONDS, MAX_PRIORITY)) as number[]
-    return new Map(ranked.map((row, i) => [row.id, Number(ranks[i])]))
-  }
-
   async function handOverNow(all: OutboxRow[]): Promise<void> {
     // A kind this process has no queue for (a newer process wrote it, in a rolling deploy) stays in the outbox for
     // a process that knows it; it must not fail the hand-over of the rows beside it.
     const rows = all.filter((row) => queues.has(row.kind))
     if (rows.length === 0) return
     await fromRedis(async () => {
-      const ranks = await ranksOf(rows)
+      const ranks = await handOverRanks(redis, queues, prefix, fair, rows)
       await Promise.all(
         rows.map((row) =>
           (queues.get(row.kind) as Queue).add(

@@ -5,8 +5,9 @@ import type { WatchErrors } from '../../error-events.ts'
 import { retryDelay } from '../backoff.ts'
 import { CoreRunner, RunnerCore, type RunnerOptions } from '../runner-core.ts'
 import type { Lane } from '../types.ts'
-import { type BullData, type BullProgress, type CancelMessage, cancelChannel, fromBull } from './data.ts'
+import { type BullData, type CancelMessage, cancelChannel, fromBull } from './data.ts'
 import { ownerSetKey } from './owner-pending.ts'
+import { bullRecorder } from './recorder.ts'
 
 export interface BullRunnerOptions extends RunnerOptions {
   redisUrl: string
@@ -18,14 +19,6 @@ export interface BullRunnerOptions extends RunnerOptions {
   /** Kinds whose pending jobs the store counts per owner: their ends take the job out of its owner's set. */
   ownerCountedKinds: readonly string[]
 }
-
-/**
- * How long a deferred job waits before a worker takes it again: long enough that an owner's backlog is not handed
- * round the workers in a loop, short enough that its next job starts soon after one of its own ends. The jitter
- * keeps a backlog's jobs from coming back all at once.
- */
-const DEFER_MS = 500
-const deferMs = () => DEFER_MS + Math.floor(Math.random() * DEFER_MS)
 
 /** A retryable failure carries its own delay, so the backoff BullMQ applies is the one clients were shown. */
 class RetryLater extends Error {
@@ -103,50 +96,9 @@ export class BullRunner extends CoreRunner {
     // Called off before it was taken: the attempt ends at once, its handler not run.
     const mark = bullJob.data.cancelled
     if (mark) this.core.cancel(job.id, { code: mark.code, message: mark.message })
-    const progress: BullProgress = { stage: null, lastError: job.lastError, runAt: null }
-    const settle = (lastError: BullProgress['lastError'], runAt: number | null) =>
-      bullJob
-        .updateProgress({ stage: null, lastError, runAt, started: progress.started })
-        .catch((err) => this.#opts.log.warn({ err, jobId: job.id }, 'error not recorded'))
     // attemptsMade counts the attempts that already failed; this one is not among them yet.
-    const outcome = await this.core.attempt(
-      lane,
-      job,
-      {
-        // BullMQ records the outcome itself from what this returns or throws (below).
-        succeed: async () => {},
-        retry: (error, runAt) => settle(error, runAt),
-        fail: (error) => settle(error, null),
-        // The store marked the job (BullData.cancelled) before asking: failing it below is all that is left.
-        cancel: async () => {},
-        // Back in the queue, due now, this attempt not spent on a failure.
-        release: () => bullJob.moveToDelayed(Date.now(), token),
-        // Its owner has its share running here: back in the delayed set for a moment, as if never taken. Job's own
-        // moveToDelayed leaves attemptsStarted counting this take, which GET /jobs/:id shows as an attempt; the
-        // backend's does the same move (no attempt made) and puts that count back (`ats`, BullMQ's field for it), in
-        // one script.
-        defer: async () => {
-          await worker.backend.moveToDelayed(bullJob.id as string, Date.now(), deferMs(), token, {
-            skipAttempt: true,
-            fieldsToUpdate: { ats: Math.max(0, bullJob.attemptsStarted - 1) },
-          })
-        },
-        // A take of a lane with a share shows as running only from here (begun, in data.ts): until the
-        // share is checked it might be handed back. One more write to Redis per job, in those lanes only.
-        started:
-          lane.perOwner === undefined
-            ? undefined
-            : async () => {
-                progress.started = bullJob.attemptsStarted
-                await bullJob.updateProgress({ ...progress, begun: true })
-              },
-        setStage: async (stage) => {
-          progress.stage = stage
-          await bullJob.updateProgress({ ...progress })
-        },
-      },
-      bullJob.attemptsMade + 1,
-    )
+    const record = bullRecorder(worker, lane, bullJob, job, token, this.#opts.log)
+    const outcome = await this.core.attempt(lane, job, record, bullJob.attemptsMade + 1)
     const ended = outcome.type === 'succeeded' || outcome.type === 'failed' || outcome.type === 'cancelled'
     if (ended && this.#opts.ownerCountedKinds.includes(job.kind))
       await this.#forget(worker, job.kind, job.ownerId, job.id)
