@@ -17,7 +17,7 @@ export function pipelinedTransactions(pool: pg.Pool) {
     const client = await pool.connect()
     let connection = bound.get(client)
     if (!connection) {
-      connection = bind(client)
+      connection = bind()
       bound.set(client, connection)
     }
     const trip = new Trip(client)
@@ -48,7 +48,7 @@ interface Bound {
 }
 
 /** A Kysely instance for one pooled connection, whose every query goes through the connection's open transaction. */
-function bind(client: pg.PoolClient): Bound {
+function bind(): Bound {
   const bound: Bound = { db: undefined as never, trip: undefined }
   const through: PostgresPoolClient = {
     query: ((text: string, values: unknown[]) => {

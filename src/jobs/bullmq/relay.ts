@@ -1,22 +1,9 @@
-import type { Queue } from 'bullmq'
-import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
-import type { Db } from '../../db/database.ts'
+import { TurnBatch } from '../../turn-batch.ts'
 import type { OutboxRow } from './data.ts'
-import { handOverRanks } from './hand-over-ranks.ts'
-import { ownerSetKey } from './owner-pending.ts'
-import type { RedisCall } from './redis-calls.ts'
+import { type HandOverOptions, handOverRows } from './hand-over.ts'
 
-export interface RelayOptions {
-  db: Db
-  redis: Redis
-  fromRedis: RedisCall
-  queues: ReadonlyMap<string, Queue>
-  prefix: string
-  /** Kinds whose jobs carry a fair rank as BullMQ priority. */
-  fair: ReadonlySet<string>
-  /** Kinds whose pending jobs are counted per owner: the owner's set gets each at hand-over. */
-  ownerCounted: ReadonlySet<string>
+export interface RelayOptions extends HandOverOptions {
   /** How often the outbox is swept for rows left behind; 0: never (a worker process). */
   intervalMs: number
   log: Logger
@@ -25,6 +12,8 @@ export interface RelayOptions {
 export interface OutboxRelay {
   /** Hands rows to BullMQ, fair ones one hand-over after another in this process, then deletes them from the outbox. */
   handOver(rows: OutboxRow[]): Promise<void>
+  /** handOver, together with every other hand-over asked in this turn of the event loop (a commit's rows). */
+  handOverSoon(rows: OutboxRow[]): Promise<void>
   /** Jobs committed but not yet handed over, per kind: how many, and the commit time of the oldest. */
   byKind(): Promise<Map<string, { count: number; since: number }>>
   close(): Promise<void>
@@ -36,42 +25,9 @@ export interface OutboxRelay {
  * no-op (BullMQ ignores a job id it already has).
  */
 export function createOutboxRelay(options: RelayOptions): OutboxRelay {
-  const { db, redis, queues, fair, ownerCounted, prefix, log, fromRedis } = options
+  const { db, redis, queues, fair, log } = options
 
-  async function handOverNow(all: OutboxRow[]): Promise<void> {
-    // A kind this process has no queue for (a newer process wrote it, in a rolling deploy) stays in the outbox for
-    // a process that knows it; it must not fail the hand-over of the rows beside it.
-    const rows = all.filter((row) => queues.has(row.kind))
-    if (rows.length === 0) return
-    await fromRedis(async () => {
-      const ranks = await handOverRanks(redis, queues, prefix, fair, rows)
-      await Promise.all(
-        rows.map((row) =>
-          (queues.get(row.kind) as Queue).add(
-            row.kind as never,
-            { ownerId: row.owner_id, payload: JSON.parse(row.payload), createdAt: row.created_at },
-            ranks.has(row.id) ? { jobId: row.id, priority: ranks.get(row.id) } : { jobId: row.id },
-          ),
-        ),
-      )
-      // Before the outbox row goes: until then the outbox counts the job, after it the owner's set does. Only kinds
-      // whose pending jobs are counted per owner: the others would pay a round trip to Redis for nothing.
-      const counted = rows.filter((row) => ownerCounted.has(row.kind))
-      if (counted.length > 0) {
-        const multi = redis.multi()
-        for (const row of counted) multi.sadd(ownerSetKey(prefix, row.kind, row.owner_id), row.id)
-        await multi.exec()
-      }
-    })
-    await db
-      .deleteFrom('outbox')
-      .where(
-        'id',
-        'in',
-        rows.map((r) => r.id),
-      )
-      .execute()
-  }
+  const handOverNow = (rows: OutboxRow[]) => handOverRows(options, rows)
 
   /*
    * Hand-overs of fair rows go one after another in this process: a rank is read from the jobs already waiting, so
@@ -86,6 +42,23 @@ export function createOutboxRelay(options: RelayOptions): OutboxRelay {
     fairTurn = turn.catch(() => {})
     return turn
   }
+
+  /*
+   * The commits of one turn (a flood's signups) are handed over as one: one addBulk per kind and one delete from
+   * the outbox, instead of a round trip to Redis per job and one to the database per commit.
+   */
+  const soon = new TurnBatch<{ rows: OutboxRow[]; done: (err?: unknown) => void }>((asked) => {
+    handOver(asked.flatMap((a) => a.rows)).then(
+      () => {
+        for (const a of asked) a.done()
+      },
+      (err: unknown) => {
+        for (const a of asked) a.done(err)
+      },
+    )
+  })
+  const handOverSoon = (rows: OutboxRow[]) =>
+    new Promise<void>((resolve, reject) => soon.add({ rows, done: (err) => (err ? reject(err) : resolve()) }))
 
   async function byKind(): Promise<Map<string, { count: number; since: number }>> {
     const rows = await db
@@ -137,6 +110,7 @@ export function createOutboxRelay(options: RelayOptions): OutboxRelay {
 
   return {
     handOver,
+    handOverSoon,
     byKind,
     async close() {
       clearInterval(timer)

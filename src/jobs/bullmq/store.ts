@@ -100,7 +100,7 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
       // the sweep at once.
       tx.afterCommit(() => {
         if (redis.status !== 'ready') return
-        relay.handOver(rows).catch((err) => log.warn({ err }, 'hand-over to BullMQ failed; the relay will retry'))
+        relay.handOverSoon(rows).catch((err) => log.warn({ err }, 'hand-over to BullMQ failed; the relay will retry'))
       })
       return rows.map(fromOutbox)
     },
