@@ -2,7 +2,7 @@
 import { buildApp, startJobs } from './app.ts'
 import { type Config, ConfigError, loadConfig } from './config.ts'
 import { createLogger } from './logger.ts'
-import type { Role } from './services.ts'
+import type { Role } from './parts.ts'
 import { StartupError } from './startup-error.ts'
 import { startupNotes } from './startup-notes.ts'
 

@@ -25,7 +25,7 @@ import { echoGate, echoJob, Gate } from './kinds/echo.ts'
 const open = { WEBHOOK_ALLOW_INSECURE: 'true', WEBHOOK_ALLOW_PRIVATE: 'true' }
 
 async function enqueueEcho(app: FastifyInstance, user: SignedUp, ...texts: string[]): Promise<Job[]> {
-  const { database, queue } = app.services
+  const { database, queue } = app
   return transact(database, (tx) =>
     queue.enqueue(
       tx,
@@ -73,7 +73,7 @@ for (const backend of backends) {
         const stages = await Promise.all([done, failed].map(async (j) => (await getJob(app, ann, j.id)).stage))
         return stages.every((s) => s === 'waiting at the gate')
       })
-      t.equal(await app.services.queue.pendingCountOf(echoJob.name, ann.id), 3, 'its pending jobs counted per owner')
+      t.equal(await app.queue.pendingCountOf(echoJob.name, ann.id), 3, 'its pending jobs counted per owner')
       const cancel = await app.inject({
         method: 'DELETE',
         url: `/jobs/${called.id}`,
@@ -108,14 +108,14 @@ for (const backend of backends) {
       t.match(metrics, /deckhand_job_queue_latency_seconds\{kind="test\.echo"\}/, 'its queue latency from the list')
 
       const out = path.join(tempDataDir(t), 'banner.webp')
-      const [banner] = await transact(app.services.database, (tx) =>
-        app.services.queue.enqueue(tx, [bannerJob.job(ann.id, { input: fixture('photo-exif.jpg'), output: out })]),
+      const [banner] = await transact(app.database, (tx) =>
+        app.queue.enqueue(tx, [bannerJob.job(ann.id, { input: fixture('photo-exif.jpg'), output: out })]),
       )
       const rendered = await waitForJob(app, ann, (banner as Job).id)
       t.equal(rendered.status, 'succeeded', 'a kind of the image lane ran its own task in the pool')
       t.match(await sharp(fs.readFileSync(out)).metadata(), { format: 'webp', width: 320, height: 80 })
 
-      const swept = await app.services.queue.deleteFinished('succeeded', Date.now() + 1000, 1000)
+      const swept = await app.queue.deleteFinished('succeeded', Date.now() + 1000, 1000)
       t.ok(swept >= 1, 'retention sweeps it like any other')
       const gone = await app.inject({ url: `/jobs/${done.id}`, headers: { authorization: `Bearer ${ann.token}` } })
       t.equal(gone.statusCode, 404, 'and it is gone')
