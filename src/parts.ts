@@ -114,7 +114,7 @@ export async function openParts(
   const errors = createErrorCounter()
   const watchErrors = errorWatcher(log, errors.count)
 
-  // Every role: the database, the queue and what listens to it, the store.
+  // Every role: the database, the queue and what listens to it, the store, the metrics.
   const database = await openDatabase({
     url: config.DATABASE_URL,
     sqliteFile: paths.database,
@@ -139,8 +139,6 @@ export async function openParts(
     perUser: config.MAX_UPLOADS_IN_FLIGHT_PER_USER,
     perAddress: config.MAX_UPLOADS_IN_FLIGHT_PER_IP,
   })
-  const webhooks = createWebhooksRepository(database.db)
-
   const pool = runsJobs
     ? (options.imagePool ??
       openImagePool(config, { preload: kinds.poolTasks, substitute: options.workerFile, watchErrors }))
@@ -155,8 +153,25 @@ export async function openParts(
     kinds: kinds.names,
     mailKinds: kinds.inLane(mailLane),
   })
+  decorate(app, { config, role, database, paths, store, queue, waiters, jobChanges, metrics, watchErrors })
 
-  // Where jobs run: the mail transport, and the runner of every kind's lane.
+  // The features' repositories and the api's guards.
+  const webhooks = createWebhooksRepository(database.db)
+  const idempotency = openIdempotency(database, config.IDEMPOTENCY_TTL_MS, log)
+  decorate(app, {
+    users: createUsersRepository(database.db),
+    avatars: createAvatarsRepository(database),
+    uploads,
+    webhooks,
+    idempotency: idempotency.guard,
+    // Each kind's feature says which of its failed jobs an admin may retry; an api with no runner asks too.
+    retryChecks: kinds.retryChecks({ store }),
+    cancelCleanups: kinds.cancelCleanups({ store }),
+    dashboardSessions: config.ADMIN_TOKEN ? createDashboardSessions(database, config.ADMIN_TOKEN) : undefined,
+    adminAuthFailures: new AuthFailureLimit(config.ADMIN_AUTH_FAILURES_MAX, config.ADMIN_AUTH_FAILURES_WINDOW_MS),
+  })
+
+  // Where jobs run: the image pool (above), the mail transport, and the runner of every kind's lane.
   const mail = pool ? openMailTransport(config, paths.mailFolder, watchErrors) : undefined
   let runner: JobRunner | undefined
   if (pool && mail) {
@@ -174,45 +189,16 @@ export async function openParts(
       watchErrors,
     })
   }
+  decorate(app, { pool, mail, runner })
 
-  const idempotency = openIdempotency(database, config.IDEMPOTENCY_TTL_MS, log)
+  // The sweeps: the apis forget the keys' answers they wrote (several sweeping one PostgreSQL is harmless), job
+  // runners the finished jobs, and every kind's feature its files.
   const sweeps: SweepTask[] = []
-  // The apis write the keys' answers, so they forget them too; several sweeping one PostgreSQL is harmless.
   if (servesApi) sweeps.push(idempotency.sweep)
   if (runsJobs) sweeps.push(...jobSweeps(config, queue, database, metrics, log))
   sweeps.push(...kinds.sweeps({ config, database, paths, store, queue, metrics, log, servesApi, runsJobs }))
   const sweeper = new Sweeper(config.RETENTION_SWEEP_MS, sweeps, log)
-
-  app.decorate('config', config)
-  app.decorate('role', role)
-  app.decorate('database', database)
-  app.decorate('paths', paths)
-  app.decorate('store', store)
-  app.decorate('queue', queue)
-  app.decorate('waiters', waiters)
-  app.decorate('jobChanges', jobChanges)
-  app.decorate('metrics', metrics)
-  app.decorate('watchErrors', watchErrors)
-  app.decorate('sweeper', sweeper)
-  app.decorate('runner', runner)
-  app.decorate('pool', pool)
-  app.decorate('mail', mail)
-  // Each kind's feature says which of its failed jobs an admin may retry; an api with no runner asks too.
-  app.decorate('retryChecks', kinds.retryChecks({ store }))
-  app.decorate('cancelCleanups', kinds.cancelCleanups({ store }))
-  app.decorate('users', createUsersRepository(database.db))
-  app.decorate('avatars', createAvatarsRepository(database))
-  app.decorate('uploads', uploads)
-  app.decorate('webhooks', webhooks)
-  app.decorate('idempotency', idempotency.guard)
-  app.decorate(
-    'dashboardSessions',
-    config.ADMIN_TOKEN ? createDashboardSessions(database, config.ADMIN_TOKEN) : undefined,
-  )
-  app.decorate(
-    'adminAuthFailures',
-    new AuthFailureLimit(config.ADMIN_AUTH_FAILURES_MAX, config.ADMIN_AUTH_FAILURES_WINDOW_MS),
-  )
+  decorate(app, { sweeper })
 
   app.addHook('onClose', async () => {
     await sweeper.stop()
@@ -248,4 +234,10 @@ function jobSweeps(config: Config, queue: JobStore, database: Database, metrics:
       },
     },
   ]
+}
+
+/** Each part a decorator of its own, under the name and type FastifyInstance declares for it above. */
+function decorate(app: FastifyInstance, parts: Partial<FastifyInstance>): void {
+  // The entries lose each name's own type, which `parts` was checked against.
+  for (const [name, part] of Object.entries(parts)) app.decorate(name, part as never)
 }
