@@ -59,7 +59,7 @@ export async function startJobs(app: FastifyInstance): Promise<void> {
  */
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
   const log = options.logger ?? createLogger(config)
-  // The same logger: services take it as pino's Logger, Fastify's types as its own narrower FastifyBaseLogger.
+  // The same logger: the parts take it as pino's Logger, Fastify's types as its own narrower FastifyBaseLogger.
   const fastifyLog: FastifyBaseLogger = log
   const app = Fastify({
     loggerInstance: fastifyLog,
@@ -120,20 +120,22 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   })
 
   // Each route group is handed the parts it names (its RouteDeps), nothing more.
-  await app.register(healthRoutes, { services: { database, queue, store, runner } })
-  await app.register(metricsRoutes, { services: { config, metrics } })
+  await app.register(healthRoutes, { deps: { database, queue, store, runner } })
+  await app.register(metricsRoutes, { deps: { config, metrics } })
   if (!servesApi) return app
   await app.register(homeRoutes)
-  await app.register(signupRoutes, { services: { config, database, users, queue, idempotency } })
-  await app.register(usersRoutes, { services: { users, avatars, queue } })
-  await app.register(jobsRoutes, { services: { config, users, queue, waiters, cancelCleanups } })
+  await app.register(signupRoutes, { deps: { config, database, users, queue, idempotency } })
+  await app.register(usersRoutes, { deps: { users, avatars, queue } })
+  await app.register(jobsRoutes, { deps: { config, users, queue, waiters, cancelCleanups } })
   await app.register(sse, sseOptions(config.JOB_EVENTS_HEARTBEAT_MS))
-  await app.register(jobEventsRoutes, { services: { config, users, queue, waiters, jobChanges } })
-  const avatarParts = { config, database, queue, users, avatars, uploads, paths, store, idempotency, cancelCleanups }
-  await app.register(avatarsRoutes, { services: { ...avatarParts, watchErrors } })
-  await app.register(webhooksRoutes, { services: { config, users, webhooks } })
-  await app.register(adminRoutes, { services: { config, queue, retryChecks, adminAuthFailures } })
-  const dashboardParts = { role, config, metrics, queue, pool, dashboardSessions, adminAuthFailures, retryChecks }
-  await app.register(dashboardRoutes, { services: dashboardParts })
+  await app.register(jobEventsRoutes, { deps: { config, users, queue, waiters, jobChanges } })
+  await app.register(avatarsRoutes, {
+    deps: { config, database, queue, users, avatars, uploads, paths, store, idempotency, cancelCleanups, watchErrors },
+  })
+  await app.register(webhooksRoutes, { deps: { config, users, webhooks } })
+  await app.register(adminRoutes, { deps: { config, queue, retryChecks, adminAuthFailures } })
+  await app.register(dashboardRoutes, {
+    deps: { role, config, metrics, queue, pool, dashboardSessions, adminAuthFailures, retryChecks },
+  })
   return app
 }
