@@ -12,14 +12,14 @@ import { scaledEnv, servicesAvailable } from '../helpers/services.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { startReceiver } from '../helpers/webhook-receiver.ts'
 import { bannerJob } from './kinds/banner.ts'
-import { echoGate, echoJob, Gate } from './kinds/echo.ts'
+import { echoGate, echoJob, echoSweeps, Gate } from './kinds/echo.ts'
 
 /*
  * A new job kind costs its own definition and one entry in a list, and no line of src/: test/job-kinds/kinds/
  * declares one with a lane of its own on the event loop, and one that renders through the image pool with a task of a
  * worker module under test/; the app is built with JOB_KINDS plus them. It then runs on both backends
  * with what every kind gets from the list: its queue, its lane, its metric labels, its events told to the owner's
- * webhook, its per-owner count, cancellation and retention.
+ * webhook, its per-owner count, cancellation, retention and the sweep of its files.
  */
 
 const open = { WEBHOOK_ALLOW_INSECURE: 'true', WEBHOOK_ALLOW_PRIVATE: 'true' }
@@ -117,6 +117,9 @@ for (const backend of backends) {
 
       const swept = await app.queue.deleteFinished('succeeded', Date.now() + 1000, 1000)
       t.ok(swept >= 1, 'retention sweeps it like any other')
+      const runs = echoSweeps.runs
+      await app.sweeper.sweep()
+      t.equal(echoSweeps.runs, runs + 1, 'its own sweep of its files runs with the others')
       const gone = await app.inject({ url: `/jobs/${done.id}`, headers: { authorization: `Bearer ${ann.token}` } })
       t.equal(gone.statusCode, 404, 'and it is gone')
     },
