@@ -7,8 +7,8 @@
 /** Features: each owns its routes' logic, its job kinds and its tables' use. */
 const FEATURE = '^src/(avatars|users|auth|mail|webhooks|dashboard)/'
 
-/** Where the features are assembled into a process: services.ts wires them from job-kinds.ts' list, app.ts and server.ts start it. */
-const COMPOSITION_ROOT = '^src/(services|job-kinds|app|server|startup-notes)\\.ts$'
+/** Where the features are assembled into a process: parts.ts opens each area's parts from job-kinds.ts' list, app.ts and server.ts start it. */
+const COMPOSITION_ROOT = '^src/(parts|job-kinds|app|server|startup-notes)\\.ts$'
 
 /**
  * Machinery: the job runners and stores, the database, image work, storage, fastify's plugins, and every module at
@@ -17,7 +17,7 @@ const COMPOSITION_ROOT = '^src/(services|job-kinds|app|server|startup-notes)\\.t
  */
 const MACHINERY = [
   '^src/(db|jobs|images|storage|plugins|idempotency)/',
-  '^src/(?!(services|job-kinds|app|server|startup-notes)\\.ts$)[^/]+\\.ts$',
+  '^src/(?!(parts|job-kinds|app|server|startup-notes)\\.ts$)[^/]+\\.ts$',
 ]
 
 /**
@@ -46,9 +46,9 @@ module.exports = {
     },
     {
       name: 'composition-root-is-on-top',
-      comment: 'services.ts imports every feature; a feature or machinery importing it closes a loop through the hall.',
+      comment: 'parts.ts imports every feature; a feature or machinery importing it closes a loop through the root.',
       severity: 'error',
-      // Routes too: each declares the few parts it is made from (its RouteDeps), not the whole of services.ts.
+      // Routes too: each declares the few parts it is made from (its RouteDeps), handed to it by app.ts.
       from: { path: [FEATURE, ...MACHINERY, THREAD_ENTRY, '^src/routes/'] },
       to: { path: COMPOSITION_ROOT },
     },

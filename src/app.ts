@@ -7,6 +7,7 @@ import { installErrorHandling } from './error-handler.ts'
 import { IdempotencyKeyInvalidError } from './errors.ts'
 import { isIdempotencyKeyFailure } from './idempotency/key.ts'
 import { createLogger } from './logger.ts'
+import { openParts, type PartsOptions } from './parts.ts'
 import helmet, { helmetOptions } from './plugins/helmet.ts'
 import rateLimit, { rateLimitOptions } from './plugins/rate-limit.ts'
 import sse, { sseOptions } from './plugins/sse.ts'
@@ -23,17 +24,10 @@ import { usersRoutes } from './routes/users.ts'
 import { webhooksRoutes } from './routes/webhooks.ts'
 import { ErrorResponse } from './schemas/common.ts'
 import { webhooksDocument } from './schemas/webhooks.ts'
-import { createServices, type Services, type ServicesOptions } from './services.ts'
 import { validatorCompiler } from './validation.ts'
 import { validationMessage } from './validation-messages.ts'
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    services: Services
-  }
-}
-
-export interface AppOptions extends ServicesOptions {
+export interface AppOptions extends PartsOptions {
   /** The process's logger, made by server.ts before anything else can fail; unset, one is made from the config. */
   logger?: Logger
   /**
@@ -46,15 +40,14 @@ export interface AppOptions extends ServicesOptions {
 
 /** Starts the job runner (where this role runs jobs) and the sweeps, and says what this process does. */
 export async function startJobs(app: FastifyInstance): Promise<void> {
-  const { services } = app
-  await services.runner?.start()
-  services.sweeper.start()
-  const { role, database, queue, mail } = services
+  await app.runner?.start()
+  app.sweeper.start()
+  const { role, database, queue, mail } = app
   app.log.info(
     { role, database: database.describe, queue: queue.describe, mail: mail?.describe },
     role === 'worker'
       ? 'worker running jobs'
-      : services.runner
+      : app.runner
         ? `jobs running; mail to ${mail?.describe}`
         : 'serving HTTP only; jobs run in workers',
   )
@@ -66,7 +59,7 @@ export async function startJobs(app: FastifyInstance): Promise<void> {
  */
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
   const log = options.logger ?? createLogger(config)
-  // The same logger: services take it as pino's Logger, Fastify's types as its own narrower FastifyBaseLogger.
+  // The same logger: the parts take it as pino's Logger, Fastify's types as its own narrower FastifyBaseLogger.
   const fastifyLog: FastifyBaseLogger = log
   const app = Fastify({
     loggerInstance: fastifyLog,
@@ -93,50 +86,56 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   // JSON only: a text/plain body would otherwise reach validation as a string instead of a clear 415.
   app.removeContentTypeParser('text/plain')
 
-  const services = await createServices(config, log, options)
-  app.decorate('services', services)
+  await openParts(app, config, log, options)
   if (!options.deferJobs) app.addHook('onReady', () => startJobs(app))
   // On close, no new jobs start while in-flight requests finish; running jobs get what is left of the grace period.
   // Answers given while closing end their connection, or an idle keep-alive socket would hold close() open.
   let closing = false
   app.addHook('preClose', async () => {
     closing = true
-    services.runner?.stopClaiming()
+    app.runner?.stopClaiming()
     // A sweep under way ends at its next batch instead of competing with the drain.
-    void services.sweeper.stop()
+    void app.sweeper.stop()
     // Requests waiting for a job (Prefer: wait) are answered now with what they have: close() must not wait on them.
-    services.waiters.close()
+    app.waiters.close()
   })
   app.addHook('onSend', async (_request, reply) => {
     if (closing) reply.header('connection', 'close')
   })
-  app.addHook('onClose', async () => services.close())
 
   await app.register(helmet, helmetOptions)
   await app.register(rateLimit, rateLimitOptions)
 
   // A worker serves only what an orchestrator and Prometheus need of it (health and metrics): no API, no docs.
-  const servesApi = services.role !== 'worker'
+  const servesApi = app.role !== 'worker'
   if (servesApi) await registerApiDocs(app, webhooksDocument())
 
+  const { role, database, paths, store, queue, waiters, jobChanges, metrics, watchErrors, runner, pool } = app
+  const { retryChecks, cancelCleanups, users, avatars, uploads, webhooks, idempotency } = app
+  const { dashboardSessions, adminAuthFailures } = app
   app.addHook('onResponse', async (request, reply) => {
     // The route pattern, not the URL: ids must not explode the label set.
     const route = request.routeOptions.url ?? 'unmatched'
-    services.metrics.observeRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000)
+    metrics.observeRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000)
   })
 
-  await app.register(healthRoutes, { services })
-  await app.register(metricsRoutes, { services })
+  // Each route group is handed the parts it names (its RouteDeps), nothing more.
+  await app.register(healthRoutes, { deps: { database, queue, store, runner } })
+  await app.register(metricsRoutes, { deps: { config, metrics } })
   if (!servesApi) return app
   await app.register(homeRoutes)
-  await app.register(signupRoutes, { services })
-  await app.register(usersRoutes, { services })
-  await app.register(jobsRoutes, { services })
+  await app.register(signupRoutes, { deps: { config, database, users, queue, idempotency } })
+  await app.register(usersRoutes, { deps: { users, avatars, queue } })
+  await app.register(jobsRoutes, { deps: { config, users, queue, waiters, cancelCleanups } })
   await app.register(sse, sseOptions(config.JOB_EVENTS_HEARTBEAT_MS))
-  await app.register(jobEventsRoutes, { services })
-  await app.register(avatarsRoutes, { services })
-  await app.register(webhooksRoutes, { services })
-  await app.register(adminRoutes, { services })
-  await app.register(dashboardRoutes, { services })
+  await app.register(jobEventsRoutes, { deps: { config, users, queue, waiters, jobChanges } })
+  await app.register(avatarsRoutes, {
+    deps: { config, database, queue, users, avatars, uploads, paths, store, idempotency, cancelCleanups, watchErrors },
+  })
+  await app.register(webhooksRoutes, { deps: { config, users, webhooks } })
+  await app.register(adminRoutes, { deps: { config, queue, retryChecks, adminAuthFailures } })
+  await app.register(dashboardRoutes, {
+    deps: { role, config, metrics, queue, pool, dashboardSessions, adminAuthFailures, retryChecks },
+  })
   return app
 }

@@ -1,8 +1,10 @@
+import type { Logger } from 'pino'
 import { avatarJob } from './avatars/kind.ts'
 import type { Config } from './config.ts'
 import type { Database } from './db/database.ts'
 import type { ImagePool } from './images/pool.ts'
 import type { JobKind } from './jobs/kind.ts'
+import type { JobStore } from './jobs/types.ts'
 import { mailKinds } from './mail/kinds.ts'
 import type { MailTransport } from './mail/transport.ts'
 import type { Metrics } from './metrics.ts'
@@ -26,8 +28,23 @@ export interface ApiParts {
   store: ObjectStore
 }
 
+/** The parts every process has, that kinds' sweeps of their files are made from. */
+export interface SweepParts {
+  config: Config
+  database: Database
+  paths: StoragePaths
+  store: ObjectStore
+  queue: JobStore
+  metrics: Metrics
+  log: Logger
+  /** This process serves the api (roles `all` and `api`). */
+  servesApi: boolean
+  /** This process runs jobs (roles `all` and `worker`). */
+  runsJobs: boolean
+}
+
 // biome-ignore lint/suspicious/noExplicitAny: the list holds kinds of every payload; each kind types its own.
-export type DeckhandJobKind = JobKind<any, RunnerParts, ApiParts>
+export type DeckhandJobKind = JobKind<any, RunnerParts, ApiParts, SweepParts>
 
 /**
  * Every job kind deckhand runs, the one list: a kind is declared in its feature (defineJobKind) and named here.

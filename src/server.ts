@@ -2,14 +2,16 @@
 import { buildApp, startJobs } from './app.ts'
 import { type Config, ConfigError, loadConfig } from './config.ts'
 import { createLogger } from './logger.ts'
-import type { Role } from './services.ts'
+import type { Role } from './parts.ts'
 import { StartupError } from './startup-error.ts'
 import { startupNotes } from './startup-notes.ts'
 
 /*
  * `deckhand` (or `npm start`): HTTP and jobs in one process, on embedded defaults.
  * `deckhand api`: HTTP only; `deckhand worker`: jobs only (and its health and metrics over HTTP). Those two share
- * work through QUEUE=bullmq.
+ * work through QUEUE=bullmq. What a role is made of (src/parts.ts): every role opens the database, the queue, the
+ * store, the metrics and the sweeps; `api` adds the routes and the waits on jobs; `worker` the image pool, the mail
+ * transport and the runner of every job kind's lane; `all` both.
  */
 const ROLES: Record<string, Role> = { all: 'all', api: 'api', worker: 'worker' }
 const arg = process.argv[2] ?? 'all'

@@ -1,5 +1,5 @@
 import { type Config, ConfigSchema } from './config.ts'
-import type { Role } from './services.ts'
+import type { Role } from './parts.ts'
 
 export interface StartupNote {
   level: 'info' | 'warn'

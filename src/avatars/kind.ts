@@ -7,7 +7,9 @@ import type { ObjectStore } from '../storage/object-store.ts'
 import type { StoragePaths } from '../storage/paths.ts'
 import { FALLBACK_FORMAT } from './formats.ts'
 import { AvatarJobPayload, AvatarKind } from './job.ts'
+import { avatarOrphansSweep } from './orphans.ts'
 import { avatarHandler } from './process.ts'
+import { renderAvatarTask } from './render.ts'
 import { createAvatarsRepository } from './repository.ts'
 import { avatarCancelCleanup, avatarRetryCheck } from './retry-check.ts'
 
@@ -23,7 +25,7 @@ export interface AvatarParts {
 /**
  * One accepted upload made into its avatar's variants, in the image pool. Fair, so one user's backlog of uploads
  * does not hold up another's avatar; counted per owner (MAX_PENDING_JOBS_PER_USER); its end is told to the owner's
- * webhook.
+ * webhook; its files are swept when nothing points to them any more.
  */
 export const avatarJob = defineJobKind({
   name: AvatarKind,
@@ -45,4 +47,7 @@ export const avatarJob = defineJobKind({
     }),
   retryCheck: ({ store }: { store: ObjectStore }) => avatarRetryCheck(store),
   cancelCleanup: ({ store }: { store: ObjectStore }) => avatarCancelCleanup(store),
+  poolTasks: [renderAvatarTask],
+  // Uploads, originals, variants and scratch folders that nothing points to any more.
+  sweep: avatarOrphansSweep,
 })

@@ -1,3 +1,5 @@
+import type { Config } from '../config.ts'
+import type { Database } from '../db/database.ts'
 import { betweenBatches, type SweepTask, type SweepTaskOptions } from '../jobs/sweeper.ts'
 import { isPending, type JobStore } from '../jobs/types.ts'
 import type { ObjectStore } from '../storage/object-store.ts'
@@ -5,7 +7,7 @@ import { removeOldFiles } from '../storage/old-entries.ts'
 import type { StoragePaths } from '../storage/paths.ts'
 import { type AvatarJobPayload, AvatarKind } from './job.ts'
 import { AVATARS, ORIGINALS, originalKey, versionOf, versionPrefix } from './keys.ts'
-import type { AvatarsRepository } from './repository.ts'
+import { type AvatarsRepository, createAvatarsRepository } from './repository.ts'
 
 export type OrphanKind = 'incoming' | 'scratch' | 'original' | 'version'
 
@@ -123,4 +125,38 @@ export function avatarOrphansTask(options: OrphanSweepOptions): SweepTask {
     for (const o of orphans) await store.deletePrefix(versionPrefix(o.user, o.version))
     return orphans.length
   }
+}
+
+/** What the avatar job's sweep of its files is made from, in every process. */
+export interface AvatarSweepParts extends SweepTaskOptions {
+  config: Pick<Config, 'REQUEST_TIMEOUT_MS' | 'IMAGE_TIMEOUT_MS'>
+  database: Database
+  paths: StoragePaths
+  store: ObjectStore
+  queue: Pick<JobStore, 'get' | 'listAll'>
+  metrics: { observeFilesSwept(what: string, count: number): void }
+  /** This process receives requests: uploads arrive in its own incoming folder. */
+  servesApi: boolean
+  /** This process runs jobs: it writes originals' variants, and scratch folders of its own. */
+  runsJobs: boolean
+}
+
+/** The avatar job's files, swept in every process: incoming uploads where the api runs, the rest where jobs run. */
+export function avatarOrphansSweep(parts: AvatarSweepParts): SweepTask {
+  const { config } = parts
+  return avatarOrphansTask({
+    paths: parts.paths,
+    store: parts.store,
+    queue: parts.queue,
+    avatars: createAvatarsRepository(parts.database),
+    // Node ends a request after REQUEST_TIMEOUT_MS; a minute more covers its handler's last steps (the sniff, the
+    // move, the commit) on a slow disk.
+    minAgeMs: config.REQUEST_TIMEOUT_MS + 60_000,
+    incoming: parts.servesApi,
+    stored: parts.runsJobs,
+    scratchMinAgeMs: config.IMAGE_TIMEOUT_MS + config.REQUEST_TIMEOUT_MS + 60_000,
+    log: parts.log,
+    clock: parts.clock,
+    onRemoved: (what, count) => parts.metrics.observeFilesSwept(what, count),
+  })
 }

@@ -5,7 +5,7 @@ import { createReadings, type ReadingsSources } from './readings.ts'
 import { Sampler } from './sampler.ts'
 
 /**
- * What the live side reads of the services: named here so that dashboard/ needs nothing of services.ts, the
+ * What the live side reads of the process's parts: named here so that dashboard/ needs nothing of parts.ts, the
  * composition root that assembles it.
  */
 export interface LiveSources {

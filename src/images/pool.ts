@@ -10,10 +10,11 @@ export interface ImagePoolOptions {
   /** Nice value for image threads (0 leaves them at the event loop's priority). */
   nice: number
   /**
-   * The task whose module every thread loads as it starts, so that the first tasks do not pay for loading it (and
-   * sharp) into a new thread.
+   * The tasks the job kinds run here. A thread loads the first one's module as it starts, so that the first tasks
+   * do not pay for loading it (and sharp) into a new thread; the others' modules load at their first task, sharp
+   * being in by then.
    */
-  preload: ImageTask<never, unknown>
+  preload: readonly ImageTask<never, unknown>[]
   /**
    * A module that stands in for every task's own, exporting the same names: tests substitute one that misbehaves
    * on purpose.
@@ -37,9 +38,10 @@ export interface ImagePool {
 
 /** The Piscina worker-thread pool that runs image work off the event loop: any named task of a worker module. */
 export function createImagePool(options: ImagePoolOptions): ImagePool {
+  const [first] = options.preload
   const piscina = new Piscina({
-    filename: options.substitute ?? options.preload.filename,
-    name: options.preload.name,
+    filename: options.substitute ?? first?.filename ?? null,
+    name: first?.name,
     // All threads start with the service: the first tasks should not pay for loading sharp into a new thread.
     minThreads: options.threads,
     maxThreads: options.threads,

@@ -1,14 +1,13 @@
 import { fileURLToPath } from 'node:url'
 import { workerData } from 'node:worker_threads'
+import type { PoolTask } from '../jobs/kind.ts'
 import { lowerImageThreadPriority } from './thread-priority.ts'
 
 /**
  * A named task of the image pool: the function `name` exported by `filename`, a module under workers/ that the
  * pool's threads load. `In` and `Out` are what goes to the thread and what comes back (structured-cloned).
  */
-export interface ImageTask<In, Out> {
-  readonly filename: string
-  readonly name: string
+export interface ImageTask<In, Out> extends PoolTask {
   /** Types only: never set. */
   readonly types?: (input: In) => Out
 }

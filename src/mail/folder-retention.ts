@@ -1,5 +1,7 @@
+import type { Config } from '../config.ts'
 import type { SweepTask, SweepTaskOptions } from '../jobs/sweeper.ts'
 import { removeOldFiles } from '../storage/old-entries.ts'
+import type { StoragePaths } from '../storage/paths.ts'
 
 export interface MailFolderRetentionOptions extends SweepTaskOptions {
   folder: string
@@ -25,4 +27,25 @@ export function mailFolderRetentionTask(options: MailFolderRetentionOptions): Sw
       log.info({ removed }, 'removed mail files past their retention from the mail folder')
     },
   }
+}
+
+/** What the mail kinds' sweep of the mail folder is made from, in every process. */
+export interface MailSweepParts extends SweepTaskOptions {
+  config: Pick<Config, 'SMTP_URL' | 'JOB_RETENTION_MS'>
+  paths: Pick<StoragePaths, 'mailFolder'>
+  metrics: { observeFilesSwept(what: string, count: number): void }
+  /** This process runs jobs: its mail jobs write the folder. */
+  runsJobs: boolean
+}
+
+/** The mail kinds' files: the folder's .eml files, where jobs run without SMTP_URL; nothing elsewhere. */
+export function mailFolderSweep(parts: MailSweepParts): SweepTask | undefined {
+  if (!parts.runsJobs || parts.config.SMTP_URL) return undefined
+  return mailFolderRetentionTask({
+    folder: parts.paths.mailFolder,
+    keepMs: parts.config.JOB_RETENTION_MS,
+    log: parts.log,
+    clock: parts.clock,
+    onRemoved: (count) => parts.metrics.observeFilesSwept('mail', count),
+  })
 }

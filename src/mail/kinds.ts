@@ -1,6 +1,7 @@
 import { Type } from 'typebox'
 import type { Config } from '../config.ts'
 import { defineJobKind, defineLane } from '../jobs/kind.ts'
+import { mailFolderSweep } from './folder-retention.ts'
 import { mailDomain, signupMailHandler } from './signup-mails.ts'
 import { adminSignupNotice, welcomeMail } from './templates.ts'
 import type { MailTransport } from './transport.ts'
@@ -29,6 +30,7 @@ export const welcomeMailJob = defineJobKind({
   payload: SignupFactsSchema,
   lane: mailLane,
   handler: (parts: MailParts) => signupMailHandler(options(parts), welcomeMail, (u) => u.email),
+  sweep: mailFolderSweep,
 })
 
 /** The notice of a signup to ADMIN_EMAIL. */
@@ -37,6 +39,8 @@ export const adminNoticeMailJob = defineJobKind({
   payload: SignupFactsSchema,
   lane: mailLane,
   handler: (parts: MailParts) => signupMailHandler(options(parts), adminSignupNotice, () => parts.config.ADMIN_EMAIL),
+  // One sweep for both: they write one folder.
+  sweep: mailFolderSweep,
 })
 
 export const mailKinds = [welcomeMailJob, adminNoticeMailJob]

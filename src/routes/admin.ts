@@ -17,9 +17,9 @@ export interface AdminRouteDeps {
   adminAuthFailures: AuthFailureLimit
 }
 
-export const adminRoutes: FastifyPluginAsyncTypebox<{ services: AdminRouteDeps }> = async (app, { services }) => {
-  const isAdmin = configuredTokenCheck(services.config.ADMIN_TOKEN)
-  const failures = services.adminAuthFailures
+export const adminRoutes: FastifyPluginAsyncTypebox<{ deps: AdminRouteDeps }> = async (app, { deps }) => {
+  const isAdmin = configuredTokenCheck(deps.config.ADMIN_TOKEN)
+  const failures = deps.adminAuthFailures
   app.addHook('onRequest', async (request, reply) => {
     // An address past its wrong tokens is refused before its token is looked at: right or wrong, it learns nothing.
     const wait = failures.blockedFor(request.ip)
@@ -39,12 +39,10 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ services: AdminRouteDeps }
 
   app.get('/admin/jobs', { schema: listJobsRouteSchema }, async (request) => {
     const { status, kind, limit = 50 } = request.query
-    return { jobs: (await listNewestJobs(services.queue, { status, kind, limit })).map(adminJobView) }
+    return { jobs: (await listNewestJobs(deps.queue, { status, kind, limit })).map(adminJobView) }
   })
 
   app.post('/admin/jobs/:id/retry', { schema: retryJobRouteSchema }, async (request, reply) => {
-    return reply
-      .code(202)
-      .send(adminJobView(await retryFailedJob(services.queue, request.params.id, services.retryChecks)))
+    return reply.code(202).send(adminJobView(await retryFailedJob(deps.queue, request.params.id, deps.retryChecks)))
   })
 }

@@ -36,17 +36,17 @@ export interface AvatarsRouteDeps
   uploads: UploadSlots
 }
 
-export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: AvatarsRouteDeps }> = async (app, { services }) => {
-  const { config } = services
+export const avatarsRoutes: FastifyPluginAsyncTypebox<{ deps: AvatarsRouteDeps }> = async (app, { deps }) => {
+  const { config } = deps
   const acceptDeps = {
-    ...services,
+    ...deps,
     maxUploadBytes: config.MAX_UPLOAD_BYTES,
     maxInputPixels: config.MAX_INPUT_PIXELS,
     supersede: config.SUPERSEDE_AVATAR_UPLOADS,
     onSupersedeFailed: (err: unknown, jobId: string) =>
       app.log.warn({ err, jobId }, 'an older avatar job was not cancelled; the newer upload wins regardless'),
   }
-  const serveDeps = { ...services, redirectSeconds: config.AVATAR_REDIRECT ? config.AVATAR_REDIRECT_EXPIRES_S : 0 }
+  const serveDeps = { ...deps, redirectSeconds: config.AVATAR_REDIRECT ? config.AVATAR_REDIRECT_EXPIRES_S : 0 }
   await app.register(multipart, multipartOptions(config.MAX_UPLOAD_BYTES))
   // Raw image bodies reach the handler as the request stream, unread: the handler streams them to disk.
   app.addContentTypeParser(/^image\/[\w.+-]+$/i, (_request, payload, done) => done(null, payload))
@@ -54,7 +54,7 @@ export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: AvatarsRouteDe
   // Authentication comes first, so that the per-user rate limit counts only the user's own requests; and it
   // comes before a byte of the body is read, so that a stranger cannot hold a connection by trickling one.
   const authorize = async (request: FastifyRequest<{ Params: { id: string } }>) => {
-    const user = await authenticate(services.users, request.headers.authorization)
+    const user = await authenticate(deps.users, request.headers.authorization)
     if (user.id !== request.params.id) throw new ForbiddenError("Only the user may change the user's avatar")
   }
   // A body of the wrong type or a declared size over the limit is refused before it is read, too.
@@ -65,14 +65,14 @@ export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: AvatarsRouteDe
     const declared = Number(request.headers['content-length'])
     if (declared > config.MAX_UPLOAD_BYTES) throw uploadTooLarge(config.MAX_UPLOAD_BYTES)
   }
-  const slots = services.uploads
+  const slots = deps.uploads
   // Uploads on the wire count against the backpressure limit like the jobs they will become: a slot is taken
   // before the body is read, and given back however the request ends (answered, refused or cut off).
   const admit = async (request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
     const release = slots.take(request.params.id, request.ip)
     reply.raw.once('close', release)
     const paused = await uploadPauseReason({
-      queue: services.queue,
+      queue: deps.queue,
       arriving: slots.inFlight - 1,
       storageDir: config.storageDir,
       maxPendingJobs: config.MAX_PENDING_JOBS,
@@ -80,7 +80,7 @@ export const avatarsRoutes: FastifyPluginAsyncTypebox<{ services: AvatarsRouteDe
     })
     if (paused) throw new ServiceBusyError(`Uploads are paused: ${paused}`)
     const full = await userShareFullReason({
-      queue: services.queue,
+      queue: deps.queue,
       userId: request.params.id,
       arriving: slots.inFlightOf(request.params.id) - 1,
       perUser: config.MAX_PENDING_JOBS_PER_USER,

@@ -39,18 +39,15 @@ export interface DashboardRouteDeps extends LiveSources {
   retryChecks: RetryChecks
 }
 
-export const dashboardRoutes: FastifyPluginAsyncTypebox<{ services: DashboardRouteDeps }> = async (
-  app,
-  { services },
-) => {
-  const adminToken = services.config.ADMIN_TOKEN
+export const dashboardRoutes: FastifyPluginAsyncTypebox<{ deps: DashboardRouteDeps }> = async (app, { deps }) => {
+  const adminToken = deps.config.ADMIN_TOKEN
   const isAdminToken = configuredSecretCheck(adminToken)
-  const sessions = services.dashboardSessions
-  const failures = services.adminAuthFailures
+  const sessions = deps.dashboardSessions
+  const failures = deps.adminAuthFailures
   const assets = loadAssets()
   // No secret: the cookie is a random session id that the server looks up, with nothing to sign.
   await app.register(cookie)
-  const live = createLiveDashboard(services, app.log)
+  const live = createLiveDashboard(deps, app.log)
   app.addHook('preClose', async () => live.close())
 
   const sessionEnd = async (request: FastifyRequest) => sessions?.endsAt(sessionCookie(request))
@@ -89,7 +86,7 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<{ services: DashboardRou
       throw new LoginFailedError()
     }
     failures.succeeded(request.ip)
-    const lifetimeMs = services.config.DASHBOARD_SESSION_MS
+    const lifetimeMs = deps.config.DASHBOARD_SESSION_MS
     setSessionCookie(request, reply, await sessions.start(lifetimeMs), lifetimeMs)
     return reply.code(204).send(null)
   })
@@ -111,13 +108,13 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<{ services: DashboardRou
 
   app.get('/dashboard/jobs', { schema: dashboardJobsRouteSchema, onRequest: requireSession }, async (request) => {
     const { status, kind, limit = 100 } = request.query
-    return { jobs: await listDashboardJobs(services.queue, { status, kind, limit }) }
+    return { jobs: await listDashboardJobs(deps.queue, { status, kind, limit }) }
   })
 
   app.get('/dashboard/jobs/:id', { schema: dashboardJobRouteSchema, onRequest: requireSession }, async (request) => {
-    const job = await services.queue.get(request.params.id)
+    const job = await deps.queue.get(request.params.id)
     if (!job) throw new JobNotFoundError()
-    return dashboardJobDetail(job, services.retryChecks)
+    return dashboardJobDetail(job, deps.retryChecks)
   })
 
   app.post(
@@ -127,7 +124,7 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<{ services: DashboardRou
       assertSameOrigin(request)
       return reply
         .code(202)
-        .send(dashboardJobView(await retryFailedJob(services.queue, request.params.id, services.retryChecks)))
+        .send(dashboardJobView(await retryFailedJob(deps.queue, request.params.id, deps.retryChecks)))
     },
   )
 }

@@ -14,12 +14,12 @@ export interface HealthRouteDeps {
   runner: JobRunner | undefined
 }
 
-export const healthRoutes: FastifyPluginAsyncTypebox<{ services: HealthRouteDeps }> = async (app, { services }) => {
+export const healthRoutes: FastifyPluginAsyncTypebox<{ deps: HealthRouteDeps }> = async (app, { deps }) => {
   app.get('/healthz', { schema: healthzRouteSchema }, async () => ({ status: 'ok' as const }))
 
   app.get('/readyz', { schema: readyzRouteSchema }, async () => {
     // Each dependency asked at once, each within DEPENDENCY_TIMEOUT_MS; the answer names every one that is down.
-    const { database, queue, store } = services
+    const { database, queue, store } = deps
     const checks: [string, () => Promise<void>][] = [
       ['database', () => database.ping()],
       ['storage', () => store.check()],
@@ -36,7 +36,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ services: HealthRouteDeps
       }),
     )
     const down = problems.filter((p) => p !== undefined)
-    if (services.runner && !services.runner.running) down.push('job runner not running')
+    if (deps.runner && !deps.runner.running) down.push('job runner not running')
     if (down.length > 0) throw new NotReadyError(down.join('; '))
     return { status: 'ok' as const }
   })

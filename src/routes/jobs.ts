@@ -31,13 +31,13 @@ export interface JobEventsRouteDeps extends Omit<JobsRouteDeps, 'cancelCleanups'
   jobChanges: JobChangeHub
 }
 
-export const jobsRoutes: FastifyPluginAsyncTypebox<{ services: JobsRouteDeps }> = async (app, { services }) => {
-  const { config, waiters } = services
+export const jobsRoutes: FastifyPluginAsyncTypebox<{ deps: JobsRouteDeps }> = async (app, { deps }) => {
+  const { config, waiters } = deps
 
   app.get('/jobs/:id', { schema: getJobRouteSchema }, async (request, reply) => {
-    const user = await authenticate(services.users, request.headers.authorization)
+    const user = await authenticate(deps.users, request.headers.authorization)
     const read = async () => {
-      const job = await ownJob(services.queue, user.id, request.params.id)
+      const job = await ownJob(deps.queue, user.id, request.params.id)
       if (!job) throw new JobNotFoundError()
       return job
     }
@@ -70,25 +70,22 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<{ services: JobsRouteDeps }> 
     const { authorization } = request.headers
     // The admin may call off anyone's job; a user only their own (another's answers like a missing one).
     const job = isAdmin(authorization)
-      ? await services.queue.get(request.params.id)
-      : await ownJob(services.queue, (await authenticate(services.users, authorization)).id, request.params.id)
+      ? await deps.queue.get(request.params.id)
+      : await ownJob(deps.queue, (await authenticate(deps.users, authorization)).id, request.params.id)
     if (!job) throw new JobNotFoundError()
-    const deps = { queue: services.queue, cleanups: services.cancelCleanups, waiters }
-    const now = await cancelJob(deps, job, CANCELLED_BY_REQUEST, config.CANCEL_WAIT_MS)
+    const cancelDeps = { queue: deps.queue, cleanups: deps.cancelCleanups, waiters }
+    const now = await cancelJob(cancelDeps, job, CANCELLED_BY_REQUEST, config.CANCEL_WAIT_MS)
     return reply.code(now.status === 'cancelled' ? 200 : 202).send(jobView(now))
   })
 }
 
-export const jobEventsRoutes: FastifyPluginAsyncTypebox<{ services: JobEventsRouteDeps }> = async (
-  app,
-  { services },
-) => {
-  const { config, waiters, jobChanges } = services
+export const jobEventsRoutes: FastifyPluginAsyncTypebox<{ deps: JobEventsRouteDeps }> = async (app, { deps }) => {
+  const { config, waiters, jobChanges } = deps
   // 'manual': no Accept negotiation, so that refusals (401, 404, 503) leave as deckhand's JSON errors.
   app.get('/jobs/:id/events', { schema: jobEventsRouteSchema, sse: 'manual' }, async (request, reply) => {
-    const user = await authenticate(services.users, request.headers.authorization)
+    const user = await authenticate(deps.users, request.headers.authorization)
     const { id } = request.params
-    const read = () => ownJob(services.queue, user.id, id)
+    const read = () => ownJob(deps.queue, user.id, id)
     const job = await read()
     if (!job) throw new JobNotFoundError()
     const lastEventId = request.headers['last-event-id']

@@ -10,9 +10,9 @@ export interface MetricsRouteDeps {
   metrics: Pick<Metrics, 'registry'>
 }
 
-export const metricsRoutes: FastifyPluginAsyncTypebox<{ services: MetricsRouteDeps }> = async (app, { services }) => {
-  const { registry } = services.metrics
-  const token = services.config.METRICS_TOKEN
+export const metricsRoutes: FastifyPluginAsyncTypebox<{ deps: MetricsRouteDeps }> = async (app, { deps }) => {
+  const { registry } = deps.metrics
+  const token = deps.config.METRICS_TOKEN
   const isScraper = configuredTokenCheck(token)
   app.get(
     '/metrics',

@@ -9,15 +9,15 @@ export interface SignupRouteDeps extends SignupDeps {
   config: Pick<Config, 'SIGNUP_RATE_MAX' | 'SIGNUP_RATE_WINDOW_MS'>
 }
 
-export const signupRoutes: FastifyPluginAsyncTypebox<{ services: SignupRouteDeps }> = async (app, { services }) => {
-  const { SIGNUP_RATE_MAX, SIGNUP_RATE_WINDOW_MS } = services.config
+export const signupRoutes: FastifyPluginAsyncTypebox<{ deps: SignupRouteDeps }> = async (app, { deps }) => {
+  const { SIGNUP_RATE_MAX, SIGNUP_RATE_WINDOW_MS } = deps.config
   const rateLimit = SIGNUP_RATE_MAX > 0 ? { max: SIGNUP_RATE_MAX, timeWindow: SIGNUP_RATE_WINDOW_MS } : false
   app.post('/signup', { schema: signupRouteSchema, config: { rateLimit } }, async (request, reply) => {
     const key = idempotencyKey(request.headers['idempotency-key'])
     // Without a key, the signup's own path, untouched: it is the one a signup flood takes.
     const { id, token, jobs, replayed } = key
-      ? await signUpOnce(services, request.body, key)
-      : await signUp(services, request.body)
+      ? await signUpOnce(deps, request.body, key)
+      : await signUp(deps, request.body)
     if (replayed) reply.header('idempotent-replayed', 'true')
     return reply.code(201).header('location', `/users/${id}`).send({ id, token, jobs })
   })

@@ -13,13 +13,13 @@ export interface UsersRouteDeps {
   queue: JobStore
 }
 
-export const usersRoutes: FastifyPluginAsyncTypebox<{ services: UsersRouteDeps }> = async (app, { services }) => {
+export const usersRoutes: FastifyPluginAsyncTypebox<{ deps: UsersRouteDeps }> = async (app, { deps }) => {
   app.get('/users/:id', { schema: getUserRouteSchema }, async (request) => {
-    const user = await services.users.findById(request.params.id)
+    const user = await deps.users.findById(request.params.id)
     if (!user) throw new UserNotFoundError()
     const [current, latest] = await Promise.all([
-      services.avatars.current(user.id),
-      user.avatarJob === null ? undefined : services.queue.get(user.avatarJob),
+      deps.avatars.current(user.id),
+      user.avatarJob === null ? undefined : deps.queue.get(user.avatarJob),
     ])
     const pending = isPending(latest)
     return { id: user.id, name: user.name, avatar: avatarView(user.id, current, pending) }

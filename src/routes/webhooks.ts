@@ -14,12 +14,12 @@ export interface WebhooksRouteDeps {
   webhooks: WebhooksRepository
 }
 
-export const webhooksRoutes: FastifyPluginAsyncTypebox<{ services: WebhooksRouteDeps }> = async (app, { services }) => {
-  const { webhooks, config } = services
+export const webhooksRoutes: FastifyPluginAsyncTypebox<{ deps: WebhooksRouteDeps }> = async (app, { deps }) => {
+  const { webhooks, config } = deps
   const policy = { allowInsecure: config.WEBHOOK_ALLOW_INSECURE, allowPrivate: config.WEBHOOK_ALLOW_PRIVATE }
   // Only the user: a webhook says where their events go, and its secret signs them.
   const onlyTheUser = async (request: FastifyRequest<{ Params: { id: string } }>) => {
-    const user = await authenticate(services.users, request.headers.authorization)
+    const user = await authenticate(deps.users, request.headers.authorization)
     if (user.id !== request.params.id) throw new ForbiddenError("Only the user may see or change the user's webhook")
   }
 

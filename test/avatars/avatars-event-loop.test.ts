@@ -6,17 +6,17 @@ import { waitFor } from '../helpers/wait.ts'
 t.test('while 16 avatar jobs run, the main thread stays responsive: no image work on the event loop', async (t) => {
   const app = await startApp(t)
   const users = await Promise.all(Array.from({ length: 16 }, (_, i) => signup(app, `user${i}@example.com`)))
-  await app.services.runner?.stop(0) // accept all 16 first, then measure only the processing
+  await app.runner?.stop(0) // accept all 16 first, then measure only the processing
   const jobs: { user: (typeof users)[number]; id: string }[] = []
   for (const user of users)
     jobs.push({ user, id: (await uploadRaw(app, user, 'photo-exif.jpg')).json().jobId as string })
   await app.close()
 
-  const again = await startApp(t, { DATA_DIR: app.services.config.dataDir })
+  const again = await startApp(t, { DATA_DIR: app.config.dataDir })
   const stopWatching = watchEventLoop()
   // Polled straight from the journal, every 100 ms: the test's own polling must not be what it measures.
   const finished = async () =>
-    (await Promise.all(jobs.map((j) => again.services.queue.get(j.id)))).filter(
+    (await Promise.all(jobs.map((j) => again.queue.get(j.id)))).filter(
       (j) => j && ['succeeded', 'failed'].includes(j.status),
     )
   await waitFor('16 jobs to finish', async () => (await finished()).length === 16, 60_000, 100)

@@ -13,7 +13,7 @@ t.test('avatar files nothing points to are swept; those a job or an avatar holds
     REQUEST_TIMEOUT_MS: '1000',
     HEADERS_TIMEOUT_MS: '1000',
   })
-  const { paths, database } = app.services
+  const { paths, database } = app
   const stored = storedFiles(app)
   const ann = await signup(app, 'ann@example.com')
   const anHourAgo = new Date(Date.now() - HOUR)
@@ -76,10 +76,10 @@ t.test('avatar files nothing points to are swept; those a job or an avatar holds
     put(path.join(paths.incoming, 'arriving'), false),
   ]
 
-  await app.services.sweeper.sweep()
+  await app.sweeper.sweep()
   for (const file of gone) t.notOk(fs.existsSync(file), `removed: ${path.relative(stored.avatars, file)}`)
   for (const file of kept) t.ok(fs.existsSync(file), `kept: ${path.relative(stored.avatars, file)}`)
-  const job = await app.services.queue.get('failed-old-1')
+  const job = await app.queue.get('failed-old-1')
   t.equal(job, undefined, 'the old failed job went with its original')
 
   const metrics = (await app.inject({ url: '/metrics' })).body

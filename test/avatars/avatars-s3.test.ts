@@ -37,7 +37,7 @@ t.test('upload → job → GET: the avatar is served from the bucket with its ET
   t.equal(webp.statusCode, 200)
   t.equal(webp.headers['content-type'], 'image/webp')
   t.equal(webp.headers.vary, 'Accept')
-  const stored = await app.services.store.get(`avatars/${ann.id}/${job.id}/128.webp`)
+  const stored = await app.store.get(`avatars/${ann.id}/${job.id}/128.webp`)
   const chunks: Buffer[] = []
   for await (const chunk of stored ?? []) chunks.push(chunk as Buffer)
   t.same(await bodyOf(webp), Buffer.concat(chunks), 'the bytes of the object in the bucket')
@@ -96,7 +96,7 @@ t.test('AVATAR_REDIRECT: a 302 to a presigned URL of the bucket that serves the 
     t.equal(head.headers.get('content-type'), `image/${format}`, `HEAD of ${format} from the bucket`)
     t.equal(head.headers.get('cache-control'), 'public, max-age=31536000, immutable')
   }
-  const object = await app.services.store.get(`avatars/${ann.id}/${job.id}/256.webp`)
+  const object = await app.store.get(`avatars/${ann.id}/${job.id}/256.webp`)
   const chunks: Buffer[] = []
   for await (const chunk of object ?? []) chunks.push(chunk as Buffer)
   t.same(await bodyOf(fetched), Buffer.concat(chunks), 'the presigned URL serves the variant')
@@ -151,12 +151,12 @@ t.test('a bucket that fails during a job: the job is tried again and succeeds on
   const env = { ...s3.env(), MAX_ATTEMPTS: '100', RETRY_BASE_MS: '50', RETRY_MAX_MS: '200' }
   const app = await startApp(t, env)
   const ann = await signup(app, 'ann@example.com')
-  await app.services.runner?.stop(0) // the job waits in the journal
+  await app.runner?.stop(0) // the job waits in the journal
   const jobId = (await uploadRaw(app, ann, 'photo-exif.jpg')).json().jobId
   await app.close()
 
   await s3.stop()
-  const again = await startApp(t, { ...env, DATA_DIR: app.services.config.dataDir })
+  const again = await startApp(t, { ...env, DATA_DIR: app.config.dataDir })
   await new Promise((resolve) => setTimeout(resolve, 1500))
   const meanwhile = (
     await again.inject({ url: `/jobs/${jobId}`, headers: { authorization: `Bearer ${ann.token}` } })
@@ -174,16 +174,16 @@ t.test('retention and the orphan sweep work on the bucket', async (t) => {
   const app = await startApp(t, { ...s3.env(), FAILED_JOB_RETENTION_MS: String(HOUR) })
   const ann = await signup(app, 'ann@example.com')
   const job = await waitForJob(app, ann, (await uploadRaw(app, ann, 'photo-exif.jpg')).json().jobId)
-  const { store } = app.services
+  const { store } = app
   const longAgo = new Date(Date.now() - 2 * HOUR)
   const put = async (key: string, old: boolean) => {
-    const file = `${app.services.config.dataDir}/put-${Math.random()}`
+    const file = `${app.config.dataDir}/put-${Math.random()}`
     fs.writeFileSync(file, 'x')
     await store.putFile(key, file)
     if (old) s3.age(`test/${key}`, longAgo)
   }
   // A failed job past FAILED_JOB_RETENTION_MS: the retention sweep deletes it, and its original goes with it.
-  await fillJobs(app.services.database.db, {
+  await fillJobs(app.database.db, {
     count: 1,
     prefix: 'failed-old-',
     status: 'failed',
@@ -192,7 +192,7 @@ t.test('retention and the orphan sweep work on the bucket', async (t) => {
     ownerId: ann.id,
     payload: JSON.stringify({ userId: ann.id, seq: 1, original: 'failed-old.jpg' }),
   })
-  await fillJobs(app.services.database.db, {
+  await fillJobs(app.database.db, {
     count: 1,
     prefix: 'failed-young-',
     status: 'failed',
@@ -210,12 +210,12 @@ t.test('retention and the orphan sweep work on the bucket', async (t) => {
   await put(`avatars/${ann.id}/young/64.jpeg`, false) // maybe still being written
   for (const key of s3.keys().filter((k) => k.includes(`/${job.id}/`))) s3.age(key, longAgo) // current: kept
 
-  await app.services.sweeper.sweep()
+  await app.sweeper.sweep()
   const keys = s3.keys()
   t.notOk(keys.includes('test/uploads/originals/stray.jpg'), 'a stray original is deleted')
   t.ok(keys.includes('test/uploads/originals/fresh.jpg'), 'a young original is kept')
   t.notOk(keys.includes('test/uploads/originals/failed-old.jpg'), 'the original of a job past retention is deleted')
-  t.equal(await app.services.queue.get('failed-old-1'), undefined, 'with its job')
+  t.equal(await app.queue.get('failed-old-1'), undefined, 'with its job')
   t.ok(keys.includes('test/uploads/originals/failed-young.jpg'), 'the original of a failed job still kept is kept')
   t.notOk(
     keys.some((k) => k.includes('/no-such-job/')),

@@ -69,7 +69,7 @@ t.test(
     const first = await waitForJob(app, ann, (await uploadRaw(app, ann, 'photo-exif.jpg')).json().jobId)
     const firstDir = storedFiles(app).avatarVersion(ann.id, first.id)
 
-    await app.services.runner?.stop(0) // hold the second upload in the journal
+    await app.runner?.stop(0) // hold the second upload in the journal
     const second = (await uploadRaw(app, ann, 'alpha.png')).json().jobId
     const meanwhile = (await app.inject({ url: `/users/${ann.id}` })).json().avatar
     t.equal(meanwhile.status, 'processing', 'the profile says a new one is coming')
@@ -78,7 +78,7 @@ t.test(
     t.ok(fs.existsSync(firstDir))
     // A restart on the same DATA_DIR takes up the held job.
     await app.close()
-    const again = await startApp(t, { DATA_DIR: app.services.config.dataDir })
+    const again = await startApp(t, { DATA_DIR: app.config.dataDir })
     const done = await waitForJob(again, ann, second)
     t.equal(done.status, 'succeeded')
     t.equal(done.result.current, true)
@@ -113,9 +113,9 @@ t.test('concurrent uploads end with exactly one current avatar, the last accepte
   t.equal(missing, 0, `the avatar was served ${served} times while replaced, never missing`)
   // The user's row names the job of its newest accepted upload, written in the transaction that counted it (a
   // succeeded job keeps no payload to read its number from: jobs_done).
-  const lastAccepted = (await app.services.users.findById(ann.id))?.avatarJob as string
+  const lastAccepted = (await app.users.findById(ann.id))?.avatarJob as string
   t.ok(jobIds.includes(lastAccepted), 'the newest accepted upload is one of the six')
-  const current = await app.services.avatars.current(ann.id)
+  const current = await app.avatars.current(ann.id)
   t.equal(current?.version, lastAccepted, 'the last accepted upload is current')
   t.equal(current?.seq, 1 + names.length, 'with the highest number of all seven uploads')
   const versions = fs.readdirSync(`${storedFiles(app).avatars}/${ann.id}`)

@@ -27,13 +27,13 @@ t.test('only the user may upload their avatar: 401 without or with a bad token, 
 t.test('an accepted upload answers 202 with the job; the original is on disk and the job in the journal', async (t) => {
   const app = await startApp(t)
   const ann = await signup(app, 'ann@example.com')
-  await app.services.runner?.stop(0) // hold the work back to look at what the answer promised
+  await app.runner?.stop(0) // hold the work back to look at what the answer promised
   const res = await uploadRaw(app, ann, 'photo-exif.jpg')
   t.equal(res.statusCode, 202)
   const { jobId, status } = res.json()
   t.equal(status, 'queued')
   t.equal(res.headers.location, `/jobs/${jobId}`)
-  const job = await app.services.queue.get(jobId)
+  const job = await app.queue.get(jobId)
   t.equal(job?.status, 'queued')
   t.equal(job?.kind, 'image.avatar')
   const original = path.join(
@@ -41,7 +41,7 @@ t.test('an accepted upload answers 202 with the job; the original is on disk and
     (job?.payload as { original: string } | undefined)?.original ?? '',
   )
   t.same(fs.readFileSync(original), fs.readFileSync(fixture('photo-exif.jpg')), 'the original, byte for byte')
-  t.same(filesIn(app.services.paths.incoming), [], 'no partial upload left behind')
+  t.same(filesIn(app.paths.incoming), [], 'no partial upload left behind')
 })
 
 t.test('multipart/form-data with field "file" is accepted; another field or none is a 400 MISSING_FILE', async (t) => {
@@ -90,7 +90,7 @@ t.test(
     })
     t.equal(multi.statusCode, 413)
     t.equal(multi.json().code, 'PAYLOAD_TOO_LARGE')
-    t.same(filesIn(app.services.paths.incoming), [], 'no partial upload left behind')
+    t.same(filesIn(app.paths.incoming), [], 'no partial upload left behind')
     t.same(filesIn(storedFiles(app).originals), [], 'nothing was stored')
     const small = await uploadRaw(app, ann, 'alpha.png', 'image/png')
     t.equal(small.statusCode, 202, 'an upload under the limit still works')
@@ -127,6 +127,6 @@ t.test(
     )
     t.equal(answer.status, 413)
     t.equal(JSON.parse(answer.body).code, 'PAYLOAD_TOO_LARGE')
-    t.same(filesIn(app.services.paths.incoming), [], 'the partial upload was removed')
+    t.same(filesIn(app.paths.incoming), [], 'the partial upload was removed')
   },
 )

@@ -33,7 +33,7 @@ async function expectRecovered(t: Test, app: FastifyInstance) {
   t.equal(await poolErrors(app), 1, 'the death was counted once in /metrics')
   t.equal((await app.inject({ url: '/healthz' })).statusCode, 200, 'the process is up')
   t.equal((await app.inject({ url: '/readyz' })).statusCode, 200, 'and ready')
-  t.equal(app.services.pool?.stats().alive, 1, 'Piscina replaced the thread')
+  t.equal(app.pool?.stats().alive, 1, 'Piscina replaced the thread')
   const user = await signup(app, 'next@example.com')
   const next = await waitForJob(app, user, (await uploadRaw(app, user, 'photo-exif.jpg')).json().jobId, 30_000)
   t.equal(next.status, 'succeeded', 'the next job runs on the new thread')
@@ -78,7 +78,7 @@ t.test(
     t.same(threw.error, { code: 'WORKER_FAILED', message: 'the image worker failed' })
 
     // What went wrong, when a job ends otherwise than expected: the error with its detail (admin-only).
-    const why = async (id: string) => JSON.stringify((await app.services.queue.get(id))?.lastError)
+    const why = async (id: string) => JSON.stringify((await app.queue.get(id))?.lastError)
 
     const crashedOnce = await waitForJob(app, crashes, ids.crashes, 60_000)
     t.equal(crashedOnce.status, 'succeeded', `a crash is retried, and the retry succeeds ${await why(ids.crashes)}`)
@@ -147,7 +147,7 @@ t.test('a job run again after it published (its success was never recorded) keep
   // original already removed, its version the one being served.
   // A succeeded job is kept in jobs_done, without its payload (migration 0010): put back in `jobs` as it was, its
   // payload as accept.ts wrote it (the original's name matters not: it was removed).
-  const { db } = app.services.database
+  const { db } = app.database
   const done = await db.selectFrom('jobs_done').selectAll().where('id', '=', jobId).executeTakeFirstOrThrow()
   const { seq } = await db.selectFrom('avatars').select('seq').where('user_id', '=', ann.id).executeTakeFirstOrThrow()
   await db.transaction().execute(async (tx) => {
@@ -172,7 +172,7 @@ t.test('a job run again after it published (its success was never recorded) keep
       .execute()
   })
   // Written behind the journal's back, so nothing told the dispatcher: wake it as the journal would.
-  ;(app.services.runner as Dispatcher).wake()
+  ;(app.runner as Dispatcher).wake()
   const again = await waitFor('the job to run again', async () => {
     const job = await getJob(app, ann, jobId)
     return job.status !== 'queued' && job.status !== 'running' && job

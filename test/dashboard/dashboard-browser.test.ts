@@ -167,14 +167,14 @@ t.test('the dashboard in a browser', async (t) => {
   // The load's mails go out first: refusing meanwhile would fail some of them too.
   await waitFor(
     'the load’s mails to be sent',
-    async () => (await app.services.queue.depth()).every((d) => d.status !== 'queued' && d.status !== 'running'),
+    async () => (await app.queue.depth()).every((d) => d.status !== 'queued' && d.status !== 'running'),
     30_000,
   )
   refusing = true
   const carol = await signup(base, 'carol@example.com')
   const welcome = carol.jobs.find((j) => j.kind === 'mail.welcome')?.id as string
   await waitFor('carol’s mails to fail', async () => {
-    const jobs = await Promise.all(carol.jobs.map((j) => app.services.queue.get(j.id)))
+    const jobs = await Promise.all(carol.jobs.map((j) => app.queue.get(j.id)))
     return jobs.every((j) => j?.status === 'failed')
   })
 
@@ -217,7 +217,7 @@ t.test('the dashboard in a browser', async (t) => {
       async () => (await page.getAttribute('#job-detail', 'data-status')) === 'succeeded',
       20_000,
     )
-    t.equal((await app.services.queue.get(welcome))?.status, 'succeeded')
+    t.equal((await app.queue.get(welcome))?.status, 'succeeded')
     t.notOk(await page.isVisible('#retry'), 'no retry button once it succeeded')
   })
 
@@ -274,7 +274,7 @@ t.test('the dashboard in a browser', async (t) => {
 
   await t.test('a chart of many series gives each a colour of its own', async (t) => {
     // More routes than the palette has colours, as a service with a wide API would have.
-    for (let i = 0; i < 14; i++) app.services.metrics.observeRequest('GET', `/probe-${i}`, 200, 0.003)
+    for (let i = 0; i < 14; i++) app.metrics.observeRequest('GET', `/probe-${i}`, 200, 0.003)
     await waitFor('every route on the legend', async () => {
       const labels = ((await legends()).requests ?? []).map((s) => s.label)
       return labels.filter((label) => label.includes('/probe-')).length === 14

@@ -161,10 +161,10 @@ t.test('a missing, tampered, expired or foreign cookie gets nothing', async (t) 
   t.equal((await app.inject({ url: '/dashboard/jobs', headers: { cookie: good } })).statusCode, 200)
   const [name, value] = good.split('=') as [string, string]
   const flipped = `${value.slice(0, -1)}${value.endsWith('A') ? 'B' : 'A'}`
-  const sessions = app.services.dashboardSessions
+  const sessions = app.dashboardSessions
   if (!sessions) throw new Error('no sessions with ADMIN_TOKEN set')
   // Another ADMIN_TOKEN's session in the same database, as after a token change: it must not open this one.
-  const foreign = createDashboardSessions(app.services.database, `${ADMIN_TOKEN}x`)
+  const foreign = createDashboardSessions(app.database, `${ADMIN_TOKEN}x`)
   const oldKey = createHash('sha256').update('deckhand dashboard session\0').update(ADMIN_TOKEN).digest('base64url')
   const cookies = {
     missing: undefined,
@@ -210,7 +210,7 @@ t.test('jobs: filtered, bad input refused, retry checks Origin, and no e-mail ad
   const ann = await signup(app, 'ann@example.com')
   const welcome = ann.jobs.find((j) => j.kind === 'mail.welcome')?.id as string
   await waitFor('both mails failed', async () => {
-    const jobs = await Promise.all(ann.jobs.map((j) => app.services.queue.get(j.id)))
+    const jobs = await Promise.all(ann.jobs.map((j) => app.queue.get(j.id)))
     return jobs.every((j) => j?.status === 'failed')
   })
   const list = async (query: string) => app.inject({ url: `/dashboard/jobs${query}`, headers: { cookie } })
@@ -245,7 +245,7 @@ t.test('jobs: filtered, bad input refused, retry checks Origin, and no e-mail ad
   t.equal(noOrigin.json().code, 'CROSS_ORIGIN')
   const crossSite = await retry({ origin: 'https://evil.example' })
   t.equal(crossSite.statusCode, 403)
-  t.equal((await app.services.queue.get(welcome))?.status, 'failed', 'a refused retry changed nothing')
+  t.equal((await app.queue.get(welcome))?.status, 'failed', 'a refused retry changed nothing')
   const noSession = await app.inject({
     method: 'POST',
     url: `/dashboard/jobs/${welcome}/retry`,
@@ -324,7 +324,7 @@ t.test('an avatar whose upload was undecodable offers no Retry, and its retry is
   })
   t.equal(retry.statusCode, 409)
   t.equal(retry.json().code, 'JOB_NOT_RETRYABLE')
-  t.equal((await app.services.queue.get(jobId))?.status, 'failed', 'left as it was')
+  t.equal((await app.queue.get(jobId))?.status, 'failed', 'left as it was')
 })
 
 t.test('logout ends the session on the server: the old cookie opens nothing, other sessions go on', async (t) => {
@@ -358,7 +358,7 @@ t.test('the cookie is a random session id: nothing in it comes from ADMIN_TOKEN'
   for (const key of [oldKey, createHash('sha256').update(ADMIN_TOKEN).digest('base64url'), ADMIN_TOKEN]) {
     t.notOk(unsign(values[0] as string, key).valid, 'no signature under a key derived from the token')
   }
-  const rows = await app.services.database.db.selectFrom('dashboard_sessions').selectAll().execute()
+  const rows = await app.database.db.selectFrom('dashboard_sessions').selectAll().execute()
   t.equal(rows.length, 2)
   const stored = JSON.stringify(rows)
   for (const value of values) t.notOk(stored.includes(value), 'the database keeps no session id, only its hash')

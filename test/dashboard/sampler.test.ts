@@ -116,22 +116,22 @@ t.test('the readings are the service’s own: requests by route, errors, latency
   const app = await startApp(t)
   const errors: unknown[] = []
   const readings = createReadings({
-    registry: app.services.metrics.registry,
-    eventLoop: app.services.metrics.eventLoop,
-    queue: app.services.queue,
-    pool: app.services.pool,
+    registry: app.metrics.registry,
+    eventLoop: app.metrics.eventLoop,
+    queue: app.queue,
+    pool: app.pool,
     onError: (err) => errors.push(err),
   })
   const first = await readings.read(Date.now(), true)
   t.notOk(first.charts.requests, 'the first read has no rates yet: a gap')
   t.ok((first.charts.rss?.MiB ?? 0) > 10, 'RSS in MiB')
-  t.same(first.charts.pool?.threads, app.services.pool?.threads)
+  t.same(first.charts.pool?.threads, app.pool?.threads)
 
   for (let i = 0; i < 20; i++) await app.inject({ url: '/healthz' })
   for (let i = 0; i < 5; i++) await app.inject({ url: '/nowhere' })
   const ann = await signup(app, 'ann@example.com')
   await waitFor('both mails sent', async () => {
-    const jobs = await Promise.all(ann.jobs.map((j) => app.services.queue.get(j.id)))
+    const jobs = await Promise.all(ann.jobs.map((j) => app.queue.get(j.id)))
     return jobs.every((j) => j?.status === 'succeeded')
   })
   const before = Date.now()
@@ -158,9 +158,9 @@ t.test('the readings are the service’s own: requests by route, errors, latency
   t.equal(third.charts.requests?.['GET /healthz'], 0, 'rates are per interval, not since start')
   // The page's own traffic (a closed stream is a request of minutes, the job table polls every 2 s) is not the
   // service's load: neither counted nor in the latency.
-  app.services.metrics.observeRequest('GET', '/dashboard/stream', 200, 120)
-  app.services.metrics.observeRequest('GET', '/dashboard/jobs', 200, 0.002)
-  app.services.metrics.observeRequest('GET', '/dashboard/assets/:name', 200, 0.001)
+  app.metrics.observeRequest('GET', '/dashboard/stream', 200, 120)
+  app.metrics.observeRequest('GET', '/dashboard/jobs', 200, 0.002)
+  app.metrics.observeRequest('GET', '/dashboard/assets/:name', 200, 0.001)
   for (let i = 0; i < 3; i++) await app.inject({ url: '/healthz' })
   const fourth = await readings.read(Date.now(), true)
   t.same(
@@ -175,16 +175,16 @@ t.test('the readings are the service’s own: requests by route, errors, latency
 t.test('latency quantiles fall between bucket edges, near the true ones', async (t) => {
   const app = await startApp(t)
   const readings = createReadings({
-    registry: app.services.metrics.registry,
-    eventLoop: app.services.metrics.eventLoop,
-    queue: app.services.queue,
+    registry: app.metrics.registry,
+    eventLoop: app.metrics.eventLoop,
+    queue: app.queue,
     pool: undefined,
     onError: (err) => t.error(err),
   })
   await readings.read(Date.now(), false)
   // 100 answers spread evenly over 20–40 ms: the true median is 30 ms and p99 about 39.8 ms. With edges only at
   // 25 and 50 ms, p99 read 49.7 ms, the edge above whatever was measured.
-  for (let i = 0; i < 100; i++) app.services.metrics.observeRequest('GET', '/healthz', 200, (20 + i * 0.2) / 1000)
+  for (let i = 0; i < 100; i++) app.metrics.observeRequest('GET', '/healthz', 200, (20 + i * 0.2) / 1000)
   const { latency } = (await readings.read(Date.now(), false)).charts
   t.ok(Math.abs((latency?.p50 ?? 0) - 30) < 2, `p50 ${latency?.p50} ms, the true one 30 ms`)
   t.ok(Math.abs((latency?.p99 ?? 0) - 39.8) < 2, `p99 ${latency?.p99} ms, the true one 39.8 ms`)
@@ -193,7 +193,7 @@ t.test('latency quantiles fall between bucket edges, near the true ones', async 
 t.test('with no page open a sample asks nothing of the queue', async (t) => {
   const app = await startApp(t)
   let queueReads = 0
-  const queue = new Proxy(app.services.queue, {
+  const queue = new Proxy(app.queue, {
     get(target, key, receiver) {
       const value = Reflect.get(target, key, receiver)
       if (key !== 'depth' && key !== 'oldestDue') return value
@@ -204,10 +204,10 @@ t.test('with no page open a sample asks nothing of the queue', async (t) => {
     },
   })
   const readings = createReadings({
-    registry: app.services.metrics.registry,
-    eventLoop: app.services.metrics.eventLoop,
+    registry: app.metrics.registry,
+    eventLoop: app.metrics.eventLoop,
     queue,
-    pool: app.services.pool,
+    pool: app.pool,
     onError: (err) => t.error(err),
   })
   await readings.read(Date.now(), false)
@@ -262,7 +262,7 @@ t.test('a stream ends when its session does', async (t) => {
   // The session's 1.5 s count from before its row is written: a first commit that waits on a thread still
   // starting must not shorten what the test expects.
   const started = Date.now()
-  const cookie = `deckhand_dashboard=${await app.services.dashboardSessions?.start(1500)}`
+  const cookie = `deckhand_dashboard=${await app.dashboardSessions?.start(1500)}`
   const res = await fetch(`${base}/dashboard/stream`, { headers: { cookie }, signal: AbortSignal.timeout(10_000) })
   t.equal(res.status, 200)
   const text = await res.text()
@@ -276,7 +276,7 @@ t.test('a stream ends when its session does', async (t) => {
 t.test('a stream ends when its session is logged out', async (t) => {
   const app = await startApp(t, { ADMIN_TOKEN })
   const base = await listen(app)
-  const cookie = `deckhand_dashboard=${await app.services.dashboardSessions?.start(3_600_000)}`
+  const cookie = `deckhand_dashboard=${await app.dashboardSessions?.start(3_600_000)}`
   const res = await fetch(`${base}/dashboard/stream`, { headers: { cookie }, signal: AbortSignal.timeout(30_000) })
   t.equal(res.status, 200)
   const text = res.text()

@@ -35,10 +35,10 @@ t.test('workers’ own numbers come from their GET /metrics; one that cannot be 
   const api = await startApp(t)
   const errors: unknown[] = []
   const readings = createReadings({
-    registry: api.services.metrics.registry,
-    eventLoop: api.services.metrics.eventLoop,
-    queue: api.services.queue,
-    pool: api.services.pool,
+    registry: api.metrics.registry,
+    eventLoop: api.metrics.eventLoop,
+    queue: api.queue,
+    pool: api.pool,
     workers: { urls: [workerUrl, `http://${away}`], token: METRICS_TOKEN, timeoutMs: 900 },
     onError: (err) => errors.push(err),
   })
@@ -46,11 +46,11 @@ t.test('workers’ own numbers come from their GET /metrics; one that cannot be 
   t.equal(first.workers?.[workerHost], 'ok')
   t.match(first.workers?.[away], /fetch failed/, 'the unreachable worker is named, with the reason')
   t.ok((first.charts.rss?.[`MiB @${workerHost}`] ?? 0) > 10, 'the worker’s RSS')
-  t.equal(first.charts.pool?.[`threads @${workerHost}`], worker.services.pool?.threads)
+  t.equal(first.charts.pool?.[`threads @${workerHost}`], worker.pool?.threads)
 
   const ann = await signup(worker, 'ann@example.com')
   await waitFor('the worker sent both mails', async () => {
-    const jobs = await Promise.all(ann.jobs.map((j) => worker.services.queue.get(j.id)))
+    const jobs = await Promise.all(ann.jobs.map((j) => worker.queue.get(j.id)))
     return jobs.every((j) => j?.status === 'succeeded')
   })
   const second = await readings.read(Date.now(), true)
@@ -63,9 +63,9 @@ t.test('workers’ own numbers come from their GET /metrics; one that cannot be 
   )
 
   const wrongToken = createReadings({
-    registry: api.services.metrics.registry,
-    eventLoop: api.services.metrics.eventLoop,
-    queue: api.services.queue,
+    registry: api.metrics.registry,
+    eventLoop: api.metrics.eventLoop,
+    queue: api.queue,
     pool: undefined,
     workers: { urls: [workerUrl], token: undefined, timeoutMs: 900 },
     onError: (err) => errors.push(err),

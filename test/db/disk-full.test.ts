@@ -74,7 +74,7 @@ if (!disk && process.env.REQUIRE_SERVICES === '1') {
       const dataDir = path.join(disk, 'acked')
       const first = await startApp(t, { DATA_DIR: dataDir, MIN_FREE_DISK_BYTES: '0' })
       const ann = await signup(first, 'ann@example.com')
-      await first.services.runner?.stop(0) // the job waits in the journal, as after a crash
+      await first.runner?.stop(0) // the job waits in the journal, as after a crash
       const accepted = await uploadRaw(first, ann, 'photo-12mp.jpg')
       t.equal(accepted.statusCode, 202)
       const { jobId } = accepted.json()
@@ -85,12 +85,12 @@ if (!disk && process.env.REQUIRE_SERVICES === '1') {
       const again = await startApp(t, { DATA_DIR: dataDir, MIN_FREE_DISK_BYTES: '0', MAX_ATTEMPTS: '100' })
       // While the disk is full the journal cannot record a claim or an outcome: the job waits, it is not dropped.
       await new Promise((resolve) => setTimeout(resolve, 1500))
-      const waiting = await again.services.queue.get(jobId)
+      const waiting = await again.queue.get(jobId)
       t.ok(waiting && ['queued', 'running'].includes(waiting.status), `still pending while full: ${waiting?.status}`)
       t.equal((await again.inject({ url: '/healthz' })).statusCode, 200, 'the process is up')
       fs.rmSync(filler)
       const done = await waitFor('the job to finish once there is room', async () => {
-        const job = await again.services.queue.get(jobId)
+        const job = await again.queue.get(jobId)
         return job && ['succeeded', 'failed'].includes(job.status) && job
       })
       t.equal(done.status, 'succeeded', `succeeded after ${done.attempts} attempts`)

@@ -53,7 +53,7 @@ export async function startApp(
 
 /** Rows in one of deckhand's tables, read through the app's own database connection. */
 export async function countRows(app: FastifyInstance, table: 'users' | 'jobs' | 'avatars' | 'outbox') {
-  const row = await app.services.database.db
+  const row = await app.database.db
     .selectFrom(table)
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .executeTakeFirstOrThrow()
@@ -139,7 +139,7 @@ export async function waitForJob(app: FastifyInstance, user: SignedUp, jobId: st
 
 /** Where the folder store (STORAGE_DIR, else DATA_DIR) keeps each object, for tests that look at the files. */
 export function storedFiles(app: FastifyInstance) {
-  const root = app.services.config.storageDir
+  const root = app.config.storageDir
   return {
     originals: path.join(root, 'uploads', 'originals'),
     original: (name: string) => path.join(root, 'uploads', 'originals', name),

@@ -56,7 +56,7 @@ t.test('every error path answers the one JSON shape {statusCode, code, error, me
 
 t.test('an unexpected failure is a 500 INTERNAL that reveals nothing, and the service stays up', async (t) => {
   const app = await startApp(t)
-  await sql`DROP TABLE users`.execute(app.services.database.db) // the disk "loses" a table: the next signup cannot succeed
+  await sql`DROP TABLE users`.execute(app.database.db) // the disk "loses" a table: the next signup cannot succeed
   const res = await app.inject({ method: 'POST', url: '/signup', payload: { email: 'x@example.com' } })
   t.equal(res.statusCode, 500)
   t.same(res.json(), {

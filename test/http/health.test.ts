@@ -11,7 +11,7 @@ t.test('/healthz and /readyz answer ok while the service runs', async (t) => {
 
 t.test('/readyz answers 503 NOT_READY once the job runner has stopped', async (t) => {
   const app = await startApp(t)
-  await app.services.runner?.stop(0)
+  await app.runner?.stop(0)
   const res = await app.inject({ url: '/readyz' })
   t.equal(res.statusCode, 503)
   t.equal(res.json().code, 'NOT_READY')

@@ -34,7 +34,7 @@ function tiffWithFarStrip(): Buffer {
 
 t.test('libvips text with server paths stays in the log: the client gets a short message of ours', async (t) => {
   const app = await startApp(t, { ADMIN_TOKEN })
-  const dataDir = app.services.config.dataDir
+  const dataDir = app.config.dataDir
   const ann = await signup(app, 'ann@example.com')
   const put = (payload: Buffer, type: string) =>
     app.inject({

@@ -43,7 +43,7 @@ async function setUp(t: Test) {
   // One upload in flight per user: a slot not given back by a request cut short would refuse the next upload.
   const { app, port } = await listening(t, { MAX_UPLOADS_IN_FLIGHT_PER_USER: '1' })
   const user = await signup(app, 'ann@example.com')
-  const incoming = app.services.paths.incoming
+  const incoming = app.paths.incoming
   return { app, port, user, incoming, baseline: openDescriptors().sockets }
 }
 

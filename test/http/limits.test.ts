@@ -49,7 +49,7 @@ t.test(
   async (t) => {
     const app = await startApp(t, { MAX_PENDING_JOBS: '2' })
     const ann = await signup(app, 'ann@example.com')
-    await app.services.runner?.stop(0) // nothing drains the queue
+    await app.runner?.stop(0) // nothing drains the queue
     t.equal((await uploadRaw(app, ann, 'alpha.png', 'image/png')).statusCode, 202)
     t.equal((await uploadRaw(app, ann, 'alpha.png', 'image/png')).statusCode, 202)
     const busy = await uploadRaw(app, ann, 'alpha.png', 'image/png')
@@ -134,7 +134,7 @@ const arriving = (app: FastifyInstance, n: number) =>
 
 t.test('uploads still arriving count against MAX_PENDING_JOBS: 503 before the 202s pile up', async (t) => {
   const app = await startApp(t, { MAX_PENDING_JOBS: '2' })
-  await app.services.runner?.stop(0) // nothing drains the queue
+  await app.runner?.stop(0) // nothing drains the queue
   const [ann, bob, cid] = await Promise.all(['ann', 'bob', 'cid'].map((n) => signup(app, `${n}@example.com`)))
   const first = uploadInFlight(app, ann as SignedUp)
   const second = uploadInFlight(app, bob as SignedUp)
@@ -188,7 +188,7 @@ t.test('MAX_UPLOADS_IN_FLIGHT_PER_IP bounds one client address', async (t) => {
 
 t.test("a user's uploads still arriving count against its MAX_PENDING_JOBS_PER_USER share", async (t) => {
   const app = await startApp(t, { MAX_PENDING_JOBS: '10', MAX_PENDING_JOBS_PER_USER: '2' })
-  await app.services.runner?.stop(0) // nothing drains the queue
+  await app.runner?.stop(0) // nothing drains the queue
   const [ann, bob] = (await Promise.all(['ann', 'bob'].map((n) => signup(app, `${n}@example.com`)))) as SignedUp[]
   t.equal((await putPng(app, ann as SignedUp)).statusCode, 202, 'one job of hers')
   const arrivingOne = uploadInFlight(app, ann as SignedUp)

@@ -14,7 +14,7 @@ t.test(
     await waitForJob(app, ann, (await uploadRaw(app, ann, 'photo-exif.jpg')).json().jobId)
     await waitFor(
       'mail sent',
-      async () => (await app.services.queue.depth()).filter((d) => d.status === 'succeeded').length === 3,
+      async () => (await app.queue.depth()).filter((d) => d.status === 'succeeded').length === 3,
     )
     await app.inject({ url: `/users/${ann.id}` })
 
@@ -83,7 +83,7 @@ for (const [mode, environment] of Object.entries(latencyModes)) {
     const app = await buildApp(config, env.QUEUE ? { role: 'api' } : {})
     t.teardown(() => app.close())
     await app.ready()
-    await app.services.runner?.stop(0)
+    await app.runner?.stop(0)
     t.equal(await queueLatency(app, 'mail.welcome'), 0, 'nothing waits yet')
     await signup(app, 'ann@example.com')
     const latency = await waitFor(

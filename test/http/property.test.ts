@@ -77,13 +77,13 @@ t.test('random bytes and mutated images against the upload route: never a 5xx, j
   await waitFor(
     'every accepted job to finish',
     async () => {
-      const all = await Promise.all(jobs.map((id) => app.services.queue.get(id)))
+      const all = await Promise.all(jobs.map((id) => app.queue.get(id)))
       return all.every((job) => ['succeeded', 'failed'].includes(job?.status as string))
     },
     120_000,
     100,
   )
-  const finished = await Promise.all(jobs.map((id) => app.services.queue.get(id)))
+  const finished = await Promise.all(jobs.map((id) => app.queue.get(id)))
   const codes = new Set(finished.map((job) => job?.lastError?.code).filter(Boolean))
   t.same(
     [...codes].filter((c) => c !== 'IMAGE_UNDECODABLE' && c !== 'IMAGE_TOO_LARGE'),

@@ -35,7 +35,7 @@ const uploadWith = (app: FastifyInstance, user: SignedUp, key: string, name: str
 const idempotencyRows = async (app: FastifyInstance) =>
   Number(
     (
-      await app.services.database.db
+      await app.database.db
         .selectFrom('idempotency_keys')
         .select((eb) => eb.fn.countAll<number>().as('n'))
         .executeTakeFirstOrThrow()
@@ -77,7 +77,7 @@ for (const [mode, environment] of Object.entries(modes)) {
     t.test('the key is kept as a hash, and the token nowhere', async (t) => {
       const key = 'bare-key-without-quotes-0001'
       const res = await signupWith(app, key, { email: 'hash@example.com' })
-      const rows = await app.services.database.db.selectFrom('idempotency_keys').selectAll().execute()
+      const rows = await app.database.db.selectFrom('idempotency_keys').selectAll().execute()
       const text = JSON.stringify(rows)
       t.notOk(text.includes(key), 'the key is not stored')
       t.notOk(text.includes(res.json().token.split('.')[1]), 'the token is not stored')
@@ -96,7 +96,7 @@ for (const [mode, environment] of Object.entries(modes)) {
       t.equal(again.json().jobId, first.json().jobId, 'the same job id')
       // BullMQ: once the outbox is empty every job is in Redis, where listAll sees it.
       await waitFor('the outbox handed over', async () => (await countRows(app, 'outbox')) === 0)
-      const jobs = await app.services.queue.listAll(AvatarKind, ['queued', 'running', 'succeeded', 'failed'])
+      const jobs = await app.queue.listAll(AvatarKind, ['queued', 'running', 'succeeded', 'failed'])
       t.equal(jobs.filter((j) => j.ownerId === user.id).length, 1, 'one avatar job')
       const other = await uploadWith(app, user, key, 'alpha.png')
       t.equal(other.statusCode, 422, 'the same key with other bytes')
@@ -204,7 +204,7 @@ t.test('the same key while the first upload is still arriving: 409 IDEMPOTENCY_K
   const half = Math.floor(bytes.length / 2)
   first.write(bytes.subarray(0, half))
   // Its key is claimed before its bytes go to disk: a file in incoming/ means it is under way.
-  const incoming = app.services.paths.incoming
+  const incoming = app.paths.incoming
   await waitFor('the first upload to arrive', () => fs.existsSync(incoming) && fs.readdirSync(incoming).length === 1)
   const second = await uploadWith(app, user, key, 'photo-exif.jpg')
   t.equal(second.statusCode, 409)

@@ -24,7 +24,7 @@ function pool(t: Test): { images: ImagePool; errors: unknown[] } {
     maxQueue: 16,
     maxHeapMb: 256,
     nice: 0,
-    preload: whereAmI,
+    preload: [whereAmI],
     watchErrors: (emitter) => emitter.on('error', (err: unknown) => errors.push(err)),
   })
   t.teardown(() => images.close())

@@ -12,20 +12,20 @@ import { scaledEnv, servicesAvailable } from '../helpers/services.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { startReceiver } from '../helpers/webhook-receiver.ts'
 import { bannerJob } from './kinds/banner.ts'
-import { echoGate, echoJob, Gate } from './kinds/echo.ts'
+import { echoGate, echoJob, echoSweeps, Gate } from './kinds/echo.ts'
 
 /*
  * A new job kind costs its own definition and one entry in a list, and no line of src/: test/job-kinds/kinds/
  * declares one with a lane of its own on the event loop, and one that renders through the image pool with a task of a
  * worker module under test/; the app is built with JOB_KINDS plus them. It then runs on both backends
  * with what every kind gets from the list: its queue, its lane, its metric labels, its events told to the owner's
- * webhook, its per-owner count, cancellation and retention.
+ * webhook, its per-owner count, cancellation, retention and the sweep of its files.
  */
 
 const open = { WEBHOOK_ALLOW_INSECURE: 'true', WEBHOOK_ALLOW_PRIVATE: 'true' }
 
 async function enqueueEcho(app: FastifyInstance, user: SignedUp, ...texts: string[]): Promise<Job[]> {
-  const { database, queue } = app.services
+  const { database, queue } = app
   return transact(database, (tx) =>
     queue.enqueue(
       tx,
@@ -73,7 +73,7 @@ for (const backend of backends) {
         const stages = await Promise.all([done, failed].map(async (j) => (await getJob(app, ann, j.id)).stage))
         return stages.every((s) => s === 'waiting at the gate')
       })
-      t.equal(await app.services.queue.pendingCountOf(echoJob.name, ann.id), 3, 'its pending jobs counted per owner')
+      t.equal(await app.queue.pendingCountOf(echoJob.name, ann.id), 3, 'its pending jobs counted per owner')
       const cancel = await app.inject({
         method: 'DELETE',
         url: `/jobs/${called.id}`,
@@ -108,15 +108,18 @@ for (const backend of backends) {
       t.match(metrics, /deckhand_job_queue_latency_seconds\{kind="test\.echo"\}/, 'its queue latency from the list')
 
       const out = path.join(tempDataDir(t), 'banner.webp')
-      const [banner] = await transact(app.services.database, (tx) =>
-        app.services.queue.enqueue(tx, [bannerJob.job(ann.id, { input: fixture('photo-exif.jpg'), output: out })]),
+      const [banner] = await transact(app.database, (tx) =>
+        app.queue.enqueue(tx, [bannerJob.job(ann.id, { input: fixture('photo-exif.jpg'), output: out })]),
       )
       const rendered = await waitForJob(app, ann, (banner as Job).id)
       t.equal(rendered.status, 'succeeded', 'a kind of the image lane ran its own task in the pool')
       t.match(await sharp(fs.readFileSync(out)).metadata(), { format: 'webp', width: 320, height: 80 })
 
-      const swept = await app.services.queue.deleteFinished('succeeded', Date.now() + 1000, 1000)
+      const swept = await app.queue.deleteFinished('succeeded', Date.now() + 1000, 1000)
       t.ok(swept >= 1, 'retention sweeps it like any other')
+      const runs = echoSweeps.runs
+      await app.sweeper.sweep()
+      t.equal(echoSweeps.runs, runs + 1, 'its own sweep of its files runs with the others')
       const gone = await app.inject({ url: `/jobs/${done.id}`, headers: { authorization: `Bearer ${ann.token}` } })
       t.equal(gone.statusCode, 404, 'and it is gone')
     },

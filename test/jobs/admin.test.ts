@@ -110,7 +110,7 @@ t.test('an avatar whose image was at fault (its original deleted) is not retried
   t.equal(retry.statusCode, 409)
   t.equal(retry.json().code, 'JOB_NOT_RETRYABLE')
   t.match(retry.json().message, /IMAGE_UNDECODABLE.*upload another/)
-  const after = await app.services.queue.get(jobId)
+  const after = await app.queue.get(jobId)
   t.equal(after?.status, 'failed', 'the job was left as it was')
   t.equal(after?.lastError?.code, 'IMAGE_UNDECODABLE', 'not turned into INTERNAL "the uploaded original is missing"')
 })
@@ -128,7 +128,7 @@ t.test('an avatar that failed for another reason is not retried once its origina
   t.equal((await waitForJob(app, ann, kept, 30_000)).error?.code, 'WORKER_FAILED')
   const gone = await upload()
   t.equal((await waitForJob(app, ann, gone, 30_000)).error?.code, 'WORKER_FAILED')
-  const original = (await app.services.queue.get(gone))?.payload as { original: string }
+  const original = (await app.queue.get(gone))?.payload as { original: string }
   fs.rmSync(storedFiles(app).original(original.original))
 
   const refused = await app.inject({ method: 'POST', url: `/admin/jobs/${gone}/retry`, headers: admin })

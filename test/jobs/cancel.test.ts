@@ -60,7 +60,7 @@ const until = (api: FastifyInstance, user: SignedUp, id: string, status: string)
 
 /** Objects left under the store's avatars and originals folders. */
 function storedObjects(api: FastifyInstance): string[] {
-  const root = api.services.config.storageDir
+  const root = api.config.storageDir
   const list = (dir: string): string[] =>
     fs.existsSync(dir)
       ? fs
@@ -144,7 +144,7 @@ for (const [mode, environment] of Object.entries(modes)) {
       t.equal(made.length, 1, `one job made: ${ends.map((j) => j.status)}`)
       const superseded = ends.filter((job) => job.status === 'cancelled' && job.error?.code === 'SUPERSEDED')
       t.equal(superseded.length, 9, 'the nine others were cancelled as SUPERSEDED')
-      const current = await api.services.avatars.current(ann.id)
+      const current = await api.avatars.current(ann.id)
       t.equal(current?.version, made[0]?.id, 'the one made is the last upload, now the avatar')
     })
   })

@@ -57,7 +57,7 @@ t.test('GET /jobs/:id of a succeeded mail job answers as before: its result, tim
     t.ok(job.createdAt <= job.startedAt && job.startedAt <= job.finishedAt, 'times in order')
     t.same(await getJob(app, ann, id), job, 'read again')
   }
-  const { db } = app.services.database
+  const { db } = app.database
   t.same(await countByStatus(db), { succeeded: 2 })
   const done = await db.selectFrom('jobs_done').select(['id', 'result']).execute()
   t.equal(done.length, 2, 'both kept in jobs_done')

@@ -78,7 +78,7 @@ t.test('the Bearer scheme is case-insensitive (RFC 9110 §11.1), for users and t
 
 t.test('a journal row of a kind this process does not run waits, and the jobs behind it run', async (t) => {
   const app = await startApp(t)
-  const db = app.services.database.db
+  const db = app.database.db
   // A rolling deploy: a newer process queued jobs of a kind this one has no handler for, before this signup.
   await fillJobs(db, { count: 50, status: 'queued', finishedAt: null, kind: 'banner.render', prefix: 'banner-' })
   await db

@@ -28,18 +28,18 @@ function spyOnBatches(queue: {
 
 t.test('100,000 finished jobs are swept in batches; the event loop stays responsive and claims go on', async (t) => {
   const app = await startApp(t, retainHour)
-  const { db } = app.services.database
+  const { db } = app.database
   const old = Date.now() - 2 * HOUR
   await fillJobs(db, { count: 90_000, status: 'succeeded', finishedAt: old, prefix: 's' })
   await fillJobs(db, { count: 10_000, status: 'failed', finishedAt: old, prefix: 'f' })
   await fillJobs(db, { count: 1000, status: 'succeeded', finishedAt: Date.now(), prefix: 'young' })
-  const file = path.join(app.services.config.dataDir, 'deckhand.db')
+  const file = path.join(app.config.dataDir, 'deckhand.db')
   const fileSize = async () => {
     await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(db)
     return fs.statSync(file).size
   }
   const sizeBefore = await fileSize()
-  const batches = spyOnBatches(app.services.queue)
+  const batches = spyOnBatches(app.queue)
   // The first signup and its mails compile routes, schemas and the mail transport (~100 ms on the event loop):
   // not the sweep's to answer for.
   await signup(app, 'warm-up@example.com')
@@ -48,14 +48,14 @@ t.test('100,000 finished jobs are swept in batches; the event loop stays respons
   const stopWatching = watchEventLoop()
   const started = Date.now()
   let sweptAt = 0
-  const sweep = app.services.sweeper.sweep().then(() => {
+  const sweep = app.sweeper.sweep().then(() => {
     sweptAt = Date.now()
   })
   // A signup during the sweep: answered, and its mail claimed and sent while rows are still being deleted.
   const ann = await signup(app, 'ann@example.com')
   const welcome = ann.jobs.find((j) => j.kind === 'mail.welcome')?.id as string
   const sent = await waitFor('the welcome mail to be sent', async () => {
-    const job = await app.services.queue.get(welcome)
+    const job = await app.queue.get(welcome)
     return job?.status === 'succeeded' && job
   })
   await sweep
@@ -85,13 +85,13 @@ t.test('100,000 finished jobs are swept in batches; the event loop stays respons
 
 t.test('shutdown does not wait for a long sweep: it stops at the next batch', async (t) => {
   const app = await startApp(t, retainHour)
-  const { db } = app.services.database
+  const { db } = app.database
   await fillJobs(db, { count: 100_000, status: 'succeeded', finishedAt: Date.now() - 2 * HOUR, prefix: 's' })
-  const batches = spyOnBatches(app.services.queue)
-  const sweep = app.services.sweeper.sweep()
+  const batches = spyOnBatches(app.queue)
+  const sweep = app.sweeper.sweep()
   await waitFor('the first batch', () => batches.length > 0, 10_000, 1)
   const asked = Date.now()
-  await app.services.sweeper.stop()
+  await app.sweeper.stop()
   const stopMs = Date.now() - asked
   await sweep
   t.ok(stopMs < 500, `stopped within ${stopMs} ms`)
@@ -104,16 +104,16 @@ t.test('a swept job answers 404 JOB_NOT_FOUND', async (t) => {
   const ann = await signup(app, 'ann@example.com')
   const welcome = ann.jobs.find((j) => j.kind === 'mail.welcome')?.id as string
   t.equal((await waitForJob(app, ann, welcome)).status, 'succeeded')
-  await app.services.sweeper.sweep()
+  await app.sweeper.sweep()
   t.equal((await getJob(app, ann, welcome)).status, 'succeeded', 'younger than JOB_RETENTION_MS: kept')
 
   // A succeeded job is kept in jobs_done (migration 0010).
-  await app.services.database.db
+  await app.database.db
     .updateTable('jobs_done')
     .set({ finished_at: Date.now() - 2 * HOUR })
     .where('id', '=', welcome)
     .execute()
-  await app.services.sweeper.sweep()
+  await app.sweeper.sweep()
   const res = await app.inject({ url: `/jobs/${welcome}`, headers: { authorization: `Bearer ${ann.token}` } })
   t.equal(res.statusCode, 404)
   t.equal(res.json().code, 'JOB_NOT_FOUND')
@@ -121,7 +121,7 @@ t.test('a swept job answers 404 JOB_NOT_FOUND', async (t) => {
 
 /** Old and young jobs of every status, for the tests of one setting at a time. */
 async function fillEveryStatus(app: Awaited<ReturnType<typeof startApp>>) {
-  const { db } = app.services.database
+  const { db } = app.database
   const old = Date.now() - 2 * HOUR
   await fillJobs(db, { count: 30, status: 'succeeded', finishedAt: old, prefix: 'old-s' })
   await fillJobs(db, { count: 20, status: 'failed', finishedAt: old, prefix: 'old-f' })
@@ -138,14 +138,14 @@ async function fillEveryStatus(app: Awaited<ReturnType<typeof startApp>>) {
 t.test('JOB_RETENTION_MS alone deletes only old succeeded jobs', async (t) => {
   const app = await startApp(t, { JOB_RETENTION_MS: String(HOUR), FAILED_JOB_RETENTION_MS: '0' })
   const db = await fillEveryStatus(app)
-  await app.services.sweeper.sweep()
+  await app.sweeper.sweep()
   t.same(await countByStatus(db), { succeeded: 3, failed: 22, cancelled: 11, queued: 5 })
 })
 
 t.test('FAILED_JOB_RETENTION_MS alone deletes only old failed jobs', async (t) => {
   const app = await startApp(t, { JOB_RETENTION_MS: '0', FAILED_JOB_RETENTION_MS: String(HOUR) })
   const db = await fillEveryStatus(app)
-  await app.services.sweeper.sweep()
+  await app.sweeper.sweep()
   t.same(await countByStatus(db), { succeeded: 33, failed: 2, cancelled: 1, queued: 5 })
 })
 
@@ -163,8 +163,8 @@ t.test('the same query text sweeps PostgreSQL in batches', async (t) => {
   const app = await startApp(t, { ...retainHour, DATABASE_URL: DATABASE_URL as string })
   const db = await fillEveryStatus(app)
   await fillJobs(db, { count: 2500, status: 'succeeded', finishedAt: Date.now() - 2 * HOUR, prefix: 'many' })
-  const batches = spyOnBatches(app.services.queue)
-  await app.services.sweeper.sweep()
+  const batches = spyOnBatches(app.queue)
+  await app.sweeper.sweep()
   t.same(await countByStatus(db), { succeeded: 3, failed: 2, cancelled: 1, queued: 5 })
   t.same(
     batches.map((b) => b.deleted),

@@ -8,7 +8,7 @@ t.test(
   'without SMTP_URL each mail is an .eml file in the mail folder DATA_DIR/mail, named by its Message-ID',
   async (t) => {
     const app = await startApp(t, { ADMIN_EMAIL: 'ops@example.org' })
-    const folder = path.join(app.services.config.dataDir, 'mail')
+    const folder = path.join(app.config.dataDir, 'mail')
     const ann = await signup(app, 'ann@example.com', 'Ann')
     const files = await waitFor('two .eml files', () => {
       const names = fs.existsSync(folder) ? fs.readdirSync(folder).filter((f) => f.endsWith('.eml')) : []
@@ -37,7 +37,7 @@ t.test(
 t.test('mail files are removed once past JOB_RETENTION_MS, like the jobs that wrote them; 0 keeps them', async (t) => {
   for (const retention of ['3600000', '0']) {
     const app = await startApp(t, { JOB_RETENTION_MS: retention })
-    const folder = path.join(app.services.config.dataDir, 'mail')
+    const folder = path.join(app.config.dataDir, 'mail')
     await signup(app, 'ann@example.com')
     const files = await waitFor('both mails to be written', () => {
       const names = fs.existsSync(folder) ? fs.readdirSync(folder).filter((f) => f.endsWith('.eml')) : []
@@ -45,7 +45,7 @@ t.test('mail files are removed once past JOB_RETENTION_MS, like the jobs that wr
     })
     const twoHoursAgo = new Date(Date.now() - 2 * 3_600_000)
     fs.utimesSync(path.join(folder, files[0] as string), twoHoursAgo, twoHoursAgo)
-    await app.services.sweeper.sweep()
+    await app.sweeper.sweep()
     const left = fs.readdirSync(folder).filter((f) => f.endsWith('.eml'))
     if (retention === '0') t.same(left.sort(), [...files].sort(), 'JOB_RETENTION_MS=0: every mail file kept')
     else t.same(left, [files[1]], 'the two-hour-old file went, the new one stayed')

@@ -38,7 +38,7 @@ t.test('a second process on the same DATA_DIR refuses to start and names the hol
 t.test('in one process: a second app on an open DATA_DIR is refused; once the first closes, it opens', async (t) => {
   const first = await startApp(t)
   await signup(first, 'ann@example.com')
-  const config = loadConfig({ ...fastEnv, DATA_DIR: first.services.config.dataDir })
+  const config = loadConfig({ ...fastEnv, DATA_DIR: first.config.dataDir })
   await t.rejects(buildApp(config), StartupError)
   await first.close()
   const again = await buildApp(config)

@@ -24,7 +24,7 @@ t.test('the user row and both jobs are in the SQLite file when the client hears 
   const app = await startApp(t, { SMTP_URL: 'smtp://127.0.0.1:9' }) // unreachable: jobs stay unsent
   const res = await app.inject({ method: 'POST', url: '/signup', payload: { email: 'bob@example.com' } })
   const { id, token } = res.json()
-  const file = path.join(app.services.config.dataDir, 'deckhand.db')
+  const file = path.join(app.config.dataDir, 'deckhand.db')
   const sqlite = new Database(file, { readonly: true })
   t.teardown(() => sqlite.close())
   const db = holdStatements(sqlite)

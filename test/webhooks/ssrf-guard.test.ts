@@ -70,13 +70,11 @@ t.test('by default, a stored loopback URL is refused at delivery: the job fails,
   const app = await startApp(t, { WEBHOOK_ALLOW_INSECURE: 'true' })
   const ann = await signup(app, 'ann@example.com')
   // Set behind the PUT's back, as if the rules had been looser when it was set.
-  await app.services.webhooks.save({ userId: ann.id, url: `${receiver.url}/x`, secret: 'whsec_' + 'A'.repeat(32) }, 0)
+  await app.webhooks.save({ userId: ann.id, url: `${receiver.url}/x`, secret: 'whsec_' + 'A'.repeat(32) }, 0)
   const upload = await uploadRaw(app, ann, 'photo-exif.jpg')
   await waitForJob(app, ann, upload.json().jobId)
   const [delivery] = await waitFor('the delivery to fail', () =>
-    app.services.queue
-      .list({ status: 'failed', kind: 'webhook.delivery', limit: 5 })
-      .then((jobs) => jobs.length && jobs),
+    app.queue.list({ status: 'failed', kind: 'webhook.delivery', limit: 5 }).then((jobs) => jobs.length && jobs),
   )
   t.equal(delivery?.lastError?.code, 'WEBHOOK_TARGET_REFUSED')
   t.equal(delivery?.attempts, 1, 'at once')

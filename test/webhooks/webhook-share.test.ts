@@ -89,7 +89,7 @@ for (const [backend, envOf] of Object.entries(backends)) {
     )
     // A delivery past its owner's share waits as queued, no attempt counted, for as long as the share is full.
     const deferred = await waitFor('a third delivery of a silent user, queued', async () => {
-      const queued = await app.services.queue.list({ status: 'queued', kind: 'webhook.delivery', limit: 20 })
+      const queued = await app.queue.list({ status: 'queued', kind: 'webhook.delivery', limit: 20 })
       return queued.find((job) => job.ownerId === mutes[0]?.id)
     })
     const stream = await openEventStream(`${url}/jobs/${deferred.id}/events`, auth(mutes[0] as SignedUp))

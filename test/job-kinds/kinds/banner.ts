@@ -19,6 +19,8 @@ export const bannerJob = defineJobKind({
   name: 'test.banner',
   payload: Type.Object({ input: Type.String(), output: Type.String() }, { additionalProperties: false }),
   lane: imageLane,
+  // Its task is named, so the pool's threads load its module as they start, beside the avatar's.
+  poolTasks: [renderBanner],
   handler:
     ({ pool }: { pool: ImagePool }) =>
     async (job, ctx) => {

@@ -23,6 +23,9 @@ export class Gate {
 }
 export const echoGate = { current: new Gate() }
 
+/** How often the kind's own sweep ran: a feature's files are swept with the rest, wherever its jobs run. */
+export const echoSweeps = { runs: 0 }
+
 export const echoLane = defineLane({ name: 'echoes', concurrency: () => 2 })
 
 export const echoJob = defineJobKind({
@@ -32,6 +35,8 @@ export const echoJob = defineJobKind({
   fair: true,
   countedPerOwner: true,
   events: { succeeded: 'echo.done', failed: 'echo.failed' },
+  sweep: ({ runsJobs }: { runsJobs: boolean }) =>
+    runsJobs ? { name: 'echo files', run: async () => void echoSweeps.runs++ } : undefined,
   // It names one part of the process, to show that a kind takes what it needs from the parts the list is made with.
   handler:
     ({ metrics }: { metrics: Pick<Metrics, 'registry'> }) =>
