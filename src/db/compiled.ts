@@ -47,3 +47,22 @@ export function compiledOnce<R>(build: (db: Db, value: (i: number) => never) => 
   const run = (db: Db, values: readonly unknown[]) => db.executeQuery<R>(compile(db, values))
   return Object.assign(run, { compile })
 }
+
+/**
+ * A multi-row statement compiled once for each row count it is run with (compiledOnce per count), for the few
+ * sizes that come again and again (one job, a signup's two); larger ones are built each time.
+ */
+export function compiledPerCount<R>(
+  build: (count: number) => (db: Db, value: (i: number) => never) => Compilable<R>,
+  keepUpTo = 8,
+): (count: number) => CompiledOnce<R> {
+  const byCount = new Map<number, CompiledOnce<R>>()
+  return (count) => {
+    let query = byCount.get(count)
+    if (!query) {
+      query = compiledOnce(build(count))
+      if (count <= keepUpTo) byCount.set(count, query)
+    }
+    return query
+  }
+}

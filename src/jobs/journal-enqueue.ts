@@ -1,4 +1,4 @@
-import { compiledOnce } from '../db/compiled.ts'
+import { compiledOnce, compiledPerCount } from '../db/compiled.ts'
 import type { Db } from '../db/database.ts'
 import type { Transaction } from '../db/transaction.ts'
 import { fairRank } from './fair-rank.ts'
@@ -11,9 +11,9 @@ import type { Job, NewJob } from './types.ts'
  * built and compiled once (see compiledOnce) for each of the few sizes enqueues come in.
  */
 
-const insertJobsOf = new Map<number, ReturnType<typeof insertJobsQuery>>()
-const insertJobsQuery = (count: number) =>
-  compiledOnce((db, value) =>
+/** Inserts `count` jobs; values: id, kind, owner, payload (JSON), now, fair rank (or null) for each. */
+const insertJobs = compiledPerCount(
+  (count) => (db, value) =>
     db.insertInto('jobs').values(
       Array.from({ length: count }, (_, i) => ({
         id: value(6 * i),
@@ -27,17 +27,7 @@ const insertJobsQuery = (count: number) =>
         ...NOT_STARTED,
       })),
     ),
-  )
-/** Inserts `count` jobs; values: id, kind, owner, payload (JSON), now, fair rank (or null) for each. */
-const insertJobs = (count: number) => {
-  let query = insertJobsOf.get(count)
-  if (!query) {
-    query = insertJobsQuery(count)
-    // Enqueues come in a few sizes (one, two); anything else is rare enough to build each time.
-    if (count <= 8) insertJobsOf.set(count, query)
-  }
-  return query
-}
+)
 
 /**
  * What a fair job's rank is set from, in one statement: the kind's front (its lowest rank queued and due, the

@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq'
 import type { Logger } from 'pino'
+import { compiledPerCount } from '../../db/compiled.ts'
 import type { Database } from '../../db/database.ts'
 import type { WatchErrors } from '../../error-events.ts'
 import { newJobRow } from '../job-rows.ts'
@@ -12,6 +13,20 @@ import { bullLookup, findJob } from './lookup.ts'
 import { openQueues } from './queues.ts'
 import { createOutboxRelay } from './relay.ts'
 import { bullDeleteFinished } from './retention.ts'
+
+/** Inserts `count` outbox rows; values: id, kind, owner, payload (JSON), created at, for each. */
+const insertOutbox = compiledPerCount(
+  (count) => (db, value) =>
+    db.insertInto('outbox').values(
+      Array.from({ length: count }, (_, i) => ({
+        id: value(5 * i),
+        kind: value(5 * i + 1),
+        owner_id: value(5 * i + 2),
+        payload: value(5 * i + 3),
+        created_at: value(5 * i + 4),
+      })),
+    ),
+)
 
 export interface BullStoreOptions {
   redisUrl: string
@@ -94,7 +109,8 @@ export function createBullStore(database: Database, options: BullStoreOptions): 
       if (jobs.length === 0) return []
       const now = Date.now()
       const rows = jobs.map((job) => newJobRow(job, now))
-      tx.write(tx.db.insertInto('outbox').values(rows).compile())
+      const values = rows.flatMap((row) => [row.id, row.kind, row.owner_id, row.payload, row.created_at])
+      tx.write(insertOutbox(rows.length).compile(tx.db, values))
       // Committed: the jobs are safe in the outbox. The hand-over runs behind the answer, never awaited by it; a
       // failure is the sweep's to repair, and is logged, never the client's error. With Redis away it is left to
       // the sweep at once.
