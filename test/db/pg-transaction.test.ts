@@ -147,3 +147,47 @@ t.test('work that throws rolls back what it wrote; a failure it caught still fai
   await transact(database, async (tx) => writeUser(tx, 'u4'))
   t.same(await userIds(database), ['u4'], 'and the connection is clean for the next')
 })
+
+t.test('the write-only transactions of one turn commit together, in one round trip', async (t) => {
+  if (!(await servicesAvailable(t))) return
+  const { database, counts } = await open(t)
+  await database.ping()
+  const before = counts.chunks
+  const heard: string[] = []
+  const ids = Array.from({ length: 10 }, (_, i) => `u${i}`)
+  await Promise.all(
+    ids.map((id) =>
+      transact(database, async (tx) => {
+        writeUser(tx, id)
+        tx.afterCommit(() => heard.push(id))
+      }),
+    ),
+  )
+  t.equal(counts.chunks - before, 1, 'ten transactions of writes: one write to PostgreSQL')
+  t.same(await userIds(database), ids)
+  t.same(heard.sort(), ids, 'each heard of its commit')
+})
+
+t.test('one failure among them fails that one alone, with its own error; the others commit', async (t) => {
+  if (!(await servicesAvailable(t))) return
+  const { database } = await open(t)
+  await transact(database, async (tx) => writeUser(tx, 'first', 'taken@b.c'))
+  const heard: string[] = []
+  const ids = ['u0', 'u1', 'u2', 'u3']
+  const outcomes = await Promise.allSettled(
+    ids.map((id) =>
+      transact(database, async (tx) => {
+        writeUser(tx, id, id === 'u2' ? 'TAKEN@b.c' : undefined)
+        tx.afterCommit(() => heard.push(id))
+      }),
+    ),
+  )
+  t.same(
+    outcomes.map((o) => o.status),
+    ['fulfilled', 'fulfilled', 'rejected', 'fulfilled'],
+  )
+  const failed = outcomes[2] as PromiseRejectedResult
+  t.ok(isUniqueViolation(failed.reason), `u2 failed with the unique violation: ${failed.reason?.message}`)
+  t.same(await userIds(database), ['first', 'u0', 'u1', 'u3'], 'its neighbours were committed, and it was not')
+  t.same(heard.sort(), ['u0', 'u1', 'u3'])
+})
