@@ -10,10 +10,14 @@ export interface QueuesOptions {
   prefix: string
   kinds: readonly string[]
   maxAttempts: number
+  /** Succeeded jobs are removed this long after they finished; 0 keeps them (JOB_RETENTION_MS). */
   keepSucceededMs: number
+  /** Failed jobs likewise (FAILED_JOB_RETENTION_MS). */
   keepFailedMs: number
+  /** Longest one call to Redis may take before it fails as DependencyDown (DEPENDENCY_TIMEOUT_MS). */
   timeoutMs: number
   log: Logger
+  /** Listens for 'error' on each queue and event stream (their ioredis connections report there). */
   watchErrors: WatchErrors
 }
 

@@ -1,8 +1,6 @@
 import type { Queue } from 'bullmq'
-import type { Logger } from 'pino'
 import { compiledPerCount } from '../../db/compiled.ts'
 import type { Database } from '../../db/database.ts'
-import type { WatchErrors } from '../../error-events.ts'
 import { newJobRow } from '../job-rows.ts'
 import type { JobStore } from '../types.ts'
 import { bullAdmin } from './admin.ts'
@@ -10,7 +8,7 @@ import { bullCounts } from './counts.ts'
 import { fromOutbox } from './data.ts'
 import { BullEvents } from './events.ts'
 import { bullLookup, findJob } from './lookup.ts'
-import { openQueues } from './queues.ts'
+import { openQueues, type QueuesOptions } from './queues.ts'
 import { createOutboxRelay } from './relay.ts'
 import { bullDeleteFinished } from './retention.ts'
 
@@ -28,15 +26,7 @@ const insertOutbox = compiledPerCount(
     ),
 )
 
-export interface BullStoreOptions {
-  redisUrl: string
-  prefix: string
-  kinds: readonly string[]
-  maxAttempts: number
-  /** Succeeded jobs are removed this long after they finished; 0 keeps them (JOB_RETENTION_MS). */
-  keepSucceededMs: number
-  /** Failed jobs likewise (FAILED_JOB_RETENTION_MS). */
-  keepFailedMs: number
+export interface BullStoreOptions extends QueuesOptions {
   /** Relay outbox rows left behind (a crash or a Redis outage between commit and hand-over) this often; 0: never. */
   relayIntervalMs: number
   /**
@@ -48,11 +38,6 @@ export interface BullStoreOptions {
   fairKinds?: readonly string[]
   /** Kinds whose pending jobs are counted per owner (pendingCountOf); unset, every kind. */
   ownerCountedKinds?: readonly string[]
-  /** Longest one call to Redis may take before it fails as DependencyDown (DEPENDENCY_TIMEOUT_MS). */
-  timeoutMs: number
-  log: Logger
-  /** Listens for 'error' on each queue and event stream (their ioredis connections report there). */
-  watchErrors: WatchErrors
 }
 
 export type BullStore = JobStore & {
