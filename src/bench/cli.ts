@@ -1,8 +1,9 @@
 /**
- * `npm run bench`: what deckhand does on this machine, in six phases, as ratios measured in one run.
+ * `npm run bench`: what deckhand does on this machine, in nine phases, as ratios measured in one run.
  *   npm run bench -- [--jobs 64] [--duration 10] [--url http://host:port] [--json] [--out report.json]
  *     [--phases 1,2,3,4,5,6,7,8,9] [--flood 20] [--redis redis://127.0.0.1:6379] [--postgres postgres://postgres@127.0.0.1:5432/postgres]
  *     [--sustain 20] [--rates 400,600,800,1000,1200,1400,1600,1800,2000] [--sustain-smtp true]
+ *     [--prefill N]   phases 3 and 4 on a journal already holding N finished mail jobs (prefill.ts)
  *   npm run bench -- --soak MINUTES [--soak-signups 100] [--soak-uploads 3] [--json] [--out report.json]
  *   npm run bench -- … --html report.html       also writes the HTML report (charts over time, PASS/MISS, machine)
  *   npm run bench -- --from report.json [--html report.html]   the HTML report of an earlier run
@@ -26,6 +27,7 @@ import {
   sustainedPhase,
 } from './phases.ts'
 import { postgresFrontDoorPhase } from './postgres-front-door.ts'
+import { prefilledJournal } from './prefill.ts'
 import { type BenchReport, figureLines, phaseLines } from './report.ts'
 import { compareFiles, readReport, writeHtmlReport } from './report-files.ts'
 import { scratchState } from './scratch.ts'
@@ -68,6 +70,7 @@ const { values: args, positionals } = parseArgs({
     'sample-service': { type: 'string', default: 'true' },
     'journal-size': { type: 'string' },
     'journal-size-postgres': { type: 'string', default: 'true' },
+    prefill: { type: 'string', default: '0' },
   },
 })
 
@@ -182,6 +185,19 @@ const raw = rawBefore && {
   avatarsPerSecondBefore: rawBefore.avatarsPerSecond,
   avatarsPerSecondAfter: rawAfter?.avatarsPerSecond,
 }
+// --prefill N: phases 3 and 4 start on a journal that a week of retention would hold (prefill.ts); 0: empty.
+const prefillJobs = Number(args.prefill)
+const prefill =
+  prefillJobs > 0 && !args.url && (chosen.has('3') || chosen.has('4'))
+    ? await prefilledJournal(prefillJobs, say)
+    : undefined
+const startupMs: number[] = []
+const startOn = async (env: Record<string, string>) => {
+  const service = await startService(env, undefined, prefill?.file)
+  startupMs.push(service.startupMs)
+  return service
+}
+
 // Phase 3 against its limit, the bare route measured right before and right after it (the machine drifts).
 const limitOnce = async (label: string) => {
   const bare = await startSignupLimit()
@@ -193,7 +209,7 @@ const limitOnce = async (label: string) => {
 }
 const limitBefore = args.url ? undefined : await run('3', () => limitOnce('3 limit: bare signup route'))
 const signups = await run('3', () =>
-  onService({}, (url) => timed('3 signups alone', url, (tl) => signupsPhase(url, options, tl))),
+  onService({}, (url) => timed('3 signups alone', url, (tl) => signupsPhase(url, options, tl)), startOn),
 )
 const limitAfter = limitBefore && (await limitOnce('3 limit: bare signup route, again'))
 const limit = limitBefore &&
@@ -204,7 +220,8 @@ const limit = limitBefore &&
     latencyP99Ms: Math.max(limitBefore.latencyP99Ms, limitAfter.latencyP99Ms),
   }
 const mixedTimed = (label: string) => (url: string) => timed(label, url, (tl) => mixedPhase(url, options, label, tl))
-const mixed = await run('4', () => onService({}, mixedTimed('4 signups + avatars (pool)')))
+const mixed = await run('4', () => onService({}, mixedTimed('4 signups + avatars (pool)'), startOn))
+prefill?.remove()
 const inline = args.url
   ? undefined
   : await run('5', () => onService({}, mixedTimed('5 signups + avatars (inline)'), startInlineService))
@@ -400,6 +417,13 @@ const report: BenchReport = {
   sustained,
   noisy,
   postgres: onPostgres,
+  prefill: prefill && {
+    jobs: prefill.jobs,
+    users: prefill.users,
+    fileMiB: prefill.fileMiB,
+    buildSeconds: prefill.buildSeconds,
+    startupMs,
+  },
   figures,
   timelines: timelines.all,
 }

@@ -37,6 +37,8 @@ export interface BenchReport {
     journal: Result<typeof noisyNeighbourPhase>
     bullmq: Result<typeof noisyNeighbourPhase> | { skipped: string }
   }
+  /** --prefill: the journal phases 3 and 4 started on, and each of their services' start-up on it. */
+  prefill?: { jobs: number; users: number; fileMiB: number; buildSeconds: number; startupMs: number[] }
   /** Phase 9; skipped, with the reason, where Redis or PostgreSQL did not answer. */
   postgres?: PostgresFrontDoor | { skipped: string }
   figures: Figure[]
@@ -127,6 +129,12 @@ export function phaseSummaries(report: BenchReport): { phase: string; result: st
         `(${result.samples} uploads): x${f(result.ratio)}; A's uploads ${result.floodAccepted} accepted, ${result.floodRefused} refused`,
     )
   }
+  const pre = report.prefill
+  if (pre)
+    phase(
+      '3-4 on a prefilled journal',
+      `${pre.jobs} finished jobs, ${pre.users} users, ${f(pre.fileMiB, 0)} MiB (${f((pre.fileMiB * 1e6) / pre.jobs, 0)} MiB a million jobs); start-up ${pre.startupMs.map((ms) => f(ms, 0)).join(', ')} ms`,
+    )
   const pg = report.postgres
   if (pg && 'skipped' in pg) phase('9 signups on PostgreSQL', `skipped: ${pg.skipped}`)
   else if (pg) {

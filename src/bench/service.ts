@@ -17,6 +17,8 @@ export interface BenchService {
 export interface LocalService extends BenchService {
   pid: number
   dataDir: string
+  /** From the spawn to the first ready answer. */
+  startupMs: number
 }
 
 async function freePort(): Promise<number> {
@@ -28,13 +30,22 @@ async function freePort(): Promise<number> {
 }
 
 /** deckhand in a process of its own, on a fresh temporary DATA_DIR that stop() removes. */
-function spawnDeckhand(role: 'all' | 'api' | 'worker', env: Record<string, string>) {
-  return spawnScript('src/server.ts', role === 'all' ? [] : [role], env, role === 'worker')
+function spawnDeckhand(role: 'all' | 'api' | 'worker', env: Record<string, string>, journal?: string) {
+  return spawnScript('src/server.ts', role === 'all' ? [] : [role], env, role === 'worker', journal)
 }
 
 /** A TypeScript entry point of this package in a process of its own, on a fresh temporary DATA_DIR. */
-function spawnScript(script: string, scriptArgs: string[], env: Record<string, string>, pipeStdout = false) {
+function spawnScript(
+  script: string,
+  scriptArgs: string[],
+  env: Record<string, string>,
+  pipeStdout = false,
+  journal?: string,
+) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'deckhand-bench-'))
+  // A journal made beforehand (--prefill): the service starts on it as on its own.
+  if (journal) fs.copyFileSync(journal, path.join(dataDir, 'deckhand.db'))
+  const spawnedAt = performance.now()
   const args = ['--import', 'tsx', path.join(root, script), ...scriptArgs]
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: root,
@@ -47,6 +58,7 @@ function spawnScript(script: string, scriptArgs: string[], env: Record<string, s
     child,
     exited,
     dataDir,
+    spawnedAt,
     async stop() {
       child.kill('SIGTERM')
       await exited
@@ -60,9 +72,13 @@ function spawnScript(script: string, scriptArgs: string[], env: Record<string, s
  * a benchmark measures the service, not its request log. Rate limits are off: a load tester is one address by
  * nature.
  */
-export async function startService(env: Record<string, string> = {}, role?: 'api'): Promise<LocalService> {
+export async function startService(
+  env: Record<string, string> = {},
+  role?: 'api',
+  journal?: string,
+): Promise<LocalService> {
   const port = await freePort()
-  return untilReady(spawnDeckhand(role ?? 'all', serviceEnv(port, env)), port)
+  return untilReady(spawnDeckhand(role ?? 'all', serviceEnv(port, env), journal), port)
 }
 
 /** As startService, but every image task runs on the service's main thread (inline-service.ts): phase 5. */
@@ -105,7 +121,13 @@ async function untilReady(service: ReturnType<typeof spawnScript>, port: number)
     }
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
-  return { url, stop: service.stop, pid: service.child.pid as number, dataDir: service.dataDir }
+  return {
+    url,
+    stop: service.stop,
+    pid: service.child.pid as number,
+    dataDir: service.dataDir,
+    startupMs: performance.now() - service.spawnedAt,
+  }
 }
 
 /** A worker process (`deckhand worker`); ready once it logs that it runs jobs. */

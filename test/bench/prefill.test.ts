@@ -1,0 +1,33 @@
+import t from 'tap'
+import { prefilledJournal } from '../../src/bench/prefill.ts'
+import { createDbJournal } from '../../src/jobs/db-journal.ts'
+import { openJournalFile } from '../helpers/database.ts'
+
+t.test(
+  '--prefill makes a journal deckhand opens as its own: finished mails and their users, over six days',
+  async (t) => {
+    const prefill = await prefilledJournal(21, () => {})
+    t.teardown(() => prefill.remove())
+    t.equal(prefill.users, 11, 'two mails a user')
+    const database = await openJournalFile(prefill.file)
+    t.teardown(() => database.close())
+    const done = await database.db.selectFrom('jobs_done').selectAll().orderBy('id').execute()
+    t.equal(done.length, 21)
+    const span = (done.at(-1)?.finished_at ?? 0) - (done[0]?.finished_at ?? 0)
+    t.ok(span > 5 * 24 * 3600 * 1000, 'finished over the retention window, not in one moment')
+    const journal = createDbJournal(database)
+    const job = await journal.get(done[0]?.id as string)
+    t.equal(job?.status, 'succeeded')
+    t.match(
+      job?.result,
+      { messageId: `<${done[0]?.id}@deckhand.local>` },
+      'its result reads back as the journal wrote it',
+    )
+    const owner = await database.db
+      .selectFrom('users')
+      .select('id')
+      .where('id', '=', done[0]?.owner_id as string)
+      .executeTakeFirst()
+    t.ok(owner, 'its owner is a user')
+  },
+)
