@@ -41,8 +41,8 @@ export function createDbJournal(database: Database, options: DbJournalOptions = 
   const listing = journalListing(database.db)
 
   // Claims and outcomes go through database.record(): they commit with whatever else the turn writes (signups
-  // included, in SQLite); with 2,000 mails a second, a commit each was a fifth of the event loop (README, what
-  // was tried). Job bookkeeping (claims, stages, outcomes) does not wait for durable(): lost to a power cut, it
+  // included, in SQLite): a commit each had been a large share of the event loop under a mail flood
+  // (src/bench/RESULTS.md, moved from code comments). Job bookkeeping (claims, stages, outcomes) does not wait for durable(): lost to a power cut, it
   // only means a job runs again, as after any crash. Accepting work (transact()) and an admin's requeue do.
   return {
     describe: `journal in ${database.describe}`,

@@ -44,7 +44,7 @@ export function journalCounts(database: Database): Counts {
       if (database.dialect === 'sqlite') {
         // The kinds with jobs queued, from the counts; then one MIN per kind, which SQLite answers from the end of
         // its slice of the claim index (status, kind, run_at): a read of a page or two, however long the backlog.
-        // (A MIN with GROUP BY kind reads every queued row: 1.5 ms of event loop with 20,000 waiting.)
+        // (A MIN with GROUP BY kind reads every queued row, and the event loop waits for all of them.)
         const rows = await db
           .selectFrom('job_counts as c')
           .select((eb) => [
@@ -75,8 +75,8 @@ export function journalCounts(database: Database): Counts {
 
     async depth() {
       if (database.dialect === 'sqlite') {
-        // Kept by triggers (migration 0005): a GROUP BY over the journal here held the event loop 94 ms a
-        // million rows, at every scrape and every second of an open dashboard.
+        // Kept by triggers (migration 0005): a GROUP BY over the journal here held the event loop for as long as
+        // the journal is long, at every scrape and every second of an open dashboard (src/bench/RESULTS.md).
         const counts = await db
           .selectFrom('job_counts')
           .select(['kind', 'status', 'count'])
