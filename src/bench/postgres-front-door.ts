@@ -1,5 +1,6 @@
 import type { BenchOptions } from './phases.ts'
 import { signupLoad } from './phases.ts'
+import { type PostgresPrefill, prefillPostgres } from './prefill.ts'
 import { scratchState } from './scratch.ts'
 import { type BenchService, startService, startSignupLimit } from './service.ts'
 import type { Recorder } from './timeline.ts'
@@ -18,11 +19,18 @@ export interface PostgresFrontDoor {
   journal: Load
   /** `deckhand api` alone on BullMQ + PostgreSQL: the front door of a scaled-out deployment. */
   api: Load
+  /**
+   * --prefill N: the journal's and the api's databases held N finished mails and their users before deckhand
+   * started on them (the bare route's stayed empty); each fill, and each deckhand's start-up on it.
+   */
+  prefill?: PostgresPrefill & { startupMs: { journal: number; api: number } }
 }
 
 interface Where {
   postgresUrl: string
   redisUrl: string
+  /** Finished jobs each deckhand's database holds before it starts (--prefill); 0 or unset: empty. */
+  prefillJobs?: number
 }
 
 type Timed = <T>(label: string, url: string, fn: (timeline: Recorder) => Promise<T>) => Promise<T>
@@ -38,14 +46,20 @@ export async function postgresFrontDoorPhase(
   where: Where,
   timed: Timed,
 ): Promise<PostgresFrontDoor> {
+  const prefillJobs = where.prefillJobs ?? 0
+  let filled: PostgresPrefill | undefined
+  const startupMs: number[] = []
   const on = async <T>(
-    start: (env: Record<string, string>) => Promise<BenchService>,
+    start: (env: Record<string, string>) => Promise<BenchService & { startupMs?: number }>,
     env: (db: string, prefix: string) => Record<string, string>,
     fn: (url: string) => Promise<T>,
+    prefilled = false,
   ) => {
     const scratch = await scratchState(where.postgresUrl, where.redisUrl, 'bench')
     try {
+      if (prefilled && prefillJobs > 0) filled = await prefillPostgres(scratch.databaseUrl, prefillJobs)
       const service = await start(env(scratch.databaseUrl, scratch.name))
+      if (prefilled && service.startupMs !== undefined) startupMs.push(service.startupMs)
       try {
         return await fn(service.url)
       } finally {
@@ -59,11 +73,12 @@ export async function postgresFrontDoorPhase(
     timed(label, url, (tl) => signupLoad(url, opts, label, undefined, tl))
   const bareOnce = (label: string) => on(startSignupLimit, (db) => ({ DATABASE_URL: db }), load(label))
   const before = await bareOnce('9 limit: bare fastify + pg route')
-  const journal = await on(startService, (db) => ({ DATABASE_URL: db }), load('9 signups, PostgreSQL journal'))
+  const journal = await on(startService, (db) => ({ DATABASE_URL: db }), load('9 signups, PostgreSQL journal'), true)
   const api = await on(
     (env) => startService(env, 'api'),
     (db, prefix) => ({ DATABASE_URL: db, QUEUE: 'bullmq', REDIS_URL: where.redisUrl, QUEUE_PREFIX: prefix }),
     load('9 signups, deckhand api on BullMQ + PostgreSQL'),
+    true,
   )
   const after = await bareOnce('9 limit: bare fastify + pg route, again')
   return {
@@ -75,5 +90,9 @@ export async function postgresFrontDoorPhase(
     },
     journal,
     api,
+    prefill: filled && {
+      ...filled,
+      startupMs: { journal: startupMs[0] ?? Number.NaN, api: startupMs[1] ?? Number.NaN },
+    },
   }
 }

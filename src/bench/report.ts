@@ -146,6 +146,12 @@ export function phaseSummaries(report: BenchReport): { phase: string; result: st
     )
     phase('9 PostgreSQL journal', load(pg.journal))
     phase('9 api, BullMQ + PostgreSQL', load(pg.api))
+    const filled = pg.prefill
+    if (filled)
+      phase(
+        '9 on a prefilled database',
+        `${filled.jobs} finished jobs, ${filled.users} users, ${f(filled.databaseMiB, 0)} MiB (${f((filled.databaseMiB * 1e6) / filled.jobs, 0)} MiB a million jobs, with the schema), filled in ${f(filled.buildSeconds, 0)} s; start-up journal ${f(filled.startupMs.journal, 0)} ms, api ${f(filled.startupMs.api, 0)} ms`,
+      )
   }
   return lines
 }

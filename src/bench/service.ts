@@ -30,8 +30,14 @@ async function freePort(): Promise<number> {
 }
 
 /** deckhand in a process of its own, on a fresh temporary DATA_DIR that stop() removes. */
+/** Node.js options for deckhand's own processes (`--node-args`): a CPU or heap profile of the service under a phase. */
+let deckhandNodeArgs: string[] = []
+export function setDeckhandNodeArgs(args: string[]): void {
+  deckhandNodeArgs = args
+}
+
 function spawnDeckhand(role: 'all' | 'api' | 'worker', env: Record<string, string>, journal?: string) {
-  return spawnScript('src/server.ts', role === 'all' ? [] : [role], env, role === 'worker', journal)
+  return spawnScript('src/server.ts', role === 'all' ? [] : [role], env, role === 'worker', journal, deckhandNodeArgs)
 }
 
 /** A TypeScript entry point of this package in a process of its own, on a fresh temporary DATA_DIR. */
@@ -41,12 +47,13 @@ function spawnScript(
   env: Record<string, string>,
   pipeStdout = false,
   journal?: string,
+  nodeArgs: string[] = [],
 ) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'deckhand-bench-'))
   // A journal made beforehand (--prefill): the service starts on it as on its own.
   if (journal) fs.copyFileSync(journal, path.join(dataDir, 'deckhand.db'))
   const spawnedAt = performance.now()
-  const args = ['--import', 'tsx', path.join(root, script), ...scriptArgs]
+  const args = [...nodeArgs, '--import', 'tsx', path.join(root, script), ...scriptArgs]
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: root,
     env: { ...process.env, DATA_DIR: dataDir, ...env },
@@ -84,7 +91,10 @@ export async function startService(
 /** As startService, but every image task runs on the service's main thread (inline-service.ts): phase 5. */
 export async function startInlineService(env: Record<string, string> = {}): Promise<LocalService> {
   const port = await freePort()
-  return untilReady(spawnScript('src/bench/inline-service.ts', [], serviceEnv(port, env)), port)
+  return untilReady(
+    spawnScript('src/bench/inline-service.ts', [], serviceEnv(port, env), false, undefined, deckhandNodeArgs),
+    port,
+  )
 }
 
 const serviceEnv = (port: number, env: Record<string, string>) => ({
