@@ -227,6 +227,12 @@ function jobSweeps(config: Config, queue: JobStore, database: Database, metrics:
       onSwept: metrics.observeJobsSwept,
     }),
     {
+      name: 'job counts',
+      run: async () => {
+        await queue.foldCounts?.()
+      },
+    },
+    {
       name: 'database space',
       run: async (stopping) => {
         const pages = await database.reclaimSpace(stopping)

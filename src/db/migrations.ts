@@ -111,7 +111,8 @@ const migrationsWith = (hooks: MigrationHooks): Record<string, Migration> => ({
     // and a week of retention holds many jobs. SQLite keeps the counts itself instead, by trigger, in the
     // transaction that changes the job: one writer, so no contention, and a cost too small to see (both measured:
     // src/bench/RESULTS.md, what was tried). PostgreSQL counts on its own server, off the event loop, and
-    // a counter row that every writer updates would make its writers wait for each other: it keeps counting.
+    // a counter row that every writer updates would make its writers wait for each other: it keeps counting
+    // `jobs` (jobs_done, where the many are, has deltas of its own since 0011).
     async up(db: Kysely<unknown>) {
       if (!(db.getExecutor().adapter instanceof SqliteAdapter)) return
       await sql`CREATE TABLE job_counts (
@@ -277,6 +278,36 @@ const migrationsWith = (hooks: MigrationHooks): Record<string, Migration> => ({
       await sql`CREATE TRIGGER IF NOT EXISTS job_counts_done_delete AFTER DELETE ON jobs_done BEGIN
         UPDATE job_counts SET count = count - 1 WHERE kind = old.kind AND status = 'succeeded';
       END`.execute(db)
+    },
+  },
+  '0011_job_done_counts': {
+    // PostgreSQL counted the succeeded jobs with a GROUP BY over jobs_done at every read of deckhand_jobs (each
+    // scrape, the dashboard every second): a scan of a week of retention, a hundred million rows at 100 signups
+    // a second, on the server every api and worker shares (src/bench/RESULTS.md, a full journal). A counter row
+    // would make every finishing writer wait for the one before it (see 0005), so the counts are kept as deltas
+    // instead: a statement that adds or deletes rows of jobs_done appends one row a kind with how many, which
+    // conflicts with no one, and the reader sums them, folding them into one row a kind as it goes
+    // (src/jobs/journal-counts.ts). SQLite keeps its counts in job_counts (0005, 0010).
+    async up(db: Kysely<unknown>) {
+      if (db.getExecutor().adapter instanceof SqliteAdapter) return
+      await sql`CREATE TABLE job_done_counts (kind text NOT NULL, n bigint NOT NULL)`.execute(db)
+      await sql`CREATE FUNCTION job_done_counts_added() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          INSERT INTO job_done_counts (kind, n) SELECT kind, count(*) FROM added GROUP BY kind;
+          RETURN NULL;
+        END $$`.execute(db)
+      await sql`CREATE FUNCTION job_done_counts_removed() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          INSERT INTO job_done_counts (kind, n) SELECT kind, -count(*) FROM removed GROUP BY kind;
+          RETURN NULL;
+        END $$`.execute(db)
+      // The triggers first: creating them locks jobs_done against writes until this migration commits, so the
+      // count below and the deltas after it neither miss nor repeat a row.
+      await sql`CREATE TRIGGER job_done_counts_insert AFTER INSERT ON jobs_done REFERENCING NEW TABLE AS added
+        FOR EACH STATEMENT EXECUTE FUNCTION job_done_counts_added()`.execute(db)
+      await sql`CREATE TRIGGER job_done_counts_delete AFTER DELETE ON jobs_done REFERENCING OLD TABLE AS removed
+        FOR EACH STATEMENT EXECUTE FUNCTION job_done_counts_removed()`.execute(db)
+      await sql`INSERT INTO job_done_counts (kind, n) SELECT kind, count(*) FROM jobs_done GROUP BY kind`.execute(db)
     },
   },
 })

@@ -102,6 +102,12 @@ export interface JobCountsTable {
   count: number
 }
 
+/** PostgreSQL only: deltas of the succeeded jobs a kind in jobs_done, appended by triggers (migration 0011). */
+export interface JobDoneCountsTable {
+  kind: string
+  n: number
+}
+
 /** A dashboard login (migration 0006): the cookie holds a random id, this table only its hash. */
 export interface DashboardSessionsTable {
   /** SHA-256 of the cookie's session id, base64url. */
@@ -136,6 +142,7 @@ export interface Schema {
   outbox: OutboxTable
   webhooks: WebhooksTable
   job_counts: JobCountsTable
+  job_done_counts: JobDoneCountsTable
   dashboard_sessions: DashboardSessionsTable
   idempotency_keys: IdempotencyKeysTable
 }

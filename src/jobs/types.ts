@@ -108,6 +108,11 @@ export interface JobStore {
   oldestDue(now: number): Promise<{ kind: string; dueSince: number }[]>
   /** How many jobs there are of each kind in each status (for metrics). */
   depth(): Promise<{ kind: string; status: JobStatus; count: number }[]>
+  /**
+   * Folds what the store keeps to answer depth() into as little as it can, on the sweep's timer; absent where
+   * there is nothing to fold. Returns the rows folded away.
+   */
+  foldCounts?(): Promise<number>
   close(): Promise<void>
 }
 

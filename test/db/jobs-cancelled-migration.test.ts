@@ -21,7 +21,7 @@ t.test('a journal with jobs in it takes cancelled jobs after 0009, its rows and 
   raw.exec(`BEGIN; PRAGMA writable_schema = ON;
     UPDATE sqlite_schema SET sql = replace(sql, ', ''cancelled'')', ')') WHERE type = 'table' AND name = 'jobs';
     PRAGMA schema_version = ${version + 1}; PRAGMA writable_schema = OFF; COMMIT;
-    DELETE FROM kysely_migration WHERE name IN ('0009_jobs_cancelled', '0010_jobs_done');`)
+    DELETE FROM kysely_migration WHERE name IN ('0009_jobs_cancelled', '0010_jobs_done', '0011_job_done_counts');`)
   const insert = raw.prepare(
     `INSERT INTO jobs (id, kind, owner_id, payload, status, attempts, run_at, created_at) VALUES (?, 'k', 'o', '{}', ?, 0, 0, 0)`,
   )
