@@ -5,6 +5,7 @@ import Sqlite from 'better-sqlite3'
 import { sql } from 'kysely'
 import { openDatabase } from '../db/database.ts'
 import { rowId } from '../db/row-id.ts'
+import { holdStatements } from '../db/sqlite-handles.ts'
 import { SIGNUP_MAIL_KINDS } from './journal-size.ts'
 
 /*
@@ -43,12 +44,14 @@ export async function prefilledJournal(jobs: number, say: (line: string) => void
   })
   await database.close()
   const sqlite = new Sqlite(file)
-  sqlite.pragma('journal_mode = WAL')
-  sqlite.pragma('synchronous = OFF')
-  const insertUser = sqlite.prepare(
+  // Held, never left to the collector: on Node 24 that aborts the process (sqlite-handles.ts).
+  const statements = holdStatements(sqlite)
+  statements.pragma('journal_mode = WAL')
+  statements.pragma('synchronous = OFF')
+  const insertUser = statements.prepare(
     'INSERT INTO users (id, email, email_key, name, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)',
   )
-  const insertDone = sqlite.prepare(
+  const insertDone = statements.prepare(
     'INSERT INTO jobs_done (id, kind, owner_id, attempts, finished_at, age_ms, run_ms, result) VALUES (?, ?, ?, 1, ?, ?, ?, ?)',
   )
   const users = Math.ceil(jobs / 2)
@@ -75,7 +78,7 @@ export async function prefilledJournal(jobs: number, say: (line: string) => void
     fill(from, Math.min(users, from + BATCH))
     if (from % (BATCH * 20) === 0 && from > 0) say(`prefill: ${from} of ${users} users`)
   }
-  sqlite.pragma('wal_checkpoint(TRUNCATE)')
+  statements.pragma('wal_checkpoint(TRUNCATE)')
   sqlite.close()
   const fileMiB = fs.statSync(file).size / 2 ** 20
   const buildSeconds = (performance.now() - started) / 1000

@@ -107,9 +107,15 @@ const serviceEnv = (port: number, env: Record<string, string>) => ({
 })
 
 /** The bare signup route of src/bench/signup-limit.ts, the limit phase 3 is compared with. */
-export async function startSignupLimit(env: Record<string, string> = {}): Promise<LocalService> {
+export async function startSignupLimit(
+  env: Record<string, string> = {},
+  nodeArgs: string[] = [],
+): Promise<LocalService> {
   const port = await freePort()
-  return untilReady(spawnScript('src/bench/signup-limit.ts', [], { PORT: String(port), ...env }), port)
+  return untilReady(
+    spawnScript('src/bench/signup-limit.ts', [], { PORT: String(port), ...env }, false, undefined, nodeArgs),
+    port,
+  )
 }
 
 /** Waits until the process answers /readyz on `port`. */
@@ -117,8 +123,10 @@ async function untilReady(service: ReturnType<typeof spawnScript>, port: number)
   const url = `http://127.0.0.1:${port}`
   const deadline = Date.now() + 30_000
   for (;;) {
-    if (service.child.exitCode !== null) {
-      throw new Error(`the service exited with code ${service.child.exitCode} during start-up`)
+    const { exitCode, signalCode } = service.child
+    // A process that aborts (SIGABRT) has no exit code, only its signal.
+    if (exitCode !== null || signalCode !== null) {
+      throw new Error(`the service exited (${signalCode ?? `code ${exitCode}`}) during start-up`)
     }
     const ready = await fetch(`${url}/readyz`).then(
       (r) => r.ok,

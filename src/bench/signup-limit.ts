@@ -13,6 +13,7 @@ import Fastify from 'fastify'
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely'
 import pg from 'pg'
 import { migrateToLatest } from '../db/migrations.ts'
+import { holdStatements } from '../db/sqlite-handles.ts'
 import { adminNoticeMailJob, welcomeMailJob } from '../mail/kinds.ts'
 
 interface Signup {
@@ -27,17 +28,21 @@ const KINDS = [welcomeMailJob.name, adminNoticeMailJob.name]
 /** better-sqlite3, statements prepared once, the transaction on the event loop. */
 async function sqliteSignUp(): Promise<{ signUp: SignUp; close(): Promise<void> }> {
   const sqlite = new Sqlite(path.join(process.env.DATA_DIR ?? '.', 'limit.sqlite'))
-  sqlite.pragma('journal_mode = WAL')
-  sqlite.pragma('synchronous = NORMAL')
+  // Every statement held for the process's life, as deckhand holds its own: on Node 24 a statement left to the
+  // collector aborts the process (sqlite-handles.ts), and the migrations' statements would be.
+  const statements = holdStatements(sqlite)
+  statements.pragma('journal_mode = WAL')
+  statements.pragma('synchronous = NORMAL')
   // deckhand's tables and indexes, so the transaction writes the same rows into the same B-trees.
   // 0009 edits sqlite_schema, which better-sqlite3's defensive mode forbids unless asked, as database.ts does.
-  await migrateToLatest(new Kysely<unknown>({ dialect: new SqliteDialect({ database: sqlite }) }), {
+  const database = { prepare: statements.prepare, close: () => sqlite.close() }
+  await migrateToLatest(new Kysely<unknown>({ dialect: new SqliteDialect({ database }) }), {
     schemaEdits: (allowed) => sqlite.unsafeMode(allowed),
   })
-  const insertUser = sqlite.prepare(
+  const insertUser = statements.prepare(
     'INSERT INTO users (id, email, email_key, name, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)',
   )
-  const insertJob = sqlite.prepare(
+  const insertJob = statements.prepare(
     "INSERT INTO jobs (id, kind, owner_id, payload, status, run_at, created_at) VALUES (?, ?, ?, ?, 'queued', ?, ?)",
   )
   const signUp = sqlite.transaction(({ id, email, name, hash }: Signup) => {

@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import Sqlite from 'better-sqlite3'
+import { type HeldStatements, holdStatements } from '../db/sqlite-handles.ts'
 import { storagePaths } from '../storage/paths.ts'
 import type { LocalService } from './service.ts'
 import { metricSum, metricValue } from './stats.ts'
@@ -90,25 +91,27 @@ const sizeOf = (file: string) => {
  * reader in WAL mode does not block the service's writes.
  */
 function pagesByTable(file: string) {
-  const db = new Sqlite(file, { readonly: true, fileMustExist: true })
-  try {
-    const rows = db
-      .prepare(
-        'SELECT m.tbl_name AS name, SUM(d.pgsize) AS bytes FROM dbstat d JOIN sqlite_schema m ON m.name = d.name GROUP BY m.tbl_name',
-      )
-      .all() as { name: string; bytes: number }[]
-    const bytes = (name: string) => rows.find((r) => r.name === name)?.bytes ?? 0
-    const free =
-      (db.pragma('freelist_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number)
-    return {
-      usersMiB: bytes('users') / MiB,
-      jobsTableMiB: (bytes('jobs') + bytes('jobs_done')) / MiB,
-      freeMiB: free / MiB,
-    }
-  } finally {
-    db.close()
+  // One read-only connection a file for the soak's life, its statements held: on Node 24 a statement left to the
+  // collector aborts the process (sqlite-handles.ts).
+  let reader = readers.get(file)
+  if (!reader) {
+    reader = holdStatements(new Sqlite(file, { readonly: true, fileMustExist: true }))
+    readers.set(file, reader)
+  }
+  const rows = reader
+    .prepare(
+      'SELECT m.tbl_name AS name, SUM(d.pgsize) AS bytes FROM dbstat d JOIN sqlite_schema m ON m.name = d.name GROUP BY m.tbl_name',
+    )
+    .all() as { name: string; bytes: number }[]
+  const bytes = (name: string) => rows.find((r) => r.name === name)?.bytes ?? 0
+  const free = (reader.pragma('freelist_count') as number) * (reader.pragma('page_size') as number)
+  return {
+    usersMiB: bytes('users') / MiB,
+    jobsTableMiB: (bytes('jobs') + bytes('jobs_done')) / MiB,
+    freeMiB: free / MiB,
   }
 }
+const readers = new Map<string, HeldStatements>()
 
 /** One sample of the service: its process from /proc, its files from DATA_DIR, the rest from its /metrics. */
 export async function sampleService(service: LocalService, minute: number): Promise<SoakSample> {

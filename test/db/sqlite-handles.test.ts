@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process'
 import t from 'tap'
+import { startSignupLimit } from '../../src/bench/service.ts'
 
 t.test(
   'better-sqlite3 statements are never left to the garbage collector (Node 24 aborts when it takes one)',
@@ -15,5 +16,25 @@ t.test(
     t.equal(run.signal, null, `not killed by a signal (${run.signal}): ${run.stderr.slice(0, 300)}`)
     t.equal(run.status, 0)
     t.match(run.stdout, /survived/)
+  },
+)
+
+t.test(
+  "the bench's bare signup route holds its statements too: it serves signups while every collection is a full one",
+  async (t) => {
+    // The route migrates deckhand's schema with better-sqlite3 of its own; on Node 24 it aborted at start-up once the
+    // collector took a statement of the migrations. --gc-global makes every collection a full one, at once.
+    const route = await startSignupLimit({}, ['--gc-global'])
+    t.teardown(() => route.stop())
+    const statuses = new Set<number | string>()
+    for (let i = 0; i < 200; i++) {
+      const res = await fetch(`${route.url}/signup`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: `gc${i}@example.com` }),
+      }).catch((err: Error) => err)
+      statuses.add(res instanceof Error ? res.message : res.status)
+    }
+    t.same([...statuses], [201], 'every signup answered 201, none refused or cut off')
   },
 )
