@@ -32,6 +32,17 @@ async function counted(database: Database): Promise<Count[]> {
   return sorted([...counts.values()])
 }
 
+/** The median of nine timed calls of `fn`, in ms. */
+async function median(fn: () => Promise<unknown>): Promise<number> {
+  const ms: number[] = []
+  for (let i = 0; i < 9; i++) {
+    const started = performance.now()
+    await fn()
+    ms.push(performance.now() - started)
+  }
+  return ms.sort((a, b) => a - b)[4] as number
+}
+
 /** Every change a job goes through, each followed by depth() against a full count. */
 async function everyChange(t: Test, database: Database) {
   const journal: Journal = createDbJournal(database)
@@ -124,15 +135,6 @@ t.test('reading the counts does not read the journal: 200,000 rows', async (t) =
   await fillJobs(database.db, { count: 190_000, status: 'succeeded', finishedAt: Date.now(), prefix: 's' })
   await fillJobs(database.db, { count: 10_000, status: 'queued', finishedAt: null, prefix: 'q' })
   const journal = createDbJournal(database)
-  const median = async (fn: () => Promise<unknown>) => {
-    const ms: number[] = []
-    for (let i = 0; i < 9; i++) {
-      const started = performance.now()
-      await fn()
-      ms.push(performance.now() - started)
-    }
-    return ms.sort((a, b) => a - b)[4] as number
-  }
   const depth = await median(() => journal.depth())
   const oldest = await median(() => journal.oldestDue(Date.now()))
   const full = await median(() => counted(database))
@@ -208,15 +210,6 @@ t.test('PostgreSQL: reading the counts does not count jobs_done; its deltas fold
       ['mail.welcome', 99_800],
     ],
   )
-  const median = async (fn: () => Promise<unknown>) => {
-    const ms: number[] = []
-    for (let i = 0; i < 7; i++) {
-      const started = performance.now()
-      await fn()
-      ms.push(performance.now() - started)
-    }
-    return ms.sort((a, b) => a - b)[3] as number
-  }
   // A ratio in one run, not a time: the full count is what depth() cost on PostgreSQL before 0011.
   const depth = await median(() => journal.depth())
   const full = await median(() => counted(database))
