@@ -1,4 +1,4 @@
-import { type BenchReport, fixed, phaseSummaries } from './report.ts'
+import { type BenchReport, figureValue, phaseSummaries } from './report.ts'
 import { escapeHtml, type LineChart, lineChart } from './svg-chart.ts'
 import type { PhaseTimeline, TimelinePoint } from './timeline.ts'
 
@@ -73,7 +73,7 @@ export function renderHtmlReport(report: BenchReport): string {
       const verdict = x.ok === undefined ? 'none' : x.ok ? 'PASS' : 'MISS'
       return (
         `<tr><td class="${verdict}">${verdict === 'none' ? 'not measured' : verdict}</td>` +
-        `<td>${escapeHtml(x.figure)}</td><td class="num">${fixed(x.value, 2)}</td><td>${escapeHtml(x.target)}</td></tr>`
+        `<td>${escapeHtml(x.figure)}</td><td class="num">${figureValue(x)}</td><td>${escapeHtml(x.target)}</td></tr>`
       )
     })
     .join('')

@@ -49,6 +49,17 @@ export interface BenchReport {
 export const fixed = (n: number | null | undefined, digits = 1) =>
   typeof n === 'number' && Number.isFinite(n) ? n.toFixed(digits) : '-'
 
+/**
+ * A figure's value as text: two decimals, or as many more as it takes not to print its target's bound beside a
+ * verdict the bound would contradict (0.847 against >= 0.85 is "0.847 MISS", not "0.85 MISS").
+ */
+export const figureValue = (x: Figure) => {
+  const bound = Number(x.target.replace(/^[<>]=\s*/, ''))
+  let digits = 2
+  while (digits < 6 && x.ok === false && Number(fixed(x.value, digits)) === bound) digits++
+  return fixed(x.value, digits)
+}
+
 /** One line per phase that ran: its name, then what it measured. */
 export function phaseSummaries(report: BenchReport): { phase: string; result: string }[] {
   const { raw, avatars, limit, signups, mixed, inline, scaled, sustained, noisy } = report
@@ -164,5 +175,5 @@ export const phaseLines = (report: BenchReport) =>
 export const figureLines = (report: BenchReport) =>
   report.figures.map(
     (x) =>
-      `${x.ok === undefined ? '----' : x.ok ? 'PASS' : 'MISS'}  ${x.figure.padEnd(56)} ${fixed(x.value, 2).padStart(8)}  (${x.target})`,
+      `${x.ok === undefined ? '----' : x.ok ? 'PASS' : 'MISS'}  ${x.figure.padEnd(56)} ${figureValue(x).padStart(8)}  (${x.target})`,
   )

@@ -252,3 +252,20 @@ t.test('phase 8, noisy neighbour: a line per backend, a skipped one with its rea
   const html = renderHtmlReport(noisy)
   t.match(html, /8 noisy neighbour, journal/, 'in the HTML report too')
 })
+
+t.test("a figure's value is never printed as its bound beside a verdict the bound contradicts", async (t) => {
+  const lines = figureLines(
+    report([
+      figure('just short', 0.8472, '>= 0.85', false),
+      figure('just over', 20.004, '<= 20', false),
+      figure('met', 0.8512, '>= 0.85', true),
+      figure('on the bound', 20, '<= 20', true),
+    ]),
+  )
+  t.match(lines, [
+    /^MISS .* 0\.847 +\(>= 0\.85\)/,
+    /^MISS .* 20\.004 +\(<= 20\)/,
+    /^PASS .* 0\.85 +\(>= 0\.85\)/,
+    /^PASS .* 20\.00 +\(<= 20\)/,
+  ])
+})
