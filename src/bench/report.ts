@@ -51,7 +51,7 @@ export const fixed = (n: number | null | undefined, digits = 1) =>
 
 /**
  * A figure's value as text: two decimals, or as many more as it takes not to print its target's bound beside a
- * verdict the bound would contradict (0.847 against >= 0.85 is "0.847 MISS", not "0.85 MISS").
+ * verdict the bound would contradict (0.849 against >= 0.85 is "0.849 MISS", not "0.85 MISS").
  */
 export const figureValue = (x: Figure) => {
   const bound = Number(x.target.replace(/^[<>]=\s*/, ''))
