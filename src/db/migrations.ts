@@ -286,7 +286,7 @@ const migrationsWith = (hooks: MigrationHooks): Record<string, Migration> => ({
     // a second, on the server every api and worker shares (src/bench/RESULTS.md, a full journal). A counter row
     // would make every finishing writer wait for the one before it (see 0005), so the counts are kept as deltas
     // instead: a statement that adds or deletes rows of jobs_done appends one row a kind with how many, which
-    // conflicts with no one, and the reader sums them, folding them into one row a kind as it goes
+    // conflicts with no one; the reader sums them, and the sweep folds them into one row a kind
     // (src/jobs/journal-counts.ts). SQLite keeps its counts in job_counts (0005, 0010).
     async up(db: Kysely<unknown>) {
       if (db.getExecutor().adapter instanceof SqliteAdapter) return
