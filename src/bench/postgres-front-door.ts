@@ -21,7 +21,8 @@ export interface PostgresFrontDoor {
   api: Load
   /**
    * --prefill N: the journal's and the api's databases held N finished mails and their users before deckhand
-   * started on them (the bare route's stayed empty); each fill, and each deckhand's start-up on it.
+   * started on them (the bare route's stayed empty); the fill (both are made alike: the api's is reported), and
+   * each deckhand's start-up on its own.
    */
   prefill?: PostgresPrefill & { startupMs: { journal: number; api: number } }
 }

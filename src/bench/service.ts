@@ -29,13 +29,13 @@ async function freePort(): Promise<number> {
   return port
 }
 
-/** deckhand in a process of its own, on a fresh temporary DATA_DIR that stop() removes. */
 /** Node.js options for deckhand's own processes (`--node-args`): a CPU or heap profile of the service under a phase. */
 let deckhandNodeArgs: string[] = []
 export function setDeckhandNodeArgs(args: string[]): void {
   deckhandNodeArgs = args
 }
 
+/** deckhand in a process of its own, on a fresh temporary DATA_DIR that stop() removes. */
 function spawnDeckhand(role: 'all' | 'api' | 'worker', env: Record<string, string>, journal?: string) {
   return spawnScript('src/server.ts', role === 'all' ? [] : [role], env, role === 'worker', journal, deckhandNodeArgs)
 }
