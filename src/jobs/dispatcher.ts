@@ -105,43 +105,52 @@ export class Dispatcher extends CoreRunner {
     this.#timer.unref()
   }
 
-  /** Claims what each lane has room for and returns when the next look is due. */
+  /**
+   * Claims what each lane has room for and returns when the next look is due. The lanes claim side by side, so
+   * that their claims commit together: one after another, a look at the journal waited for one commit a lane, and
+   * under a signup flood that wait (a turn of the event loop each) held the mail lane to a few hundred mails a
+   * second while the loop sat a third idle (src/bench/RESULTS.md, what was tried).
+   */
   async #claimAndRun(): Promise<number> {
     const now = this.#opts.clock()
-    let nextAt = now + this.#opts.pollIntervalMs
     for (const id of this.#unrecorded) {
       await this.#opts.queue.release(id)
       this.#unrecorded.delete(id)
     }
-    for (const lane of this.#opts.lanes) {
-      const kinds = Object.keys(lane.handlers)
-      const free = lane.concurrency - this.core.busy(lane)
-      const state = this.#lanes.get(lane.name) ?? { drained: false }
-      this.#lanes.set(lane.name, state)
-      // Fewer slots free than a batch: claimed anyway once they have waited BATCH_WAIT_MS, since jobs that hold
-      // their slots long (a receiver that never answers) may free no more for a while.
-      let short = false
-      if (free === 0) state.shortSince = undefined
-      else if (free < claimBatch(lane.concurrency)) {
-        state.shortSince ??= now
-        short = now - state.shortSince < BATCH_WAIT_MS
-        if (short && !state.drained) nextAt = Math.min(nextAt, state.shortSince + BATCH_WAIT_MS)
-      }
-      if (free > 0 && !short) {
-        state.shortSince = undefined
-        const share =
-          lane.perOwner === undefined ? undefined : { perOwner: lane.perOwner, running: this.core.owners(lane) }
-        const jobs = await this.#opts.queue.claim(kinds, free, now, share)
-        // Less than asked for: nothing more is due that this lane may take until a job ends or is queued.
-        state.drained = jobs.length < free
-        for (const job of jobs) this.#run(lane, job)
-      }
-      if (this.core.busy(lane) < lane.concurrency) {
-        // Only a job due later needs a timer. What is due now and was left waits for a finished job (which wakes
-        // this): the lane's slots, or its owner's share, were full. Looking again at once would only spin.
-        const due = await this.#opts.queue.nextDueAt(kinds, now)
-        if (due !== undefined) nextAt = Math.min(nextAt, due)
-      }
+    const nextAt = await Promise.all(this.#opts.lanes.map((lane) => this.#claimLane(lane, now)))
+    return Math.min(now + this.#opts.pollIntervalMs, ...nextAt)
+  }
+
+  /** Claims what `lane` has room for; returns when it next needs a look (Infinity: when woken). */
+  async #claimLane(lane: Lane, now: number): Promise<number> {
+    let nextAt = Number.POSITIVE_INFINITY
+    const kinds = Object.keys(lane.handlers)
+    const free = lane.concurrency - this.core.busy(lane)
+    const state = this.#lanes.get(lane.name) ?? { drained: false }
+    this.#lanes.set(lane.name, state)
+    // Fewer slots free than a batch: claimed anyway once they have waited BATCH_WAIT_MS, since jobs that hold
+    // their slots long (a receiver that never answers) may free no more for a while.
+    let short = false
+    if (free === 0) state.shortSince = undefined
+    else if (free < claimBatch(lane.concurrency)) {
+      state.shortSince ??= now
+      short = now - state.shortSince < BATCH_WAIT_MS
+      if (short && !state.drained) nextAt = state.shortSince + BATCH_WAIT_MS
+    }
+    if (free > 0 && !short) {
+      state.shortSince = undefined
+      const share =
+        lane.perOwner === undefined ? undefined : { perOwner: lane.perOwner, running: this.core.owners(lane) }
+      const jobs = await this.#opts.queue.claim(kinds, free, now, share)
+      // Less than asked for: nothing more is due that this lane may take until a job ends or is queued.
+      state.drained = jobs.length < free
+      for (const job of jobs) this.#run(lane, job)
+    }
+    if (this.core.busy(lane) < lane.concurrency) {
+      // Only a job due later needs a timer. What is due now and was left waits for a finished job (which wakes
+      // this): the lane's slots, or its owner's share, were full. Looking again at once would only spin.
+      const due = await this.#opts.queue.nextDueAt(kinds, now)
+      if (due !== undefined) nextAt = Math.min(nextAt, due)
     }
     return nextAt
   }

@@ -63,20 +63,30 @@ export function journalClaims(database: Database, fairKinds: ReadonlySet<string>
   let nextTurn = 0
   const claim: Journal['claim'] = async (kinds, limit, now, share) => {
     const first = nextTurn++
-    const claimed: JobRow[] = []
     // With a share: each owner's jobs running, and those claimed here, counted against it.
     const owners = share && new Map(share.running)
-    for (let i = 0; i < kinds.length && claimed.length < limit; i++) {
-      const kind = kinds[(first + i) % kinds.length] as string
-      const want = limit - claimed.length
-      const fair = fairKinds.has(kind)
-      const rows = await database.record(async (tx) =>
-        share && owners
-          ? claimShared(tx, kind, fair, want, now, share.perOwner, owners)
-          : (await (fair ? claimFair : claimKind)(tx, [now, kind, now, want])).rows,
-      )
-      claimed.push(...rows)
-    }
+    // The lane's kinds in one write: a claim waits for its commit, and a wait for each kind had held a busy lane
+    // back (see the dispatcher).
+    const claimed = await database.record(async (tx) => {
+      const rows: JobRow[] = []
+      for (let i = 0; i < kinds.length && rows.length < limit; i++) {
+        const kind = kinds[(first + i) % kinds.length] as string
+        const want = limit - rows.length
+        const fair = fairKinds.has(kind)
+        try {
+          rows.push(
+            ...(share && owners
+              ? await claimShared(tx, kind, fair, want, now, share.perOwner, owners)
+              : (await (fair ? claimFair : claimKind)(tx, [now, kind, now, want])).rows),
+          )
+        } catch (err) {
+          // Bookkeeping has no savepoint (GroupCommit): what an earlier kind claimed stays claimed, so it is run.
+          if (rows.length === 0) throw err
+          break
+        }
+      }
+      return rows
+    })
     for (const row of claimed) feed.changed(row.id, 'running')
     return claimed
       .sort((a, b) => (a.fair_rank ?? 0) - (b.fair_rank ?? 0) || a.run_at - b.run_at || a.created_at - b.created_at)

@@ -262,3 +262,62 @@ t.test('a busy lane claims in batches of half its slots; an idle one claims at o
   await waitFor('a lone job on the idle lane to be claimed', () => claims.at(-1) === 1)
   t.ok(one, 'a lone job is claimed without waiting for company')
 })
+
+t.test("one look at the journal claims for all lanes side by side, and each lane's kinds in one write", async (t) => {
+  // A claim waits for its commit: claimed one lane, one kind after another, a look waited for a commit each, and a
+  // busy mail lane fell behind under a signup flood while the event loop sat a third idle.
+  const database = await openTempDatabase(t)
+  const journal = createDbJournal(database)
+  let writes = 0
+  const record = database.record.bind(database)
+  database.record = (write) => {
+    writes++
+    return record(write)
+  }
+  const calls: string[] = []
+  const claim = journal.claim.bind(journal)
+  journal.claim = async (kinds, ...rest) => {
+    calls.push(`claim ${kinds.join('+')}`)
+    const jobs = await claim(kinds, ...rest)
+    calls.push(`claimed ${kinds.join('+')}`)
+    return jobs
+  }
+  let open!: () => void
+  const gate = new Promise<void>((resolve) => {
+    open = resolve
+  })
+  let started = 0
+  const work: JobHandler = async () => {
+    started++
+    await gate
+  }
+  await transact(database, (tx) =>
+    journal.enqueue(tx, [
+      { kind: 'a1', ownerId: 'o', payload: {} },
+      { kind: 'a2', ownerId: 'o', payload: {} },
+      { kind: 'b', ownerId: 'o', payload: {} },
+    ]),
+  )
+  const dispatcher = new Dispatcher({
+    queue: journal,
+    lanes: [
+      { name: 'a', concurrency: 4, handlers: { a1: work, a2: work } },
+      { name: 'b', concurrency: 4, handlers: { b: work } },
+    ],
+    maxAttempts: 1,
+    retryBaseMs: 10,
+    retryMaxMs: 40,
+    pollIntervalMs: 60_000,
+    log: pino({ level: 'silent' }),
+  })
+  t.teardown(() => dispatcher.stop(1000))
+  await dispatcher.start()
+  await waitFor('all three jobs to start', () => started === 3)
+  t.same(
+    calls.slice(0, 2),
+    ['claim a1+a2', 'claim b'],
+    `lane b asked for its jobs before lane a had its answer (${calls.join(', ')})`,
+  )
+  t.equal(writes, 2, "one write a lane: lane a's two kinds were claimed together")
+  open()
+})
