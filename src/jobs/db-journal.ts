@@ -27,10 +27,11 @@ export function createDbJournal(database: Database, options: DbJournalOptions = 
   // The dispatcher that settles jobs runs in this process, so the journal itself tells waiters and event streams.
   const feed = new ChangeFeed()
 
-  // Runners in this process, told when jobs become due so they need not wait for their next poll.
-  const enqueuedListeners = new Set<() => void>()
-  const wakeRunners = () => {
-    for (const listener of enqueuedListeners) listener()
+  // Runners in this process, told when jobs become due (of which kinds, when known) so they need not wait for
+  // their next poll.
+  const enqueuedListeners = new Set<(kinds?: readonly string[]) => void>()
+  const wakeRunners = (kinds?: readonly string[]) => {
+    for (const listener of enqueuedListeners) listener(kinds)
   }
   // Runners in this process, told of a cancel asked of a job they run.
   const cancelListeners = new Set<(id: string, error: JobErrorInfo) => void>()
@@ -58,7 +59,7 @@ export function createDbJournal(database: Database, options: DbJournalOptions = 
       // After the commit, not before: a runner woken earlier would look and find nothing yet.
       tx.afterCommit(() => {
         for (const job of queued) feed.changed(job.id, 'queued')
-        wakeRunners()
+        wakeRunners([...new Set(queued.map((job) => job.kind))])
       })
       return queued
     },

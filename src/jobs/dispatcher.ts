@@ -19,6 +19,15 @@ export const claimBatch = (concurrency: number) => Math.max(1, Math.floor(concur
 /** Longest free slots wait for a batch to fill before they are claimed for. */
 const BATCH_WAIT_MS = 20
 
+interface LaneState {
+  shortSince?: number
+  /** Its last claim took fewer than it asked for: nothing more was due that it could take. */
+  drained: boolean
+  /** When it last claimed, and when its next job is due (found then; undefined: none queued for later). */
+  lookedAt?: number
+  dueAt?: number
+}
+
 /**
  * Claims due jobs from the journal and runs them through the runner core, each lane up to its concurrency; the
  * rest wait on disk. Delivery is at-least-once: a job cut off by a crash runs again.
@@ -31,8 +40,8 @@ export class Dispatcher extends CoreRunner {
   /** A look at the journal is under way; a wake() meanwhile asks for another right after it. */
   #ticking = false
   #again = false
-  /** Per lane: since when some slots are free but fewer than a batch, and whether its last claim took all it could. */
-  readonly #lanes = new Map<string, { shortSince?: number; drained: boolean }>()
+  /** Per lane: since when some slots are free but fewer than a batch, and what its last look found (LaneState). */
+  readonly #lanes = new Map<string, LaneState>()
   /** Jobs whose outcome could not be written (a full disk): released back to queued when writes work again. */
   readonly #unrecorded = new Set<string>()
 
@@ -41,7 +50,7 @@ export class Dispatcher extends CoreRunner {
     super(new RunnerCore({ ...options, clock: opts.clock }))
     this.#opts = opts
     // The journal says when it queued jobs, so nobody who enqueues need remember to wake the dispatcher.
-    options.queue.onEnqueued(() => this.wake())
+    options.queue.onEnqueued((kinds) => this.wake(kinds))
     options.queue.onCancelRequested((id, error) => this.core.cancel(id, error))
   }
 
@@ -68,10 +77,16 @@ export class Dispatcher extends CoreRunner {
     }
   }
 
-  /** Asks for a look at the journal soon; cheap to call after every enqueue. */
-  wake(): void {
+  /**
+   * Asks for a look at the journal soon; cheap to call after every enqueue. With `kinds`, only the lanes that run
+   * them have anything new to claim; the others are looked at when their own jobs end, come due, or at the poll.
+   */
+  wake(kinds?: readonly string[]): void {
     if (!this.running) return
-    for (const state of this.#lanes.values()) state.drained = false
+    for (const lane of this.#opts.lanes) {
+      const state = this.#lanes.get(lane.name)
+      if (state && (!kinds || kinds.some((kind) => kind in lane.handlers))) state.drained = false
+    }
     if (this.#ticking) {
       this.#again = true
       return
@@ -123,11 +138,18 @@ export class Dispatcher extends CoreRunner {
 
   /** Claims what `lane` has room for; returns when it next needs a look (Infinity: when woken). */
   async #claimLane(lane: Lane, now: number): Promise<number> {
+    const state = this.#lanes.get(lane.name) ?? { drained: false }
+    this.#lanes.set(lane.name, state)
+    // Drained at its last look, and nothing since that could change it (a job of its kinds queued, one of its own
+    // ended, its next job come due, a poll interval past, for what other processes queue): left alone. At every
+    // look each idle lane cost a claim and a read of its next due time, a few per cent of a loaded event loop.
+    if (state.drained && state.lookedAt !== undefined) {
+      const nextAt = Math.min(state.lookedAt + this.#opts.pollIntervalMs, state.dueAt ?? Number.POSITIVE_INFINITY)
+      if (now < nextAt) return nextAt
+    }
     let nextAt = Number.POSITIVE_INFINITY
     const kinds = Object.keys(lane.handlers)
     const free = lane.concurrency - this.core.busy(lane)
-    const state = this.#lanes.get(lane.name) ?? { drained: false }
-    this.#lanes.set(lane.name, state)
     // Fewer slots free than a batch: claimed anyway once they have waited BATCH_WAIT_MS, since jobs that hold
     // their slots long (a receiver that never answers) may free no more for a while.
     let short = false
@@ -144,12 +166,15 @@ export class Dispatcher extends CoreRunner {
       const jobs = await this.#opts.queue.claim(kinds, free, now, share)
       // Less than asked for: nothing more is due that this lane may take until a job ends or is queued.
       state.drained = jobs.length < free
+      state.lookedAt = now
+      state.dueAt = undefined
       for (const job of jobs) this.#run(lane, job)
     }
     if (this.core.busy(lane) < lane.concurrency) {
       // Only a job due later needs a timer. What is due now and was left waits for a finished job (which wakes
       // this): the lane's slots, or its owner's share, were full. Looking again at once would only spin.
       const due = await this.#opts.queue.nextDueAt(kinds, now)
+      state.dueAt = due
       if (due !== undefined) nextAt = Math.min(nextAt, due)
     }
     return nextAt
@@ -177,7 +202,8 @@ export class Dispatcher extends CoreRunner {
         )
         this.#unrecorded.add(job.id)
       })
-      .finally(() => this.wake())
+      // Its slot is free, and its owner's share has room again: its lane has something to look at.
+      .finally(() => this.wake(Object.keys(lane.handlers)))
   }
 
   protected stopTaking(): void {

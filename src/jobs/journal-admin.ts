@@ -8,7 +8,7 @@ export interface JournalAdminParts {
   feed: ChangeFeed
   /** Reads a job wherever it is (jobs or jobs_done). */
   get: Journal['get']
-  /** Tells the runners in this process that jobs are due. */
+  /** Tells the runners in this process that jobs are due (of all kinds, as far as they know). */
   wakeRunners: () => void
   /** Tells the runners in this process that a job they may be running is called off. */
   askToStop: (id: string, error: JobErrorInfo) => void

@@ -118,8 +118,11 @@ export interface JobStore {
 
 /** The database journal: a JobStore that the dispatcher claims jobs from. */
 export interface Journal extends JobStore {
-  /** Calls `listener` after a commit that queued jobs, or an admin's requeue: a runner looks at once. */
-  onEnqueued(listener: () => void): void
+  /**
+   * Calls `listener` after a commit that queued jobs, with their kinds, or after an admin's requeue, without: a
+   * runner looks at once (at the lanes of those kinds; at all without them).
+   */
+  onEnqueued(listener: (kinds?: readonly string[]) => void): void
   /**
    * Marks up to `limit` due jobs of these kinds running, counting an attempt, and returns them. With `share`, no
    * owner ends up with more than `perOwner` running (theirs already running counted): their jobs are passed over.

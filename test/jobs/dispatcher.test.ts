@@ -321,3 +321,52 @@ t.test("one look at the journal claims for all lanes side by side, and each lane
   t.equal(writes, 2, "one write a lane: lane a's two kinds were claimed together")
   open()
 })
+
+t.test('an idle lane is left alone while another churns, and still runs what is queued for it or comes due', async (t) => {
+  // Looked at on every turn of a busy one, each idle lane cost a claim and a read of its next due time: a few per
+  // cent of a loaded event loop (src/bench/RESULTS.md).
+  const database = await openTempDatabase(t)
+  const journal = createDbJournal(database)
+  const looks: Record<string, number> = { busy: 0, idle: 0 }
+  const claim = journal.claim.bind(journal)
+  journal.claim = (kinds, ...rest) => {
+    for (const kind of kinds) looks[kind] = (looks[kind] ?? 0) + 1
+    return claim(kinds, ...rest)
+  }
+  const add = (jobs: NewJob[]) => transact(database, (tx) => journal.enqueue(tx, jobs))
+  let busyDone = 0
+  const ran: string[] = []
+  let tries = 0
+  const dispatcher = new Dispatcher({
+    queue: journal,
+    lanes: [
+      { name: 'busy', concurrency: 2, handlers: { busy: async () => void busyDone++ } },
+      {
+        name: 'idle',
+        concurrency: 2,
+        handlers: {
+          idle: async (job) => {
+            if ((job.payload as { flaky?: boolean }).flaky && ++tries === 1) throw new Error('once')
+            ran.push(job.id)
+          },
+        },
+      },
+    ],
+    maxAttempts: 3,
+    retryBaseMs: 10,
+    retryMaxMs: 40,
+    pollIntervalMs: 60_000,
+    log: pino({ level: 'silent' }),
+  })
+  t.teardown(() => dispatcher.stop(1000))
+  await add(Array.from({ length: 200 }, () => ({ kind: 'busy', ownerId: 'o', payload: {} })))
+  await dispatcher.start()
+  await waitFor('the busy lane to finish', () => busyDone === 200)
+  t.ok((looks.busy ?? 0) >= 50, `the busy lane claimed ${looks.busy} times`)
+  t.ok((looks.idle ?? 0) <= 2, `the idle lane was claimed for ${looks.idle} times meanwhile, not at every look`)
+  const [now] = await add([{ kind: 'idle', ownerId: 'o', payload: {} }])
+  await waitFor('a job queued for the idle lane to run', () => ran.includes(now?.id as string))
+  const [flaky] = await add([{ kind: 'idle', ownerId: 'o', payload: { flaky: true } }])
+  await waitFor('a retry to run when it comes due', () => ran.includes(flaky?.id as string))
+  t.equal(tries, 2, 'failed once, ran again when due')
+})
