@@ -322,7 +322,7 @@ t.test("one look at the journal claims for all lanes side by side, and each lane
   open()
 })
 
-t.test('an idle lane is left alone while another churns, and still runs what is queued for it or comes due', async (t) => {
+t.test('an idle lane is left alone while another churns, yet runs what is queued for it or comes due', async (t) => {
   // Looked at on every turn of a busy one, each idle lane cost a claim and a read of its next due time: a few per
   // cent of a loaded event loop (src/bench/RESULTS.md).
   const database = await openTempDatabase(t)
