@@ -84,9 +84,19 @@ export class Dispatcher extends CoreRunner {
   wake(kinds?: readonly string[]): void {
     if (!this.running) return
     for (const lane of this.#opts.lanes) {
-      const state = this.#lanes.get(lane.name)
-      if (state && (!kinds || kinds.some((kind) => kind in lane.handlers))) state.drained = false
+      if (!kinds || kinds.some((kind) => Object.hasOwn(lane.handlers, kind))) this.#undrain(lane)
     }
+    this.#look()
+  }
+
+  /** Its lane has something new to look at: a job of its kinds queued, or one of its own ended. */
+  #undrain(lane: Lane): void {
+    const state = this.#lanes.get(lane.name)
+    if (state) state.drained = false
+  }
+
+  /** A look at the journal soon: in the next turn, or right after the one under way. */
+  #look(): void {
     if (this.#ticking) {
       this.#again = true
       return
@@ -203,7 +213,11 @@ export class Dispatcher extends CoreRunner {
         this.#unrecorded.add(job.id)
       })
       // Its slot is free, and its owner's share has room again: its lane has something to look at.
-      .finally(() => this.wake(Object.keys(lane.handlers)))
+      .finally(() => {
+        if (!this.running) return
+        this.#undrain(lane)
+        this.#look()
+      })
   }
 
   protected stopTaking(): void {

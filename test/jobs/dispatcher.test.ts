@@ -5,7 +5,7 @@ import { JobFailure } from '../../src/errors.ts'
 import { retryDelay } from '../../src/jobs/backoff.ts'
 import { createDbJournal } from '../../src/jobs/db-journal.ts'
 import { Dispatcher } from '../../src/jobs/dispatcher.ts'
-import type { JobHandler, NewJob } from '../../src/jobs/types.ts'
+import type { JobHandler, Lane, NewJob } from '../../src/jobs/types.ts'
 import type { tempDataDir } from '../helpers/app.ts'
 import { openTempDatabase } from '../helpers/database.ts'
 import { countByStatus } from '../helpers/journal.ts'
@@ -41,6 +41,21 @@ async function setup(
   // Registered after the database's own teardown, so it runs first (tap runs teardowns in reverse).
   t.teardown(() => dispatcher.stop(1000))
   return { db, queue, dispatcher }
+}
+
+/** A dispatcher over `journal` with these lanes, started; stopped when the test ends. */
+async function startLanes(t: T, journal: ReturnType<typeof createDbJournal>, lanes: Lane[]) {
+  const dispatcher = new Dispatcher({
+    queue: journal,
+    lanes,
+    maxAttempts: 3,
+    retryBaseMs: 10,
+    retryMaxMs: 40,
+    pollIntervalMs: 60_000,
+    log: pino({ level: 'silent' }),
+  })
+  t.teardown(() => dispatcher.stop(1000))
+  await dispatcher.start()
 }
 
 const count = async (db: Db, status: 'queued' | 'running' | 'succeeded' | 'failed') =>
@@ -298,20 +313,10 @@ t.test("one look at the journal claims for all lanes side by side, and each lane
       { kind: 'b', ownerId: 'o', payload: {} },
     ]),
   )
-  const dispatcher = new Dispatcher({
-    queue: journal,
-    lanes: [
-      { name: 'a', concurrency: 4, handlers: { a1: work, a2: work } },
-      { name: 'b', concurrency: 4, handlers: { b: work } },
-    ],
-    maxAttempts: 1,
-    retryBaseMs: 10,
-    retryMaxMs: 40,
-    pollIntervalMs: 60_000,
-    log: pino({ level: 'silent' }),
-  })
-  t.teardown(() => dispatcher.stop(1000))
-  await dispatcher.start()
+  await startLanes(t, journal, [
+    { name: 'a', concurrency: 4, handlers: { a1: work, a2: work } },
+    { name: 'b', concurrency: 4, handlers: { b: work } },
+  ])
   await waitFor('all three jobs to start', () => started === 3)
   t.same(
     calls.slice(0, 2),
@@ -337,30 +342,20 @@ t.test('an idle lane is left alone while another churns, yet runs what is queued
   let busyDone = 0
   const ran: string[] = []
   let tries = 0
-  const dispatcher = new Dispatcher({
-    queue: journal,
-    lanes: [
-      { name: 'busy', concurrency: 2, handlers: { busy: async () => void busyDone++ } },
-      {
-        name: 'idle',
-        concurrency: 2,
-        handlers: {
-          idle: async (job) => {
-            if ((job.payload as { flaky?: boolean }).flaky && ++tries === 1) throw new Error('once')
-            ran.push(job.id)
-          },
+  await add(Array.from({ length: 200 }, () => ({ kind: 'busy', ownerId: 'o', payload: {} })))
+  await startLanes(t, journal, [
+    { name: 'busy', concurrency: 2, handlers: { busy: async () => void busyDone++ } },
+    {
+      name: 'idle',
+      concurrency: 2,
+      handlers: {
+        idle: async (job) => {
+          if ((job.payload as { flaky?: boolean }).flaky && ++tries === 1) throw new Error('once')
+          ran.push(job.id)
         },
       },
-    ],
-    maxAttempts: 3,
-    retryBaseMs: 10,
-    retryMaxMs: 40,
-    pollIntervalMs: 60_000,
-    log: pino({ level: 'silent' }),
-  })
-  t.teardown(() => dispatcher.stop(1000))
-  await add(Array.from({ length: 200 }, () => ({ kind: 'busy', ownerId: 'o', payload: {} })))
-  await dispatcher.start()
+    },
+  ])
   await waitFor('the busy lane to finish', () => busyDone === 200)
   t.ok((looks.busy ?? 0) >= 50, `the busy lane claimed ${looks.busy} times`)
   t.ok((looks.idle ?? 0) <= 2, `the idle lane was claimed for ${looks.idle} times meanwhile, not at every look`)
