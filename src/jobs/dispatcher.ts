@@ -82,7 +82,6 @@ export class Dispatcher extends CoreRunner {
    * them have anything new to claim; the others are looked at when their own jobs end, come due, or at the poll.
    */
   wake(kinds?: readonly string[]): void {
-    if (!this.running) return
     for (const lane of this.#opts.lanes) {
       if (!kinds || kinds.some((kind) => Object.hasOwn(lane.handlers, kind))) this.#undrain(lane)
     }
@@ -95,8 +94,9 @@ export class Dispatcher extends CoreRunner {
     if (state) state.drained = false
   }
 
-  /** A look at the journal soon: in the next turn, or right after the one under way. */
+  /** A look at the journal soon: in the next turn, or right after the one under way; none once stopping. */
   #look(): void {
+    if (!this.running) return
     if (this.#ticking) {
       this.#again = true
       return
@@ -214,7 +214,6 @@ export class Dispatcher extends CoreRunner {
       })
       // Its slot is free, and its owner's share has room again: its lane has something to look at.
       .finally(() => {
-        if (!this.running) return
         this.#undrain(lane)
         this.#look()
       })
