@@ -56,7 +56,11 @@ function spawnDeckhand(role: 'all' | 'api' | 'worker', env: Record<string, strin
   return spawnScript('src/server.ts', role === 'all' ? [] : [role], env, role === 'worker', journal, deckhandNodeArgs)
 }
 
-/** A TypeScript entry point of this package in a process of its own, on a fresh temporary DATA_DIR. */
+/**
+ * An entry point of this package (named by its source, `src/server.ts`) in a process of its own, on a fresh
+ * temporary DATA_DIR. It runs compiled, from dist/, as `npm start` runs deckhand (`npm run bench` builds first):
+ * not through tsx, whose loader would cost the service 130 MiB and differ from what a user runs.
+ */
 function spawnScript(
   script: string,
   scriptArgs: string[],
@@ -65,11 +69,13 @@ function spawnScript(
   journal?: string,
   nodeArgs: string[] = [],
 ) {
+  const compiled = path.join(root, 'dist', script.replace(/\.ts$/, '.js'))
+  if (!fs.existsSync(compiled)) throw new Error(`${compiled} is missing: run \`npm run build\` first`)
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'deckhand-bench-'))
   // A journal made beforehand (--prefill): the service starts on it as on its own.
   if (journal) fs.copyFileSync(journal, path.join(dataDir, 'deckhand.db'))
   const spawnedAt = performance.now()
-  const args = [...nodeArgs, '--import', 'tsx', path.join(root, script), ...scriptArgs]
+  const args = [...nodeArgs, compiled, ...scriptArgs]
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: root,
     env: { ...process.env, DATA_DIR: dataDir, ...env },

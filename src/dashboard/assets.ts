@@ -1,8 +1,9 @@
 import fs from 'node:fs'
 import { createRequire } from 'node:module'
+import { sourceFile } from '../runtime-files.ts'
 
 const require = createRequire(import.meta.url)
-const own = (name: string) => new URL(`./assets/${name}`, import.meta.url).pathname
+const own = (name: string) => sourceFile(new URL(`./assets/${name}`, import.meta.url)).pathname
 
 /**
  * Every file the page loads, by the name it is asked for: nothing a client sends becomes a path. uPlot comes

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url'
 import { workerData } from 'node:worker_threads'
 import type { PoolTask } from '../jobs/kind.ts'
+import { workerModule } from '../runtime-files.ts'
 import { lowerImageThreadPriority } from './thread-priority.ts'
 
 /**
@@ -14,7 +15,7 @@ export interface ImageTask<In, Out> extends PoolTask {
 
 /** The handle a feature keeps on one function of its worker module, to give to `ImagePool.run`. */
 export function imageTask<In, Out>(module: URL, name: string): ImageTask<In, Out> {
-  return { filename: fileURLToPath(module), name }
+  return { filename: fileURLToPath(workerModule(module)), name }
 }
 
 /** The function a worker module exports for `task`. */
