@@ -16,8 +16,8 @@ export interface ServerProcess {
 }
 
 /**
- * Runs `src/server.ts` as its own process, the way `npm start` does (or `deckhand api` / `deckhand worker` with
- * `role`), and resolves once it listens (a worker too: it serves its health and metrics). `preload` modules are
+ * Runs `src/server.ts` as its own process, as `npm start` does but from the sources through tsx (or `deckhand api` /
+ * `deckhand worker` with `role`), and resolves once it listens (a worker too: it serves its health and metrics). `preload` modules are
  * imported into the process before the server (tests that provoke faults from inside).
  */
 export async function startServerProcess(
