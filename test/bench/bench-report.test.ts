@@ -224,6 +224,22 @@ t.test('npm run bench -- --from / --compare: the HTML of a saved report, and exi
   t.match(wrong?.stderr, /is not a report of npm run bench/)
 })
 
+t.test('npm run bench -- --help prints how it reads; a mistyped option says which, with no stack', async (t) => {
+  const cli = (...args: string[]) =>
+    run(process.execPath, ['--import', 'tsx', 'src/bench/cli.ts', ...args], { cwd: root })
+  const help = await cli('--help')
+  t.match(help.stdout, /npm run bench -- \[--jobs 64\]/)
+  t.match(help.stdout, /--compare OLD\.json NEW\.json/)
+  const typo = await cli('--phase', '3').then(
+    () => undefined,
+    (err: { code: number; stderr: string }) => err,
+  )
+  t.equal(typo?.code, 2, 'a usage error exits 2, before anything starts')
+  t.match(typo?.stderr, /Unknown option '--phase'/)
+  t.match(typo?.stderr, /npm run bench -- \[--jobs 64\]/)
+  t.notMatch(typo?.stderr, /at parseArgs|node:internal/, 'no stack trace')
+})
+
 t.test('phase 8, noisy neighbour: a line per backend, a skipped one with its reason, and its figures', async (t) => {
   const journal = {
     floodAccepted: 128,
