@@ -132,7 +132,7 @@ export async function openParts(
     queue.onChange((change) => jobChanges.publish(change))
   }
   fs.mkdirSync(config.storageDir, { recursive: true })
-  const store = openObjectStore(config)
+  const store = await openObjectStore(config)
   // Partial uploads of requests a crash cut off: never acknowledged, so nobody is owed them.
   if (servesApi) fs.rmSync(paths.incoming, { recursive: true, force: true })
   const uploads = new UploadSlots({
@@ -176,7 +176,7 @@ export async function openParts(
   let runner: JobRunner | undefined
   if (pool && mail) {
     const publishEvent = webhookJobEvents({ database, queue, webhooks })
-    runner = openRunner(config, opened, {
+    runner = await openRunner(config, opened, {
       lanes: kinds.lanes(config, { config, database, pool, paths, store, mail, metrics }),
       ownerCountedKinds: kinds.countedPerOwner,
       // A job whose kind has events (an avatar's ready or failed) queues its owner's webhook delivery.

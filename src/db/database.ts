@@ -1,76 +1,20 @@
 import path from 'node:path'
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import Sqlite from 'better-sqlite3'
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely'
-import pg from 'pg'
+import { Kysely, SqliteDialect } from 'kysely'
 import type { WatchErrors } from '../error-events.ts'
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts'
 import { migrateToLatest } from './migrations.ts'
-import { pipelinedTransactions } from './pg-transaction.ts'
 import type { Schema } from './schema.ts'
 import { holdStatements } from './sqlite-handles.ts'
 import { GroupCommit, type Transaction, type Work } from './transaction.ts'
-import { WriteBatch } from './write-batch.ts'
+import type { Database, Db, Dialect, OpenOptions } from './types.ts'
 
 export type { Transaction }
 
 import { WalSyncer } from './wal-sync.ts'
 
-export type Db = Kysely<Schema>
-export type Dialect = 'sqlite' | 'postgres'
-
-export interface Database {
-  db: Db
-  dialect: Dialect
-  /** Where the data lives, for the start-up log (no password). */
-  describe: string
-  /** Answers a trivial query, or throws: the readiness probe. */
-  ping(): Promise<void>
-  /**
-   * Resolves once every commit made so far would survive a power cut. Whatever a client is told was accepted
-   * waits for this first; job bookkeeping does not (lost to a power cut, a job only runs again, as after any
-   * crash). SQLite commits with synchronous NORMAL and this fsyncs the WAL on another thread; PostgreSQL's
-   * commits are durable already.
-   */
-  durable(): Promise<void>
-  /** SQLite with SQLITE_SYNCHRONOUS=FULL: waits for durability, and the fsyncs that served them. */
-  syncStats?(): { requested: number; fsyncs: number }
-  /**
-   * Gives pages that deletes freed back to the file system, a bounded step at a time until `stopping()`; returns
-   * how many. SQLite files made with incremental auto-vacuum only; PostgreSQL's autovacuum does its own.
-   */
-  reclaimSpace(stopping: () => boolean): Promise<number>
-  /** See transact(). */
-  transact<T>(work: Work<T>): Promise<T>
-  /**
-   * A bookkeeping write (a claim, a job's outcome), one statement: committed with whatever else this turn of the
-   * event loop writes, resolved once committed, without waiting for the fsync (lost to a power cut, a job runs
-   * again).
-   */
-  record<T>(write: (db: Db) => Promise<T>): Promise<T>
-  close(): Promise<void>
-}
-
-export interface OpenOptions {
-  /** postgres://… puts everything in PostgreSQL; unset means the SQLite file. */
-  url: string | undefined
-  sqliteFile: string
-  synchronous: 'FULL' | 'NORMAL'
-  /** PostgreSQL connections this process may hold. */
-  poolSize: number
-  /** Listens for 'error' on the PostgreSQL pool and the WAL fsync thread. */
-  watchErrors: WatchErrors
-  /**
-   * PostgreSQL: longest wait for a connection (a new one, or a free one of the pool) and for one statement's
-   * answer, so that a request meets a server that is away or hung with an error in bounded time
-   * (DEPENDENCY_TIMEOUT_MS). Migrations are not bound by it.
-   */
-  timeoutMs: number
-}
-
-// int8 (bigint) columns and count(*) arrive as strings by default; every bigint here is an epoch-ms time or a
-// count, well inside 2^53.
-pg.types.setTypeParser(pg.types.builtins.INT8, Number)
+export type { Database, Db, Dialect, OpenOptions }
 
 /*
  * Pages given back per step of reclaimSpace(): 1 MiB at SQLite's 4 KiB pages. A step is one write transaction on
@@ -84,11 +28,14 @@ export const WAL_SIZE_LIMIT_BYTES = 8 * 1024 * 1024
 
 /** Opens SQLite or PostgreSQL behind one Kysely instance, migrated to the latest schema. */
 export async function openDatabase(options: OpenOptions): Promise<Database> {
-  const sqlite = options.url ? undefined : openSqlite(options)
-  const database = sqlite?.database ?? openPostgres(options.url as string, options)
+  if (options.url) {
+    // Loaded only when asked for: node-postgres is memory that a process on SQLite would hold for nothing.
+    const { openPostgresDatabase } = await import('./postgres.ts')
+    return openPostgresDatabase(options.url, options)
+  }
+  const { database, schemaEdits } = openSqlite(options)
   try {
-    if (options.url) await migratePostgres(options.url, options.timeoutMs)
-    else await migrateToLatest(database.db as Kysely<unknown>, { schemaEdits: sqlite?.schemaEdits })
+    await migrateToLatest(database.db as Kysely<unknown>, { schemaEdits })
   } catch (err) {
     await database.close()
     throw err
@@ -190,59 +137,6 @@ function openLockedSqlite(options: OpenOptions, lock: DataDirLock): OpenedSqlite
     },
   }
   return { database, schemaEdits }
-}
-
-/**
- * Migrations on a connection of their own, without the statement time limits: a node starting beside another
- * waits on the migrator's lock for as long as the other one migrates, and a migration may take its time.
- */
-async function migratePostgres(url: string, connectTimeoutMs: number): Promise<void> {
-  const pool = new pg.Pool({ connectionString: url, max: 1, connectionTimeoutMillis: connectTimeoutMs })
-  pool.on('error', () => {})
-  const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) })
-  try {
-    await migrateToLatest(db)
-  } finally {
-    await db.destroy()
-  }
-}
-
-function openPostgres(url: string, options: OpenOptions): Database {
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: options.poolSize,
-    // Connecting, and waiting for a free connection when all are busy.
-    connectionTimeoutMillis: options.timeoutMs,
-    // A hung server: node-postgres stops waiting for the answer...
-    query_timeout: options.timeoutMs,
-    // ...and a slow one cancels the statement itself, so the connection is free again.
-    statement_timeout: options.timeoutMs,
-    // A transaction's statements go out without waiting for each other's answers (see pipelinedTransactions).
-    pipeline: true,
-  })
-  // A connection that drops (a restarted server) emits 'error' on its client. Idle, the pool hears it, drops the
-  // client and emits it again on itself; checked out between two statements of a transaction, nobody else listens,
-  // and unheard it would end the process. So each client is watched from its first connect, which counts every
-  // such error once; the pool's second emission of the same error needs a listener too, and nothing more.
-  pool.on('connect', (client) => options.watchErrors(client, 'pg'))
-  pool.on('error', () => {})
-  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) })
-  const bookkeeping = new WriteBatch(db)
-  const target = new URL(url)
-  return {
-    db,
-    dialect: 'postgres',
-    describe: `PostgreSQL ${target.hostname}:${target.port || 5432}${target.pathname}`,
-    async ping() {
-      await sql`SELECT 1`.execute(db)
-    },
-    // Every PostgreSQL commit is durable before it returns.
-    durable: async () => {},
-    transact: pipelinedTransactions(pool),
-    record: (write) => bookkeeping.add(write),
-    reclaimSpace: async () => 0,
-    close: () => db.destroy(),
-  }
 }
 
 /** Whether an error is a unique-constraint violation, in either dialect. */

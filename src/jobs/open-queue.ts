@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import type { Config } from '../config.ts'
 import type { Database } from '../db/database.ts'
 import type { WatchErrors } from '../error-events.ts'
-import { type BullStore, createBullStore } from './bullmq/store.ts'
+import type { BullStore } from './bullmq/store.ts'
 import { createDbJournal } from './db-journal.ts'
 import type { Journal } from './types.ts'
 
@@ -31,6 +31,8 @@ export async function openQueue(config: Config, database: Database, options: Ope
   if (config.QUEUE === 'journal') {
     return { backend: 'journal', queue: createDbJournal(database, { fairKinds: kinds.fair }) }
   }
+  // Loaded only for QUEUE=bullmq: BullMQ and ioredis are memory that a process on the journal would hold for nothing.
+  const { createBullStore } = await import('./bullmq/store.ts')
   const bull = createBullStore(database, {
     redisUrl: config.REDIS_URL as string,
     prefix: config.QUEUE_PREFIX,

@@ -1,7 +1,6 @@
 import type { Logger } from 'pino'
 import type { Config } from '../config.ts'
 import type { WatchErrors } from '../error-events.ts'
-import { BullRunner } from './bullmq/runner.ts'
 import { Dispatcher } from './dispatcher.ts'
 import type { OpenedQueue } from './open-queue.ts'
 import type { RunnerCoreOptions } from './runner-core.ts'
@@ -19,7 +18,7 @@ export interface OpenRunnerOptions {
 }
 
 /** The runner that serves `opened`: the dispatcher claims from the journal, BullRunner takes from BullMQ. */
-export function openRunner(config: Config, opened: OpenedQueue, options: OpenRunnerOptions): JobRunner {
+export async function openRunner(config: Config, opened: OpenedQueue, options: OpenRunnerOptions): Promise<JobRunner> {
   const { lanes, onFinished, onSettled, log } = options
   const retries = {
     maxAttempts: config.MAX_ATTEMPTS,
@@ -37,6 +36,8 @@ export function openRunner(config: Config, opened: OpenedQueue, options: OpenRun
       onSettled,
     })
   }
+  // Loaded only for QUEUE=bullmq, as its store is (open-queue.ts).
+  const { BullRunner } = await import('./bullmq/runner.ts')
   return new BullRunner({
     redisUrl: config.REDIS_URL as string,
     prefix: config.QUEUE_PREFIX,
