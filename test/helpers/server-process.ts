@@ -48,7 +48,14 @@ export async function startNpmScript(
   return { ...server, serverPid }
 }
 
+/** Levels at which the server does not print its "Server listening" line, which watchServer waits for. */
+const QUIET_LEVELS = new Set(['warn', 'error', 'fatal', 'silent'])
+
 function serverSpawnOptions(env: Record<string, string>) {
+  // fastEnv's LOG_LEVEL is silent: spread after it, the server would listen unseen and the test wait to its timeout.
+  if (env.LOG_LEVEL && QUIET_LEVELS.has(env.LOG_LEVEL)) {
+    throw new Error(`a server process with LOG_LEVEL=${env.LOG_LEVEL} never says it listens: pass LOG_LEVEL 'info'`)
+  }
   return {
     cwd: root,
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env },
