@@ -22,6 +22,7 @@ import { compareFiles, readReport, writeHtmlReport } from './report-files.ts'
 import { scratchState } from './scratch.ts'
 import {
   type BenchService,
+  serviceNodeArgs,
   setDeckhandNodeArgs,
   startBucket,
   startDeployment,
@@ -38,7 +39,7 @@ const USAGE = `\`npm run bench\`: what deckhand does on this machine, in nine ph
     [--phases 1,2,3,4,5,6,7,8,9] [--flood 20] [--redis redis://127.0.0.1:6379] [--postgres postgres://postgres@127.0.0.1:5432/postgres]
     [--sustain 20] [--rates 400,600,…,2000,2400] [--sustain-smtp true]
     [--prefill N]   phases 3 and 4 on a journal already holding N finished mail jobs (prefill.ts)
-    [--node-args="..."]   Node.js options for deckhand's processes (a profile: --cpu-prof --cpu-prof-dir=DIR)
+    [--node-args="..."]   Node.js options for deckhand's processes, after npm start's (a profile: --cpu-prof --cpu-prof-dir=DIR)
   npm run bench -- --soak MINUTES [--soak-signups 100] [--soak-uploads 3] [--json] [--out report.json]
   npm run bench -- … --html report.html       also writes the HTML report (charts over time, PASS/MISS, machine)
   npm run bench -- --from report.json [--html report.html]   the HTML report of an earlier run
@@ -155,6 +156,7 @@ const machine = {
   sharpConcurrency: sharp.concurrency(),
   UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '(default 4)',
   MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '(unset)',
+  nodeOptions: serviceNodeArgs().join(' ') || '(none)',
 }
 say(`deckhand bench on ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, sharp ${machine.sharp}`)
 if (args.soak !== undefined) {

@@ -29,11 +29,25 @@ async function freePort(): Promise<number> {
   return port
 }
 
-/** Node.js options for deckhand's own processes (`--node-args`): a CPU or heap profile of the service under a phase. */
-let deckhandNodeArgs: string[] = []
+/**
+ * The Node.js options `npm start` runs deckhand with (package.json's `config.nodeOptions`): the bench runs deckhand,
+ * and the bare routes it is compared with, under the same.
+ */
+export const startNodeArgs: readonly string[] = (
+  JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).config?.nodeOptions ?? ''
+)
+  .split(' ')
+  .filter(Boolean)
+
+/**
+ * Node.js options for deckhand's own processes: npm start's, then `--node-args` (a CPU or heap profile of the service
+ * under a phase; of an option given twice, Node takes the last).
+ */
+let deckhandNodeArgs: string[] = [...startNodeArgs]
 export function setDeckhandNodeArgs(args: string[]): void {
-  deckhandNodeArgs = args
+  deckhandNodeArgs = [...startNodeArgs, ...args]
 }
+export const serviceNodeArgs = (): readonly string[] => deckhandNodeArgs
 
 /**
  * The DATA_DIRs of stopped services, removed when the run ends (removeDataDirs), not at each stop: deleting a
@@ -135,7 +149,10 @@ export async function startSignupLimit(
 ): Promise<LocalService> {
   const port = await freePort()
   return untilReady(
-    spawnScript('src/bench/signup-limit.ts', [], { PORT: String(port), ...env }, false, undefined, nodeArgs),
+    spawnScript('src/bench/signup-limit.ts', [], { PORT: String(port), ...env }, false, undefined, [
+      ...startNodeArgs,
+      ...nodeArgs,
+    ]),
     port,
   )
 }

@@ -1,7 +1,30 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
-import { removeDataDirs, startService } from '../../src/bench/service.ts'
+import { removeDataDirs, startService, startSignupLimit } from '../../src/bench/service.ts'
+
+const cmdline = (pid: number) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean)
+
+t.test(
+  'the bench runs deckhand and the bare route it compares with under the Node options npm start uses',
+  async (t) => {
+    // Its figures are about deckhand as users run it: the young generation's size alone moved peak RSS by 100 MiB.
+    const { config } = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, '../../package.json'), 'utf8'))
+    const startOptions = String(config.nodeOptions).split(' ')
+    t.ok(startOptions.length > 0 && startOptions.every((o) => o.startsWith('--')), 'npm start passes Node options')
+    for (const start of [startService, startSignupLimit]) {
+      const service = await start()
+      try {
+        const args = cmdline(service.pid).slice(1)
+        t.same(args.slice(0, startOptions.length), startOptions, `${start.name}: the options, before the script`)
+        t.match(args[startOptions.length], /dist\/src\/(server|bench\/signup-limit)\.js$/, `${start.name}: compiled`)
+      } finally {
+        await service.stop()
+      }
+    }
+    removeDataDirs()
+  },
+)
 
 t.test(
   "a stopped service's data folder stays until the run ends, so deleting its mail does not slow the next phase",
