@@ -2,8 +2,8 @@ import path from 'node:path'
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import Sqlite from 'better-sqlite3'
 import { Kysely, SqliteDialect } from 'kysely'
-import type { WatchErrors } from '../error-events.ts'
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts'
+import { migrated } from './migrated.ts'
 import { migrateToLatest } from './migrations.ts'
 import type { Schema } from './schema.ts'
 import { holdStatements } from './sqlite-handles.ts'
@@ -34,13 +34,7 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
     return openPostgresDatabase(options.url, options)
   }
   const { database, schemaEdits } = openSqlite(options)
-  try {
-    await migrateToLatest(database.db as Kysely<unknown>, { schemaEdits })
-  } catch (err) {
-    await database.close()
-    throw err
-  }
-  return database
+  return migrated(database, () => migrateToLatest(database.db as Kysely<unknown>, { schemaEdits }))
 }
 
 interface OpenedSqlite {

@@ -1,5 +1,6 @@
 import { Kysely, PostgresDialect, sql } from 'kysely'
 import pg from 'pg'
+import { migrated } from './migrated.ts'
 import { migrateToLatest } from './migrations.ts'
 import { pipelinedTransactions } from './pg-transaction.ts'
 import type { Schema } from './schema.ts'
@@ -12,14 +13,7 @@ pg.types.setTypeParser(pg.types.builtins.INT8, Number)
 
 /** Opens PostgreSQL behind Kysely, migrated to the latest schema (database.ts loads this for DATABASE_URL only). */
 export async function openPostgresDatabase(url: string, options: OpenOptions): Promise<Database> {
-  const database = openPostgres(url, options)
-  try {
-    await migratePostgres(url, options.timeoutMs)
-  } catch (err) {
-    await database.close()
-    throw err
-  }
-  return database
+  return migrated(openPostgres(url, options), () => migratePostgres(url, options.timeoutMs))
 }
 
 /**
