@@ -2,7 +2,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { parseArgs } from 'node:util'
+import { type ParseArgsConfig, parseArgs } from 'node:util'
 import sharp from 'sharp'
 import { journalSizeRun } from './journal-size.ts'
 import { noisyNeighbourPhase } from './noisy-neighbour.ts'
@@ -34,51 +34,56 @@ import {
 import { runSoak } from './soak-cli.ts'
 import { type Recorder, Timelines } from './timeline.ts'
 
+/** The options, with their defaults: parseArgs reads them, and the usage below names the same defaults. */
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h', default: false },
+  url: { type: 'string' },
+  jobs: { type: 'string', default: '64' },
+  duration: { type: 'string', default: '10' },
+  concurrency: { type: 'string', default: '16' },
+  connections: { type: 'string', default: '10' },
+  json: { type: 'boolean', default: false },
+  out: { type: 'string', default: 'data/bench-report.json' },
+  phases: { type: 'string', default: '1,2,3,4,5,6,7,8,9' },
+  flood: { type: 'string', default: '20' },
+  sustain: { type: 'string', default: '20' },
+  rates: { type: 'string', default: '400,600,800,1000,1200,1400,1600,1800,2000,2400' },
+  'sustain-smtp': { type: 'string', default: 'true' },
+  redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
+  postgres: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
+  soak: { type: 'string' },
+  'soak-signups': { type: 'string', default: '100' },
+  'soak-uploads': { type: 'string', default: '3' },
+  html: { type: 'string' },
+  from: { type: 'string' },
+  compare: { type: 'string' },
+  noise: { type: 'string', default: '0.2' },
+  'sample-service': { type: 'string', default: 'true' },
+  'journal-size': { type: 'string' },
+  'journal-size-postgres': { type: 'string', default: 'true' },
+  prefill: { type: 'string', default: '0' },
+  'node-args': { type: 'string', default: '' },
+} as const satisfies NonNullable<ParseArgsConfig['options']>
+
+const d = (name: keyof typeof OPTIONS) => ('default' in OPTIONS[name] ? OPTIONS[name].default : '')
+
 const USAGE = `\`npm run bench\`: what deckhand does on this machine, in nine phases, as ratios measured in one run.
-  npm run bench -- [--jobs 64] [--duration 10] [--url http://host:port] [--json] [--out report.json]
-    [--phases 1,2,3,4,5,6,7,8,9] [--flood 20] [--redis redis://127.0.0.1:6379] [--postgres postgres://postgres@127.0.0.1:5432/postgres]
-    [--sustain 20] [--rates 400,600,…,2000,2400] [--sustain-smtp true]
+  npm run bench -- [--jobs ${d('jobs')}] [--duration ${d('duration')}] [--url http://host:port] [--json] [--out report.json]
+    [--phases ${d('phases')}] [--flood ${d('flood')}] [--redis ${d('redis')}] [--postgres ${d('postgres')}]
+    [--sustain ${d('sustain')}] [--rates ${d('rates')}] [--sustain-smtp ${d('sustain-smtp')}]
     [--prefill N]   phases 3 and 4 on a journal already holding N finished mail jobs (prefill.ts)
     [--node-args="..."]   Node.js options for deckhand's processes, after npm start's (a profile: --cpu-prof --cpu-prof-dir=DIR)
-  npm run bench -- --soak MINUTES [--soak-signups 100] [--soak-uploads 3] [--json] [--out report.json]
+  npm run bench -- --soak MINUTES [--soak-signups ${d('soak-signups')}] [--soak-uploads ${d('soak-uploads')}] [--json] [--out report.json]
   npm run bench -- … --html report.html       also writes the HTML report (charts over time, PASS/MISS, machine)
   npm run bench -- --from report.json [--html report.html]   the HTML report of an earlier run
-  npm run bench -- --compare OLD.json NEW.json [--noise 0.2]  each figure's change; exit 1 when one got worse
+  npm run bench -- --compare OLD.json NEW.json [--noise ${d('noise')}]  each figure's change; exit 1 when one got worse
   npm run bench -- --journal-size N [--journal-size-postgres false]  bytes a finished job, N signups' mails`
 
 function parsedArgs() {
   try {
     return parseArgs({
       allowPositionals: true,
-      options: {
-        help: { type: 'boolean', short: 'h', default: false },
-        url: { type: 'string' },
-        jobs: { type: 'string', default: '64' },
-        duration: { type: 'string', default: '10' },
-        concurrency: { type: 'string', default: '16' },
-        connections: { type: 'string', default: '10' },
-        json: { type: 'boolean', default: false },
-        out: { type: 'string', default: 'data/bench-report.json' },
-        phases: { type: 'string', default: '1,2,3,4,5,6,7,8,9' },
-        flood: { type: 'string', default: '20' },
-        sustain: { type: 'string', default: '20' },
-        rates: { type: 'string', default: '400,600,800,1000,1200,1400,1600,1800,2000,2400' },
-        'sustain-smtp': { type: 'string', default: 'true' },
-        redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
-        postgres: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
-        soak: { type: 'string' },
-        'soak-signups': { type: 'string', default: '100' },
-        'soak-uploads': { type: 'string', default: '3' },
-        html: { type: 'string' },
-        from: { type: 'string' },
-        compare: { type: 'string' },
-        noise: { type: 'string', default: '0.2' },
-        'sample-service': { type: 'string', default: 'true' },
-        'journal-size': { type: 'string' },
-        'journal-size-postgres': { type: 'string', default: 'true' },
-        prefill: { type: 'string', default: '0' },
-        'node-args': { type: 'string', default: '' },
-      },
+      options: OPTIONS,
     })
   } catch (err) {
     // A mistyped option is the user's, not a crash: say which, and how the command reads.
