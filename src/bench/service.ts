@@ -43,11 +43,11 @@ export const startNodeArgs: readonly string[] = (
  * Node.js options for deckhand's own processes: npm start's, then `--node-args` (a CPU or heap profile of the service
  * under a phase; of an option given twice, Node takes the last).
  */
-let deckhandNodeArgs: string[] = [...startNodeArgs]
+let extraNodeArgs: string[] = []
 export function setDeckhandNodeArgs(args: string[]): void {
-  deckhandNodeArgs = [...startNodeArgs, ...args]
+  extraNodeArgs = args
 }
-export const serviceNodeArgs = (): readonly string[] => deckhandNodeArgs
+export const serviceNodeArgs = (): string[] => [...startNodeArgs, ...extraNodeArgs]
 
 /**
  * The DATA_DIRs of stopped services, removed when the run ends (removeDataDirs), not at each stop: deleting a
@@ -67,7 +67,7 @@ process.once('exit', removeDataDirs)
 
 /** deckhand in a process of its own, on a fresh temporary DATA_DIR, removed at the end of the run. */
 function spawnDeckhand(role: 'all' | 'api' | 'worker', env: Record<string, string>, journal?: string) {
-  return spawnScript('src/server.ts', role === 'all' ? [] : [role], env, role === 'worker', journal, deckhandNodeArgs)
+  return spawnScript('src/server.ts', role === 'all' ? [] : [role], env, role === 'worker', journal, serviceNodeArgs())
 }
 
 /**
@@ -128,7 +128,7 @@ export async function startService(
 export async function startInlineService(env: Record<string, string> = {}): Promise<LocalService> {
   const port = await freePort()
   return untilReady(
-    spawnScript('src/bench/inline-service.ts', [], serviceEnv(port, env), false, undefined, deckhandNodeArgs),
+    spawnScript('src/bench/inline-service.ts', [], serviceEnv(port, env), false, undefined, serviceNodeArgs()),
     port,
   )
 }

@@ -19,7 +19,7 @@ t.test('npm start runs the compiled service: signup mail, an avatar on the image
 
   const cmdline = fs.readFileSync(`/proc/${npm.serverPid}/cmdline`, 'utf8').split('\0').filter(Boolean)
   // The young generation capped at 8 MiB semi-spaces: Node 24's larger default held 100 MiB more under load
-  // (src/bench/RESULTS.md, Node 24's young generation).
+  // (src/bench/RESULTS.md, the young generation).
   t.same(
     cmdline.slice(1),
     ['--max-semi-space-size=8', 'dist/src/server.js'],
