@@ -8,7 +8,7 @@ import { IdempotencyKeyInvalidError } from './errors.ts'
 import { isIdempotencyKeyFailure } from './idempotency/key.ts'
 import { createLogger } from './logger.ts'
 import { openParts, type PartsOptions } from './parts.ts'
-import helmet, { helmetOptions } from './plugins/helmet.ts'
+import { addSecurityHeaders } from './plugins/helmet.ts'
 import rateLimit, { rateLimitOptions } from './plugins/rate-limit.ts'
 import sse, { sseOptions } from './plugins/sse.ts'
 import { registerApiDocs } from './plugins/swagger.ts'
@@ -103,7 +103,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     if (closing) reply.header('connection', 'close')
   })
 
-  await app.register(helmet, helmetOptions)
+  addSecurityHeaders(app)
   await app.register(rateLimit, rateLimitOptions)
 
   // A worker serves only what an orchestrator and Prometheus need of it (health and metrics): no API, no docs.
