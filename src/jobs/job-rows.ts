@@ -30,6 +30,23 @@ export const newJobRow = (job: NewJob, now: number) => ({
   created_at: now,
 })
 
+/** A job just queued, due when it was made: what toJob reads back of the row newJobRow made, without reading it. */
+export const queuedJob = (row: ReturnType<typeof newJobRow>): Job => ({
+  id: row.id,
+  kind: row.kind,
+  ownerId: row.owner_id,
+  payload: JSON.parse(row.payload),
+  status: 'queued',
+  attempts: 0,
+  runAt: row.created_at,
+  stage: null,
+  lastError: null,
+  result: null,
+  createdAt: row.created_at,
+  startedAt: null,
+  finishedAt: null,
+})
+
 /** The columns of a job that has not run yet. */
 export const NOT_STARTED = {
   stage: null,
