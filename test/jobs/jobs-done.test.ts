@@ -67,14 +67,17 @@ t.test('GET /jobs/:id of a succeeded mail job answers as before: its result, tim
   )
 })
 
-/** Takes `database` back to before 0010: no jobs_done (nor 0011's counts of it), the migrations not recorded. */
+/**
+ * Takes `database` back to before 0010: no jobs_done (nor 0011's counts of it), 0010 and every later migration not
+ * recorded.
+ */
 async function before0010(database: Database) {
   await sql`DROP TABLE jobs_done`.execute(database.db)
   if (database.dialect === 'postgres') {
     await sql`DROP TABLE job_done_counts`.execute(database.db)
     await sql`DROP FUNCTION job_done_counts_added, job_done_counts_removed`.execute(database.db)
   }
-  await sql`DELETE FROM kysely_migration WHERE name IN ('0010_jobs_done', '0011_job_done_counts')`.execute(database.db)
+  await sql`DELETE FROM kysely_migration WHERE name >= '0010_jobs_done'`.execute(database.db)
 }
 
 /**
