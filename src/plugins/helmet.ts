@@ -11,14 +11,32 @@ export const helmetOptions: HelmetOptions = {
 }
 
 /**
- * helmet's middleware, built once and run on every request. @fastify/helmet built it anew for each request (the
- * options read, the CSP written out again): 2–3% of the event loop in a signup flood's CPU profile
- * (src/bench/RESULTS.md, what was tried). The headers are the same either way.
+ * helmet's headers, worked out once and set on every answer. @fastify/helmet built helmet's middleware anew for each
+ * request, and helmet's CSP middleware writes its header out again on each call (its directives may be functions
+ * of the request; these are not): together 2–3% of the event loop in a signup flood's CPU profile
+ * (src/bench/RESULTS.md, what was tried). The headers are the same ones.
  */
 export function addSecurityHeaders(app: FastifyInstance, options: HelmetOptions = helmetOptions): void {
-  const apply = helmet(options)
-  app.addHook('onRequest', (request, reply, done) => {
-    apply(request.raw, reply.raw, (err) => done(err as Error | undefined))
+  const csp = options.contentSecurityPolicy
+  const directives = typeof csp === 'object' ? Object.values(csp.directives ?? {}).flat() : []
+  if (directives.some((value) => typeof value === 'function')) {
+    throw new Error('a CSP directive computed per request (a nonce) needs helmet run per request, not headers kept')
+  }
+  const headers: [string, string][] = []
+  const recorder = {
+    setHeader: (name: string, value: unknown) => {
+      headers.push([name, String(value)])
+    },
+    // Helmet removes X-Powered-By, which Fastify never sets.
+    removeHeader: () => {},
+  }
+  helmet(options)({} as never, recorder as never, (err?: unknown) => {
+    if (err) throw err
+  })
+  // On the raw response, where helmet set them: whatever writes the answer (Fastify, an event stream) sends them.
+  app.addHook('onRequest', (_request, reply, done) => {
+    for (const [name, value] of headers) reply.raw.setHeader(name, value)
+    done()
   })
 }
 

@@ -3,6 +3,7 @@ import { PassThrough } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
 import { fixture, type SignedUp, signup, startApp, uploadRaw } from '../helpers/app.ts'
+import { openEventStream } from '../helpers/sse.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 t.test('signups per address are limited: 429 RATE_LIMITED with Retry-After', async (t) => {
@@ -93,6 +94,23 @@ t.test('security headers on every answer; the docs page keeps a CSP that lets it
     t.equal(res.statusCode, 200, asset)
     t.match(res.headers['content-security-policy'], /script-src 'self'/, asset)
   }
+})
+
+t.test("a job's event stream carries the same security headers", async (t) => {
+  const app = await startApp(t)
+  const url = await app.listen({ port: 0, host: '127.0.0.1' })
+  const ann = await signup(app, 'ann@example.com')
+  const job = ann.jobs[0]?.id as string
+  const stream = await openEventStream(`${url}/jobs/${job}/events`, { authorization: `Bearer ${ann.token}` })
+  t.teardown(() => stream.close())
+  t.equal(stream.status, 200)
+  t.equal(stream.headers['x-content-type-options'], 'nosniff')
+  t.equal(
+    String(stream.headers['content-security-policy']).replace(/;\s*/g, '; '),
+    "default-src 'none'; frame-ancestors 'none'",
+  )
+  t.ok(stream.headers['strict-transport-security'])
+  t.equal(stream.headers['x-frame-options'], 'SAMEORIGIN')
 })
 
 /** An upload whose body arrives only when `finish()` is called: a request held in flight by the test. */
