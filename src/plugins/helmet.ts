@@ -6,7 +6,7 @@ import helmet, { type HelmetOptions } from 'helmet'
  * Without `useDefaults: false` helmet adds its page-oriented defaults (script-src 'self', style-src with
  * 'unsafe-inline', upgrade-insecure-requests…) to these two. /docs and /dashboard set their own.
  */
-export const helmetOptions: HelmetOptions = {
+const helmetOptions: HelmetOptions = {
   contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
 }
 
@@ -16,8 +16,8 @@ export const helmetOptions: HelmetOptions = {
  * of the request; these are not): together 2–3% of the event loop in a signup flood's CPU profile
  * (src/bench/RESULTS.md, what was tried). The headers are the same ones.
  */
-export function addSecurityHeaders(app: FastifyInstance, options: HelmetOptions = helmetOptions): void {
-  const csp = options.contentSecurityPolicy
+export function addSecurityHeaders(app: FastifyInstance): void {
+  const csp = helmetOptions.contentSecurityPolicy
   const directives = typeof csp === 'object' ? Object.values(csp.directives ?? {}).flat() : []
   if (directives.some((value) => typeof value === 'function')) {
     throw new Error('a CSP directive computed per request (a nonce) needs helmet run per request, not headers kept')
@@ -30,7 +30,7 @@ export function addSecurityHeaders(app: FastifyInstance, options: HelmetOptions 
     // Helmet removes X-Powered-By, which Fastify never sets.
     removeHeader: () => {},
   }
-  helmet(options)({} as never, recorder as never, (err?: unknown) => {
+  helmet(helmetOptions)({} as never, recorder as never, (err?: unknown) => {
     if (err) throw err
   })
   // On the raw response, where helmet set them: whatever writes the answer (Fastify, an event stream) sends them.
