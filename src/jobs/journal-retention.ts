@@ -1,5 +1,9 @@
 import type { Db } from '../db/database.ts'
-import type { Journal } from './types.ts'
+import type { FinishedStatus, Journal } from './types.ts'
+
+/** The ids of at most `limit` jobs of `status` finished before `before`: one sweep batch, read through jobs_finished. */
+export const finishedBatch = (db: Db, status: FinishedStatus, before: number, limit: number) =>
+  db.selectFrom('jobs').select('id').where('status', '=', status).where('finished_at', '<', before).limit(limit)
 
 /**
  * The retention sweep's delete (src/jobs/retention.ts): at most `limit` jobs finished before `before`, in one bounded
@@ -12,9 +16,7 @@ export const journalDeleteFinished =
     // jobs_finished, so each statement touches at most `limit` rows whatever the table holds.
     const result = await db
       .deleteFrom('jobs')
-      .where('id', 'in', (eb) =>
-        eb.selectFrom('jobs').select('id').where('status', '=', status).where('finished_at', '<', before).limit(limit),
-      )
+      .where('id', 'in', finishedBatch(db, status, before, limit))
       .executeTakeFirst()
     const deleted = Number(result.numDeletedRows)
     if (status !== 'succeeded' || deleted === limit) return deleted

@@ -3,6 +3,7 @@ import path from 'node:path'
 import { sql } from 'kysely'
 import t from 'tap'
 import type { Db } from '../../src/db/database.ts'
+import { finishedBatch } from '../../src/jobs/journal-retention.ts'
 import type { FinishedStatus } from '../../src/jobs/types.ts'
 import { getJob, signup, startApp, waitForJob } from '../helpers/app.ts'
 import { openTempDatabase } from '../helpers/database.ts'
@@ -175,15 +176,8 @@ t.test('the same query text sweeps PostgreSQL in batches', async (t) => {
   )
 })
 
-/** The sweep's batch of a status, as journalDeleteFinished chooses it; EXPLAINed with its values. */
-function sweepBatch(db: Db, status: FinishedStatus) {
-  return db
-    .selectFrom('jobs')
-    .select('id')
-    .where('status', '=', status)
-    .where('finished_at', '<', Date.now())
-    .limit(500)
-}
+/** The sweep's batch of a status, as journalDeleteFinished chooses it. */
+const sweepBatch = (db: Db, status: FinishedStatus) => finishedBatch(db, status, Date.now(), 500)
 
 t.test('jobs_finished holds finished jobs only, and the sweep reads through it (SQLite)', async (t) => {
   const { db } = await openTempDatabase(t)
