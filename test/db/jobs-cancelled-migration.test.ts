@@ -1,6 +1,7 @@
 import path from 'node:path'
 import Sqlite from 'better-sqlite3'
 import t from 'tap'
+import { holdStatements } from '../../src/db/sqlite-handles.ts'
 import { tempDataDir } from '../helpers/app.ts'
 import { openJournalFile } from '../helpers/database.ts'
 
@@ -16,18 +17,20 @@ t.test('a journal with jobs in it takes cancelled jobs after 0009, its rows and 
   const file = path.join(tempDataDir(t), 'deckhand.db')
   await (await open(file)).close()
   const raw = new Sqlite(file)
+  const statements = holdStatements(raw)
   raw.unsafeMode(true)
-  const version = raw.prepare('PRAGMA schema_version').pluck().get() as number
+  const version = statements.pragma('schema_version') as number
   raw.exec(`BEGIN; PRAGMA writable_schema = ON;
     UPDATE sqlite_schema SET sql = replace(sql, ', ''cancelled'')', ')') WHERE type = 'table' AND name = 'jobs';
     PRAGMA schema_version = ${version + 1}; PRAGMA writable_schema = OFF; COMMIT;
     DELETE FROM kysely_migration WHERE name >= '0009_jobs_cancelled';`)
-  const insert = raw.prepare(
+  const insert = statements.prepare(
     `INSERT INTO jobs (id, kind, owner_id, payload, status, attempts, run_at, created_at) VALUES (?, 'k', 'o', '{}', ?, 0, 0, 0)`,
   )
   for (let i = 0; i < 1000; i++) insert.run(`job-${i}`, 'succeeded')
   t.throws(() => insert.run('refused', 'cancelled'), /CHECK constraint failed/, 'before 0009: refused')
-  const rootBefore = raw.prepare(`SELECT rootpage FROM sqlite_schema WHERE name = 'jobs'`).pluck().get()
+  const rootOfJobs = `SELECT rootpage FROM sqlite_schema WHERE name = 'jobs'`
+  const rootBefore = statements.prepare(rootOfJobs).pluck().get()
   raw.close()
 
   const database = await open(file)
@@ -45,12 +48,9 @@ t.test('a journal with jobs in it takes cancelled jobs after 0009, its rows and 
   )
   const check = new Sqlite(file, { readonly: true })
   t.teardown(() => check.close())
-  t.equal(
-    check.prepare(`SELECT rootpage FROM sqlite_schema WHERE name = 'jobs'`).pluck().get(),
-    rootBefore,
-    'not rebuilt',
-  )
-  t.equal(check.prepare('PRAGMA integrity_check').pluck().get(), 'ok')
+  const checked = holdStatements(check)
+  t.equal(checked.prepare(rootOfJobs).pluck().get(), rootBefore, 'not rebuilt')
+  t.equal(checked.pragma('integrity_check'), 'ok')
   await t.rejects(
     db
       .insertInto('jobs')

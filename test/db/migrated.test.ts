@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import Sqlite from 'better-sqlite3'
 import t from 'tap'
+import { holdStatements } from '../../src/db/sqlite-handles.ts'
 import { tempDataDir } from '../helpers/app.ts'
 import { openJournalFile } from '../helpers/database.ts'
 
@@ -9,7 +10,9 @@ t.test('a journal that cannot be migrated fails the open and leaves nothing held
   const dir = tempDataDir(t)
   const file = path.join(dir, 'deckhand.db')
   // A file of something else that happens to have a `users` table: the first migration cannot create its own.
+  // Held, like every better-sqlite3 database: see src/db/sqlite-handles.ts.
   const foreign = new Sqlite(file)
+  holdStatements(foreign)
   foreign.exec('CREATE TABLE users (anything TEXT)')
   foreign.close()
 
@@ -17,6 +20,7 @@ t.test('a journal that cannot be migrated fails the open and leaves nothing held
   // The failed open closed its connection and released the DATA_DIR lock: with the foreign table gone, the same
   // folder opens in this process, which a held lock would refuse.
   const fixed = new Sqlite(file)
+  holdStatements(fixed)
   fixed.exec('DROP TABLE users')
   fixed.close()
   const database = await openJournalFile(file)
