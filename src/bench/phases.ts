@@ -194,7 +194,11 @@ export async function avatarsPhase(
 
 /**
  * autocannon `POST /signup` with unique addresses for `opts.durationMs`: as fast as the connections go, or at
- * `overallRate` a second (an open model: arrivals do not wait for answers, as on the soak's steady load).
+ * `overallRate` a second. That rate is not an open model: autocannon 9 gives each connection a quota a second,
+ * sent back to back as its answers come and reset by a one-second timer, so the load comes in bursts at the top of
+ * each second. Its p99 is not a request's either: it records each answer with `recordValueWithExpectedInterval(ms,
+ * 1)`, one sample for every millisecond the answer took, so a slow answer weighs as many requests as it took
+ * milliseconds (src/bench/RESULTS.md, the runs of 2026-12-06).
  */
 export function signupLoad(
   url: string,
@@ -299,8 +303,8 @@ const WARM_UP_MS = 2000
 export const SUSTAINED_P99_MS = 50
 
 /**
- * Phase 7: signups at a constant arrival rate (autocannon's overallRate: an open model, latencies corrected for
- * coordinated omission), on a fresh service per rate, raised in steps until one fails. A rate passes when,
+ * Phase 7: signups at a rate (autocannon's overallRate: bursts at the top of each second, and a p99 weighted by
+ * how long each answer took; see signupLoad), on a fresh service per rate, raised in steps until one fails. A rate passes when,
  * after `sustainedMs`, it was served (at least 95% of it, no errors), signup p99 stayed under 50 ms, and the mail
  * jobs still waiting are at most one second's worth (2 × rate: two mails a signup). The answer to "what rate can
  * it take for an hour?" is the highest rate that passed.

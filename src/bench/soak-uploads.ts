@@ -53,7 +53,7 @@ function uploadCutShort(target: URL, user: User, photo: Buffer) {
 }
 
 /**
- * Avatar uploads at `perSecond` (autocannon's overallRate: a constant arrival rate) for `durationMs`, users
+ * Avatar uploads at `perSecond` (autocannon's overallRate: a quota a second per connection) for `durationMs`, users
  * taken in turn, the mix of `round`; plus one upload cut short per round. Resolves with the answers by status.
  */
 export async function uploadLoad(url: string, users: readonly User[], perSecond: number, durationMs: number) {
