@@ -6,6 +6,7 @@ import { request } from 'undici'
 import { type AvatarTask, renderAvatar } from '../avatars/render.ts'
 import { loadConfig } from '../config.ts'
 import { mailKinds as mailJobKinds } from '../mail/kinds.ts'
+import { openLoad } from './open-load.ts'
 import { progress } from './progress.ts'
 import { median, metricValue, percentile, steadyRate } from './stats.ts'
 import { type Recorder, type Timelines, untimed } from './timeline.ts'
@@ -193,12 +194,11 @@ export async function avatarsPhase(
 }
 
 /**
- * autocannon `POST /signup` with unique addresses for `opts.durationMs`: as fast as the connections go, or at
- * `overallRate` a second. That rate is not an open model: autocannon 9 gives each connection a quota a second,
- * sent back to back as its answers come and reset by a one-second timer, so the load comes in bursts at the top of
- * each second. Its p99 is not a request's either: it records each answer with `recordValueWithExpectedInterval(ms,
- * 1)`, one sample for every millisecond the answer took, so a slow answer weighs as many requests as it took
- * milliseconds (src/bench/RESULTS.md, the runs of 2026-12-06).
+ * `POST /signup` with unique addresses for `opts.durationMs`: as fast as autocannon's connections go (a closed
+ * model: a flood), or at a constant arrival rate of `overallRate` a second (open-load.ts: an open model, each
+ * answer timed from when its request was due). Not autocannon's overallRate, which sends each connection's quota
+ * for the second in a burst and weighs a slow answer by its milliseconds (src/bench/RESULTS.md, the runs of
+ * 2026-12-06).
  */
 export function signupLoad(
   url: string,
@@ -212,6 +212,31 @@ export function signupLoad(
   const bar = progress(label, Math.round(opts.durationMs / 1000))
   const started = Date.now()
   const ticker = setInterval(() => bar.tick(Math.round((Date.now() - started) / 1000)), 250)
+  const done = () => {
+    clearInterval(ticker)
+    bar.done()
+  }
+  if (overallRate) {
+    return openLoad({
+      origin: url,
+      path: '/signup',
+      headers: { 'content-type': 'application/json' },
+      body: (i) => JSON.stringify({ email: `u${run}-${i}@bench.test` }),
+      rate: overallRate,
+      durationMs: opts.durationMs,
+      connections: opts.signupConnections,
+      onAnswer: (ms) => timeline.signup(ms),
+    }).then((result) => {
+      done()
+      return {
+        requests: result.ok,
+        errors: result.errors,
+        requestsPerSecond: result.ok / result.durationS,
+        latencyP50Ms: result.latencyP50Ms,
+        latencyP99Ms: result.latencyP99Ms,
+      }
+    })
+  }
   let instance!: autocannon.Instance
   const finished = new Promise<autocannon.Result>((resolve, reject) => {
     instance = autocannon(
@@ -219,7 +244,6 @@ export function signupLoad(
         url,
         connections: opts.signupConnections,
         duration: opts.durationMs / 1000,
-        ...(overallRate ? { overallRate } : {}),
         requests: [
           {
             method: 'POST',
@@ -234,8 +258,7 @@ export function signupLoad(
   })
   instance.on('response', (_client, _status, _bytes, responseTime) => timeline.signup(responseTime))
   return finished.then((result) => {
-    clearInterval(ticker)
-    bar.done()
+    done()
     const ok = result['2xx']
     return {
       requests: ok,
@@ -303,8 +326,8 @@ const WARM_UP_MS = 2000
 export const SUSTAINED_P99_MS = 50
 
 /**
- * Phase 7: signups at a rate (autocannon's overallRate: bursts at the top of each second, and a p99 weighted by
- * how long each answer took; see signupLoad), on a fresh service per rate, raised in steps until one fails. A rate passes when,
+ * Phase 7: signups at a constant arrival rate (open-load.ts: an open model, each answer timed from when its request
+ * was due), on a fresh service per rate, raised in steps until one fails. A rate passes when,
  * after `sustainedMs`, it was served (at least 95% of it, no errors), signup p99 stayed under 50 ms, and the mail
  * jobs still waiting are at most one second's worth (2 × rate: two mails a signup). The answer to "what rate can
  * it take for an hour?" is the highest rate that passed.
