@@ -47,9 +47,14 @@ export async function openLoad(opts: OpenLoadOptions): Promise<OpenLoadResult> {
   const total = Math.floor((opts.rate * opts.durationMs) / 1000)
   const interval = 1000 / opts.rate
   const latencies: number[] = []
-  const answers: Promise<void>[] = []
   let ok = 0
   let errors = 0
+  // Requests sent and not yet answered: a count, not a promise each (a soak sends hundreds of thousands).
+  let pending = 0
+  let allAnswered = () => {}
+  const answered = new Promise<void>((resolve) => {
+    allAnswered = resolve
+  })
 
   const send = (i: number, due: number) =>
     pool
@@ -66,6 +71,9 @@ export async function openLoad(opts: OpenLoadOptions): Promise<OpenLoadResult> {
       .catch(() => {
         errors++
       })
+      .finally(() => {
+        if (--pending === 0 && sent === total) allAnswered()
+      })
 
   const start = performance.now()
   let sent = 0
@@ -75,7 +83,8 @@ export async function openLoad(opts: OpenLoadOptions): Promise<OpenLoadResult> {
     const tick = () => {
       const now = performance.now()
       while (sent < total && start + sent * interval <= now) {
-        answers.push(send(sent, start + sent * interval))
+        pending++
+        void send(sent, start + sent * interval)
         sent++
       }
       if (sent < total) setTimeout(tick, Math.max(0, start + sent * interval - performance.now()))
@@ -83,7 +92,7 @@ export async function openLoad(opts: OpenLoadOptions): Promise<OpenLoadResult> {
     }
     tick()
   })
-  await Promise.all(answers)
+  if (pending > 0) await answered
   const durationS = (performance.now() - start) / 1000
   await pool.close()
   return {

@@ -195,7 +195,7 @@ export async function avatarsPhase(
 
 /**
  * `POST /signup` with unique addresses for `opts.durationMs`: as fast as autocannon's connections go (a closed
- * model: a flood), or at a constant arrival rate of `overallRate` a second (open-load.ts: an open model, each
+ * model: a flood), or at a constant arrival rate of `rate` a second (open-load.ts: an open model, each
  * answer timed from when its request was due). Not autocannon's overallRate, which sends each connection's quota
  * for the second in a burst and weighs a slow answer by its milliseconds (src/bench/RESULTS.md, the runs of
  * 2026-12-06).
@@ -204,7 +204,7 @@ export function signupLoad(
   url: string,
   opts: Pick<BenchOptions, 'durationMs' | 'signupConnections'>,
   label: string,
-  overallRate?: number,
+  rate?: number,
   timeline: Recorder = untimed,
 ) {
   let n = 0
@@ -216,13 +216,13 @@ export function signupLoad(
     clearInterval(ticker)
     bar.done()
   }
-  if (overallRate) {
+  if (rate) {
     return openLoad({
       origin: url,
       path: '/signup',
       headers: { 'content-type': 'application/json' },
       body: (i) => JSON.stringify({ email: `u${run}-${i}@bench.test` }),
-      rate: overallRate,
+      rate,
       durationMs: opts.durationMs,
       connections: opts.signupConnections,
       onAnswer: (ms) => timeline.signup(ms),
