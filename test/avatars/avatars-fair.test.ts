@@ -13,8 +13,9 @@ const BACKLOG = 20
 
 /*
  * Fair dispatch of the image lane, on each backend: ann has a backlog of uploads waiting (one image thread, held
- * by a gate), then bob uploads one. Bob's job runs after at most the job ann had running and the next in her
- * line, not after her backlog; all of ann's jobs still run, in the order she uploaded them.
+ * by a gate), then bob uploads one. Bob's job runs after at most the jobs ann's uploads already had in the lane
+ * (threads + 1: one on the thread, one waiting in the pool) and the next in her line, not after her backlog; all
+ * of ann's jobs still run, in the order she uploaded them.
  */
 async function newcomerOvertakesBacklog(t: Test, env: Record<string, string>) {
   const dataDir = tempDataDir(t)
@@ -52,8 +53,8 @@ async function newcomerOvertakesBacklog(t: Test, env: Record<string, string>) {
   const started = (job: { startedAt: string }) => Date.parse(job.startedAt)
   const annBefore = annDone.filter((job) => started(job) < started(bobDone)).length
   t.ok(
-    annBefore <= 2,
-    `bob's job started after ${annBefore} of ann's ${BACKLOG} (at most her running one and one more)`,
+    annBefore <= 3,
+    `bob's job started after ${annBefore} of ann's ${BACKLOG} (at most the two her lane held and one more)`,
   )
   const annStarts = annDone.map(started)
   t.ok(

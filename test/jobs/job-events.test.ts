@@ -9,7 +9,7 @@ import { checkOrder, openEventStream } from '../helpers/sse.ts'
  */
 
 async function listening(t: Parameters<typeof startApp>[0], env: Record<string, string> = {}) {
-  // One image thread: a second upload waits, queued, while the first is made.
+  // One image thread: the lane takes two jobs (one waits in the pool), and the next upload waits, queued.
   const app = await startApp(t, { POOL_THREADS: '1', ...env })
   const address = await app.listen({ port: 0, host: '127.0.0.1' })
   return { app, url: address }
@@ -23,12 +23,22 @@ async function upload(app: FastifyInstance, user: SignedUp, fixture: string): Pr
   return res.json().jobId
 }
 
+/** Fills the image lane (POOL_THREADS + 1 jobs, images/lane.ts) with large photos, so that the next upload waits. */
+const holdLane = async (app: FastifyInstance, user: SignedUp) => [
+  await upload(app, user, 'photo-12mp.jpg'),
+  await upload(app, user, 'photo-12mp.jpg'),
+]
+
+async function finish(app: FastifyInstance, user: SignedUp, ids: string[]) {
+  for (const id of ids) await waitForJob(app, user, id)
+}
+
 t.test('a good image: queued, running through its stages, succeeded with the body of GET /jobs/:id', async (t) => {
   const { app, url } = await listening(t)
   const ann = await signup(app, 'ann@example.com')
-  const first = await upload(app, ann, 'photo-12mp.jpg')
+  const first = await holdLane(app, ann)
   const second = await upload(app, ann, 'photo-exif.jpg')
-  // The first holds the one image thread: the second is still queued when its stream opens.
+  // The first two hold the lane: the second is still queued when its stream opens.
   const stream = await openEventStream(`${url}/jobs/${second}/events`, auth(ann))
   t.equal(stream.status, 200)
   t.match(stream.headers['content-type'], /^text\/event-stream/)
@@ -42,7 +52,7 @@ t.test('a good image: queued, running through its stages, succeeded with the bod
   const view = (await app.inject({ url: `/jobs/${second}`, headers: auth(ann) })).json()
   t.same(final, view, 'the final event carries what GET /jobs/:id answers')
   t.equal(final.result.current, true)
-  await waitForJob(app, ann, first)
+  await finish(app, ann, first)
 })
 
 t.test('a broken image: its stream ends with failed and the error, after one attempt', async (t) => {
@@ -88,7 +98,7 @@ t.test('a finished job: its final event at once; reconnecting with its id: 204, 
 t.test('reconnect with Last-Event-ID: the current state at once unless the client has it', async (t) => {
   const { app, url } = await listening(t)
   const dan = await signup(app, 'dan@example.com')
-  const first = await upload(app, dan, 'photo-12mp.jpg')
+  const first = await holdLane(app, dan)
   const second = await upload(app, dan, 'photo-exif.jpg')
   const one = await openEventStream(`${url}/jobs/${second}/events`, auth(dan))
   const [queued] = await one.waitForEvents(1)
@@ -102,13 +112,13 @@ t.test('reconnect with Last-Event-ID: the current state at once unless the clien
   t.equal(two.events[0]?.id, 'running', 'nothing repeated: the first event is the next state')
   checkOrder(t, two.events, 'succeeded')
   // A client that saw an older state than the current one gets the current one first.
-  await waitForJob(app, dan, first)
+  await finish(app, dan, first)
 })
 
 t.test('a comment line keeps an idle stream open; a reconnect with the current id still gets headers', async (t) => {
   const { app, url } = await listening(t, { JOB_EVENTS_HEARTBEAT_MS: '200' })
   const eve = await signup(app, 'eve@example.com')
-  const first = await upload(app, eve, 'photo-12mp.jpg')
+  const first = await holdLane(app, eve)
   const second = await upload(app, eve, 'photo-12mp.jpg')
   const stream = await openEventStream(`${url}/jobs/${second}/events`, { ...auth(eve), 'last-event-id': 'queued' })
   t.equal(stream.status, 200)
@@ -117,14 +127,14 @@ t.test('a comment line keeps an idle stream open; a reconnect with the current i
   t.ok(stream.comments.length >= 2, `comment lines in 700 ms: ${stream.comments.length}`)
   t.ok(stream.comments.every((c) => c === 'heartbeat'))
   stream.close()
-  await waitForJob(app, eve, first)
+  await finish(app, eve, first)
   await waitForJob(app, eve, second)
 })
 
 t.test('open streams count against JOB_WAITERS_MAX: past it, 503 SERVICE_BUSY with Retry-After', async (t) => {
   const { app, url } = await listening(t, { JOB_WAITERS_MAX: '2', JOB_WAITERS_PER_USER: '2' })
   const fay = await signup(app, 'fay@example.com')
-  const first = await upload(app, fay, 'photo-12mp.jpg')
+  const first = await holdLane(app, fay)
   const second = await upload(app, fay, 'photo-12mp.jpg')
   const a = await openEventStream(`${url}/jobs/${second}/events`, auth(fay))
   const b = await openEventStream(`${url}/jobs/${second}/events`, auth(fay))
@@ -141,7 +151,7 @@ t.test('open streams count against JOB_WAITERS_MAX: past it, 503 SERVICE_BUSY wi
   t.equal(d.status, 200, 'and the next stream gets it')
   d.close()
   b.close()
-  await waitForJob(app, fay, first)
+  await finish(app, fay, first)
   await waitForJob(app, fay, second)
 })
 
@@ -165,7 +175,7 @@ t.test("another user's job, a missing one, no token: JSON errors, not a stream",
 t.test('shutdown ends open streams cleanly, and close() does not wait on them', async (t) => {
   const { app, url } = await listening(t, { SHUTDOWN_GRACE_MS: '100' })
   const ida = await signup(app, 'ida@example.com')
-  await upload(app, ida, 'photo-12mp.jpg')
+  await holdLane(app, ida)
   const second = await upload(app, ida, 'photo-12mp.jpg')
   const stream = await openEventStream(`${url}/jobs/${second}/events`, auth(ida))
   await stream.waitForEvents(1)
@@ -183,7 +193,7 @@ t.test("one user's streams are bounded by JOB_WAITERS_PER_USER; another user's s
   const { app, url } = await listening(t, { JOB_WAITERS_MAX: '10', JOB_WAITERS_PER_USER: '1' })
   const jon = await signup(app, 'jon@example.com')
   const kim = await signup(app, 'kim@example.com')
-  const first = await upload(app, jon, 'photo-12mp.jpg')
+  const first = await holdLane(app, jon)
   const jons = await upload(app, jon, 'photo-12mp.jpg')
   const kims = await upload(app, kim, 'photo-12mp.jpg')
   const a = await openEventStream(`${url}/jobs/${jons}/events`, auth(jon))
@@ -194,12 +204,8 @@ t.test("one user's streams are bounded by JOB_WAITERS_PER_USER; another user's s
   t.equal(c.status, 200, "kim's is not")
   a.close()
   c.close()
-  for (const [user, id] of [
-    [jon, first],
-    [jon, jons],
-    [kim, kims],
-  ] as const)
-    await waitForJob(app, user, id)
+  await finish(app, jon, [...first, jons])
+  await waitForJob(app, kim, kims)
 })
 
 t.test('the OpenAPI document describes the stream as text/event-stream', async (t) => {
