@@ -1,14 +1,17 @@
-// The mail folder's writing thread: plain file writes, in the batches src/mail/folder-writer.ts sends; never HTTP or the
-// journal.
+// The mail folder's writing thread: each mail composed and written, in the batches src/mail/folder-writer.ts sends;
+// never HTTP or the journal.
 import fs from 'node:fs'
 import path from 'node:path'
-import { parentPort } from 'node:worker_threads'
-import type { WriteAnswer, WriteFile, WriteRequest } from '../src/mail/folder-writer.ts'
+import { parentPort, workerData } from 'node:worker_threads'
+import { composeMail } from '../src/mail/compose.ts'
+import type { WriteAnswer, WriteFile, WriteRequest, WriterData } from '../src/mail/folder-writer.ts'
+
+const { from } = workerData as WriterData
 
 /** To its temporary name, then renamed into place: a reader never sees half a message. */
-function write({ file, data }: WriteFile): void {
+function write({ file, mail }: WriteFile): void {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp`)
-  fs.writeFileSync(tmp, data)
+  fs.writeFileSync(tmp, composeMail(mail, from, new Date(), '\n'))
   fs.renameSync(tmp, file)
 }
 

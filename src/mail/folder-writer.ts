@@ -2,11 +2,18 @@ import type { Worker } from 'node:worker_threads'
 import type { WatchErrors } from '../error-events.ts'
 import { TurnBatch } from '../turn-batch.ts'
 import { startWorkerThread } from '../worker-thread.ts'
+import type { Mailbox, MailParts } from './compose.ts'
 
 /** What goes to and from the writing thread (workers/mail-folder-writer.ts). */
 export interface WriteFile {
   file: string
-  data: string
+  /** Composed into its message on the thread (composeMail), dated when it is written. */
+  mail: MailParts
+}
+
+/** What the thread is started with. */
+export interface WriterData {
+  from: Mailbox
 }
 
 /** A batch of files to write; the answer carries the same `batch` and one error (or null) a file, in order. */
@@ -27,18 +34,20 @@ interface Pending {
 
 interface Queued {
   file: string
-  data: string
+  mail: MailParts
   waiter: Pending
 }
 
 /**
- * Writes files on a thread of its own, in batches: a turn's files, or all that came while the last batch was
- * written. Through fs/promises every mail file was four requests to libuv's threadpool (open, write, close,
- * rename), and submitting them showed in a signup flood's CPU profile (src/bench/RESULTS.md, what was tried); here
- * the whole turn's files are one message.
+ * Composes and writes mail files on a thread of its own, in batches: a turn's mails, or all that came while the
+ * last batch was written. Through fs/promises every mail file was four requests to libuv's threadpool (open, write,
+ * close, rename), and submitting them showed in a signup flood's CPU profile (src/bench/RESULTS.md, what was tried);
+ * here the whole turn's mails are one message. Composing a message took the event loop about 20 µs a mail, four
+ * times what posting its parts costs, so the thread composes them too.
  * Nothing is fsynced: the job journal is the durable record, and a mail lost to a power cut is sent again.
  */
 export class FolderWriter {
+  readonly #from: Mailbox
   readonly #watchErrors: WatchErrors | undefined
   #worker: Worker | undefined
   readonly #turn = new TurnBatch<Queued>((queued) => this.#send(queued))
@@ -47,14 +56,15 @@ export class FolderWriter {
   readonly #inFlight = new Map<number, Pending[]>()
   #batches = 0
 
-  constructor(watchErrors?: WatchErrors) {
+  constructor(from: Mailbox, watchErrors?: WatchErrors) {
+    this.#from = from
     this.#watchErrors = watchErrors
   }
 
-  /** Writes `data` to `file` (through a temporary name); resolves once it is in place. */
-  write(file: string, data: string): Promise<void> {
+  /** Writes `mail`'s message to `file` (through a temporary name); resolves once it is in place. */
+  write(file: string, mail: MailParts): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#turn.add({ file, data, waiter: { resolve, reject } })
+      this.#turn.add({ file, mail, waiter: { resolve, reject } })
     })
   }
 
@@ -82,14 +92,15 @@ export class FolderWriter {
       batch,
       files.map((q) => q.waiter),
     )
-    const request: WriteRequest = { batch, files: files.map(({ file, data }) => ({ file, data })) }
+    const request: WriteRequest = { batch, files: files.map(({ file, mail }) => ({ file, mail })) }
     this.#thread().postMessage(request)
   }
 
   #thread(): Worker {
     if (this.#worker) return this.#worker
     // The thread (workers/mail-folder-writer.ts) writes each file to a temporary name and renames it into place.
-    const worker = startWorkerThread(new URL('../../workers/mail-folder-writer.ts', import.meta.url))
+    const workerData: WriterData = { from: this.#from }
+    const worker = startWorkerThread(new URL('../../workers/mail-folder-writer.ts', import.meta.url), { workerData })
     this.#worker = worker
     worker.unref()
     worker.on('message', ({ batch, errors }: WriteAnswer) => {

@@ -59,14 +59,14 @@ function smtpTransport(options: MailTransportOptions, url: string): MailTranspor
 }
 
 function folderTransport(options: MailTransportOptions): MailTransport {
-  const from = parseMailbox(options.from)
-  const writer = new FolderWriter(options.watchErrors)
+  const writer = new FolderWriter(parseMailbox(options.from), options.watchErrors)
   return {
     describe: `mail folder ${options.folder}`,
     async send(mail) {
-      // Named after the Message-ID so a resend after a crash overwrites instead of duplicating.
+      // Named after the Message-ID so a resend after a crash overwrites instead of duplicating. Composed on the
+      // writer's thread (folder-writer.ts).
       const name = `${mail.messageId.replace(/[^A-Za-z0-9@._-]/g, '')}.eml`
-      await writer.write(path.join(options.folder, name), composeMail(mail, from, new Date(), '\n'))
+      await writer.write(path.join(options.folder, name), mail)
     },
     close() {
       void writer.close()
