@@ -45,10 +45,11 @@ for (const [mode, environment] of Object.entries(modes)) {
     t.test('a good image and a broken one, each followed to its end', async (t) => {
       const ann = await signup(api.url, 'ann@example.com')
       const follow = (id: string) => openEventStream(`${api.url}/jobs/${id}/events`, auth(ann))
-      const first = await upload(ann, 'photo-12mp.jpg')
+      // The image lane takes one job more than the pool has threads (images/lane.ts): two hold it.
+      const [first] = [await upload(ann, 'photo-12mp.jpg'), await upload(ann, 'photo-12mp.jpg')]
       const good = await upload(ann, 'photo-exif.jpg')
-      // Followed at once, while the first holds the one image thread: opened after a third upload, a stream had
-      // missed `queued` and `running` on a CI machine busy enough that the first image was made in between.
+      // Followed at once, while the first two hold the lane: opened after a third upload, a stream had missed
+      // `queued` and `running` on a CI machine busy enough that the first image was made in between.
       const goodStream = await follow(good)
       const broken = await upload(ann, 'truncated.jpg')
       const [brokenStream, firstStream] = await Promise.all([follow(broken), follow(first)])
@@ -68,7 +69,7 @@ for (const [mode, environment] of Object.entries(modes)) {
 
     t.test('reconnect with Last-Event-ID while the job waits: the next events, none repeated', async (t) => {
       const bob = await signup(api.url, 'bob@example.com')
-      const first = await upload(bob, 'photo-12mp.jpg')
+      const [first] = [await upload(bob, 'photo-12mp.jpg'), await upload(bob, 'photo-12mp.jpg')]
       const second = await upload(bob, 'photo-exif.jpg')
       const one = await openEventStream(`${api.url}/jobs/${second}/events`, auth(bob))
       const [seen] = await one.waitForEvents(1)
