@@ -6,6 +6,7 @@ import { buildApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
 import { fastEnv, getJob, type SignedUp, signup, tempDataDir, uploadRaw, waitForJob } from '../helpers/app.ts'
 import { imagesGate } from '../helpers/gated-worker.ts'
+import { fillImageLane } from '../helpers/image-lane.ts'
 import { scaledEnv, servicesAvailable } from '../helpers/services.ts'
 import { waitFor } from '../helpers/wait.ts'
 
@@ -80,13 +81,14 @@ for (const [mode, environment] of Object.entries(modes)) {
       const ann = await signup(api, 'ann@example.com')
       const bob = await signup(api, 'bob@example.com')
       const cat = await signup(api, 'cat@example.com')
-      const dan = await signup(api, 'dan@example.com')
-      const running = await upload(t, api, ann)
-      await until(api, ann, running, 'running')
-      // The image lane holds one job more than the pool has threads (images/lane.ts): dan's waits in the pool, so
-      // bob's stays queued.
-      const waiting = await upload(t, api, dan)
-      await until(api, dan, waiting, 'running')
+      // Ann's runs; the image lane holds one job more than the pool has threads (images/lane.ts): the others wait in
+      // the pool, each its own user's (a second upload would supersede the first), so bob's stays queued.
+      const [{ id: running }, ...waiting] = await fillImageLane(1, async (i) => {
+        const user = i === 0 ? ann : await signup(api, `dan${i}@example.com`)
+        const id = await upload(t, api, user)
+        await until(api, user, id, 'running')
+        return { user, id }
+      })
       const queued = await upload(t, api, bob)
 
       t.equal((await cancel(api, queued, ann.token)).statusCode, 404, "another user's job is not found")
@@ -118,9 +120,10 @@ for (const [mode, environment] of Object.entries(modes)) {
       t.equal(finished.statusCode, 409, 'a finished job is not cancelled')
       t.equal(finished.json().code, 'JOB_FINISHED')
       t.equal((await getJob(api, bob, queued)).attempts, 0, 'the job cancelled while queued never ran')
-      t.equal((await waitForJob(api, dan, waiting, 30_000)).status, 'succeeded', 'the job that waited in the pool ran')
-      // Nothing is left of the cancelled jobs: only cat's and dan's avatars (their variants) are stored.
-      const kept = (f: string) => f.includes(cat.id) || f.includes(dan.id)
+      for (const { user, id } of waiting)
+        t.equal((await waitForJob(api, user, id, 30_000)).status, 'succeeded', 'a job that waited in the pool ran')
+      // Nothing is left of the cancelled jobs: only cat's avatar and those that waited (their variants) are stored.
+      const kept = (f: string) => [cat, ...waiting.map((w) => w.user)].some((u) => f.includes(u.id))
       await waitFor('only the finished avatars', () => storedObjects(api).every(kept), 5000).catch(() => {})
       t.ok(storedObjects(api).every(kept), 'no original or variant of a cancelled job is left')
     })

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
 import { type SignedUp, signup, startApp, uploadRaw, waitForJob } from '../helpers/app.ts'
+import { fillImageLane } from '../helpers/image-lane.ts'
 import { checkOrder, openEventStream } from '../helpers/sse.ts'
 
 /*
@@ -23,11 +24,8 @@ async function upload(app: FastifyInstance, user: SignedUp, fixture: string): Pr
   return res.json().jobId
 }
 
-/** Fills the image lane (POOL_THREADS + 1 jobs, images/lane.ts) with large photos, so that the next upload waits. */
-const holdLane = async (app: FastifyInstance, user: SignedUp) => [
-  await upload(app, user, 'photo-12mp.jpg'),
-  await upload(app, user, 'photo-12mp.jpg'),
-]
+/** Fills the image lane (one pool thread) with large photos, so that the next upload waits. */
+const holdLane = (app: FastifyInstance, user: SignedUp) => fillImageLane(1, () => upload(app, user, 'photo-12mp.jpg'))
 
 async function finish(app: FastifyInstance, user: SignedUp, ids: string[]) {
   for (const id of ids) await waitForJob(app, user, id)

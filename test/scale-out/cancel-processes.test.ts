@@ -4,6 +4,7 @@ import path from 'node:path'
 import sharp from 'sharp'
 import t from 'tap'
 import { fastEnv, fixture, type SignedUp, signup, tempDataDir } from '../helpers/app.ts'
+import { fillImageLane } from '../helpers/image-lane.ts'
 import { startServerProcess } from '../helpers/server-process.ts'
 import { scaledEnv, servicesAvailable } from '../helpers/services.ts'
 import { waitFor } from '../helpers/wait.ts'
@@ -140,13 +141,11 @@ t.test('BullMQ: a cancel reaches a job that runs in another process', async (t) 
 
   t.test('queued in BullMQ behind a running job: cancelled at once, and never run', async (t) => {
     const cat = await signup(api.url, 'cat@example.com')
-    const running = await upload(cat, big, 'image/jpeg')
-    // The lane takes one job more than the pool has threads (images/lane.ts): this one waits in the pool.
-    const inPool = await upload(cat, big, 'image/jpeg')
+    // The lane takes one job more than the pool has threads (images/lane.ts): the second waits in the pool.
+    const [running, ...inPool] = await fillImageLane(1, () => upload(cat, big, 'image/jpeg'))
     const waiting = await upload(cat, big, 'image/jpeg')
-    await until(cat, running, 'running')
-    await until(cat, inPool, 'running')
-    t.equal((await getJob(cat, waiting)).status, 'queued', 'the third waits: one pool thread, one job in its queue')
+    for (const id of [running, ...inPool]) await until(cat, id, 'running')
+    t.equal((await getJob(cat, waiting)).status, 'queued', 'the next waits: the lane is full')
     const res = await cancel(cat, waiting)
     t.equal(res.status, 200)
     const job = (await res.json()) as JobBody
@@ -155,7 +154,8 @@ t.test('BullMQ: a cancel reaches a job that runs in another process', async (t) 
     t.equal(job.startedAt, undefined, 'it never started')
 
     t.equal((await settled(cat, running)).status, 'succeeded', 'the running one goes on to its end')
-    t.equal((await settled(cat, inPool)).status, 'succeeded', 'and so does the one that waited in the pool')
+    for (const id of inPool)
+      t.equal((await settled(cat, id)).status, 'succeeded', 'and so does one that waited in the pool')
     // Jobs are taken in order: once a later one has run, the worker has taken the cancelled one too.
     const later = await settled(cat, await upload(cat, fixture('alpha.png'), 'image/png'))
     t.equal(later.status, 'succeeded')

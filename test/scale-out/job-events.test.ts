@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import t from 'tap'
 import { fastEnv, fixture, type SignedUp, signup, tempDataDir } from '../helpers/app.ts'
+import { fillImageLane } from '../helpers/image-lane.ts'
 import { startServerProcess } from '../helpers/server-process.ts'
 import { scaledEnv, servicesAvailable } from '../helpers/services.ts'
 import { checkOrder, openEventStream } from '../helpers/sse.ts'
@@ -45,8 +46,7 @@ for (const [mode, environment] of Object.entries(modes)) {
     t.test('a good image and a broken one, each followed to its end', async (t) => {
       const ann = await signup(api.url, 'ann@example.com')
       const follow = (id: string) => openEventStream(`${api.url}/jobs/${id}/events`, auth(ann))
-      // The image lane takes one job more than the pool has threads (images/lane.ts): two hold it.
-      const [first] = [await upload(ann, 'photo-12mp.jpg'), await upload(ann, 'photo-12mp.jpg')]
+      const [first] = await fillImageLane(1, () => upload(ann, 'photo-12mp.jpg'))
       const good = await upload(ann, 'photo-exif.jpg')
       // Followed at once, while the first two hold the lane: opened after a third upload, a stream had missed
       // `queued` and `running` on a CI machine busy enough that the first image was made in between.
@@ -69,7 +69,7 @@ for (const [mode, environment] of Object.entries(modes)) {
 
     t.test('reconnect with Last-Event-ID while the job waits: the next events, none repeated', async (t) => {
       const bob = await signup(api.url, 'bob@example.com')
-      const [first] = [await upload(bob, 'photo-12mp.jpg'), await upload(bob, 'photo-12mp.jpg')]
+      const [first] = await fillImageLane(1, () => upload(bob, 'photo-12mp.jpg'))
       const second = await upload(bob, 'photo-exif.jpg')
       const one = await openEventStream(`${api.url}/jobs/${second}/events`, auth(bob))
       const [seen] = await one.waitForEvents(1)
