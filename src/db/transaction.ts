@@ -52,13 +52,22 @@ interface Queued {
 }
 
 /**
+ * How long a group takes new pieces before it commits. better-sqlite3 is synchronous and a piece's awaits resolve as
+ * microtasks, so a group runs in one stretch of the event loop: unbounded, a group under a signup flood with the mail
+ * lane's outcomes held the loop for 10–15 ms at a time, which set phase 4's event-loop p99 (src/bench/RESULTS.md, the
+ * group commit's budget). The pieces left over go first in the next group, after the loop has turned.
+ */
+export const GROUP_BUDGET_MS = 4
+
+/**
  * SQLite's transactions, grouped: the work that arrives in one turn of the event loop runs in one transaction,
  * each piece in a savepoint of its own, and commits once. A piece that fails is rolled back to its savepoint and
  * fails alone (an address already taken fails that signup, not its neighbours); a COMMIT or fsync that fails
  * fails the whole group, as it would have failed each of them. SQLite has one writer and commits one at a time
  * anyway; a commit writes every page its transaction touched, so ten signups in one commit write the pages they
  * share once, and pay one commit instead of ten: the commit had been a large share of the statements' time under a
- * signup flood (src/bench/RESULTS.md, what was tried). Work that arrives while a group runs waits for the next one.
+ * signup flood (src/bench/RESULTS.md, what was tried). Work that arrives while a group runs waits for the next one, and
+ * a group runs its pieces for at most GROUP_BUDGET_MS.
  */
 export class GroupCommit {
   readonly #db: Kysely<Schema>
@@ -89,18 +98,29 @@ export class GroupCommit {
     while (this.#queued.length > 0) {
       const group = this.#queued
       this.#queued = []
-      await this.#commit(group)
+      const left = await this.#commit(group)
+      this.#queued = [...left, ...this.#queued]
+      // Between groups the loop turns (requests, timers): otherwise the pieces that the last commit's callers
+      // queued at once would run in the same stretch, one group after another.
+      if (this.#queued.length > 0) await new Promise((resolve) => setImmediate(resolve))
     }
     this.#running = false
   }
 
-  async #commit(group: Queued[]): Promise<void> {
+  /** Commits the pieces of `group` it reaches within GROUP_BUDGET_MS, and returns those it did not reach. */
+  async #commit(group: Queued[]): Promise<Queued[]> {
     const done: { item: Queued; result: unknown; hooks: (() => void)[] }[] = []
     const failed = new Set<Queued>()
+    let left: Queued[] = []
     let tx: Awaited<ReturnType<ReturnType<Kysely<Schema>['startTransaction']>['execute']>> | undefined
     try {
       tx = await this.#db.startTransaction().execute()
-      for (const item of group) {
+      const started = performance.now()
+      for (const [index, item] of group.entries()) {
+        if (index > 0 && performance.now() - started >= GROUP_BUDGET_MS) {
+          left = group.slice(index)
+          break
+        }
         const hooks: (() => void)[] = []
         const afterCommit = (hook: () => void) => hooks.push(hook)
         if (!item.durable) {
@@ -146,8 +166,9 @@ export class GroupCommit {
         ?.rollback()
         .execute()
         .catch(() => {})
-      for (const item of group) if (!failed.has(item)) item.reject(err)
-      return
+      // The pieces it had not reached were not in this transaction: they go to the next group.
+      for (const item of group.slice(0, group.length - left.length)) if (!failed.has(item)) item.reject(err)
+      return left
     }
     const settle = (pieces: typeof done) => {
       for (const { item, result, hooks } of pieces) {
@@ -157,7 +178,7 @@ export class GroupCommit {
     }
     settle(done.filter(({ item }) => !item.durable))
     const waiting = done.filter(({ item }) => item.durable)
-    if (waiting.length === 0) return
+    if (waiting.length === 0) return left
     // The next group may start its transaction while this one's fsync runs: the WAL syncer gives the commits
     // that wait together one fsync.
     this.#durable().then(
@@ -166,5 +187,6 @@ export class GroupCommit {
         for (const { item } of waiting) item.reject(err)
       },
     )
+    return left
   }
 }

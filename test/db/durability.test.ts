@@ -5,7 +5,7 @@ import { sql } from 'kysely'
 import t from 'tap'
 import { type Database, transact } from '../../src/db/database.ts'
 import { holdStatements } from '../../src/db/sqlite-handles.ts'
-import { GroupCommit, type Transaction } from '../../src/db/transaction.ts'
+import { GROUP_BUDGET_MS, GroupCommit, type Transaction } from '../../src/db/transaction.ts'
 import { WalSyncer } from '../../src/db/wal-sync.ts'
 import { tempDataDir } from '../helpers/app.ts'
 import { openTempDatabase } from '../helpers/database.ts'
@@ -204,5 +204,40 @@ t.test(
       rows.map((r) => r.id),
       ['a', 'b'],
     )
+  },
+)
+
+t.test(
+  'a long burst is committed in groups of about GROUP_BUDGET_MS, the event loop turning between them',
+  async (t) => {
+    const database = await open(t, 'NORMAL')
+    const group = new GroupCommit(database.db, async () => {})
+    const pieces = 300
+    let ran = 0
+    let ranWhenTheLoopTurned: number | undefined
+    const spin = (ms: number) => {
+      const until = performance.now() + ms
+      while (performance.now() < until);
+    }
+    // Each piece holds the loop for 0.1 ms and more: at least 30 ms in all, one stretch without a budget.
+    const all = Array.from({ length: pieces }, (_, i) =>
+      group.run(async (tx) => {
+        if (i === 0) setImmediate(() => (ranWhenTheLoopTurned = ran))
+        await insertUser(`u${String(i).padStart(3, '0')}`)(tx)
+        spin(0.1)
+        ran++
+      }),
+    )
+    await Promise.all(all)
+    t.ok(
+      ranWhenTheLoopTurned !== undefined && ranWhenTheLoopTurned < pieces,
+      `the loop turned after ${ranWhenTheLoopTurned} of ${pieces} pieces (budget ${GROUP_BUDGET_MS} ms)`,
+    )
+    t.ok((ranWhenTheLoopTurned ?? 0) > 1, 'a group still takes more than one piece')
+    const count = await database.db
+      .selectFrom('users')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirst()
+    t.equal(Number(count?.n), pieces, 'every piece committed')
   },
 )
