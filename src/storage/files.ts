@@ -83,9 +83,9 @@ export async function syncDir(dir: string): Promise<void> {
 /**
  * Moves a file into `to`'s folder durably. A rename when both are on one file system; across file systems
  * (DATA_DIR local, STORAGE_DIR a shared mount) a copy to a hidden name, fsynced, then renamed, so readers on
- * other nodes never see half a file.
+ * other nodes never see half a file. `syncFolder` flushes the folder's entry (shared among moves: shared-calls.ts).
  */
-export async function moveDurably(from: string, to: string): Promise<void> {
+export async function moveDurably(from: string, to: string, syncFolder = syncDir): Promise<void> {
   try {
     await fs.rename(from, to)
   } catch (err) {
@@ -102,5 +102,5 @@ export async function moveDurably(from: string, to: string): Promise<void> {
     }
     await fs.rm(from, { force: true })
   }
-  await syncDir(path.dirname(to))
+  await syncFolder(path.dirname(to))
 }

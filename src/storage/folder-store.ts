@@ -1,8 +1,9 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
-import { moveDurably } from './files.ts'
+import { moveDurably, syncDir } from './files.ts'
 import type { ObjectStore, StoredObject } from './object-store.ts'
+import { sharedMake, sharedSync } from './shared-calls.ts'
 
 /**
  * Objects as files under one folder (STORAGE_DIR): a key is a relative path. Shared by every node only through a
@@ -11,12 +12,15 @@ import type { ObjectStore, StoredObject } from './object-store.ts'
 export function createFolderStore(root: string): ObjectStore {
   const fileOf = (key: string) => path.join(root, ...key.split('/'))
   const missing = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT'
+  // Puts into one folder at once (an avatar's variants) make it once and share its fsyncs.
+  const makeFolder = sharedMake((dir) => fs.mkdir(dir, { recursive: true }))
+  const syncFolder = sharedSync(syncDir)
 
   return {
     async putFile(key, file) {
       const target = fileOf(key)
-      await fs.mkdir(path.dirname(target), { recursive: true })
-      await moveDurably(file, target)
+      await makeFolder(path.dirname(target))
+      await moveDurably(file, target, syncFolder)
     },
     async getFile(key, file) {
       try {

@@ -42,6 +42,12 @@ function contract(name: string, open: (t: Test) => Promise<ObjectStore>) {
     t.ok(head && Math.abs(head.modifiedMs - Date.now()) < 60_000, 'its time is that of its write')
     t.equal(await store.head('nope'), undefined)
 
+    // Twelve at once into one new folder, as an avatar's variants are put: each is there, whole, when its put ends.
+    const variants = Array.from({ length: 12 }, (_, i) => `avatars/u3/v1/${i}.webp`)
+    await Promise.all(variants.map((key, i) => put(key, 'v'.repeat(i + 1))))
+    for (const [i, key] of variants.entries()) t.equal((await store.head(key))?.bytes, i + 1, `${key} at once`)
+    t.equal(await store.deletePrefix('avatars/u3/'), 12)
+
     const listed = []
     for await (const object of store.list('avatars/')) listed.push(object.key)
     t.same(
