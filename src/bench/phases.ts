@@ -163,7 +163,7 @@ export async function avatarsPhase(
   timeline: Recorder = untimed,
 ) {
   const image = fs.readFileSync(opts.fixture)
-  const users = await createUsers(url, opts.avatarConcurrency, label.replace(/\W+/g, '').slice(0, 12))
+  const users = await createUsers(url, opts.avatarConcurrency, label.replace(/\W+/g, '').slice(0, 40))
   const bar = progress(label, opts.avatarJobs)
   const load = avatarClients(
     url,

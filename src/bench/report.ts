@@ -19,8 +19,17 @@ export interface BenchReport {
   date: string
   machine: Record<string, string | number>
   options?: BenchOptions
-  raw?: Result<typeof rawPhase> & { avatarsPerSecondBefore: number; avatarsPerSecondAfter?: number }
-  avatars?: Result<typeof avatarsPhase>
+  raw?: Result<typeof rawPhase> & {
+    avatarsPerSecondBefore: number
+    avatarsPerSecondAfter?: number
+    /** Phase 1 before phase 2 and after each of its rounds (older reports: absent). */
+    avatarsPerSecondRounds?: number[]
+  }
+  avatars?: Result<typeof avatarsPhase> & {
+    avatarsPerSecondRounds?: number[]
+    /** Each round ÷ the raw pipeline's rounds right before and after it. */
+    ratioRounds?: number[]
+  }
   limit?: {
     requestsPerSecond: number
     requestsPerSecondBefore: number
@@ -69,12 +78,12 @@ export function phaseSummaries(report: BenchReport): { phase: string; result: st
   if (raw)
     phase(
       '1 raw pipeline',
-      `${f(raw.avatarsPerSecond)} avatars/s (${f(raw.avatarsPerSecondBefore)} before phase 2, ${f(raw.avatarsPerSecondAfter)} after); one image ${f(raw.singleMs, 0)} ms`,
+      `${f(raw.avatarsPerSecond)} avatars/s (${raw.avatarsPerSecondRounds ? `${raw.avatarsPerSecondRounds.map((r) => f(r)).join(', ')} around phase 2's rounds` : `${f(raw.avatarsPerSecondBefore)} before phase 2, ${f(raw.avatarsPerSecondAfter)} after`}); one image ${f(raw.singleMs, 0)} ms`,
     )
   if (avatars)
     phase(
       '2 avatars over HTTP',
-      `${f(avatars.avatarsPerSecond)} avatars/s; upload->ready p50 ${f(avatars.latencyP50Ms, 0)} ms, p99 ${f(avatars.latencyP99Ms, 0)} ms; idle p50 ${f(avatars.idleLatencyP50Ms, 0)} ms`,
+      `${f(avatars.avatarsPerSecond)} avatars/s${avatars.ratioRounds ? ` (rounds ${avatars.avatarsPerSecondRounds?.map((r) => f(r)).join(', ')}; ÷ raw ${avatars.ratioRounds.map((r) => f(r, 2)).join(', ')})` : ''}; upload->ready p50 ${f(avatars.latencyP50Ms, 0)} ms, p99 ${f(avatars.latencyP99Ms, 0)} ms; idle p50 ${f(avatars.idleLatencyP50Ms, 0)} ms`,
     )
   if (limit)
     phase(
