@@ -204,7 +204,7 @@ const rawRounds = (await run('1', async () => [await rawOnce('1 raw pipeline')])
 const avatarRounds = await run('2', () =>
   onService({}, async (url) => {
     const rounds: Awaited<ReturnType<typeof avatarsPhase>>[] = []
-    const count = Math.max(1, Number(args['avatar-rounds']))
+    const count = Math.max(1, Math.trunc(Number(args['avatar-rounds'])) || 1)
     for (let round = 1; round <= count; round++) {
       const label = count > 1 ? `2 avatars over HTTP, round ${round}` : '2 avatars over HTTP'
       rounds.push(await timed(label, url, (tl) => avatarsPhase(url, options, label, tl)))
