@@ -99,7 +99,7 @@ export class GroupCommit {
       const group = this.#queued
       this.#queued = []
       const left = await this.#commit(group)
-      this.#queued = [...left, ...this.#queued]
+      if (left.length > 0) this.#queued = [...left, ...this.#queued]
       // Between groups the loop turns (requests, timers): otherwise the pieces that the last commit's callers
       // queued at once would run in the same stretch, one group after another.
       if (this.#queued.length > 0) await new Promise((resolve) => setImmediate(resolve))
