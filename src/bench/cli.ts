@@ -201,18 +201,19 @@ const run = <T>(phase: string, fn: () => Promise<T>) => (chosen.has(phase) ? fn(
 // pipeline measured right before and right after it, on one service.
 const rawOnce = (label: string) => timed(label, undefined, (tl) => rawPhase(options, label, tl))
 const rawRounds = (await run('1', async () => [await rawOnce('1 raw pipeline')])) ?? []
-const avatarRounds = await run('2', () =>
-  onService({}, async (url) => {
-    const rounds: Awaited<ReturnType<typeof avatarsPhase>>[] = []
-    const count = Math.max(1, Math.trunc(Number(args['avatar-rounds'])) || 1)
-    for (let round = 1; round <= count; round++) {
-      const label = count > 1 ? `2 avatars over HTTP, round ${round}` : '2 avatars over HTTP'
-      rounds.push(await timed(label, url, (tl) => avatarsPhase(url, options, label, tl)))
-      if (rawRounds.length > 0) rawRounds.push(await rawOnce(`1 raw pipeline, after round ${round}`))
-    }
-    return rounds
-  }),
-)
+const avatarRounds =
+  (await run('2', () =>
+    onService({}, async (url) => {
+      const rounds: Awaited<ReturnType<typeof avatarsPhase>>[] = []
+      const count = Math.max(1, Math.trunc(Number(args['avatar-rounds'])) || 1)
+      for (let round = 1; round <= count; round++) {
+        const label = count > 1 ? `2 avatars over HTTP, round ${round}` : '2 avatars over HTTP'
+        rounds.push(await timed(label, url, (tl) => avatarsPhase(url, options, label, tl)))
+        if (rawRounds.length > 0) rawRounds.push(await rawOnce(`1 raw pipeline, after round ${round}`))
+      }
+      return rounds
+    }),
+  )) ?? []
 const mean = (values: number[]) => values.reduce((sum, v) => sum + v, 0) / values.length
 const [rawFirst] = rawRounds
 const raw = rawFirst && {
@@ -223,14 +224,14 @@ const raw = rawFirst && {
   avatarsPerSecondRounds: rawRounds.map((r) => r.avatarsPerSecond),
 }
 // Each round's ratio to the raw rounds either side of it; the figure is their mean.
-const [firstRound] = avatarRounds ?? []
+const [firstRound] = avatarRounds
 const avatars = firstRound && {
   ...firstRound,
-  avatarsPerSecond: mean((avatarRounds ?? []).map((r) => r.avatarsPerSecond)),
-  avatarsPerSecondRounds: (avatarRounds ?? []).map((r) => r.avatarsPerSecond),
+  avatarsPerSecond: mean(avatarRounds.map((r) => r.avatarsPerSecond)),
+  avatarsPerSecondRounds: avatarRounds.map((r) => r.avatarsPerSecond),
   ratioRounds:
     rawRounds.length > 1
-      ? (avatarRounds ?? []).map(
+      ? avatarRounds.map(
           (r, i) =>
             r.avatarsPerSecond /
             mean([rawRounds[i]?.avatarsPerSecond ?? Number.NaN, rawRounds[i + 1]?.avatarsPerSecond ?? Number.NaN]),
