@@ -40,6 +40,8 @@ export class Dispatcher extends CoreRunner {
   /** A look at the journal is under way; a wake() meanwhile asks for another right after it. */
   #ticking = false
   #again = false
+  /** The look at the journal under way, or the last one: stopping waits for it. */
+  #looking: Promise<unknown> = Promise.resolve()
   /** Per lane: since when some slots are free but fewer than a batch, and what its last look found (LaneState). */
   readonly #lanes = new Map<string, LaneState>()
   /** Jobs whose outcome could not be written (a full disk): released back to queued when writes work again. */
@@ -114,7 +116,9 @@ export class Dispatcher extends CoreRunner {
     clearTimeout(this.#timer)
     let nextAt = this.#opts.clock() + this.#opts.pollIntervalMs
     try {
-      nextAt = await this.#claimAndRun()
+      const look = this.#claimAndRun()
+      this.#looking = look.catch(() => {})
+      nextAt = await look
     } catch (err) {
       // The journal could not be read or written (a full or failing disk): try again after the poll interval.
       this.#opts.log.error({ err }, 'dispatcher could not reach the journal; retrying')
@@ -174,6 +178,12 @@ export class Dispatcher extends CoreRunner {
       const share =
         lane.perOwner === undefined ? undefined : { perOwner: lane.perOwner, running: this.core.owners(lane) }
       const jobs = await this.#opts.queue.claim(kinds, free, now, share)
+      if (!this.running) {
+        // Claimed while stopping: the drain did not count these, and would let the journal close under them (their
+        // outcomes lost, the work done again after the restart). They go back untouched; end() waits for this.
+        for (const job of jobs) await this.#opts.queue.release(job.id)
+        return Number.POSITIVE_INFINITY
+      }
       // Less than asked for: nothing more is due that this lane may take until a job ends or is queued.
       state.drained = jobs.length < free
       state.lookedAt = now
@@ -225,6 +235,8 @@ export class Dispatcher extends CoreRunner {
 
   /** A handler that ignored its signal must not hold the process: its job is released here, for the next start. */
   protected async end(aborted: boolean): Promise<void> {
+    // A look at the journal under way when stopping began puts back what it claims (#claimLane).
+    await this.#looking
     if (!aborted) return
     for (const job of this.core.runningJobs()) await this.#opts.queue.release(job.id)
   }

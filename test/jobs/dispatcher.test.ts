@@ -194,6 +194,44 @@ t.test('stop() waits for running jobs within the grace period, then releases the
   t.same(stuck, { status: 'queued', attempts: 0 }, 'the stuck job is queued again, its attempt not counted')
 })
 
+t.test(
+  'a claim in flight when stop() is called runs nothing: its jobs are queued again before stop() returns',
+  async (t) => {
+    // Seen from outside: the bench's services, stopped under a signup flood, logged jobs whose outcome could not be
+    // written ("driver has already been destroyed"): claimed while stopping, run after the drain, recorded after the
+    // database had closed. Each ran again after the restart: a mail sent twice.
+    const ran: string[] = []
+    const { queue, dispatcher, db } = await setup(t, { work: async (job) => void ran.push(job.id) }, 4, 3, 3_600_000)
+    // The journal's own claim, watched: the test stops the dispatcher while the claim of the queued job is in flight.
+    let armed = false
+    let looked = 0
+    let claimed!: () => void
+    const claiming = new Promise<void>((resolve) => {
+      claimed = resolve
+    })
+    const claim = queue.claim
+    queue.claim = (...args) => {
+      const answer = claim(...args)
+      if (armed) claimed()
+      void answer.then(() => looked++)
+      return answer
+    }
+    await dispatcher.start()
+    await waitFor('the first look at the empty journal', () => looked > 0)
+    armed = true
+    await queue.add([{ kind: 'work', ownerId: 'o', payload: {} }])
+    await claiming
+    await dispatcher.stop(1000)
+    const stoppedWith = [...ran]
+    // Long enough for a job that was claimed to have run, had it been let run.
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    t.same(ran, stoppedWith, 'no job started after stop() returned')
+    t.same(ran, [], 'the job claimed while stopping did not run')
+    t.equal(await count(db, 'running'), 0, 'none left marked running')
+    t.equal(await count(db, 'queued'), 1, 'it waits in the journal for the next start')
+  },
+)
+
 t.test('the kinds of one lane take turns: a backlog of one kind does not starve another', async (t) => {
   const ran: string[] = []
   const handler: JobHandler = async (job) => {
