@@ -105,7 +105,7 @@ export function phaseSummaries(report: BenchReport): { phase: string; result: st
       name,
       `${f(m.signups.requestsPerSecond, 0)} req/s; p50 ${f(m.signups.latencyP50Ms)} ms, p99 ${f(m.signups.latencyP99Ms)} ms; ` +
         `mail ${f(m.signups.mailsPerSecond, 0)}/s, ${f(m.signups.mailsWaiting, 0)} waiting, oldest ${f(m.mailQueueLatencySeconds)} s; ` +
-        `${f(m.avatarsPerSecond)} avatars/s; event loop p99 ${f(m.eventLoopDelayP99Ms)} ms; peak RSS ${f(m.peakRssMiB, 0)} MiB`,
+        `${f(m.avatarsPerSecond)} avatars/s; event loop p99 ${f(m.eventLoopDelayP99Ms)} ms (${f(m.warmUpEventLoopDelayP99Ms)} in the warm-up); peak RSS ${f(m.peakRssMiB, 0)} MiB`,
     )
   }
   if (scaled && scaled.skipped === undefined) {
