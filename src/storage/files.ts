@@ -70,9 +70,12 @@ export async function readHead(file: string, n: number): Promise<Uint8Array> {
   }
 }
 
-/** Makes a rename or a new file in `dir` durable: the directory entry itself is flushed. */
-export async function syncDir(dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r')
+/**
+ * Flushes a file's data, or a folder's entries, to disk (fsync): a folder's, to make a rename or a new file in it
+ * durable.
+ */
+export async function syncToDisk(fileOrFolder: string): Promise<void> {
+  const handle = await fs.open(fileOrFolder, 'r')
   try {
     await handle.sync()
   } finally {
@@ -81,11 +84,17 @@ export async function syncDir(dir: string): Promise<void> {
 }
 
 /**
- * Moves a file into `to`'s folder durably. A rename when both are on one file system; across file systems
- * (DATA_DIR local, STORAGE_DIR a shared mount) a copy to a hidden name, fsynced, then renamed, so readers on
- * other nodes never see half a file. `syncFolder` flushes the folder's entry (shared among moves: shared-calls.ts).
+ * Moves a file into `to`'s folder durably: when this resolves, its data and its name are on disk. A rename when both
+ * are on one file system; across file systems (DATA_DIR local, STORAGE_DIR a shared mount) a copy to a hidden name,
+ * fsynced, then renamed, so readers on other nodes never see half a file. `syncFolder` flushes the folder's entry
+ * (shared among moves: shared-calls.ts).
  */
-export async function moveDurably(from: string, to: string, syncFolder = syncDir): Promise<void> {
+export async function moveDurably(
+  from: string,
+  to: string,
+  syncFolder = syncToDisk,
+  syncFile = syncToDisk,
+): Promise<void> {
   try {
     await fs.rename(from, to)
   } catch (err) {
@@ -93,14 +102,19 @@ export async function moveDurably(from: string, to: string, syncFolder = syncDir
     const tmp = path.join(path.dirname(to), `.${path.basename(to)}.tmp`)
     try {
       await fs.copyFile(from, tmp)
-      const handle = await fs.open(tmp, 'r+')
-      await handle.sync().finally(() => handle.close())
+      await syncFile(tmp)
       await fs.rename(tmp, to)
     } catch (copyErr) {
       await fs.rm(tmp, { force: true })
       throw copyErr
     }
     await fs.rm(from, { force: true })
+    await syncFolder(path.dirname(to))
+    return
   }
-  await syncFolder(path.dirname(to))
+  // The data as well as the name: a renamed file that nobody fsynced (sharp writes the variants with a plain write)
+  // may reach the disk up to half a minute after its name does (ext4's delayed allocation), and a power cut meanwhile
+  // left the object in place but empty, with the journal already pointing at it. Nothing points at it before this
+  // resolves, so the two may go in either order; together, they cost one wait.
+  await Promise.all([syncFile(to), syncFolder(path.dirname(to))])
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
-import { moveDurably, syncDir } from './files.ts'
+import { moveDurably, syncToDisk } from './files.ts'
 import type { ObjectStore, StoredObject } from './object-store.ts'
 import { sharedMake, sharedSync } from './shared-calls.ts'
 
@@ -14,7 +14,7 @@ export function createFolderStore(root: string): ObjectStore {
   const missing = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT'
   // Puts into one folder at once (an avatar's variants) make it once and share its fsyncs.
   const makeFolder = sharedMake((dir) => fs.mkdir(dir, { recursive: true }))
-  const syncFolder = sharedSync(syncDir)
+  const syncFolder = sharedSync(syncToDisk)
 
   return {
     async putFile(key, file) {
