@@ -48,7 +48,7 @@ const OPTIONS = {
   'avatar-rounds': { type: 'string', default: '2' },
   flood: { type: 'string', default: '20' },
   sustain: { type: 'string', default: '20' },
-  rates: { type: 'string', default: '400,600,800,1000,1200,1400,1600,1800,2000,2400' },
+  rates: { type: 'string', default: '400,600,800,1000,1200,1400,1600,1800,2000,2400,2800,3200,3600,4000,4800' },
   'sustain-smtp': { type: 'string', default: 'true' },
   redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
   postgres: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
