@@ -1,5 +1,4 @@
 import fs from 'node:fs'
-import type { Locator } from 'playwright-core'
 import t from 'tap'
 import { fixture, signup, startApp } from '../helpers/app.ts'
 import { launchChromium, screenshotPath } from '../helpers/browser.ts'
@@ -40,19 +39,28 @@ t.test('the dashboard in a browser', async (t) => {
     return opened
   }
   let page = await openPage()
-  /** The job detail opened just under the row clicked, and in view. */
-  const detailUnder = async (t: { ok(value: unknown, message: string): void }, row: Locator) => {
-    const rowBox = await row.boundingBox()
-    const detailBox = await page.locator('#job-detail').boundingBox()
-    const viewport = page.viewportSize()
-    t.ok(
-      rowBox && detailBox && Math.abs(detailBox.y - (rowBox.y + rowBox.height)) < 40,
-      `the detail opens under its row (row ends at ${rowBox && rowBox.y + rowBox.height}, detail at ${detailBox?.y})`,
+  /**
+   * The job detail opened just under the row clicked, and in view. Both boxes are read in one task of the page: the
+   * table is drawn anew every second, and a row measured apart from the detail could be one just replaced (CI saw
+   * "row ends at null"). The row is waited for, as a drawing may come between the click and the look.
+   */
+  const detailUnder = async (t: { ok(value: unknown, message: string): void }, id: string) => {
+    // A string, as the other reads of the page here: this project's TypeScript knows no DOM.
+    const read = `(() => {
+      const row = document.querySelector('#job-table tbody tr[data-id="' + CSS.escape(${JSON.stringify(id)}) + '"]')
+      const detail = document.getElementById('job-detail')
+      if (!row || !detail) return undefined
+      return { rowBottom: row.getBoundingClientRect().bottom, detailTop: detail.getBoundingClientRect().top,
+        viewport: window.innerHeight }
+    })()`
+    const boxes = await waitFor(`the row of ${id} drawn`, () =>
+      page.evaluate<{ rowBottom: number; detailTop: number; viewport: number } | undefined>(read),
     )
     t.ok(
-      detailBox && viewport && detailBox.y >= 0 && detailBox.y < viewport.height,
-      'the detail begins in view, where the click was',
+      Math.abs(boxes.detailTop - boxes.rowBottom) < 40,
+      `the detail opens under its row (row ends at ${boxes.rowBottom}, detail at ${boxes.detailTop})`,
     )
+    t.ok(boxes.detailTop >= 0 && boxes.detailTop < boxes.viewport, 'the detail begins in view, where the click was')
   }
   /** Each chart's legend: label and line colour of every series drawn. */
   const legends = () =>
@@ -203,7 +211,7 @@ t.test('the dashboard in a browser', async (t) => {
     const row = page.locator(`#job-table tbody tr[data-id="${welcome}"]`)
     await row.click()
     await page.waitForSelector('#job-detail:not([hidden])')
-    await detailUnder(t, row)
+    await detailUnder(t, welcome)
     const fields = (await page.textContent('#detail-fields')) ?? ''
     t.match(fields, /SMTP_REJECTED/)
     t.match(fields, /Attempts1/)
@@ -264,7 +272,7 @@ t.test('the dashboard in a browser', async (t) => {
     await row.click()
     await page.waitForSelector('#job-detail:not([hidden])')
     t.ok((await page.locator('#job-table tbody tr').count()) > 10, 'a long table')
-    await detailUnder(t, row)
+    await detailUnder(t, newest as string)
     await page.waitForTimeout(1500)
     const shot = screenshotPath(t, 'dashboard.png')
     await page.screenshot({ path: shot, fullPage: true })
