@@ -4,6 +4,7 @@ import { JobErrorCode, JobFailure } from '../errors.ts'
 import type { ImagePool } from '../images/pool.ts'
 import { cancellationOf } from '../jobs/attempt.ts'
 import type { JobHandler } from '../jobs/types.ts'
+import { removeFolder } from '../storage/files.ts'
 import type { ObjectStore } from '../storage/object-store.ts'
 import type { StoragePaths } from '../storage/paths.ts'
 import { contentTypeOf, type OutputFormat } from './formats.ts'
@@ -43,7 +44,7 @@ export function avatarHandler(options: AvatarHandlerOptions): JobHandler<AvatarJ
       if (cancellationOf(ctx.signal)) await store.delete(originalKey(payload.original)).catch(() => undefined)
       throw err
     } finally {
-      await fs.rm(scratch, { recursive: true, force: true })
+      await removeFolder(scratch)
     }
   }
 
@@ -53,9 +54,9 @@ export function avatarHandler(options: AvatarHandlerOptions): JobHandler<AvatarJ
     ctx: Parameters<JobHandler>[1],
     scratch: string,
   ): Promise<Record<string, unknown>> {
-    // The original keeps its name (made by deckhand: upload id and sniffed type) in the scratch folder.
+    // The original keeps its name (made by deckhand: upload id and sniffed type) in the scratch folder, and the
+    // variants are made beside it: their names (size and format) cannot be the original's.
     const original = path.join(scratch, payload.original)
-    const outDir = path.join(scratch, 'out')
     const version = versionPrefix(payload.userId, jobId)
 
     // Run again after a crash that came between publishing and recording success: the original is gone by then,
@@ -71,7 +72,6 @@ export function avatarHandler(options: AvatarHandlerOptions): JobHandler<AvatarJ
     }
 
     ctx.setStage('resizing')
-    await fs.mkdir(outDir, { recursive: true })
     const timeout = AbortSignal.timeout(options.timeoutMs)
     let outcome: AvatarOutcome
     try {
@@ -79,7 +79,7 @@ export function avatarHandler(options: AvatarHandlerOptions): JobHandler<AvatarJ
         renderAvatarTask,
         {
           input: original,
-          outDir,
+          outDir: scratch,
           sizes: options.sizes,
           formats: options.formats,
           maxPixels: options.maxPixels,
@@ -113,7 +113,7 @@ export function avatarHandler(options: AvatarHandlerOptions): JobHandler<AvatarJ
       outcome.variants.map((variant) =>
         store.putFile(
           variantKey(payload.userId, jobId, variant.size, variant.format),
-          path.join(outDir, variantFileName(variant.size, variant.format)),
+          path.join(scratch, variantFileName(variant.size, variant.format)),
           // Its key names its version: the object never changes, as a versioned avatar URL's answer never does.
           { contentType: contentTypeOf(variant.format), cacheControl: VERSIONED_CACHE_CONTROL },
         ),

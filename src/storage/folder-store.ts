@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
-import { moveDurably, syncToDisk } from './files.ts'
+import { moveDurably, removeFile, removeFolder, syncToDisk } from './files.ts'
 import type { ObjectStore, StoredObject } from './object-store.ts'
 import { sharedMake, sharedSync } from './shared-calls.ts'
 
@@ -55,14 +55,16 @@ export function createFolderStore(root: string): ObjectStore {
       return stat?.isFile() ? { key, bytes: stat.size, modifiedMs: stat.mtimeMs } : undefined
     },
     async delete(key) {
-      await fs.rm(fileOf(key), { force: true })
+      await removeFile(fileOf(key))
     },
     async deletePrefix(prefix) {
-      let count = 0
-      for await (const _ of this.list(prefix)) count++
       // A prefix ending in `/` is a folder: removed whole, subfolders with it.
-      if (prefix.endsWith('/')) await fs.rm(fileOf(prefix), { recursive: true, force: true })
-      else for await (const object of this.list(prefix)) await fs.rm(fileOf(object.key), { force: true })
+      if (prefix.endsWith('/')) return removeFolder(fileOf(prefix))
+      let count = 0
+      for await (const object of this.list(prefix)) {
+        await removeFile(fileOf(object.key))
+        count++
+      }
       return count
     },
     list(prefix) {

@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { PassThrough } from 'node:stream'
 import t from 'tap'
-import { receiveToFile } from '../../src/storage/files.ts'
+import { receiveToFile, TooManyBytes, WRITE_BYTES } from '../../src/storage/files.ts'
 import { tempDataDir } from '../helpers/app.ts'
 
 // Descriptors this process holds into `dir`, from /proc (Linux).
@@ -38,3 +38,36 @@ t.test(
     t.equal(openAtSettle, 0, 'no descriptor into the folder was still open when a failed receive settled')
   },
 )
+
+t.test('an upload reaches its file whole, in order, and seen chunk by chunk, however its pieces fall', async (t) => {
+  const dir = tempDataDir(t)
+  // Pieces of odd sizes that end on, before and after the boundaries where the gathered bytes are written.
+  const sizes = [1, WRITE_BYTES - 1, 1, 65_536, WRITE_BYTES, 3, 200_000, WRITE_BYTES + 7, 12]
+  const pieces = sizes.map((n, i) => Buffer.alloc(n, i + 1))
+  const source = new PassThrough()
+  const seen: number[] = []
+  const file = path.join(dir, 'upload')
+  const receiving = receiveToFile(source, file, 10_000_000, (chunk) => seen.push(chunk.length))
+  for (const piece of pieces) source.write(piece)
+  source.end()
+  const total = sizes.reduce((a, b) => a + b, 0)
+  t.equal(await receiving, total, 'every byte counted')
+  t.same(fs.readFileSync(file), Buffer.concat(pieces), 'the file holds the bytes as sent')
+  t.equal(
+    seen.reduce((a, b) => a + b, 0),
+    total,
+    'the observer saw every byte once',
+  )
+})
+
+t.test('an upload over the limit fails before it is written whole, and leaves no file', async (t) => {
+  const dir = tempDataDir(t)
+  const source = new PassThrough()
+  const file = path.join(dir, 'upload')
+  const receiving = receiveToFile(source, file, WRITE_BYTES * 2)
+  source.write(Buffer.alloc(WRITE_BYTES))
+  source.write(Buffer.alloc(WRITE_BYTES))
+  source.write(Buffer.alloc(1))
+  await t.rejects(receiving, TooManyBytes)
+  t.same(fs.readdirSync(dir), [], 'the partial file is removed')
+})
