@@ -10,7 +10,7 @@ import { checkDimensions } from '../images/dimensions.ts'
 import { SNIFF_BYTES, sniffImageType } from '../images/sniff.ts'
 import { type CancelCleanups, cancelJob, SUPERSEDED_BY_UPLOAD } from '../jobs/cancel.ts'
 import { isPending, type Job, type JobStore } from '../jobs/types.ts'
-import { readHead, receiveToFile, TooManyBytes } from '../storage/files.ts'
+import { receiveToFile, TooManyBytes } from '../storage/files.ts'
 import type { ObjectStore } from '../storage/object-store.ts'
 import type { StoragePaths } from '../storage/paths.ts'
 import type { AvatarJobPayload } from './job.ts'
@@ -70,26 +70,31 @@ export async function acceptAvatarUpload(
     const uploadId = randomUUID()
     const incoming = path.join(paths.incoming, uploadId)
     const digest = call && createHash('sha256')
+    // The first bytes, for the type, kept as they pass: the file is not opened again to read them.
+    const head = new Uint8Array(SNIFF_BYTES)
+    let headBytes = 0
     let bytes: number
     try {
-      bytes = await receiveToFile(
-        upload.body,
-        incoming,
-        deps.maxUploadBytes,
-        digest && ((chunk) => digest.update(chunk)),
-      )
+      bytes = await receiveToFile(upload.body, incoming, deps.maxUploadBytes, (chunk) => {
+        if (headBytes < SNIFF_BYTES) {
+          const part = chunk.subarray(0, SNIFF_BYTES - headBytes)
+          head.set(part, headBytes)
+          headBytes += part.length
+        }
+        digest?.update(chunk)
+      })
     } catch (err) {
       if (err instanceof TooManyBytes) throw uploadTooLarge(deps.maxUploadBytes)
       throw err
     }
     try {
-      if (!call || !digest)
-        return { jobId: await storeUpload(deps, userId, uploadId, incoming, bytes), replayed: false }
+      const received = { file: incoming, bytes, head: head.subarray(0, headBytes) }
+      if (!call || !digest) return { jobId: await storeUpload(deps, userId, uploadId, received), replayed: false }
       const body = JSON.stringify([upload.form, digest.digest('base64url')])
       const fingerprint = requestFingerprint({ method: 'PUT', route: '/users/:id/avatar', owner: userId, body })
       const { result, replayed } = await deps.idempotency.run(call, fingerprint, {
         replay: (answer) => (answer.body as { jobId: string }).jobId,
-        perform: (record) => storeUpload(deps, userId, uploadId, incoming, bytes, record),
+        perform: (record) => storeUpload(deps, userId, uploadId, received, record),
       })
       return { jobId: result, replayed }
     } finally {
@@ -100,17 +105,23 @@ export async function acceptAvatarUpload(
   }
 }
 
+/** An upload on disk: its file, its size and its first bytes (up to SNIFF_BYTES). */
+interface Received {
+  file: string
+  bytes: number
+  head: Uint8Array
+}
+
 /** Checks the received file, stores it and queues its job; `record` keeps the answer in the same transaction. */
 async function storeUpload(
   deps: AcceptDeps,
   userId: string,
   uploadId: string,
-  incoming: string,
-  bytes: number,
+  { file: incoming, bytes, head }: Received,
   record?: RecordAnswer,
 ): Promise<string> {
   if (bytes === 0) throw new EmptyUploadError()
-  const type = sniffImageType(await readHead(incoming, SNIFF_BYTES))
+  const type = sniffImageType(head)
   if (!type) {
     throw new UnsupportedMediaTypeError(
       'Expected a JPEG, PNG, WebP, AVIF, GIF or TIFF image but received something else',

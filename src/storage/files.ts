@@ -77,18 +77,6 @@ export async function receiveToFile(
   return bytes
 }
 
-/** Reads the first `n` bytes of a file (fewer if it is shorter). */
-export async function readHead(file: string, n: number): Promise<Uint8Array> {
-  const handle = await fs.open(file, 'r')
-  try {
-    const buffer = Buffer.alloc(n)
-    const { bytesRead } = await handle.read(buffer, 0, n, 0)
-    return buffer.subarray(0, bytesRead)
-  } finally {
-    await handle.close()
-  }
-}
-
 /**
  * Flushes a file's data, or a folder's entries, to disk (fsync): a folder's, to make a rename or a new file in it
  * durable.

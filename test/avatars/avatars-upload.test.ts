@@ -130,3 +130,25 @@ t.test(
     t.same(filesIn(app.paths.incoming), [], 'the partial upload was removed')
   },
 )
+
+t.test('over real HTTP, an upload whose first bytes arrive a few at a time is still known by them', async (t) => {
+  const app = await startApp(t)
+  const ann = await signup(app, 'ann@example.com')
+  await app.runner?.stop(0) // the answer is what is looked at, not the work
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as { port: number }
+  // The type is read from the first 64 bytes as they pass: here they come in pieces of 5, 20 ms apart.
+  const inPieces = (bytes: Buffer) => [
+    ...Array.from({ length: 20 }, (_, i) => bytes.subarray(i * 5, i * 5 + 5)),
+    bytes.subarray(100),
+  ]
+  const webp = await chunkedUpload(`http://127.0.0.1:${port}`, ann, inPieces(fs.readFileSync(fixture('image.webp'))), {
+    delayMs: 20,
+  })
+  t.equal(webp.status, 202, 'a WebP (known by its 12th byte) is accepted')
+  const job = await app.queue.get(JSON.parse(webp.body).jobId)
+  t.match((job?.payload as { original: string } | undefined)?.original, /\.webp$/, 'and stored as one')
+  const text = await chunkedUpload(`http://127.0.0.1:${port}`, ann, inPieces(Buffer.alloc(4096, 'x')), { delayMs: 20 })
+  t.equal(text.status, 415, 'bytes that are no image are refused')
+  t.equal(JSON.parse(text.body).code, 'UNSUPPORTED_MEDIA_TYPE')
+})
