@@ -208,7 +208,7 @@ const avatarRounds =
       const count = Math.max(1, Math.trunc(Number(args['avatar-rounds'])) || 1)
       for (let round = 1; round <= count; round++) {
         const label = count > 1 ? `2 avatars over HTTP, round ${round}` : '2 avatars over HTTP'
-        rounds.push(await timed(label, url, (tl) => avatarsPhase(url, options, label, tl)))
+        rounds.push(await timed(label, url, (tl) => avatarsPhase(url, options, label, tl, round === 1)))
         if (rawRounds.length > 0) rawRounds.push(await rawOnce(`1 raw pipeline, after round ${round}`))
       }
       return rounds

@@ -155,15 +155,32 @@ function avatarClients(
   return { latencies, finishedAt, started, running }
 }
 
-/** Phase 2: avatars over HTTP, `avatarConcurrency` clients, until `avatarJobs` have finished; then one at a time on the idle service. */
+/**
+ * Phase 2: avatars over HTTP, `avatarConcurrency` clients, until `avatarJobs` have finished; then one at a time on the
+ * idle service. With `warmUp`, each client first uploads one avatar, unmeasured: a fresh service spent 5–12% more CPU
+ * an avatar over its first 80 than over the next, compiling its paths (src/bench/RESULTS.md, "Phase 2's first
+ * round"), as phase 1 warms up with six images before it is measured.
+ */
 export async function avatarsPhase(
   url: string,
   opts: BenchOptions,
   label = '2 avatars over HTTP',
   timeline: Recorder = untimed,
+  warmUpFirst = false,
 ) {
   const image = fs.readFileSync(opts.fixture)
   const users = await createUsers(url, opts.avatarConcurrency, label.replace(/\W+/g, '').slice(0, 40))
+  if (warmUpFirst) {
+    const warming = progress(`${label} warm-up`, users.length)
+    let warmed = 0
+    await Promise.all(
+      users.map(async (user) => {
+        await uploadAndWait(url, user, image)
+        warming.tick(++warmed)
+      }),
+    )
+    warming.done()
+  }
   const bar = progress(label, opts.avatarJobs)
   const load = avatarClients(
     url,
