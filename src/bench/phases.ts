@@ -157,9 +157,9 @@ function avatarClients(
 
 /**
  * Phase 2: avatars over HTTP, `avatarConcurrency` clients, until `avatarJobs` have finished; then one at a time on the
- * idle service. With `warmUp`, each client first uploads one avatar, unmeasured: a fresh service spent 5–12% more CPU
- * an avatar over its first 80 than over the next, compiling its paths (src/bench/RESULTS.md, "Phase 2's first
- * round"), as phase 1 warms up with six images before it is measured.
+ * idle service. With `warmUpFirst`, each client first uploads one avatar, unmeasured: a fresh service's main thread
+ * spent more CPU an avatar in the first round than in the second, compiling its paths (src/bench/RESULTS.md, "An
+ * upload's file system calls"), and phase 1 too warms up with six images before it is measured.
  */
 export async function avatarsPhase(
   url: string,
