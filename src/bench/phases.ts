@@ -341,6 +341,8 @@ const WARM_UP_MS = 2000
 
 /** What a sustained step must show to pass: the rate served, no error, p99 under 50 ms, mail caught up. */
 export const SUSTAINED_P99_MS = 50
+/** Phase 7's try halfway between its last two rates is rounded to this many signups a second. */
+const HALFWAY_STEP = 100
 
 /**
  * Phase 7: signups at a constant arrival rate (open-load.ts: an open model, each answer timed from when its request
@@ -358,9 +360,8 @@ export async function sustainedPhase(
 ) {
   // Enough connections that an open model stays open: one per 20 requests a second, 10 at the least.
   const connections = (rate: number) => Math.max(opts.signupConnections, Math.ceil(rate / 20))
-  const steps: SustainedStep[] = []
-  for (const rate of rates) {
-    const step = await onService(async (url) => {
+  const tryRate = (rate: number): Promise<SustainedStep> =>
+    onService(async (url) => {
       // A fresh process compiles its code on the first requests (tsx, then V8's tiers): two seconds at the same
       // rate first, so the measured p99 is the service's and not its start-up's. Their mails stay in the count.
       await signupLoad(url, { durationMs: WARM_UP_MS, signupConnections: connections(rate) }, `${label} warm-up`, rate)
@@ -390,11 +391,32 @@ export async function sustainedPhase(
           mail.mailsWaiting <= 2 * rate,
       }
     })
+  return climbRates(rates, tryRate)
+}
+
+/**
+ * Tries `rates` in order until one fails, then once more halfway between the last rate that passed and the one that
+ * failed: the list's steps are 400 apart at the top, a tenth of the rate, and the figure should not be a whole step
+ * short of what the service holds. The highest rate that passed is the answer.
+ */
+export async function climbRates<Step extends { rate: number; ok: boolean }>(
+  rates: readonly number[],
+  tryRate: (rate: number) => Promise<Step>,
+): Promise<{ highestRate: number; steps: Step[] }> {
+  const steps: Step[] = []
+  for (const rate of rates) {
+    const step = await tryRate(rate)
     steps.push(step)
     if (!step.ok) break
   }
+  const lastPassed = steps.filter((s) => s.ok).at(-1)
+  const failed = steps.at(-1)
+  if (lastPassed && failed && !failed.ok && failed.rate - lastPassed.rate >= 2 * HALFWAY_STEP) {
+    const halfway = lastPassed.rate + Math.round((failed.rate - lastPassed.rate) / 2 / HALFWAY_STEP) * HALFWAY_STEP
+    steps.push(await tryRate(halfway))
+  }
   const passed = steps.filter((s) => s.ok)
-  return { highestRate: passed.at(-1)?.rate ?? 0, steps }
+  return { highestRate: Math.max(0, ...passed.map((s) => s.rate)), steps }
 }
 
 /**

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { climbRates } from '../../src/bench/phases.ts'
 import { metricSum, percentile, slope, steadyRate } from '../../src/bench/stats.ts'
 
 t.test('steadyRate leaves the ramp out and counts completions per second from there', async (t) => {
@@ -44,4 +45,25 @@ t.test('metricSum adds the samples whose labels match', async (t) => {
   t.equal(metricSum(text, 'deckhand_jobs', { status: 'failed' }), 0, 'none matches')
   t.equal(metricSum(text, 'process_open_fds'), 21, 'a metric without labels')
   t.equal(metricSum(text, 'process_open_fds', { status: 'queued' }), 0, 'labels asked of a metric that has none')
+})
+
+t.test('phase 7 climbs the rates until one fails, then tries once halfway back', async (t) => {
+  const holds = (limit: number) => async (rate: number) => ({ rate, ok: rate <= limit })
+  const rates = [400, 800, 1200, 1600, 2000, 2400, 2800, 3200, 3600]
+  const between = await climbRates(rates, holds(3300))
+  t.same(
+    between.steps.map((s) => s.rate),
+    [400, 800, 1200, 1600, 2000, 2400, 2800, 3200, 3600, 3400],
+    'up to the first that fails, then halfway between it and the last that kept up',
+  )
+  t.equal(between.highestRate, 3200, 'halfway failed too: the last that kept up')
+  t.equal((await climbRates(rates, holds(3450))).highestRate, 3400, 'halfway kept up: the answer')
+  t.same((await climbRates(rates, holds(5000))).steps.length, rates.length, 'all kept up: no more tries')
+  const first = await climbRates(rates, holds(100))
+  t.same([first.highestRate, first.steps.length], [0, 1], 'the first failed: nothing to halve')
+  t.same(
+    (await climbRates([400, 500, 900], holds(450))).steps.map((s) => s.rate),
+    [400, 500],
+    'a step of 100 is not halved',
+  )
 })
