@@ -19,8 +19,8 @@ export class SourceFailed extends Error {
 
 /**
  * Streams `source` into a new file, holding about WRITE_BYTES of it in memory at most, and fsyncs it: when this
- * resolves the bytes are on disk. Over `limit` bytes, or on any error, the partial file is removed and its descriptor closed.
- * The source is left undestroyed (only unpiped), so the caller can still answer on its connection.
+ * resolves the bytes are on disk. Over `limit` bytes, or on any error, the partial file is removed and its
+ * descriptor closed. The source is left undestroyed (only unpiped), so the caller can still answer on its connection.
  */
 export async function receiveToFile(
   source: Readable,
@@ -126,11 +126,14 @@ export async function moveDurably(
   await Promise.all([syncFile(to), syncFolder(path.dirname(to))])
 }
 
+/** For a removal's catch: what is not there is already removed. */
+function unlessMissing(err: unknown): void {
+  if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+}
+
 /** Removes a file; one that is not there is no error. */
 export async function removeFile(file: string): Promise<void> {
-  await fs.unlink(file).catch((err) => {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-  })
+  await fs.unlink(file).catch(unlessMissing)
 }
 
 /**
@@ -156,8 +159,6 @@ export async function removeFolder(folder: string): Promise<number> {
       return entry.isFile() && !entry.name.startsWith('.') ? 1 : 0
     }),
   )
-  await fs.rmdir(folder).catch((err) => {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-  })
+  await fs.rmdir(folder).catch(unlessMissing)
   return counts.reduce((sum, n) => sum + n, 0)
 }
