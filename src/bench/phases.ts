@@ -346,7 +346,7 @@ const HALFWAY_STEP = 100
 
 /**
  * Phase 7: signups at a constant arrival rate (open-load.ts: an open model, each answer timed from when its request
- * was due), on a fresh service per rate, raised in steps until one fails. A rate passes when,
+ * was due), on a fresh service per rate, raised in steps until one fails (climbRates). A rate passes when,
  * after `sustainedMs`, it was served (at least 95% of it, no errors), signup p99 stayed under 50 ms, and the mail
  * jobs still waiting are at most one second's worth (2 × rate: two mails a signup). The answer to "what rate can
  * it take for an hour?" is the highest rate that passed.
