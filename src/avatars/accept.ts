@@ -10,7 +10,7 @@ import { checkDimensions } from '../images/dimensions.ts'
 import { SNIFF_BYTES, sniffImageType } from '../images/sniff.ts'
 import { type CancelCleanups, cancelJob, SUPERSEDED_BY_UPLOAD } from '../jobs/cancel.ts'
 import { isPending, type Job, type JobStore } from '../jobs/types.ts'
-import { receiveToFile, TooManyBytes } from '../storage/files.ts'
+import { receiveToFile, removeFile, TooManyBytes } from '../storage/files.ts'
 import type { ObjectStore } from '../storage/object-store.ts'
 import type { StoragePaths } from '../storage/paths.ts'
 import type { AvatarJobPayload } from './job.ts'
@@ -98,7 +98,7 @@ export async function acceptAvatarUpload(
       })
       return { jobId: result, replayed }
     } finally {
-      await fs.rm(incoming, { force: true })
+      await removeFile(incoming)
     }
   } finally {
     call?.release()

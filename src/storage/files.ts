@@ -69,7 +69,7 @@ export async function receiveToFile(
     // pipeline() settles before the sink it destroyed has closed, and the sink may still be opening its file:
     // removed now, the file would be created afterwards and stay for ever. So first the sink's close.
     if (!sink.closed) await new Promise<void>((resolve) => sink.once('close', () => resolve()))
-    await fs.rm(file, { force: true })
+    await removeFile(file)
     throw err
   } finally {
     stopWatching()
@@ -112,10 +112,10 @@ export async function moveDurably(
       await syncFile(tmp)
       await fs.rename(tmp, to)
     } catch (copyErr) {
-      await fs.rm(tmp, { force: true })
+      await removeFile(tmp)
       throw copyErr
     }
-    await fs.rm(from, { force: true })
+    await removeFile(from)
     await syncFolder(path.dirname(to))
     return
   }
