@@ -1,5 +1,6 @@
 import type { Worker } from 'node:worker_threads'
 import type { WatchErrors } from '../error-events.ts'
+import { sharedSync } from '../shared-calls.ts'
 import { startWorkerThread } from '../worker-thread.ts'
 
 /** What the fsync thread (workers/wal-sync.ts) is started with. */
@@ -17,42 +18,38 @@ export interface WalSyncAnswer {
  * Makes SQLite commits durable without the event loop waiting on the disk. The connection commits with
  * synchronous NORMAL (the WAL is written, not fsynced); whoever must not acknowledge before the data is on
  * disk awaits `sync()`, which fsyncs the WAL file on its own thread. Callers that arrive while an fsync runs
- * share the next one (group commit): one fsync per burst of commits instead of one each.
+ * share the next one (group commit, as the folder store's fsyncs: sharedSync): one fsync per burst of commits
+ * instead of one each.
  */
-interface Waiter {
-  resolve: () => void
-  reject: (err: Error) => void
-}
-
 export class WalSyncer {
   readonly #worker: Worker
-  /** Waiting for an fsync that has not started yet. */
-  #next: Waiter[] = []
-  /** Covered by the fsync under way. */
-  #inFlight: Waiter[] = []
-  #busy = false
+  readonly #file: string
+  readonly #sync: (file: string) => Promise<void>
+  /** The fsync the thread is doing: one at a time (sharedSync). */
+  #answer: { resolve: () => void; reject: (err: Error) => void } | undefined
+  /** Why no fsync can be done any more: the thread died, or the database was closed. */
+  #stopped: Error | undefined
   #requested = 0
   #fsyncs = 0
 
   /** `watchErrors` logs and counts the thread's death; the commits it was serving fail either way. */
   constructor(walFile: string, watchErrors?: WatchErrors) {
+    this.#file = walFile
     // The thread (workers/wal-sync.ts) opens the WAL file once and answers each 'sync' with one fsync.
     const workerData: WalSyncData = { file: walFile }
     this.#worker = startWorkerThread(new URL('../../workers/wal-sync.ts', import.meta.url), { workerData })
     // Idle between syncs, it must not keep the process alive.
     this.#worker.unref()
     this.#worker.on('message', (answer: WalSyncAnswer) => this.#settle(answer))
-    this.#worker.on('error', (err) => this.#fail(err))
+    this.#worker.on('error', (err) => this.#stop(err))
     watchErrors?.(this.#worker, 'worker', { thread: 'WAL fsync' })
+    this.#sync = sharedSync(() => this.#fsync())
   }
 
   /** Resolves once every commit made before this call is on disk. */
   sync(): Promise<void> {
     this.#requested++
-    return new Promise((resolve, reject) => {
-      this.#next.push({ resolve, reject })
-      if (!this.#busy) this.#start()
-    })
+    return this.#sync(this.#file)
   }
 
   /** Calls to sync() and the fsyncs that served them, for tests and metrics. */
@@ -62,33 +59,34 @@ export class WalSyncer {
 
   async close(): Promise<void> {
     await this.#worker.terminate()
-    this.#fail(new Error('the database is closed'))
+    this.#stop(new Error('the database is closed'))
   }
 
-  #start(): void {
-    this.#busy = true
-    this.#inFlight = this.#next
-    this.#next = []
-    this.#worker.ref()
-    this.#worker.postMessage('sync')
+  /** One fsync on the thread. */
+  #fsync(): Promise<void> {
+    if (this.#stopped) return Promise.reject(this.#stopped)
+    return new Promise((resolve, reject) => {
+      this.#answer = { resolve, reject }
+      this.#worker.ref()
+      this.#worker.postMessage('sync')
+    })
   }
 
   #settle(answer: WalSyncAnswer): void {
     this.#fsyncs++
-    const served = this.#inFlight
-    this.#inFlight = []
-    this.#busy = false
+    const waiting = this.#answer
+    this.#answer = undefined
     this.#worker.unref()
     // A failed fsync (EIO, ENOSPC) fails every commit it covered: their clients hear an error, not "accepted".
-    const error = answer.error && Object.assign(new Error(`fsync failed: ${answer.error.message}`), answer.error)
-    for (const waiter of served) error ? waiter.reject(error) : waiter.resolve()
-    if (this.#next.length > 0) this.#start()
+    if (answer.error) waiting?.reject(Object.assign(new Error(`fsync failed: ${answer.error.message}`), answer.error))
+    else waiting?.resolve()
   }
 
-  #fail(err: Error): void {
-    for (const waiter of [...this.#inFlight, ...this.#next]) waiter.reject(err)
-    this.#inFlight = []
-    this.#next = []
-    this.#busy = false
+  /** Fails the fsync under way, and every one asked for after it. */
+  #stop(err: Error): void {
+    this.#stopped ??= err
+    const waiting = this.#answer
+    this.#answer = undefined
+    waiting?.reject(err)
   }
 }

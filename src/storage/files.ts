@@ -94,7 +94,7 @@ export async function syncToDisk(fileOrFolder: string): Promise<void> {
  * Moves a file into `to`'s folder durably: when this resolves, its data and its name are on disk. A rename when both
  * are on one file system; across file systems (DATA_DIR local, STORAGE_DIR a shared mount) a copy to a hidden name,
  * fsynced, then renamed, so readers on other nodes never see half a file. `syncFolder` flushes the folder's entry
- * (shared among moves: shared-calls.ts).
+ * (shared among moves: src/shared-calls.ts).
  */
 export async function moveDurably(
   from: string,

@@ -1,9 +1,9 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
+import { sharedMake, sharedSync } from '../shared-calls.ts'
 import { moveDurably, removeFile, removeFolder, syncToDisk } from './files.ts'
 import type { ObjectStore, StoredObject } from './object-store.ts'
-import { sharedMake, sharedSync } from './shared-calls.ts'
 
 /**
  * Objects as files under one folder (STORAGE_DIR): a key is a relative path. Shared by every node only through a

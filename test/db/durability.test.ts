@@ -43,6 +43,24 @@ t.test('a burst of syncs shares fsyncs, and each resolves after an fsync that be
   t.equal(syncer.stats().fsyncs, afterFirst + 1, 'the second is served by an fsync of its own, begun after it asked')
 })
 
+t.test('a sync asked once the syncer is closed fails at once instead of waiting for ever', async (t) => {
+  const dir = tempDataDir(t)
+  const wal = path.join(dir, 'x.db-wal')
+  fs.writeFileSync(wal, 'frames')
+  const syncer = new WalSyncer(wal)
+  await syncer.sync()
+  await syncer.close()
+  const late = syncer.sync()
+  const waited = await Promise.race([
+    late.then(
+      () => 'resolved',
+      (err: Error) => err.message,
+    ),
+    new Promise((resolve) => setTimeout(() => resolve('still waiting after 2 s'), 2000)),
+  ])
+  t.equal(waited, 'the database is closed')
+})
+
 t.test('no WAL file (everything checkpointed) means nothing to sync', async (t) => {
   const syncer = new WalSyncer(path.join(tempDataDir(t), 'missing.db-wal'))
   t.teardown(() => syncer.close())

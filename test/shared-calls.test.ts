@@ -1,5 +1,5 @@
 import t from 'tap'
-import { sharedMake, sharedSync } from '../../src/storage/shared-calls.ts'
+import { sharedMake, sharedSync } from '../src/shared-calls.ts'
 
 /** A sync (or make) whose calls the test ends one by one, in order. */
 function heldCalls() {
