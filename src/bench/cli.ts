@@ -45,7 +45,7 @@ const OPTIONS = {
   json: { type: 'boolean', default: false },
   out: { type: 'string', default: 'data/bench-report.json' },
   phases: { type: 'string', default: '1,2,3,4,5,6,7,8,9' },
-  'avatar-rounds': { type: 'string', default: '2' },
+  'avatar-rounds': { type: 'string', default: '4' },
   flood: { type: 'string', default: '20' },
   sustain: { type: 'string', default: '20' },
   rates: { type: 'string', default: '400,600,800,1000,1200,1400,1600,1800,2000,2400,2800,3200,3600,4000,4800' },
@@ -196,9 +196,10 @@ async function timed<T>(phase: string, url: string | undefined, fn: (timeline: R
 // Tuning runs may pick phases (--phases 3,4); a figure whose phases did not run is reported as not measured.
 const chosen = new Set(args.phases.split(',').map((p) => p.trim()))
 const run = <T>(phase: string, fn: () => Promise<T>) => (chosen.has(phase) ? fn() : Promise.resolve(undefined))
-// Phase 2 against phase 1 in turn: raw, HTTP, raw, HTTP, raw (--avatar-rounds 2). This machine's speed moves by
+// Phase 2 against phase 1 in turn: raw, HTTP, raw, HTTP, … raw (--avatar-rounds 4). This machine's speed moves by
 // 10–20% from one minute to the next (src/bench/RESULTS.md), so each round over HTTP is weighed against the raw
-// pipeline measured right before and right after it, on one service.
+// pipeline measured right before and right after it, on one service. One round's ratio moved by ±0.07 around its
+// mean: four rounds halve the figure's spread from two rounds' (RESULTS, "Four rounds of phase 2").
 const rawOnce = (label: string) => timed(label, undefined, (tl) => rawPhase(options, label, tl))
 const rawRounds = (await run('1', async () => [await rawOnce('1 raw pipeline')])) ?? []
 const avatarRounds =
