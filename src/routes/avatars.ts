@@ -22,7 +22,7 @@ import {
 import { idempotencyKey } from '../idempotency/key.ts'
 import multipart, { multipartOptions } from '../plugins/multipart.ts'
 import { getAvatarRouteSchema, uploadAvatarRouteSchema } from '../schemas/avatars.ts'
-import { SourceFailed } from '../storage/files.ts'
+import { SourceFailed } from '../storage/receive.ts'
 import type { UsersRepository } from '../users/repository.ts'
 
 const UPLOAD_TYPE = /^\s*(image\/[\w.+-]+|multipart\/form-data)\s*(;|$)/i

@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { PassThrough } from 'node:stream'
 import t from 'tap'
-import { receiveToFile, TooManyBytes, WRITE_BYTES } from '../../src/storage/files.ts'
+import { receiveToFile, TooManyBytes, unwritten, WRITE_BYTES } from '../../src/storage/receive.ts'
 import { tempDataDir } from '../helpers/app.ts'
 
 // Descriptors this process holds into `dir`, from /proc (Linux).
@@ -70,4 +70,15 @@ t.test('an upload over the limit fails before it is written whole, and leaves no
   source.write(Buffer.alloc(1))
   await t.rejects(receiving, TooManyBytes)
   t.same(fs.readdirSync(dir), [], 'the partial file is removed')
+})
+
+t.test('a write that takes fewer bytes than it was given leaves the rest, in order, to go again', async (t) => {
+  const buffers = [Buffer.from('abc'), Buffer.from('defg'), Buffer.from('h')]
+  const rest = (written: number) => Buffer.concat(unwritten(buffers, written)).toString()
+  t.equal(rest(0), 'abcdefgh', 'nothing written: all of it')
+  t.equal(rest(2), 'cdefgh', 'within the first buffer')
+  t.equal(rest(3), 'defgh', 'on a boundary')
+  t.equal(rest(5), 'fgh', 'within a later buffer')
+  t.same(unwritten(buffers, 8), [], 'all written: nothing')
+  t.equal(buffers[0]?.toString(), 'abc', 'the buffers given are left as they were')
 })
