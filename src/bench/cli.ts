@@ -198,8 +198,8 @@ const chosen = new Set(args.phases.split(',').map((p) => p.trim()))
 const run = <T>(phase: string, fn: () => Promise<T>) => (chosen.has(phase) ? fn() : Promise.resolve(undefined))
 // Phase 2 against phase 1 in turn: raw, HTTP, raw, HTTP, … raw (--avatar-rounds 4). This machine's speed moves by
 // 10–20% from one minute to the next (src/bench/RESULTS.md), so each round over HTTP is weighed against the raw
-// pipeline measured right before and right after it, on one service. One round's ratio moved by ±0.07 around its
-// mean: four rounds halve the figure's spread from two rounds' (RESULTS, "Four rounds of phase 2").
+// pipeline measured right before and right after it, on one service. One round's ratio moves by ±0.05 around its
+// mean: four rounds narrow the figure's spread by a third from two rounds' (RESULTS, "Phase 2 in four rounds").
 const rawOnce = (label: string) => timed(label, undefined, (tl) => rawPhase(options, label, tl))
 const rawRounds = (await run('1', async () => [await rawOnce('1 raw pipeline')])) ?? []
 const avatarRounds =
