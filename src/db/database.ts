@@ -86,7 +86,7 @@ function openLockedSqlite(options: OpenOptions, lock: DataDirLock): OpenedSqlite
   const syncer =
     options.synchronous === 'FULL' ? new WalSyncer(`${options.sqliteFile}-wal`, options.watchErrors) : undefined
   const durable = syncer ? () => syncer.sync() : async () => {}
-  const group = new GroupCommit(db, durable)
+  const group = new GroupCommit(db, durable, options.groupBudgetMs)
   // 2 is INCREMENTAL; a file made without it answers 0 (NONE) here whatever was asked above.
   const incremental = statements.pragma('auto_vacuum') === 2
   const schemaEdits = (allowed: boolean) => {

@@ -72,12 +72,14 @@ export const GROUP_BUDGET_MS = 4
 export class GroupCommit {
   readonly #db: Kysely<Schema>
   readonly #durable: () => Promise<void>
+  readonly #budgetMs: number
   #queued: Queued[] = []
   #running = false
 
-  constructor(db: Kysely<Schema>, durable: () => Promise<void>) {
+  constructor(db: Kysely<Schema>, durable: () => Promise<void>, budgetMs = GROUP_BUDGET_MS) {
     this.#db = db
     this.#durable = durable
+    this.#budgetMs = budgetMs
   }
 
   /**
@@ -107,7 +109,7 @@ export class GroupCommit {
     this.#running = false
   }
 
-  /** Commits the pieces of `group` it reaches within GROUP_BUDGET_MS, and returns those it did not reach. */
+  /** Commits the pieces of `group` it reaches within its budget, and returns those it did not reach. */
   async #commit(group: Queued[]): Promise<Queued[]> {
     const done: { item: Queued; result: unknown; hooks: (() => void)[] }[] = []
     const failed = new Set<Queued>()
@@ -117,7 +119,7 @@ export class GroupCommit {
       tx = await this.#db.startTransaction().execute()
       const started = performance.now()
       for (const [index, item] of group.entries()) {
-        if (index > 0 && performance.now() - started >= GROUP_BUDGET_MS) {
+        if (index > 0 && performance.now() - started >= this.#budgetMs) {
           left = group.slice(index)
           break
         }

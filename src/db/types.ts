@@ -58,4 +58,6 @@ export interface OpenOptions {
    * (DEPENDENCY_TIMEOUT_MS). Migrations are not bound by it.
    */
   timeoutMs: number
+  /** SQLite: how long one group commit takes pieces (GroupCommit); GROUP_BUDGET_MS unless a test lifts it. */
+  groupBudgetMs?: number
 }

@@ -5,7 +5,7 @@ import { sql } from 'kysely'
 import t from 'tap'
 import { type Database, transact } from '../../src/db/database.ts'
 import { holdStatements } from '../../src/db/sqlite-handles.ts'
-import { GROUP_BUDGET_MS, GroupCommit, type Transaction } from '../../src/db/transaction.ts'
+import { GroupCommit, type Transaction } from '../../src/db/transaction.ts'
 import { WalSyncer } from '../../src/db/wal-sync.ts'
 import { tempDataDir } from '../helpers/app.ts'
 import { openTempDatabase } from '../helpers/database.ts'
@@ -158,7 +158,10 @@ t.test('after-commit hooks run once the commit is durable, and never for a trans
 t.test(
   'SQLite groups the transactions of one event-loop turn: one commit, and a piece that fails fails alone',
   async (t) => {
-    const database = await open(t, 'FULL')
+    // Without a budget: a group takes pieces for GROUP_BUDGET_MS (4 ms), and on a loaded CI machine the first two
+    // pieces outlasted it (2026-12-07, Node 24), the third went to the next group, and the first was seen committed
+    // alone. What this checks is the grouping; the budget has a test of its own (below).
+    const database = await open(t, 'FULL', Number.POSITIVE_INFINITY)
     const count = async () =>
       Number((await sql<{ n: number }>`SELECT count(*) AS n FROM users`.execute(database.db)).rows[0]?.n)
     // Another connection sees only what is committed.
@@ -225,37 +228,38 @@ t.test(
   },
 )
 
-t.test(
-  'a long burst is committed in groups of about GROUP_BUDGET_MS, the event loop turning between them',
-  async (t) => {
-    const database = await open(t, 'NORMAL')
-    const group = new GroupCommit(database.db, async () => {})
-    const pieces = 300
-    let ran = 0
-    let ranWhenTheLoopTurned: number | undefined
-    const spin = (ms: number) => {
-      const until = performance.now() + ms
-      while (performance.now() < until);
-    }
-    // Each piece holds the loop for 0.1 ms and more: at least 30 ms in all, one stretch without a budget.
-    const all = Array.from({ length: pieces }, (_, i) =>
-      group.run(async (tx) => {
-        if (i === 0) setImmediate(() => (ranWhenTheLoopTurned = ran))
-        await insertUser(`u${String(i).padStart(3, '0')}`)(tx)
-        spin(0.1)
-        ran++
-      }),
-    )
-    await Promise.all(all)
-    t.ok(
-      ranWhenTheLoopTurned !== undefined && ranWhenTheLoopTurned < pieces,
-      `the loop turned after ${ranWhenTheLoopTurned} of ${pieces} pieces (budget ${GROUP_BUDGET_MS} ms)`,
-    )
-    t.ok((ranWhenTheLoopTurned ?? 0) > 1, 'a group still takes more than one piece')
-    const count = await database.db
-      .selectFrom('users')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .executeTakeFirst()
-    t.equal(Number(count?.n), pieces, 'every piece committed')
-  },
-)
+t.test('a long burst is committed in groups of about the budget, the event loop turning between them', async (t) => {
+  const database = await open(t, 'NORMAL')
+  // The mechanism, with a budget wider than GROUP_BUDGET_MS: at 4 ms, a first piece still cold (its statement
+  // compiled and prepared) outlasted the budget on a loaded machine, and the group held one piece only.
+  const budgetMs = 20
+  const group = new GroupCommit(database.db, async () => {}, budgetMs)
+  await group.run(insertUser('warm'))
+  const pieces = 300
+  let ran = 0
+  let ranWhenTheLoopTurned: number | undefined
+  const spin = (ms: number) => {
+    const until = performance.now() + ms
+    while (performance.now() < until);
+  }
+  // Each piece holds the loop for 0.5 ms and more: at least 150 ms in all, one stretch without a budget.
+  const all = Array.from({ length: pieces }, (_, i) =>
+    group.run(async (tx) => {
+      if (i === 0) setImmediate(() => (ranWhenTheLoopTurned = ran))
+      await insertUser(`u${String(i).padStart(3, '0')}`)(tx)
+      spin(0.5)
+      ran++
+    }),
+  )
+  await Promise.all(all)
+  t.ok(
+    ranWhenTheLoopTurned !== undefined && ranWhenTheLoopTurned < pieces,
+    `the loop turned after ${ranWhenTheLoopTurned} of ${pieces} pieces (budget ${budgetMs} ms)`,
+  )
+  t.ok((ranWhenTheLoopTurned ?? 0) > 1, 'a group still takes more than one piece')
+  const count = await database.db
+    .selectFrom('users')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirst()
+  t.equal(Number(count?.n), pieces + 1, 'every piece committed')
+})

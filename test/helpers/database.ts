@@ -3,8 +3,13 @@ import { type Database, openDatabase } from '../../src/db/database.ts'
 import { tempDataDir, watchErrorsQuietly } from './app.ts'
 
 /** The SQLite journal in `file`, opened as deckhand opens it; the caller closes it. */
-export function openJournalFile(file: string, synchronous: 'FULL' | 'NORMAL' = 'NORMAL'): Promise<Database> {
+export function openJournalFile(
+  file: string,
+  synchronous: 'FULL' | 'NORMAL' = 'NORMAL',
+  groupBudgetMs?: number,
+): Promise<Database> {
   return openDatabase({
+    groupBudgetMs,
     url: undefined,
     sqliteFile: file,
     synchronous,
@@ -18,8 +23,9 @@ export function openJournalFile(file: string, synchronous: 'FULL' | 'NORMAL' = '
 export async function openTempDatabase(
   t: Parameters<typeof tempDataDir>[0],
   synchronous: 'FULL' | 'NORMAL' = 'NORMAL',
+  groupBudgetMs?: number,
 ): Promise<Database> {
-  const database = await openJournalFile(path.join(tempDataDir(t), 'deckhand.db'), synchronous)
+  const database = await openJournalFile(path.join(tempDataDir(t), 'deckhand.db'), synchronous, groupBudgetMs)
   t.teardown(() => database.close())
   return database
 }
