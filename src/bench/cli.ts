@@ -4,6 +4,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { type ParseArgsConfig, parseArgs } from 'node:util'
 import sharp from 'sharp'
+import { fileCreateMicros, SETTLE_INTERVAL_MS, settleFileSystem } from './file-system-settle.ts'
 import { journalSizeRun } from './journal-size.ts'
 import { noisyNeighbourPhase } from './noisy-neighbour.ts'
 import {
@@ -22,6 +23,7 @@ import { compareFiles, readReport, writeHtmlReport } from './report-files.ts'
 import { scratchState } from './scratch.ts'
 import {
   type BenchService,
+  removeWhenRunEnds,
   serviceNodeArgs,
   setDeckhandNodeArgs,
   startBucket,
@@ -64,6 +66,8 @@ const OPTIONS = {
   'journal-size-postgres': { type: 'string', default: 'true' },
   prefill: { type: 'string', default: '0' },
   'node-args': { type: 'string', default: '' },
+  'settle-seconds': { type: 'string', default: '300' },
+  'settle-micros': { type: 'string', default: '100' },
 } as const satisfies NonNullable<ParseArgsConfig['options']>
 
 const d = (name: keyof typeof OPTIONS) => ('default' in OPTIONS[name] ? OPTIONS[name].default : '')
@@ -75,6 +79,8 @@ const USAGE = `\`npm run bench\`: what deckhand does on this machine, in nine ph
     [--avatar-rounds ${d('avatar-rounds')}]   phase 2's rounds, each followed by phase 1 again
     [--prefill N]   phases 3 and 4 on a journal already holding N finished mail jobs (prefill.ts)
     [--node-args="..."]   Node.js options for deckhand's processes, after npm start's (a profile: --cpu-prof --cpu-prof-dir=DIR)
+    [--settle-seconds ${d('settle-seconds')}] [--settle-micros ${d('settle-micros')}]   first wait until creating a file takes at most
+      that many µs (a file system still slow from files deleted in the last minutes); 0 s: measure, do not wait
   npm run bench -- --soak MINUTES [--soak-signups ${d('soak-signups')}] [--soak-uploads ${d('soak-uploads')}] [--json] [--out report.json]
   npm run bench -- … --html report.html       also writes the HTML report (charts over time, PASS/MISS, machine)
   npm run bench -- --from report.json [--html report.html]   the HTML report of an earlier run
@@ -181,6 +187,25 @@ if (args.soak !== undefined) {
   process.exit(0)
 }
 say(`input: ${path.basename(options.fixture)}; ${options.avatarJobs} avatar jobs; signup phases ${args.duration} s`)
+
+// The file system first: the services write their journals, uploads and mail in os.tmpdir(), where the probe writes.
+const probeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'deckhand-bench-probe-'))
+removeWhenRunEnds(probeDir)
+const fileSystem = await settleFileSystem({
+  thresholdMicros: Number(args['settle-micros']),
+  maxWaitMs: Number(args['settle-seconds']) * 1000,
+  intervalMs: SETTLE_INTERVAL_MS,
+  measure: () => fileCreateMicros(probeDir),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  now: () => performance.now(),
+  waiting: (micros, waitedMs) =>
+    say(`file system: a file created in ${micros.toFixed(0)} µs, waiting (${(waitedMs / 1000).toFixed(0)} s so far)`),
+})
+say(
+  `file system: a file created in ${fileSystem.fileCreateMicros.toFixed(0)} µs` +
+    (fileSystem.waitedMs > 0 ? ` after ${(fileSystem.waitedMs / 1000).toFixed(0)} s of waiting` : '') +
+    (fileSystem.settled ? '' : `; over ${args['settle-micros']} µs: the phases that write files will read low`),
+)
 
 // Every phase keeps a point a second (throughput, latency, event loop, queue, RSS) for the HTML report.
 const timelines = new Timelines({ readService: args['sample-service'] !== 'false' })
@@ -463,7 +488,12 @@ const figures = [
 
 const report: BenchReport = {
   date: new Date().toISOString(),
-  machine,
+  // Whether the phases ran on a settled file system: µs a file, as the mail folder's writer creates them.
+  machine: {
+    ...machine,
+    fileCreateMicros: Math.round(fileSystem.fileCreateMicros),
+    fileSystemWaitSeconds: Math.round(fileSystem.waitedMs / 1000),
+  },
   options,
   raw,
   avatars,

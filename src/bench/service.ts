@@ -57,6 +57,11 @@ export const serviceNodeArgs = (): string[] => [...startNodeArgs, ...extraNodeAr
  */
 const stoppedDataDirs: string[] = []
 
+/** `dir` removed with the DATA_DIRs, when the run ends (the file system probe's, file-system-settle.ts). */
+export function removeWhenRunEnds(dir: string): void {
+  stoppedDataDirs.push(dir)
+}
+
 /** Removes the DATA_DIRs of the services stopped so far: at the end of a run, once nothing is measured. */
 export function removeDataDirs(): void {
   for (const dir of stoppedDataDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true })
