@@ -54,15 +54,15 @@ export interface Settled {
  * Waits until creating a file is as cheap as it is on a quiet file system. On ext4 without a journal (this
  * machine's), a new inode is not given a number freed in the last 60 s, or in the last 360 s while the block of the
  * inode table that holds it is dirty (Linux's fs/ext4/ialloc.c, recently_deleted): each allocation steps over every
- * such number in its group, one lookup each. After the previous
- * run removed its services' half a million files, creating one cost 200–600 µs against 35–50 for minutes, and the
- * mail folder's writer took half a core from the event loop (src/bench/RESULTS.md, "Files deleted before a run").
+ * such number in its group, one lookup each. For minutes after a run removed its services' files, creating one cost
+ * 110–600 µs against 35–50, and the mail folder's writer took half a core from the event loop (src/bench/RESULTS.md,
+ * "Files deleted before a run").
  */
 export async function settleFileSystem(options: SettleOptions): Promise<Settled> {
   const started = options.now()
-  for (;;) {
-    // The wait is the time before this probe: none when the first one settles.
-    const waitedMs = options.now() - started
+  for (let probe = 0; ; probe++) {
+    // The wait is the time before this probe: none at all when the first one settles.
+    const waitedMs = probe === 0 ? 0 : options.now() - started
     const micros = options.measure()
     if (micros <= options.thresholdMicros) return { fileCreateMicros: micros, waitedMs, settled: true }
     if (waitedMs + options.intervalMs > options.maxWaitMs) return { fileCreateMicros: micros, waitedMs, settled: false }

@@ -4,7 +4,10 @@ import path from 'node:path'
 import t from 'tap'
 import { fileCreateMicros, settleFileSystem } from '../../src/bench/file-system-settle.ts'
 
-/** A clock that moves only when the settle loop sleeps, and a probe that answers the given figures in turn. */
+/**
+ * A clock that moves when the settle loop sleeps and while a probe runs (20 ms each), and a probe that answers the
+ * given figures in turn.
+ */
 function scripted(figures: number[]) {
   let clock = 0
   const slept: number[] = []
@@ -15,7 +18,10 @@ function scripted(figures: number[]) {
     told,
     probes: () => probes,
     options: {
-      measure: () => figures[Math.min(probes++, figures.length - 1)] as number,
+      measure: () => {
+        clock += 20
+        return figures[Math.min(probes++, figures.length - 1)] as number
+      },
       sleep: async (ms: number) => {
         slept.push(ms)
         clock += ms
@@ -31,7 +37,7 @@ function scripted(figures: number[]) {
 t.test('a quiet file system: one probe, no wait', async (t) => {
   const s = scripted([40])
   const settled = await settleFileSystem({ thresholdMicros: 100, maxWaitMs: 300_000, intervalMs: 15_000, ...s.options })
-  t.same(settled, { fileCreateMicros: 40, waitedMs: 0, settled: true })
+  t.same(settled, { fileCreateMicros: 40, waitedMs: 0, settled: true }, "the probe's own time is no wait")
   t.equal(s.probes(), 1)
   t.same(s.slept, [])
 })
@@ -39,13 +45,13 @@ t.test('a quiet file system: one probe, no wait', async (t) => {
 t.test('a slow one: probes every interval until a file is as cheap as the threshold', async (t) => {
   const s = scripted([600, 330, 100, 35])
   const settled = await settleFileSystem({ thresholdMicros: 100, maxWaitMs: 300_000, intervalMs: 15_000, ...s.options })
-  t.same(settled, { fileCreateMicros: 100, waitedMs: 30_000, settled: true }, 'at the threshold counts as settled')
+  t.same(settled, { fileCreateMicros: 100, waitedMs: 30_040, settled: true }, 'at the threshold counts as settled')
   t.same(s.slept, [15_000, 15_000])
   t.same(
     s.told,
     [
       [600, 0],
-      [330, 15_000],
+      [330, 15_020],
     ],
     'each probe that did not settle is told, with the wait so far',
   )
@@ -54,8 +60,8 @@ t.test('a slow one: probes every interval until a file is as cheap as the thresh
 t.test('one that does not settle: gives up before the wait would pass its limit, and says so', async (t) => {
   const s = scripted([300])
   const settled = await settleFileSystem({ thresholdMicros: 100, maxWaitMs: 40_000, intervalMs: 15_000, ...s.options })
-  // Probes at 0, 15 and 30 s; another 15 s would pass 40.
-  t.same(settled, { fileCreateMicros: 300, waitedMs: 30_000, settled: false })
+  // Probes at 0, 15 and 30 s (and 20 ms each); another 15 s would pass 40.
+  t.same(settled, { fileCreateMicros: 300, waitedMs: 30_040, settled: false })
   t.equal(s.probes(), 3)
 })
 
