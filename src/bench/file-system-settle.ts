@@ -28,6 +28,9 @@ export function fileCreateMicros(root: string, files = PROBE_FILES): number {
 /** Between two probes while the file system settles: it took 3–4 minutes here after a run's cleanup. */
 export const SETTLE_INTERVAL_MS = 15_000
 
+/** Waited before the first probe (see settleFileSystem). */
+export const CLEANUP_SECONDS_MS = 2_000
+
 export interface SettleOptions {
   /** A file's creation, in µs, at or under which the file system counts as settled. */
   thresholdMicros: number
@@ -59,6 +62,9 @@ export interface Settled {
  * "Files deleted before a run").
  */
 export async function settleFileSystem(options: SettleOptions): Promise<Settled> {
+  // ext4 counts an inode as recently freed only from the second after its deletion: a probe in the same second as
+  // the previous run's cleanup read 49–61 µs, and the file system was slow a minute later.
+  await options.sleep(CLEANUP_SECONDS_MS)
   const started = options.now()
   for (let probe = 0; ; probe++) {
     // The wait is the time before this probe: none at all when the first one settles.
