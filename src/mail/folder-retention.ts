@@ -1,6 +1,6 @@
 import type { Config } from '../config.ts'
 import type { SweepTask, SweepTaskOptions } from '../jobs/sweeper.ts'
-import { removeOldFiles } from '../storage/old-entries.ts'
+import { sweepOldFiles } from '../storage/old-entries.ts'
 import type { StoragePaths } from '../storage/paths.ts'
 
 export interface MailFolderRetentionOptions extends SweepTaskOptions {
@@ -17,11 +17,19 @@ export interface MailFolderRetentionOptions extends SweepTaskOptions {
  */
 export function mailFolderRetentionTask(options: MailFolderRetentionOptions): SweepTask {
   const { folder, keepMs, log, onRemoved, clock = Date.now } = options
+  // No file in the folder was written before this: the oldest the last pass kept, or that pass's start (the
+  // folder is the writer's alone, and it writes new files only). A pass reads and stats every file, two a signup
+  // kept for JOB_RETENTION_MS; until the cutoff passes this bound it could remove none, so none is made.
+  let nothingBefore = Number.NEGATIVE_INFINITY
   return {
     name: 'mail folder retention',
     async run() {
       if (keepMs === 0) return
-      const removed = await removeOldFiles(folder, clock() - keepMs)
+      const cutoff = clock() - keepMs
+      if (cutoff < nothingBefore) return
+      const started = Date.now()
+      const { removed, oldestKeptMs } = await sweepOldFiles(folder, cutoff)
+      nothingBefore = Math.min(oldestKeptMs, started)
       if (removed === 0) return
       onRemoved?.(removed)
       log.info({ removed }, 'removed mail files past their retention from the mail folder')
