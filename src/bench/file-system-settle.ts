@@ -29,7 +29,7 @@ export function fileCreateMicros(root: string, files = PROBE_FILES): number {
 export const SETTLE_INTERVAL_MS = 15_000
 
 /** Waited before the first probe (see settleFileSystem). */
-export const CLEANUP_SECONDS_MS = 2_000
+export const FIRST_PROBE_AFTER_MS = 2_000
 
 export interface SettleOptions {
   /** A file's creation, in µs, at or under which the file system counts as settled. */
@@ -64,7 +64,7 @@ export interface Settled {
 export async function settleFileSystem(options: SettleOptions): Promise<Settled> {
   // ext4 counts an inode as recently freed only from the second after its deletion: a probe in the same second as
   // the previous run's cleanup read 49–61 µs, and the file system was slow a minute later.
-  await options.sleep(CLEANUP_SECONDS_MS)
+  await options.sleep(FIRST_PROBE_AFTER_MS)
   const started = options.now()
   for (let probe = 0; ; probe++) {
     // The wait is the time before this probe: none at all when the first one settles.
