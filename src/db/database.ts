@@ -105,6 +105,7 @@ function openLockedSqlite(options: OpenOptions, lock: DataDirLock): OpenedSqlite
     transact: (work) => group.run(work),
     record: (write) => group.run((tx) => write(tx.db), false),
     syncStats: syncer && (() => syncer.stats()),
+    onFsync: syncer && ((listener) => syncer.onFsync(listener)),
     async reclaimSpace(stopping) {
       if (!incremental) return 0
       let reclaimed = 0

@@ -27,6 +27,8 @@ export interface Database {
   durable(): Promise<void>
   /** SQLite with SQLITE_SYNCHRONOUS=FULL: waits for durability, and the fsyncs that served them. */
   syncStats?(): { requested: number; fsyncs: number }
+  /** SQLite with SQLITE_SYNCHRONOUS=FULL: each WAL fsync's time, in seconds, as the commits it served waited. */
+  onFsync?(listener: (seconds: number) => void): void
   /**
    * Gives pages that deletes freed back to the file system, a bounded step at a time until `stopping()`; returns
    * how many. SQLite files made with incremental auto-vacuum only; PostgreSQL's autovacuum does its own.

@@ -31,6 +31,9 @@ export class WalSyncer {
   #stopped: Error | undefined
   #requested = 0
   #fsyncs = 0
+  /** When the fsync under way was asked of the thread (performance.now()). */
+  #askedAt = 0
+  readonly #listeners: ((seconds: number) => void)[] = []
 
   /** `watchErrors` logs and counts the thread's death; the commits it was serving fail either way. */
   constructor(walFile: string, watchErrors?: WatchErrors) {
@@ -57,6 +60,15 @@ export class WalSyncer {
     return { requested: this.#requested, fsyncs: this.#fsyncs }
   }
 
+  /**
+   * Calls `listener` with each fsync's time as its commits waited for it: from asking the thread to its answer (the
+   * thread's wake-up included). A disk whose fsync stalls holds every acceptance behind it while the event loop is
+   * idle; this is where that shows.
+   */
+  onFsync(listener: (seconds: number) => void): void {
+    this.#listeners.push(listener)
+  }
+
   async close(): Promise<void> {
     await this.#worker.terminate()
     this.#stop(new Error('the database is closed'))
@@ -67,6 +79,7 @@ export class WalSyncer {
     if (this.#stopped) return Promise.reject(this.#stopped)
     return new Promise((resolve, reject) => {
       this.#answer = { resolve, reject }
+      this.#askedAt = performance.now()
       this.#worker.ref()
       this.#worker.postMessage('sync')
     })
@@ -74,6 +87,8 @@ export class WalSyncer {
 
   #settle(answer: WalSyncAnswer): void {
     this.#fsyncs++
+    const seconds = (performance.now() - this.#askedAt) / 1000
+    for (const listener of this.#listeners) listener(seconds)
     const waiting = this.#answer
     this.#answer = undefined
     this.#worker.unref()

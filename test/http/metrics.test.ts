@@ -40,6 +40,8 @@ t.test(
     t.ok(waits >= 2, `the signup and the upload waited for the disk (${waits})`)
     const fsyncs = metricValue(text, 'deckhand_db_fsyncs_total')
     t.ok(fsyncs >= 1 && fsyncs <= waits, `served by ${fsyncs} fsync(s)`)
+    t.equal(metricValue(text, 'deckhand_db_fsync_duration_seconds_count'), fsyncs, 'each fsync timed')
+    t.ok(metricValue(text, 'deckhand_db_fsync_duration_seconds_sum') > 0, 'for some time')
     t.ok(Number.isFinite(metricValue(text, 'nodejs_eventloop_lag_p99_seconds')), 'event-loop delay')
     t.ok(metricValue(text, 'process_resident_memory_bytes') > 0, 'default process metrics')
   },
