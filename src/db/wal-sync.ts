@@ -88,13 +88,14 @@ export class WalSyncer {
   #settle(answer: WalSyncAnswer): void {
     this.#fsyncs++
     const seconds = (performance.now() - this.#askedAt) / 1000
-    for (const listener of this.#listeners) listener(seconds)
     const waiting = this.#answer
     this.#answer = undefined
     this.#worker.unref()
     // A failed fsync (EIO, ENOSPC) fails every commit it covered: their clients hear an error, not "accepted".
     if (answer.error) waiting?.reject(Object.assign(new Error(`fsync failed: ${answer.error.message}`), answer.error))
     else waiting?.resolve()
+    // After the commits are settled: what watches the fsyncs never holds them.
+    for (const listener of this.#listeners) listener(seconds)
   }
 
   /** Fails the fsync under way, and every one asked for after it. */
