@@ -102,6 +102,21 @@ for (const [mode, environment] of Object.entries(latencyModes)) {
   })
 }
 
+t.test(
+  'on PostgreSQL the server makes commits durable: no WAL fsync here, and the fsync figures stay at 0',
+  async (t) => {
+    if (!(await servicesAvailable(t))) return
+    const env = await scaledEnv(t)
+    const app = await buildApp(loadConfig({ ...fastEnv, DATA_DIR: tempDataDir(t), ...env }), { role: 'api' })
+    t.teardown(() => app.close())
+    await app.ready()
+    await signup(app, 'ann@example.com')
+    const text = (await app.inject({ url: '/metrics' })).body
+    t.equal(metricValue(text, 'deckhand_db_fsync_duration_seconds_count'), 0, 'shown, with nothing observed')
+    t.equal(metricValue(text, 'deckhand_db_fsyncs_total'), 0)
+  },
+)
+
 t.test('GET /metrics?name=… serves only the named families; a malformed name is a 400', async (t) => {
   const app = await startApp(t)
   const res = await app.inject({
