@@ -19,12 +19,10 @@ t.test('npm start runs the compiled service: signup mail, an avatar on the image
 
   const cmdline = fs.readFileSync(`/proc/${npm.serverPid}/cmdline`, 'utf8').split('\0').filter(Boolean)
   // The young generation capped at 8 MiB semi-spaces: Node 24's larger default held 100 MiB more under load
-  // (src/bench/RESULTS.md, the young generation). The old generation given room to grow by 75% of what it holds:
-  // V8's own factor left the main thread's heap less room than the young generation, and it marked the whole heap
-  // again and again (src/bench/RESULTS.md, "Full collections").
+  // (src/bench/RESULTS.md, the young generation).
   t.same(
     cmdline.slice(1),
-    ['--max-semi-space-size=8', '--heap-growing-percent=75', 'dist/src/server.js'],
+    ['--max-semi-space-size=8', 'dist/src/server.js'],
     'the server is node on dist/src/server.js with the options of package.json, no loader',
   )
 
