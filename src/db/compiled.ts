@@ -1,4 +1,5 @@
 import type { Compilable, CompiledQuery, Kysely, QueryResult } from 'kysely'
+import { execute } from './run-now.ts'
 import type { Schema } from './schema.ts'
 
 type Db = Kysely<Schema>
@@ -44,7 +45,7 @@ export function compiledOnce<R>(build: (db: Db, value: (i: number) => never) => 
     const parameters = slots.map((i, k) => (i === -1 ? query.parameters[k] : values[i]))
     return { ...query, parameters } as CompiledQuery<R>
   }
-  const run = (db: Db, values: readonly unknown[]) => db.executeQuery<R>(compile(db, values))
+  const run = (db: Db, values: readonly unknown[]) => execute(db, compile(db, values))
   return Object.assign(run, { compile })
 }
 

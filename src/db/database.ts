@@ -5,6 +5,7 @@ import { Kysely, SqliteDialect } from 'kysely'
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts'
 import { migrated } from './migrated.ts'
 import { migrateToLatest } from './migrations.ts'
+import { runsNow } from './run-now.ts'
 import type { Schema } from './schema.ts'
 import { holdStatements } from './sqlite-handles.ts'
 import { GroupCommit, type Transaction, type Work } from './transaction.ts'
@@ -81,6 +82,13 @@ function openLockedSqlite(options: OpenOptions, lock: DataDirLock): OpenedSqlite
   // Kysely prepares every query anew; held statements are prepared once per text (and never collected).
   const db = new Kysely<Schema>({
     dialect: new SqliteDialect({ database: { prepare: statements.prepare, close: () => sqlite.close() } }),
+  })
+  // What Kysely's SQLite driver does with a query, without its executor's layers (run-now.ts).
+  runsNow(db, ({ sql, parameters }) => {
+    const statement = statements.prepare(sql)
+    if (statement.reader) return { rows: statement.all(parameters) }
+    const { changes, lastInsertRowid } = statement.run(parameters)
+    return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] }
   })
   const probe = statements.prepare('SELECT 1')
   const syncer =

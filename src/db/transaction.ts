@@ -1,4 +1,5 @@
-import type { CompiledQuery, Kysely } from 'kysely'
+import { CompiledQuery, type Kysely } from 'kysely'
+import { execute, holdNow, type RunNow, runNowOf } from './run-now.ts'
 import type { Schema } from './schema.ts'
 
 /** One open transaction: its queries, and what is to happen once it is safe on disk. */
@@ -26,7 +27,7 @@ function writesAtOnce(db: Kysely<Schema>) {
   const pending: Promise<unknown>[] = []
   return {
     write(query: CompiledQuery) {
-      const done = db.executeQuery(query)
+      const done = execute(db, query)
       // Seen by settled(); this only keeps it from being reported as unhandled in the meantime.
       done.catch(() => {})
       pending.push(done)
@@ -59,6 +60,12 @@ interface Queued {
  */
 export const GROUP_BUDGET_MS = 4
 
+// A piece's savepoint, run at once on the connection (run-now.ts): Kysely's savepoint() makes a transaction object of
+// its own for each.
+const SAVEPOINT = CompiledQuery.raw('SAVEPOINT piece')
+const RELEASE = CompiledQuery.raw('RELEASE piece')
+const ROLLBACK_TO = CompiledQuery.raw('ROLLBACK TO piece')
+
 /**
  * SQLite's transactions, grouped: the work that arrives in one turn of the event loop runs in one transaction,
  * each piece in a savepoint of its own, and commits once. A piece that fails is rolled back to its savepoint and
@@ -67,17 +74,23 @@ export const GROUP_BUDGET_MS = 4
  * anyway; a commit writes every page its transaction touched, so ten signups in one commit write the pages they
  * share once, and pay one commit instead of ten: the commit had been a large share of the statements' time under a
  * signup flood (src/bench/RESULTS.md, what was tried). Work that arrives while a group runs waits for the next one, and
- * a group runs its pieces for at most GROUP_BUDGET_MS.
+ * a group runs its pieces for at most GROUP_BUDGET_MS. While a group holds the connection, the statements of its pieces
+ * run at once on it (run-now.ts); everything else waits for Kysely's connection, as before.
  */
 export class GroupCommit {
   readonly #db: Kysely<Schema>
+  readonly #runNow: RunNow
   readonly #durable: () => Promise<void>
   readonly #budgetMs: number
   #queued: Queued[] = []
   #running = false
 
+  /** `db` is a SQLite database opened by openDatabase (it runs statements at once: run-now.ts). */
   constructor(db: Kysely<Schema>, durable: () => Promise<void>, budgetMs = GROUP_BUDGET_MS) {
+    const runNow = runNowOf(db)
+    if (!runNow) throw new Error('GroupCommit needs a SQLite database opened by openDatabase')
     this.#db = db
+    this.#runNow = runNow
     this.#durable = durable
     this.#budgetMs = budgetMs
   }
@@ -115,8 +128,11 @@ export class GroupCommit {
     const failed = new Set<Queued>()
     let left: Queued[] = []
     let tx: Awaited<ReturnType<ReturnType<Kysely<Schema>['startTransaction']>['execute']>> | undefined
+    let letGo = () => {}
+    const run = this.#runNow
     try {
       tx = await this.#db.startTransaction().execute()
+      letGo = holdNow(tx, run)
       const started = performance.now()
       for (const [index, item] of group.entries()) {
         if (index > 0 && performance.now() - started >= this.#budgetMs) {
@@ -125,12 +141,13 @@ export class GroupCommit {
         }
         const hooks: (() => void)[] = []
         const afterCommit = (hook: () => void) => hooks.push(hook)
+        const writes = writesAtOnce(tx)
+        const piece = { db: tx, afterCommit, write: writes.write }
         if (!item.durable) {
           // Bookkeeping is one statement: one that fails leaves nothing behind (SQLite undoes a failed statement
           // on its own), so it needs no savepoint.
           try {
-            const writes = writesAtOnce(tx)
-            const result = await item.work({ db: tx, afterCommit, write: writes.write })
+            const result = await item.work(piece)
             await writes.settled()
             done.push({ item, result, hooks })
           } catch (err) {
@@ -139,22 +156,20 @@ export class GroupCommit {
           }
           continue
         }
-        const piece = await tx.savepoint('piece').execute()
+        run(SAVEPOINT)
         try {
-          const writes = writesAtOnce(piece)
-          const result = await item.work({ db: piece, afterCommit, write: writes.write })
+          const result = await item.work(piece)
           await writes.settled()
-          await piece.releaseSavepoint('piece').execute()
+          run(RELEASE)
           done.push({ item, result, hooks })
         } catch (err) {
-          const undone = await piece
-            .rollbackToSavepoint('piece')
-            .execute()
-            .then(() => piece.releaseSavepoint('piece').execute())
-            .then(
-              () => true,
-              () => false,
-            )
+          let undone = true
+          try {
+            run(ROLLBACK_TO)
+            run(RELEASE)
+          } catch {
+            undone = false
+          }
           // No savepoint to go back to: SQLite rolled the whole transaction back (a full disk). The group fails
           // with this error, which says why.
           if (!undone) throw err
@@ -162,8 +177,10 @@ export class GroupCommit {
           item.reject(err)
         }
       }
+      letGo()
       await tx.commit().execute()
     } catch (err) {
+      letGo()
       await tx
         ?.rollback()
         .execute()
