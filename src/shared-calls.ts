@@ -3,7 +3,7 @@
  * put at once into one version's folder, and each made the folder and fsynced it on its own: a mkdir (and its stat),
  * a rename, an open, an fsync and a close, six calls a variant on libuv's threads, which phase 2 shares with sharp.
  * Shared, a job makes its folder once and fsyncs it two or three times (src/bench/RESULTS.md, phase 2's CPU). The
- * SQLite journal's commits share the WAL's fsyncs the same way (db/wal-sync.ts).
+ * SQLite journal's commits share the WAL's fsyncs in rounds of their own (db/wal-sync.ts).
  */
 
 /** `make(dir)` once for the callers that overlap: a folder made for one caller is there for the others. */

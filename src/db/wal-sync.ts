@@ -1,58 +1,81 @@
 import type { Worker } from 'node:worker_threads'
 import type { WatchErrors } from '../error-events.ts'
-import { sharedSync } from '../shared-calls.ts'
 import { startWorkerThread } from '../worker-thread.ts'
 
 /** What the fsync thread (workers/wal-sync.ts) is started with. */
 export interface WalSyncData {
   /** The WAL file to fsync. */
   file: string
+  /**
+   * One Int32 on shared memory: the last round of sync() calls asked for. The thread fsyncs whenever it is ahead of
+   * the last round it answered, and waits on it (Atomics.wait) when not.
+   */
+  asked: Int32Array
 }
 
-/** The answer to each 'sync': empty once the WAL is on disk, or the fsync's error. */
+/** The answer to each fsync: the last round it covers, and the fsync's error if it failed. */
 export interface WalSyncAnswer {
+  round: number
   error?: { message: string; code?: string }
+}
+
+interface Waiting {
+  round: number
+  /** When it was asked (performance.now()): the fsync histogram is how long its commits waited. */
+  at: number
+  resolve: () => void
+  reject: (err: Error) => void
 }
 
 /**
  * Makes SQLite commits durable without the event loop waiting on the disk. The connection commits with
- * synchronous NORMAL (the WAL is written, not fsynced); whoever must not acknowledge before the data is on
- * disk awaits `sync()`, which fsyncs the WAL file on its own thread. Callers that arrive while an fsync runs
- * share the next one (group commit, as the folder store's fsyncs: sharedSync): one fsync per burst of commits
- * instead of one each.
+ * synchronous NORMAL (the WAL is written, not fsynced); whoever must not acknowledge before the data is on disk
+ * awaits `sync()`, which the WAL's own thread serves. The calls of one stretch of the event loop are one round; the
+ * thread reads the last round asked for, fsyncs, and answers that every round up to it is on disk, so each caller
+ * waits for an fsync that began after it asked, and the callers that come while one runs share the next (a group
+ * commit). The rounds are asked through shared memory, not a message: a message woke the thread for each fsync, and
+ * under a signup flood the main thread lost its core at each wake-up (`postMessage` was 6% of its time in a CPU profile
+ * of phase 4, src/bench/RESULTS.md). Now the thread, busy, goes on to the next fsync without being woken.
  */
 export class WalSyncer {
   readonly #worker: Worker
-  readonly #file: string
-  readonly #sync: (file: string) => Promise<void>
-  /** The fsync the thread is doing: one at a time (sharedSync). */
-  #answer: { resolve: () => void; reject: (err: Error) => void } | undefined
+  readonly #asked = new Int32Array(new SharedArrayBuffer(4))
+  /** The round that calls of this stretch of the event loop join, or 0 once it has been asked of the thread. */
+  #open = 0
+  #round = 0
+  #waiting: Waiting[] = []
   /** Why no fsync can be done any more: the thread died, or the database was closed. */
   #stopped: Error | undefined
   #requested = 0
   #fsyncs = 0
-  /** When the fsync under way was asked of the thread (performance.now()). */
-  #askedAt = 0
   readonly #listeners: ((seconds: number) => void)[] = []
 
   /** `watchErrors` logs and counts the thread's death; the commits it was serving fail either way. */
   constructor(walFile: string, watchErrors?: WatchErrors) {
-    this.#file = walFile
-    // The thread (workers/wal-sync.ts) opens the WAL file once and answers each 'sync' with one fsync.
-    const workerData: WalSyncData = { file: walFile }
+    // The thread (workers/wal-sync.ts) opens the WAL file once and fsyncs it for each round asked.
+    const workerData: WalSyncData = { file: walFile, asked: this.#asked }
     this.#worker = startWorkerThread(new URL('../../workers/wal-sync.ts', import.meta.url), { workerData })
     // Idle between syncs, it must not keep the process alive.
     this.#worker.unref()
     this.#worker.on('message', (answer: WalSyncAnswer) => this.#settle(answer))
     this.#worker.on('error', (err) => this.#stop(err))
     watchErrors?.(this.#worker, 'worker', { thread: 'WAL fsync' })
-    this.#sync = sharedSync(() => this.#fsync())
   }
 
   /** Resolves once every commit made before this call is on disk. */
   sync(): Promise<void> {
     this.#requested++
-    return this.#sync(this.#file)
+    if (this.#stopped) return Promise.reject(this.#stopped)
+    if (this.#open === 0) {
+      this.#open = ++this.#round
+      // After this stretch's other calls: they join the round, and the thread hears of it once.
+      queueMicrotask(() => this.#ask())
+    }
+    if (this.#waiting.length === 0) this.#worker.ref()
+    const round = this.#open
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ round, at: performance.now(), resolve, reject })
+    })
   }
 
   /** Calls to sync() and the fsyncs that served them, for tests and metrics. */
@@ -61,9 +84,9 @@ export class WalSyncer {
   }
 
   /**
-   * Calls `listener` with each fsync's time as its commits waited for it: from asking the thread to its answer (the
-   * thread's wake-up included). A disk whose fsync stalls holds every acceptance behind it while the event loop is
-   * idle; this is where that shows.
+   * Calls `listener` with each fsync's time as its commits waited for it: from the first of them asking to the
+   * thread's answer (the wait for an fsync under way, and the thread's wake-up, included). A disk whose fsync stalls
+   * holds every acceptance behind it while the event loop is idle; this is where that shows.
    */
   onFsync(listener: (seconds: number) => void): void {
     this.#listeners.push(listener)
@@ -74,35 +97,36 @@ export class WalSyncer {
     this.#stop(new Error('the database is closed'))
   }
 
-  /** One fsync on the thread. */
-  #fsync(): Promise<void> {
-    if (this.#stopped) return Promise.reject(this.#stopped)
-    return new Promise((resolve, reject) => {
-      this.#answer = { resolve, reject }
-      this.#askedAt = performance.now()
-      this.#worker.ref()
-      this.#worker.postMessage('sync')
-    })
+  #ask(): void {
+    const round = this.#open
+    this.#open = 0
+    if (this.#stopped) return
+    Atomics.store(this.#asked, 0, round)
+    // Wakes the thread only if it waits: busy, it reads the round when its fsync is done.
+    Atomics.notify(this.#asked, 0)
   }
 
-  #settle(answer: WalSyncAnswer): void {
+  #settle({ round, error }: WalSyncAnswer): void {
     this.#fsyncs++
-    const seconds = (performance.now() - this.#askedAt) / 1000
-    const waiting = this.#answer
-    this.#answer = undefined
-    this.#worker.unref()
+    let served = 0
+    while (served < this.#waiting.length && (this.#waiting[served] as Waiting).round <= round) served++
+    const covered = this.#waiting.splice(0, served)
+    if (this.#waiting.length === 0) this.#worker.unref()
     // A failed fsync (EIO, ENOSPC) fails every commit it covered: their clients hear an error, not "accepted".
-    if (answer.error) waiting?.reject(Object.assign(new Error(`fsync failed: ${answer.error.message}`), answer.error))
-    else waiting?.resolve()
+    const failed = error && Object.assign(new Error(`fsync failed: ${error.message}`), error)
+    for (const caller of covered) {
+      if (failed) caller.reject(failed)
+      else caller.resolve()
+    }
     // After the commits are settled: what watches the fsyncs never holds them.
-    for (const listener of this.#listeners) listener(seconds)
+    const first = covered[0]
+    if (first) for (const listener of this.#listeners) listener((performance.now() - first.at) / 1000)
   }
 
-  /** Fails the fsync under way, and every one asked for after it. */
+  /** Fails the fsyncs waited for, and every one asked for after them. */
   #stop(err: Error): void {
     this.#stopped ??= err
-    const waiting = this.#answer
-    this.#answer = undefined
-    waiting?.reject(err)
+    for (const caller of this.#waiting.splice(0)) caller.reject(err)
+    this.#worker.unref()
   }
 }
