@@ -1,5 +1,5 @@
 import { CompiledQuery, type Kysely } from 'kysely'
-import { execute, holdNow, type RunNow, runNowOf } from './run-now.ts'
+import { holdNow, type RunNow, runNowOf } from './run-now.ts'
 import type { Schema } from './schema.ts'
 
 /** One open transaction: its queries, and what is to happen once it is safe on disk. */
@@ -20,19 +20,24 @@ export interface Transaction {
 }
 
 /**
- * Transaction.write where each statement runs as it comes (SQLite): at once, its failure awaited before the
- * transaction (or savepoint) is let go.
+ * Transaction.write where each statement runs as it comes (SQLite): at once, on the connection the group holds. The
+ * first failure is kept, the writes after it are skipped (the piece is rolled back anyway), and settled() throws it
+ * before the piece's savepoint is let go.
  */
-function writesAtOnce(db: Kysely<Schema>) {
-  const pending: Promise<unknown>[] = []
+function writesAtOnce(run: RunNow) {
+  let failure: { err: unknown } | undefined
   return {
     write(query: CompiledQuery) {
-      const done = execute(db, query)
-      // Seen by settled(); this only keeps it from being reported as unhandled in the meantime.
-      done.catch(() => {})
-      pending.push(done)
+      if (failure) return
+      try {
+        run(query)
+      } catch (err) {
+        failure = { err }
+      }
     },
-    settled: () => Promise.all(pending),
+    settled() {
+      if (failure) throw failure.err
+    },
   }
 }
 
@@ -141,14 +146,14 @@ export class GroupCommit {
         }
         const hooks: (() => void)[] = []
         const afterCommit = (hook: () => void) => hooks.push(hook)
-        const writes = writesAtOnce(tx)
+        const writes = writesAtOnce(run)
         const piece = { db: tx, afterCommit, write: writes.write }
         if (!item.durable) {
           // Bookkeeping is one statement: one that fails leaves nothing behind (SQLite undoes a failed statement
           // on its own), so it needs no savepoint.
           try {
             const result = await item.work(piece)
-            await writes.settled()
+            writes.settled()
             done.push({ item, result, hooks })
           } catch (err) {
             failed.add(item)
@@ -159,7 +164,7 @@ export class GroupCommit {
         run(SAVEPOINT)
         try {
           const result = await item.work(piece)
-          await writes.settled()
+          writes.settled()
           run(RELEASE)
           done.push({ item, result, hooks })
         } catch (err) {

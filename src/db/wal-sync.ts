@@ -19,10 +19,12 @@ export interface WalSyncAnswer {
   error?: { message: string; code?: string }
 }
 
-interface Waiting {
+/** A round of sync() calls: those of one stretch of the event loop, which share one promise. */
+interface Round {
   round: number
-  /** When it was asked (performance.now()): the fsync histogram is how long its commits waited. */
+  /** When its first call asked (performance.now()): the fsync histogram is how long its commits waited. */
   at: number
+  done: Promise<void>
   resolve: () => void
   reject: (err: Error) => void
 }
@@ -40,10 +42,11 @@ interface Waiting {
 export class WalSyncer {
   readonly #worker: Worker
   readonly #asked = new Int32Array(new SharedArrayBuffer(4))
-  /** The round that calls of this stretch of the event loop join, or 0 once it has been asked of the thread. */
-  #open = 0
+  /** The round that calls of this stretch of the event loop join, until it is asked of the thread. */
+  #open: Round | undefined
   #round = 0
-  #waiting: Waiting[] = []
+  /** The rounds asked for and not yet answered, oldest first (the open one last). */
+  #waiting: Round[] = []
   /** Why no fsync can be done any more: the thread died, or the database was closed. */
   #stopped: Error | undefined
   #requested = 0
@@ -66,16 +69,15 @@ export class WalSyncer {
   sync(): Promise<void> {
     this.#requested++
     if (this.#stopped) return Promise.reject(this.#stopped)
-    if (this.#open === 0) {
-      this.#open = ++this.#round
-      // After this stretch's other calls: they join the round, and the thread hears of it once.
-      queueMicrotask(() => this.#ask())
-    }
+    if (this.#open) return this.#open.done
+    const { promise, resolve, reject } = withResolvers()
+    const round: Round = { round: ++this.#round, at: performance.now(), done: promise, resolve, reject }
+    this.#open = round
     if (this.#waiting.length === 0) this.#worker.ref()
-    const round = this.#open
-    return new Promise((resolve, reject) => {
-      this.#waiting.push({ round, at: performance.now(), resolve, reject })
-    })
+    this.#waiting.push(round)
+    // After this stretch's other calls: they join the round, and the thread hears of it once.
+    queueMicrotask(() => this.#ask())
+    return promise
   }
 
   /** Calls to sync() and the fsyncs that served them, for tests and metrics. */
@@ -98,9 +100,9 @@ export class WalSyncer {
   }
 
   #ask(): void {
-    const round = this.#open
-    this.#open = 0
-    if (this.#stopped) return
+    const round = this.#open?.round
+    this.#open = undefined
+    if (this.#stopped || round === undefined) return
     Atomics.store(this.#asked, 0, round)
     // Wakes the thread only if it waits: busy, it reads the round when its fsync is done.
     Atomics.notify(this.#asked, 0)
@@ -109,14 +111,14 @@ export class WalSyncer {
   #settle({ round, error }: WalSyncAnswer): void {
     this.#fsyncs++
     let served = 0
-    while (served < this.#waiting.length && (this.#waiting[served] as Waiting).round <= round) served++
+    while (served < this.#waiting.length && (this.#waiting[served] as Round).round <= round) served++
     const covered = this.#waiting.splice(0, served)
     if (this.#waiting.length === 0) this.#worker.unref()
     // A failed fsync (EIO, ENOSPC) fails every commit it covered: their clients hear an error, not "accepted".
     const failed = error && Object.assign(new Error(`fsync failed: ${error.message}`), error)
-    for (const caller of covered) {
-      if (failed) caller.reject(failed)
-      else caller.resolve()
+    for (const each of covered) {
+      if (failed) each.reject(failed)
+      else each.resolve()
     }
     // After the commits are settled: what watches the fsyncs never holds them.
     const first = covered[0]
@@ -126,7 +128,19 @@ export class WalSyncer {
   /** Fails the fsyncs waited for, and every one asked for after them. */
   #stop(err: Error): void {
     this.#stopped ??= err
-    for (const caller of this.#waiting.splice(0)) caller.reject(err)
+    for (const each of this.#waiting.splice(0)) each.reject(err)
+    this.#open = undefined
     this.#worker.unref()
   }
+}
+
+// Promise.withResolvers, which Node 20 lacks.
+function withResolvers(): { promise: Promise<void>; resolve: () => void; reject: (err: Error) => void } {
+  let resolve = () => {}
+  let reject: (err: Error) => void = () => {}
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  return { promise, resolve, reject }
 }
