@@ -44,3 +44,8 @@ export async function countByStatus(db: Db): Promise<Record<string, number>> {
   if (Number(done.n) > 0) counts.succeeded = (counts.succeeded ?? 0) + Number(done.n)
   return counts
 }
+
+/** Every job in the journal, whatever its status and wherever it is kept (`jobs` or `jobs_done`). */
+export async function countJobs(db: Db): Promise<number> {
+  return Object.values(await countByStatus(db)).reduce((sum, n) => sum + n, 0)
+}
