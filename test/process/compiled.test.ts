@@ -21,8 +21,8 @@ t.test('npm start runs the compiled service: signup mail, an avatar on the image
   // The young generation capped at 8 MiB semi-spaces: Node 24's larger default held 100 MiB more under load
   // (src/bench/RESULTS.md, the young generation). Marking starts at 80% of the old generation's limit: by V8's own
   // rule a heap this size was marked again as soon as a marking ended (src/bench/RESULTS.md, marking at 80%). Young
-  // collections on the main thread alone: on two busy cores it waited for helpers that had none (young collections
-  // on one thread).
+  // collections done by the collecting thread alone: on two busy cores it waited for helpers that had none
+  // (src/bench/RESULTS.md, young collections on one thread).
   t.same(
     cmdline.slice(1),
     [
